@@ -1,0 +1,5 @@
+"""`python -m deployspec` runs the CLI."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,110 @@
+"""What SageMaker accepts, read from the libraries that describe it, never hand-written.
+
+Contract: `instance_types()` is the ProductionVariantInstanceType enum of botocore's own
+SageMaker service model; `framework_table(name)` is the inference section of the SageMaker
+SDK's image table for a framework (sagemaker-core's bundled JSON). Both are pure lookups of
+installed data files, located through package metadata so that neither boto3 nor the heavy
+`sagemaker.core` package is imported (validation must start fast).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from .cache import cache_dir, read_json, write_json
+from .errors import DeployspecError
+
+
+class CatalogError(DeployspecError):
+    """A package that describes SageMaker is missing or unreadable."""
+
+
+def _locate(distribution: str, relative: str) -> Path:
+    try:
+        dist = metadata.distribution(distribution)
+    except metadata.PackageNotFoundError:
+        raise CatalogError(
+            f"the package {distribution!r} is not installed",
+            hint=f"pip install {distribution}",
+        ) from None
+    return Path(str(dist.locate_file(relative)))
+
+
+@cache
+def instance_types() -> frozenset[str]:
+    """Real-time instance types known to the installed botocore."""
+    version = metadata.version("botocore")
+    cached = cache_dir() / f"instance-types-botocore-{version}.json"
+    found = read_json(cached)
+    if isinstance(found, list) and found:
+        return frozenset(str(x) for x in found)
+    data_dir = _locate("botocore", "botocore/data/sagemaker")
+    # Several API versions may be installed; botocore itself uses the newest.
+    versions = sorted(p for p in data_dir.iterdir() if p.is_dir())
+    if not versions:
+        raise CatalogError(f"no SageMaker service model under {data_dir}")
+    model_file = versions[-1] / "service-2.json.gz"
+    opener = gzip.open if model_file.exists() else open
+    path = model_file if model_file.exists() else versions[-1] / "service-2.json"
+    with opener(path, "rt", encoding="utf-8") as handle:
+        model = json.load(handle)
+    enum = model["shapes"]["ProductionVariantInstanceType"]["enum"]
+    write_json(cached, enum)
+    return frozenset(enum)
+
+
+# deployspec framework name -> the SDK's image table name.
+FRAMEWORK_TABLES = {
+    "tensorflow": "tensorflow",
+    "pytorch": "pytorch",
+    "sklearn": "sklearn",
+    "xgboost": "xgboost",
+    "huggingface": "huggingface",
+}
+
+
+@cache
+def framework_table(framework: str) -> dict[str, Any]:
+    """The `inference` scope of the SDK's image table for `framework`."""
+    table = FRAMEWORK_TABLES[framework]
+    path = _locate("sagemaker-core", f"sagemaker/core/image_uri_config/{table}.json")
+    try:
+        with path.open(encoding="utf-8") as handle:
+            config: dict[str, Any] = json.load(handle)
+    except OSError as exc:
+        raise CatalogError(
+            f"cannot read the SageMaker SDK's image table {path}: {exc.strerror}",
+            hint="reinstall sagemaker-core",
+        ) from None
+    scope: dict[str, Any] = config.get("inference", config)
+    return scope
+
+
+def supported_versions(framework: str) -> tuple[list[str], dict[str, str]]:
+    """(full versions, aliases such as '2.3' -> '2.3.2') for inference images."""
+    scope = framework_table(framework)
+    return list(scope.get("versions", {})), dict(scope.get("version_aliases", {}))
+
+
+def resolve_version(framework: str, version: str) -> str | None:
+    versions, aliases = supported_versions(framework)
+    if version in versions:
+        return version
+    target = aliases.get(version)
+    return target if target in versions else None
+
+
+def py_versions(framework: str, version: str) -> list[str]:
+    """Python versions the SDK's table lists for a resolved version ([] when unconstrained)."""
+    entry: dict[str, Any] = framework_table(framework)["versions"][version]
+    found = entry.get("py_versions")
+    if found is None:
+        # Hugging Face nests one entry per base framework (e.g. pytorch2.6.0).
+        nested = [v for k, v in entry.items() if isinstance(v, dict) and "py_versions" in v]
+        return sorted({p for v in nested for p in v["py_versions"]})
+    return list(found)

@@ -1,0 +1,943 @@
+"""deployment.yaml: the pydantic model and its loader.
+
+Contract: `load_spec(path, cli_vars, var_files)` reads one spec file, renders its Jinja2
+templates, parses the YAML safely, validates it against `Spec` and the SageMaker limits that
+neither botocore nor moto enforce, checks framework versions against the SageMaker SDK's image
+tables and local paths against the disk, and returns a `LoadedSpec`. Every problem found is
+reported at once as a `SpecError` whose diagnostics carry `file:line:col`, the field path, what
+was given, what is allowed and, where one helps, a hint. It makes no AWS calls and does not
+import boto3 or the SageMaker SDK.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+)
+
+from . import catalog
+from .errors import Diagnostic, SpecError
+from .templating import file_defaults, render
+from .yamlsource import Document, Marks, Path_, format_path, parse_yaml
+
+MAX_SPEC_BYTES = 1024 * 1024
+
+NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
+ROLE_PATTERN = r"^arn:aws[a-z\-]*:iam::\d{12}:role/[A-Za-z0-9_+=,.@/-]+$"
+REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$"
+BUCKET_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+S3_URI_PATTERN = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$"
+IMAGE_PATTERN = r"^[\w.-]+(:\d+)?(/[\w.-]+)+(:[\w.-]{1,128}|@sha256:[0-9a-f]{64})?$"
+ENV_KEY_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_]{0,1023}$"
+TAG_PATTERN = r"^[\w\s.:/=+\-@]*$"
+DURATION_PATTERN = r"^\s*(\d+\s*h)?\s*(\d+\s*m)?\s*(\d+\s*s)?\s*$"
+# Tag keys deployspec writes itself to record ownership.
+RESERVED_TAG_PREFIX = "deployspec:"
+# SageMaker allows 50 tags per resource; deployspec's ownership tags take some of them.
+MAX_USER_TAGS = 45
+
+
+class Framework(StrEnum):
+    TENSORFLOW = "tensorflow"
+    PYTORCH = "pytorch"
+    SKLEARN = "sklearn"
+    XGBOOST = "xgboost"
+    HUGGINGFACE = "huggingface"
+    CUSTOM = "custom"
+
+
+class Strategy(StrEnum):
+    ALL_AT_ONCE = "all_at_once"
+    CANARY = "canary"
+    LINEAR = "linear"
+    ROLLING = "rolling"
+
+
+def parse_duration(value: object) -> object:
+    """'30m', '1h30m', '45s' or a number of seconds -> seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30s, 5m or 1h")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        match = re.fullmatch(DURATION_PATTERN, value)
+        if match and value.strip():
+            hours, minutes, seconds = (
+                int(re.sub(r"\D", "", g)) if g else 0 for g in match.groups()
+            )
+            return hours * 3600 + minutes * 60 + seconds
+        if value.strip().isdigit():
+            return int(value)
+    raise ValueError(f"expected a duration such as 30s, 5m or 1h, got {value!r}")
+
+
+Duration = Annotated[
+    int,
+    BeforeValidator(parse_duration),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": DURATION_PATTERN},
+                {"type": "integer", "minimum": 0},
+            ],
+            "description": "A duration: 30s, 5m, 1h30m, or a number of seconds.",
+        }
+    ),
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Vpc(_Strict):
+    """Subnets and security groups for the model's containers."""
+
+    subnets: list[Annotated[str, Field(pattern=r"^[-0-9a-zA-Z]{1,32}$")]] = Field(
+        min_length=1, max_length=16, description="Subnet IDs (1-16).", examples=[["subnet-0a1b"]]
+    )
+    security_groups: list[Annotated[str, Field(pattern=r"^[-0-9a-zA-Z]{1,32}$")]] = Field(
+        min_length=1, max_length=5, description="Security group IDs (1-5).", examples=[["sg-0a1b"]]
+    )
+
+
+class ModelSpec(_Strict):
+    """What to serve: the framework container, the artifacts and the inference code."""
+
+    framework: Framework = Field(
+        description="Framework container to serve with; `custom` needs `image`.",
+        examples=["tensorflow"],
+    )
+    version: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=32,
+        description="Framework version, checked against the SageMaker SDK's image tables "
+        '(for huggingface: the transformers version). Quote it: "2.10", not 2.10.',
+        examples=["2.3.0"],
+    )
+    py_version: str | None = Field(
+        default=None,
+        pattern=r"^py\d{1,3}$",
+        description="Python version tag of the image, e.g. py310. Defaults to the newest "
+        "the image table lists for the version.",
+        examples=["py310"],
+    )
+    base_framework_version: str | None = Field(
+        default=None,
+        pattern=r"^(pytorch|tensorflow)\d+(\.\d+)*$",
+        description="huggingface only: the base framework of the image, e.g. pytorch2.6.0.",
+    )
+    image: str | None = Field(
+        default=None,
+        max_length=255,
+        pattern=IMAGE_PATTERN,
+        description="Container image URI. Required for `custom`; overrides the SDK's table "
+        "otherwise.",
+        examples=["123456789012.dkr.ecr.us-east-1.amazonaws.com/my-server:1.0"],
+    )
+    artifacts: str = Field(
+        min_length=1,
+        max_length=1024,
+        description="Model artifacts: a local folder or file (relative to this spec), or "
+        "s3://bucket/key/model.tar.gz used as it is.",
+        examples=["./model", "s3://my-bucket/models/model.tar.gz"],
+    )
+    entry_point: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description="Inference script (model_fn/input_fn/predict_fn/output_fn), relative to "
+        "source_dir when given, else to this spec. Required for sklearn.",
+        examples=["inference.py"],
+    )
+    source_dir: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1024,
+        description="Folder shipped as code/ beside the entry point (modules, requirements.txt).",
+        examples=["./code"],
+    )
+    env: dict[
+        Annotated[str, Field(pattern=ENV_KEY_PATTERN)], Annotated[str, Field(max_length=1024)]
+    ] = Field(
+        default_factory=dict,
+        max_length=100,
+        description="Environment of the container. Values of keys that look secret "
+        "(KEY, SECRET, TOKEN, PASSWORD, CREDENTIAL) are never printed.",
+        examples=[{"LOG_LEVEL": "info"}],
+    )
+    network_isolation: bool = Field(
+        default=False, description="Run the container with no network access."
+    )
+    vpc: Vpc | None = Field(default=None, description="Run the container inside a VPC.")
+
+    def is_s3(self) -> bool:
+        return self.artifacts.startswith("s3://")
+
+    @field_validator("artifacts")
+    @classmethod
+    def _check_artifacts(cls, value: str) -> str:
+        if value.startswith("s3://") and not re.fullmatch(S3_URI_PATTERN, value):
+            raise ValueError(
+                f"{value!r} is not a valid S3 URI: expected s3://<bucket>/<key> with a bucket "
+                "name of 3-63 lowercase letters, digits, dots and hyphens"
+            )
+        if "://" in value and not value.startswith("s3://"):
+            raise ValueError(f"{value!r}: artifacts are a local path or an s3:// URI")
+        return value
+
+
+class Serverless(_Strict):
+    """Serverless inference: pay per request, scale to zero. The default."""
+
+    memory_mb: Literal[1024, 2048, 3072, 4096, 5120, 6144] = Field(
+        default=2048,
+        description="Memory in MB: 1024 to 6144 in steps of 1024.",
+        examples=[2048],
+    )
+    max_concurrency: int = Field(
+        default=5, ge=1, le=200, description="Concurrent invocations (1-200).", examples=[5]
+    )
+    provisioned_concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        le=200,
+        description="Pre-warmed concurrency (1-200, at most max_concurrency).",
+        examples=[1],
+    )
+
+
+class Autoscaling(_Strict):
+    """Target-tracking on invocations per instance."""
+
+    min: int = Field(ge=1, le=1000, description="Minimum instance count.", examples=[1])
+    max: int = Field(ge=1, le=1000, description="Maximum instance count.", examples=[4])
+    target_invocations_per_instance: float = Field(
+        gt=0,
+        le=1_000_000,
+        description="SageMakerVariantInvocationsPerInstance target (per minute).",
+        examples=[100],
+    )
+    scale_in_cooldown: Duration = Field(default=300, ge=0, le=86400)
+    scale_out_cooldown: Duration = Field(default=60, ge=0, le=86400)
+
+
+class Realtime(_Strict):
+    """Real-time inference on dedicated instances."""
+
+    instance_type: str = Field(
+        description="Instance type, checked against botocore's SageMaker service model.",
+        examples=["ml.m5.xlarge"],
+    )
+    instance_count: int = Field(
+        default=1, ge=1, le=1000, description="Initial instance count.", examples=[1]
+    )
+    volume_size_gb: int | None = Field(
+        default=None, ge=1, le=512, description="ML storage volume (1-512 GB)."
+    )
+    autoscaling: Autoscaling | None = Field(default=None, description="Scale on load.")
+
+    @field_validator("instance_type")
+    @classmethod
+    def _known_instance_type(cls, value: str) -> str:
+        known = catalog.instance_types()
+        if value not in known:
+            near = difflib.get_close_matches(value, sorted(known), n=3, cutoff=0.75)
+            extra = f"; did you mean {', '.join(near)}?" if near else ""
+            raise ValueError(
+                f"{value!r} is not a SageMaker real-time instance type{extra} "
+                "(the list comes from botocore's SageMaker model)"
+            )
+        return value
+
+
+class Step(_Strict):
+    """One traffic shift step."""
+
+    percent: int = Field(ge=1, le=99, description="Share of capacity per step (1-99 %).")
+    wait: Duration = Field(default=300, ge=0, le=3600, description="Wait between steps (0s-1h).")
+
+
+class Deployment(_Strict):
+    """How an update reaches a real-time endpoint."""
+
+    strategy: Strategy = Field(
+        default=Strategy.ALL_AT_ONCE,
+        description="all_at_once (blue/green), canary, linear (traffic shifting) or rolling.",
+    )
+    canary: Step | None = Field(default=None, description="Canary size and bake time.")
+    linear: Step | None = Field(default=None, description="Linear step size and wait.")
+    rolling: Step | None = Field(default=None, description="Rolling batch size and wait.")
+    rollback_alarms: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field(
+        default_factory=list,
+        max_length=10,
+        description="CloudWatch alarms that roll an update back (at most 10).",
+    )
+    timeout: Duration = Field(
+        default=1800,
+        ge=600,
+        le=14400,
+        description="How long an update may take (10m-4h).",
+        examples=["30m"],
+    )
+
+
+class DataCapture(_Strict):
+    """Capture requests and responses to S3 (real-time endpoints only)."""
+
+    destination: str = Field(pattern=S3_URI_PATTERN, description="s3:// URI for captured data.")
+    sampling_percent: int = Field(default=100, ge=0, le=100, description="0-100.")
+
+
+TagValue = Annotated[str, Field(max_length=256, pattern=TAG_PATTERN)]
+TagKey = Annotated[str, Field(min_length=1, max_length=128, pattern=TAG_PATTERN)]
+VarValue = str | int | float | bool
+
+
+class Spec(_Strict):
+    """One SageMaker endpoint and everything it needs."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        title="deployspec deployment",
+        json_schema_extra={"$id": "https://deployspec.dev/schemas/deployment.schema.json"},
+    )
+
+    name: str = Field(
+        max_length=63,
+        pattern=NAME_PATTERN,
+        description="Endpoint name, stable across updates: letters, digits and hyphens, "
+        "at most 63.",
+        examples=["resnet50"],
+    )
+    region: str | None = Field(
+        default=None,
+        pattern=REGION_PATTERN,
+        description="AWS region; else --region or the AWS config chain.",
+        examples=["us-east-1"],
+    )
+    role: str | None = Field(
+        default=None,
+        max_length=2048,
+        pattern=ROLE_PATTERN,
+        description="Execution role ARN; else --role or DEPLOYSPEC_ROLE.",
+        examples=["arn:aws:iam::123456789012:role/SageMakerExecution"],
+    )
+    bucket: str | None = Field(
+        default=None,
+        pattern=BUCKET_PATTERN,
+        description="Artifact bucket; default sagemaker-<region>-<account>.",
+        examples=["my-model-artifacts"],
+    )
+    prefix: str = Field(
+        default="deployspec",
+        max_length=512,
+        pattern=r"^[^/\s][^\s]*$|^$",
+        description="S3 key prefix for uploaded artifacts.",
+        examples=["deployspec/resnet50"],
+    )
+    tags: dict[TagKey, TagValue] = Field(
+        default_factory=dict,
+        max_length=MAX_USER_TAGS,
+        description="Tags on every resource.",
+        examples=[{"team": "vision"}],
+    )
+    keep: int = Field(
+        default=2,
+        ge=0,
+        le=20,
+        description="Previous endpoint configs and models kept for rollback.",
+    )
+    model: ModelSpec
+    serverless: Serverless | None = Field(
+        default=None,
+        description="Serverless endpoint (the default when neither serverless nor realtime "
+        "is given).",
+    )
+    realtime: Realtime | None = Field(
+        default=None, description="Real-time endpoint; exclusive with serverless."
+    )
+    deployment: Deployment = Field(
+        default_factory=Deployment, description="How an update rolls out."
+    )
+    data_capture: DataCapture | None = Field(
+        default=None, description="Request/response capture (real-time only)."
+    )
+    vars: dict[Annotated[str, Field(pattern=r"^[A-Za-z_]\w*$")], VarValue] = Field(
+        default_factory=dict,
+        description="Jinja2 template variables with defaults; --var k=v overrides.",
+        examples=[{"stage": "dev"}],
+    )
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket_rules(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if ".." in value or re.fullmatch(r"\d+\.\d+\.\d+\.\d+", value):
+            raise ValueError(f"{value!r} is not a valid S3 bucket name")
+        if value.startswith("xn--") or value.endswith("-s3alias"):
+            raise ValueError(f"{value!r} uses a prefix or suffix S3 reserves")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tag_rules(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if key.lower().startswith("aws:"):
+                raise ValueError(f"tag key {key!r}: the aws: prefix is reserved by AWS")
+            if key.startswith(RESERVED_TAG_PREFIX):
+                raise ValueError(f"tag key {key!r}: the {RESERVED_TAG_PREFIX} prefix is ours")
+        return value
+
+    @property
+    def effective_serverless(self) -> Serverless | None:
+        if self.realtime is not None:
+            return None
+        return self.serverless or Serverless()
+
+
+@dataclass(frozen=True)
+class LocalPaths:
+    """Local inputs of the artifact, resolved against the spec's folder."""
+
+    artifacts: Path | None
+    entry_point: Path | None
+    source_dir: Path | None
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    spec: Spec
+    file: Path
+    paths: LocalPaths
+    variables: dict[str, object]
+    text: str
+
+
+# Fields that are strings even when YAML reads a number (`version: 2.10` must stay "2.10").
+_STRING_FIELDS: tuple[Path_, ...] = (("model", "version"), ("model", "py_version"))
+_STRING_MAPS: tuple[Path_, ...] = (("model", "env"), ("tags",))
+
+
+def _restore_strings(doc: Document) -> None:
+    for path, raw in doc.raw_scalars.items():
+        container_path, key = path[:-1], path[-1]
+        if path in _STRING_FIELDS or container_path in _STRING_MAPS:
+            container: Any = doc.data
+            for part in container_path:
+                container = container[part]
+            container[key] = raw
+
+
+def read_spec_text(path: Path) -> str:
+    shown = str(path)
+    if not path.exists():
+        raise SpecError([Diagnostic(shown, None, None, "", "file not found")])
+    if path.is_dir():
+        raise SpecError(
+            [
+                Diagnostic(
+                    shown,
+                    None,
+                    None,
+                    "",
+                    "is a directory, not a spec file",
+                    f"did you mean {path / 'deployment.yaml'}?",
+                )
+            ]
+        )
+    try:
+        size = path.stat().st_size
+        if size > MAX_SPEC_BYTES:
+            raise SpecError(
+                [
+                    Diagnostic(
+                        shown,
+                        None,
+                        None,
+                        "",
+                        f"file is too large ({size} bytes; a spec is at most {MAX_SPEC_BYTES})",
+                        "is this the right file? model artifacts belong under model.artifacts",
+                    )
+                ]
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SpecError(
+            [Diagnostic(shown, None, None, "", f"cannot read: {exc.strerror}")]
+        ) from None
+    if b"\x00" in data:
+        raise SpecError([Diagnostic(shown, None, None, "", "not a text file (contains NUL bytes)")])
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise SpecError(
+            [
+                Diagnostic(
+                    shown,
+                    line,
+                    column,
+                    "",
+                    f"not valid UTF-8 text (byte 0x{data[exc.start]:02x})",
+                    "save the file as UTF-8",
+                )
+            ]
+        ) from None
+
+
+def parse_var_assignments(items: Sequence[str]) -> dict[str, str]:
+    """`--var k=v` values; a malformed one is a SpecError naming it."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z_]\w*", key.strip()):
+            raise SpecError(
+                [
+                    Diagnostic(
+                        "--var",
+                        None,
+                        None,
+                        "",
+                        f"{item!r} is not NAME=VALUE",
+                        "for example --var stage=prod",
+                    )
+                ]
+            )
+        out[key.strip()] = value
+    return out
+
+
+def load_var_file(path: Path) -> dict[str, object]:
+    text = read_spec_text(path)
+    doc = parse_yaml(text, str(path))
+    bad = [
+        _diag(
+            str(path),
+            doc.marks,
+            (key,),
+            f"a variable must be a string, number or boolean, got {type(value).__name__}",
+        )
+        for key, value in doc.data.items()
+        if not isinstance(value, (str, int, float, bool))
+    ]
+    if bad:
+        raise SpecError(bad)
+    return dict(doc.data)
+
+
+def load_spec(
+    path: Path,
+    cli_vars: Mapping[str, str] | None = None,
+    var_files: Sequence[Path] = (),
+) -> LoadedSpec:
+    file = str(path)
+    text = read_spec_text(path)
+    variables: dict[str, object] = dict(file_defaults(text, file))
+    for var_file in var_files:
+        variables.update(load_var_file(var_file))
+    variables.update(cli_vars or {})
+    rendered = render(text, file, variables)
+    doc = parse_yaml(rendered, file)
+    _restore_strings(doc)
+    diagnostics: list[Diagnostic] = []
+    spec: Spec | None = None
+    try:
+        spec = Spec.model_validate(doc.data)
+    except ValidationError as exc:
+        diagnostics.extend(_from_pydantic(exc, doc, file))
+    diagnostics.extend(_check_framework(doc, file))
+    paths, path_problems = _check_paths(doc, file, path.parent)
+    diagnostics.extend(path_problems)
+    diagnostics.extend(_cross_field(doc.data, doc.marks, file))
+    if diagnostics or spec is None:
+        diagnostics.sort(key=lambda d: (d.line or 0, d.column or 0))
+        raise SpecError(_dedupe(diagnostics))
+    return LoadedSpec(spec, path, paths, variables, rendered)
+
+
+def _dedupe(items: list[Diagnostic]) -> list[Diagnostic]:
+    seen: set[tuple[object, ...]] = set()
+    out = []
+    for d in items:
+        key = (d.line, d.column, d.path, d.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
+
+
+def _diag(
+    file: str, marks: Marks, path: Path_, message: str, hint: str | None = None, key: bool = False
+) -> Diagnostic:
+    mark = marks.key(path) if key else marks.value(path)
+    return Diagnostic(
+        file,
+        mark.line if mark else None,
+        mark.column if mark else None,
+        format_path(path),
+        message,
+        hint,
+    )
+
+
+# ---- pydantic errors -> located diagnostics ------------------------------------------------
+
+
+def _fields_of(path: Path_) -> list[str]:
+    """The allowed keys of the model at `path`, for "did you mean" hints."""
+    model: type[BaseModel] | None = Spec
+    for part in path:
+        if model is None or not isinstance(part, str) or part not in model.model_fields:
+            return []
+        annotation = model.model_fields[part].annotation
+        model = _model_in(annotation)
+    return list(model.model_fields) if model else []
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found:
+            return found
+    return None
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _from_pydantic(exc: ValidationError, doc: Document, file: str) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    for error in exc.errors(include_url=False):
+        loc: Path_ = tuple(p for p in error["loc"] if isinstance(p, (str, int)))
+        kind = error["type"]
+        given = error.get("input")
+        ctx = error.get("ctx") or {}
+        hint: str | None = None
+        if kind == "extra_forbidden":
+            key = str(loc[-1])
+            allowed = _fields_of(loc[:-1])
+            near = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+            message = f"unknown key {key!r}"
+            if allowed:
+                message += f"; allowed here: {', '.join(allowed)}"
+            hint = f"did you mean {near[0]!r}?" if near else None
+            out.append(_diag(file, doc.marks, loc, message, hint, key=True))
+            continue
+        if kind == "missing":
+            parent = loc[:-1]
+            where = f"under {format_path(parent)}" if parent else "at the top level"
+            message = f"required key {loc[-1]!r} is missing {where}"
+            out.append(_diag(file, doc.marks, parent, message, key=True))
+            continue
+        if kind == "string_pattern_mismatch":
+            message = f"{_shown(given)} does not match the allowed form"
+            hint = _PATTERN_HINTS.get(_field_key(loc))
+        elif kind == "literal_error":
+            message = f"{_shown(given)} is not allowed: expected one of {ctx.get('expected')}"
+        elif kind == "enum":
+            allowed_values = [str(v) for v in re.findall(r"'([^']+)'", str(ctx.get("expected")))]
+            near = difflib.get_close_matches(str(given), allowed_values, n=1, cutoff=0.6)
+            message = f"{_shown(given)} is not allowed: expected one of {ctx.get('expected')}"
+            hint = f"did you mean {near[0]!r}?" if near else None
+        elif kind == "value_error":
+            message = str(ctx.get("error", error["msg"]))
+        elif kind in ("dict_type", "model_type", "model_attributes_type"):
+            message = f"expected a mapping, got {_type_name(given)}"
+            hint = "indent the settings under this key as `key: value` lines"
+        elif kind == "list_type":
+            message = f"expected a list, got {_type_name(given)}"
+            hint = "write a list as [a, b] or as lines starting with '- '"
+        else:
+            message = f"{error['msg']}; got {_shown(given)}"
+        out.append(_diag(file, doc.marks, loc, message, hint))
+    return out
+
+
+def _type_name(value: object) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing (null)"
+    return f"{type(value).__name__} {_shown(value)}"
+
+
+def _field_key(loc: Path_) -> str:
+    named = [p for p in loc if isinstance(p, str)]
+    return ".".join(named[-2:]) if len(named) >= 2 else (named[-1] if named else "")
+
+
+_PATTERN_HINTS = {
+    "name": "1-63 letters, digits and hyphens, starting and ending with a letter or digit "
+    "(no underscores or dots)",
+    "role": "an IAM role ARN: arn:aws:iam::<12-digit account>:role/<name>",
+    "region": "a region code such as us-east-1",
+    "bucket": "3-63 lowercase letters, digits, dots and hyphens",
+    "model.image": "a container image URI such as "
+    "<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>",
+    "model.py_version": "such as py310",
+    "data_capture.destination": "s3://<bucket>/<prefix>",
+    "prefix": "an S3 key prefix without a leading slash or spaces",
+    "vpc.subnets": "subnet IDs such as subnet-0a1b2c3d",
+    "vpc.security_groups": "security group IDs such as sg-0a1b2c3d",
+}
+
+
+# ---- checks beyond one field -------------------------------------------------------------
+
+
+def _check_framework(doc: Document, file: str) -> list[Diagnostic]:
+    model = doc.data.get("model")
+    if not isinstance(model, dict):
+        return []
+    framework, version = model.get("framework"), model.get("version")
+    py_version, image = model.get("py_version"), model.get("image")
+    marks = doc.marks
+    if framework == "custom":
+        if not image:
+            return [
+                _diag(
+                    file,
+                    marks,
+                    ("model", "framework"),
+                    "framework 'custom' needs model.image",
+                    "set model.image to your image URI",
+                )
+            ]
+        return []
+    if framework not in catalog.FRAMEWORK_TABLES:
+        return []  # pydantic reports the enum error
+    if version is None:
+        if image:
+            return []
+        return [
+            _diag(
+                file,
+                marks,
+                ("model",),
+                f"model.version is required for {framework}",
+                f'e.g. version: "{catalog.supported_versions(framework)[0][-1]}"',
+                key=True,
+            )
+        ]
+    if not isinstance(version, str):
+        return []
+    resolved = catalog.resolve_version(framework, version)
+    if resolved is None:
+        versions, aliases = catalog.supported_versions(framework)
+        listing = ", ".join(versions)
+        near = difflib.get_close_matches(version, [*versions, *aliases], n=1, cutoff=0.6)
+        return [
+            _diag(
+                file,
+                marks,
+                ("model", "version"),
+                f"{framework} {version!r} has no SageMaker inference image; supported: {listing}",
+                f"did you mean {near[0]!r}?" if near else "pick one of the supported versions",
+            )
+        ]
+    if framework == "huggingface":
+        entry = catalog.framework_table("huggingface")["versions"][resolved]
+        bases = sorted(k for k, v in entry.items() if isinstance(v, dict))
+        base = model.get("base_framework_version")
+        if base is None and len(bases) > 1:
+            return [
+                _diag(
+                    file,
+                    marks,
+                    ("model", "version"),
+                    f"huggingface {version} images exist for several base frameworks: "
+                    f"{', '.join(bases)}",
+                    "set model.base_framework_version to one of them",
+                )
+            ]
+        if isinstance(base, str) and base not in bases:
+            return [
+                _diag(
+                    file,
+                    marks,
+                    ("model", "base_framework_version"),
+                    f"huggingface {version} has no {base!r} image; available: {', '.join(bases)}",
+                )
+            ]
+    if isinstance(py_version, str):
+        allowed = catalog.py_versions(framework, resolved)
+        if allowed and py_version not in allowed:
+            return [
+                _diag(
+                    file,
+                    marks,
+                    ("model", "py_version"),
+                    f"{framework} {version} images exist for {', '.join(allowed)}, "
+                    f"not {py_version!r}",
+                    f"use py_version: {allowed[-1]}, or leave it out",
+                )
+            ]
+    return []
+
+
+def _check_paths(doc: Document, file: str, base: Path) -> tuple[LocalPaths, list[Diagnostic]]:
+    model = doc.data.get("model")
+    if not isinstance(model, dict):
+        return LocalPaths(None, None, None), []
+    marks = doc.marks
+    problems: list[Diagnostic] = []
+
+    def resolve(key: str, value: object, root: Path, want_dir: bool | None) -> Path | None:
+        if not isinstance(value, str) or value.startswith("s3://") or "://" in value:
+            return None
+        candidate = (root / os.path.expanduser(value)).resolve()
+        kind = "folder" if want_dir else "file" if want_dir is False else "file or folder"
+        if not candidate.exists():
+            problems.append(
+                _diag(
+                    file,
+                    marks,
+                    ("model", key),
+                    f"{kind} not found: {candidate}",
+                    f"paths are relative to {root}",
+                )
+            )
+            return None
+        if want_dir is True and not candidate.is_dir():
+            problems.append(_diag(file, marks, ("model", key), f"not a folder: {candidate}"))
+            return None
+        if want_dir is False and not candidate.is_file():
+            problems.append(_diag(file, marks, ("model", key), f"not a file: {candidate}"))
+            return None
+        return candidate
+
+    artifacts = resolve("artifacts", model.get("artifacts"), base, None)
+    source_dir = resolve("source_dir", model.get("source_dir"), base, True)
+    # As in the SageMaker SDK, the entry point is relative to source_dir when one is given.
+    entry_root = source_dir if source_dir is not None else base
+    entry_point = None
+    if model.get("source_dir") is None or source_dir is not None:
+        entry_point = resolve("entry_point", model.get("entry_point"), entry_root, False)
+    return LocalPaths(artifacts, entry_point, source_dir), problems
+
+
+def _get(data: object, *path: str) -> object:
+    for part in path:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(part)
+    return data
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _cross_field(data: dict[str, object], marks: Marks, file: str) -> list[Diagnostic]:
+    """Rules across fields, read from the raw data so they are reported beside field errors."""
+    out: list[Diagnostic] = []
+
+    def problem(path: Path_, message: str, hint: str | None = None, key: bool = False) -> None:
+        out.append(_diag(file, marks, path, message, hint, key=key))
+
+    serverless, realtime = data.get("serverless"), data.get("realtime")
+    if serverless is not None and realtime is not None:
+        problem(
+            ("realtime",),
+            "serverless and realtime are exclusive",
+            "keep one: serverless (pay per request) or realtime (dedicated instances)",
+            key=True,
+        )
+    provisioned = _int(_get(serverless, "provisioned_concurrency"))
+    max_concurrency = _int(_get(serverless, "max_concurrency"))
+    if max_concurrency is None and isinstance(serverless, dict):
+        max_concurrency = Serverless.model_fields["max_concurrency"].default
+    if provisioned is not None and max_concurrency is not None and provisioned > max_concurrency:
+        problem(
+            ("serverless", "provisioned_concurrency"),
+            f"provisioned_concurrency {provisioned} exceeds max_concurrency {max_concurrency}",
+            "provisioned concurrency must be at most max_concurrency",
+        )
+    low = _int(_get(realtime, "autoscaling", "min"))
+    high = _int(_get(realtime, "autoscaling", "max"))
+    count = _int(_get(realtime, "instance_count"))
+    if low is not None and high is not None:
+        if low > high:
+            problem(
+                ("realtime", "autoscaling", "min"),
+                f"autoscaling min {low} is greater than max {high}",
+            )
+        elif count is not None and not low <= count <= high:
+            problem(
+                ("realtime", "instance_count"),
+                f"instance_count {count} is outside autoscaling {low}-{high}",
+                "start within the range the autoscaler keeps",
+            )
+    if realtime is None and data.get("data_capture") is not None:
+        problem(
+            ("data_capture",),
+            "data capture needs a real-time endpoint; serverless endpoints do not support it",
+            key=True,
+        )
+    strategy = _get(data, "deployment", "strategy")
+    if realtime is None and isinstance(strategy, str) and strategy != Strategy.ALL_AT_ONCE:
+        problem(
+            ("deployment", "strategy"),
+            f"strategy {strategy!r} needs a real-time endpoint",
+            "serverless endpoints update all at once",
+        )
+    shown_strategy = strategy if isinstance(strategy, str) else Strategy.ALL_AT_ONCE.value
+    for step in ("canary", "linear", "rolling"):
+        if _get(data, "deployment", step) is not None and shown_strategy != step:
+            problem(
+                ("deployment", step),
+                f"deployment.{step} is set but strategy is {shown_strategy!r}",
+                f"set strategy: {step}, or remove the {step} block",
+                key=True,
+            )
+    if realtime is None and _get(data, "deployment", "rollback_alarms"):
+        problem(
+            ("deployment", "rollback_alarms"),
+            "rollback alarms need a real-time endpoint",
+            key=True,
+        )
+    framework = _get(data, "model", "framework")
+    image = _get(data, "model", "image")
+    if framework == Framework.SKLEARN and _get(data, "model", "entry_point") is None:
+        problem(
+            ("model",),
+            "sklearn needs model.entry_point: its container has no default model_fn",
+            "add entry_point: inference.py defining model_fn(model_dir)",
+            key=True,
+        )
+    instance_type = _get(realtime, "instance_type")
+    if (
+        isinstance(instance_type, str)
+        and instance_type.startswith(("ml.inf", "ml.trn"))
+        and image is None
+    ):
+        problem(
+            ("realtime", "instance_type"),
+            "Inferentia and Trainium instances need a Neuron image",
+            "set model.image to a Neuron inference image",
+        )
+    return out

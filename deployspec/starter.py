@@ -1,0 +1,174 @@
+"""`deployspec init`: a commented starter spec and inference script that validate as written.
+
+Contract: `write_starter(directory, framework)` writes deployment.yaml, inference.py and an empty
+model/ folder (the artifacts the spec points at), refusing to overwrite files unless `force`.
+The framework version is the newest the SageMaker SDK's image table lists, so the starter never
+names an image that does not exist.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from . import catalog
+from .errors import DeployspecError
+
+SPEC_TEMPLATE = """\
+# yaml-language-server: $schema=https://deployspec.dev/schemas/deployment.schema.json
+# A deployspec deployment: `deployspec validate`, `deployspec plan`, `deployspec apply`.
+name: {name}                      # the endpoint name, stable across updates
+
+# region: us-east-1               # else --region or your AWS config
+# The IAM role SageMaker assumes; replace it with yours (or --role / DEPLOYSPEC_ROLE).
+role: arn:aws:iam::123456789012:role/SageMakerExecution
+tags: {{owner: "{name}"}}
+keep: 2                           # previous configs and models kept for `deployspec rollback`
+
+model:
+  framework: {framework}
+  version: "{version}"           # checked against the SageMaker SDK's image tables
+  artifacts: ./model{artifacts_suffix}             # your model files; packaged as model.tar.gz
+  entry_point: inference.py       # model_fn / input_fn / predict_fn / output_fn
+  env: {{LOG_LEVEL: info}}
+
+# Serverless is the default: pay per request, scale to zero.
+serverless:
+  memory_mb: 2048                 # 1024-6144 in steps of 1024
+  max_concurrency: 5
+
+# Or dedicated instances instead of serverless:
+# realtime:
+#   instance_type: ml.m5.xlarge
+#   instance_count: 1
+#   autoscaling: {{min: 1, max: 4, target_invocations_per_instance: 100}}
+"""
+
+INFERENCE = {
+    "sklearn": '''\
+"""Inference handlers for the SageMaker scikit-learn container."""
+
+import json
+import os
+
+import joblib
+
+
+def model_fn(model_dir):
+    return joblib.load(os.path.join(model_dir, "model.joblib"))
+
+
+def input_fn(body, content_type):
+    if content_type != "application/json":
+        raise ValueError(f"unsupported content type {content_type}")
+    return json.loads(body)["instances"]
+
+
+def predict_fn(data, model):
+    return model.predict(data).tolist()
+
+
+def output_fn(prediction, accept):
+    return json.dumps({"predictions": prediction}), "application/json"
+''',
+    "xgboost": '''\
+"""Inference handlers for the SageMaker XGBoost container (defaults load xgboost-model)."""
+
+import json
+
+import numpy as np
+import xgboost as xgb
+
+
+def input_fn(body, content_type):
+    if content_type != "application/json":
+        raise ValueError(f"unsupported content type {content_type}")
+    return xgb.DMatrix(np.asarray(json.loads(body)["instances"], dtype=float))
+
+
+def output_fn(prediction, accept):
+    return json.dumps({"predictions": prediction.tolist()}), "application/json"
+''',
+    "pytorch": '''\
+"""Inference handlers for the SageMaker PyTorch container."""
+
+import json
+import os
+
+import torch
+
+
+def model_fn(model_dir):
+    model = torch.jit.load(os.path.join(model_dir, "model.pth"), map_location="cpu")
+    return model.eval()
+
+
+def input_fn(body, content_type):
+    if content_type != "application/json":
+        raise ValueError(f"unsupported content type {content_type}")
+    return torch.tensor(json.loads(body)["instances"], dtype=torch.float32)
+
+
+def predict_fn(data, model):
+    with torch.no_grad():
+        return model(data)
+
+
+def output_fn(prediction, accept):
+    return json.dumps({"predictions": prediction.tolist()}), "application/json"
+''',
+    "tensorflow": '''\
+"""Pre- and post-processing for the SageMaker TensorFlow Serving container."""
+
+import json
+
+
+def input_handler(data, context):
+    if context.request_content_type != "application/json":
+        raise ValueError(f"unsupported content type {context.request_content_type}")
+    return json.dumps({"instances": json.loads(data.read().decode("utf-8"))["instances"]})
+
+
+def output_handler(response, context):
+    if response.status_code != 200:
+        raise ValueError(response.content.decode("utf-8"))
+    return response.content, "application/json"
+''',
+}
+
+
+def _newest_version(framework: str) -> str:
+    versions, _ = catalog.supported_versions(framework)
+
+    def key(version: str) -> tuple[int, ...]:
+        return tuple(int(n) for n in re.findall(r"\d+", version))
+
+    plain = [v for v in versions if re.fullmatch(r"[\d.\-]+", v)]
+    return max(plain or versions, key=key)
+
+
+def write_starter(
+    directory: Path, framework: str, *, name: str | None = None, force: bool = False
+) -> list[Path]:
+    directory = directory.resolve()
+    endpoint = name or re.sub(r"[^a-zA-Z0-9]+", "-", directory.name).strip("-") or "my-model"
+    endpoint = endpoint[:63].strip("-")
+    spec_file = directory / "deployment.yaml"
+    script = directory / "inference.py"
+    existing = [p for p in (spec_file, script) if p.exists()]
+    if existing and not force:
+        raise DeployspecError(f"{existing[0]} already exists", hint="pass --force to overwrite it")
+    # TensorFlow Serving wants a numeric version folder inside the artifacts.
+    artifacts_suffix = "/1" if framework == "tensorflow" else ""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"model{artifacts_suffix}").mkdir(parents=True, exist_ok=True)
+    spec_file.write_text(
+        SPEC_TEMPLATE.format(
+            name=endpoint,
+            framework=framework,
+            version=_newest_version(framework),
+            artifacts_suffix=artifacts_suffix,
+        )
+    )
+    script.write_text(INFERENCE[framework])
+    return [spec_file, script, directory / "model"]
