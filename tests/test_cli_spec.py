@@ -1,0 +1,115 @@
+"""The spec commands as users run them: separate processes, exit codes, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from deployspec.schema import json_schema
+from tests.conftest import REPO, VALID_SKLEARN, run_cli
+
+
+def test_validate_valid_and_invalid_files(project: Path) -> None:
+    good = project / "good.yaml"
+    good.write_text(VALID_SKLEARN)
+    bad = project / "bad.yaml"
+    bad.write_text(VALID_SKLEARN.replace("memory_mb: 2048", "memory_mb: 100"))
+    ok = run_cli("validate", str(good))
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.strip() == f"{good}: valid (iris: sklearn 1.2-1, serverless 2048 MB)"
+    both = run_cli("validate", str(good), str(bad))
+    assert both.returncode == 1
+    assert f"{good}: valid" in both.stdout
+    assert both.stderr.startswith(f"{bad}:9:14: serverless.memory_mb: 100 is not allowed")
+    assert "Traceback" not in both.stderr
+
+
+def test_no_traceback_for_any_bad_input_unless_debug(project: Path) -> None:
+    junk = project / "junk.yaml"
+    junk.write_bytes(b"\x00\x01\x02")
+    plain = run_cli("validate", str(junk), str(project / "missing.yaml"), str(project))
+    assert plain.returncode == 1
+    assert "Traceback" not in plain.stderr
+    assert f"{project / 'missing.yaml'}: file not found" in plain.stderr
+    debug = run_cli("--debug", "validate", str(junk))
+    assert debug.returncode == 1
+    assert "Traceback" in debug.stderr
+
+
+def test_var_flags(project: Path) -> None:
+    spec = project / "d.yaml"
+    spec.write_text(
+        VALID_SKLEARN.replace("name: iris", "name: iris-{{ stage }}") + "vars: {stage: dev}\n"
+    )
+    result = run_cli("validate", str(spec), "--var", "stage=prod")
+    assert result.returncode == 0, result.stderr
+    assert "(iris-prod:" in result.stdout
+    result = run_cli("validate", str(spec), "--var", "stage")
+    assert result.returncode == 1
+    assert "'stage' is not NAME=VALUE" in result.stderr
+
+
+def test_usage_errors_exit_1_not_2() -> None:
+    result = run_cli("validate")
+    assert result.returncode == 1
+    assert "Missing argument" in result.stderr
+
+
+def test_version_and_help() -> None:
+    version = run_cli("--version")
+    assert version.returncode == 0 and "deployspec" in version.stdout
+    for command in ([], ["validate"], ["schema"], ["init"], ["completion"]):
+        result = run_cli(*command, "--help")
+        assert result.returncode == 0, (command, result.stderr)
+        assert "Usage:" in result.stdout
+
+
+def test_completion_script() -> None:
+    result = run_cli("completion", "bash")
+    assert result.returncode == 0
+    assert "_DEPLOYSPEC_COMPLETE" in result.stdout
+
+
+def test_committed_schema_is_current() -> None:
+    committed = json.loads((REPO / "schemas" / "deployment.schema.json").read_text())
+    assert committed == json_schema(), "run `make schema` and commit the result"
+    printed = run_cli("schema")
+    assert json.loads(printed.stdout) == committed
+
+
+def test_schema_documents_fields() -> None:
+    schema = json_schema()
+    assert schema["additionalProperties"] is False
+    memory = schema["$defs"]["Serverless"]["properties"]["memory_mb"]
+    assert memory["default"] == 2048 and memory["enum"] == [1024, 2048, 3072, 4096, 5120, 6144]
+    assert "description" in schema["properties"]["name"]
+
+
+def test_init_writes_a_spec_that_validates(tmp_path: Path) -> None:
+    for framework in ("sklearn", "pytorch", "tensorflow", "xgboost"):
+        target = tmp_path / framework
+        created = run_cli("init", "--framework", framework, str(target))
+        assert created.returncode == 0, created.stderr
+        checked = run_cli("validate", str(target / "deployment.yaml"))
+        assert checked.returncode == 0, checked.stderr
+    again = run_cli("init", "--framework", "sklearn", str(tmp_path / "sklearn"))
+    assert again.returncode == 1
+    assert "already exists" in again.stderr and "--force" in again.stderr
+
+
+def test_validate_and_help_do_not_import_heavy_modules(project: Path) -> None:
+    spec = project / "d.yaml"
+    spec.write_text(VALID_SKLEARN)
+    probe = (
+        "import sys; from deployspec.cli import main\n"
+        "try:\n    main(['validate', sys.argv[1]])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('boto3', 'botocore', 'sagemaker', 'sagemaker.core', 'pandas') "
+        "if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(spec)], capture_output=True, text=True, check=False
+    )
+    assert "HEAVY []" in result.stdout, result.stdout + result.stderr

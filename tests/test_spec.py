@@ -1,0 +1,324 @@
+"""Spec loading: every class of bad input gets file:line:col, the field path and a hint."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from deployspec.errors import SpecError
+from deployspec.spec import Framework, load_spec, parse_var_assignments
+from tests.conftest import VALID_SKLEARN
+
+WriteSpec = Callable[..., Path]
+
+
+def errors_of(path: Path, **kwargs: object) -> list[str]:
+    with pytest.raises(SpecError) as caught:
+        load_spec(path, **kwargs)  # type: ignore[arg-type]
+    return [d.format() for d in caught.value.diagnostics]
+
+
+def test_valid_spec_loads_with_defaults(write_spec: WriteSpec, project: Path) -> None:
+    loaded = load_spec(write_spec(VALID_SKLEARN))
+    spec = loaded.spec
+    assert spec.name == "iris"
+    assert spec.model.framework is Framework.SKLEARN
+    assert spec.keep == 2
+    assert spec.effective_serverless is not None
+    assert spec.effective_serverless.memory_mb == 2048
+    assert loaded.paths.artifacts == (project / "model").resolve()
+    assert loaded.paths.entry_point == (project / "inference.py").resolve()
+
+
+def test_serverless_is_the_default(write_spec: WriteSpec) -> None:
+    text = VALID_SKLEARN.split("serverless:")[0]
+    spec = load_spec(write_spec(text)).spec
+    assert spec.serverless is None and spec.realtime is None
+    assert spec.effective_serverless is not None
+    assert spec.effective_serverless.max_concurrency == 5
+
+
+def test_unknown_key_points_at_the_key_with_a_suggestion(write_spec: WriteSpec) -> None:
+    path = write_spec(VALID_SKLEARN + "tagz: {team: a}\n")
+    [error] = errors_of(path)
+    assert error.startswith(f"{path}:11:1: tagz: unknown key 'tagz'")
+    assert "hint: did you mean 'tags'?" in error
+
+
+def test_nested_unknown_key(write_spec: WriteSpec) -> None:
+    path = write_spec(VALID_SKLEARN.replace("  max_concurrency: 5", "  max_concurency: 5"))
+    [error] = errors_of(path)
+    assert error.startswith(f"{path}:10:3: serverless.max_concurency: unknown key")
+    assert "did you mean 'max_concurrency'?" in error
+
+
+def test_all_errors_reported_at_once_in_file_order(write_spec: WriteSpec) -> None:
+    path = write_spec(
+        VALID_SKLEARN.replace("name: iris", "name: my_model")
+        .replace("memory_mb: 2048", "memory_mb: 3000")
+        .replace("max_concurrency: 5", "max_concurrency: 5\n  provisioned_concurrency: 9")
+    )
+    errors = errors_of(path)
+    assert [e.split(" ", 1)[0] for e in errors] == [
+        f"{path}:1:7:",
+        f"{path}:9:14:",
+        f"{path}:11:28:",
+    ]
+    assert "name: 'my_model' does not match" in errors[0]
+    assert "serverless.memory_mb: 3000 is not allowed: expected one of 1024" in errors[1]
+    assert "provisioned_concurrency 9 exceeds max_concurrency 5" in errors[2]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "where", "needle"),
+    [
+        ("memory_mb: 2048", "memory_mb: 7168", "9:14: serverless.memory_mb", "7168 is not allowed"),
+        (
+            "max_concurrency: 5",
+            "max_concurrency: 201",
+            "10:20: serverless.max_concurrency",
+            "less than or equal to 200",
+        ),
+        (
+            "max_concurrency: 5",
+            "max_concurrency: 0",
+            "10:20: serverless.max_concurrency",
+            "greater than or equal to 1",
+        ),
+        (
+            "role: arn:aws:iam::123456789012:role/SageMakerExecution",
+            "role: admin",
+            "2:7: role",
+            "an IAM role ARN",
+        ),
+        (
+            'version: "1.2-1"',
+            'version: "0.1"',
+            "5:12: model.version",
+            "has no SageMaker inference image; supported:",
+        ),
+        ("name: iris", "name: " + "a" * 64, "1:7: name", "at most 63 characters"),
+    ],
+)
+def test_limits(write_spec: WriteSpec, old: str, new: str, where: str, needle: str) -> None:
+    path = write_spec(VALID_SKLEARN.replace(old, new))
+    [error] = errors_of(path)
+    assert error.startswith(f"{path}:{where}:"), error
+    assert needle in error
+
+
+def test_realtime_instance_type_from_botocore(write_spec: WriteSpec) -> None:
+    text = VALID_SKLEARN.split("serverless:")[0] + (
+        "realtime:\n  instance_type: ml.m5.xlarg\n  instance_count: 1\n"
+    )
+    path = write_spec(text)
+    [error] = errors_of(path)
+    assert error.startswith(f"{path}:9:18: realtime.instance_type: 'ml.m5.xlarg' is not")
+    assert "did you mean ml.m5.xlarge" in error
+    ok = text.replace("xlarg\n", "xlarge\n")
+    assert load_spec(write_spec(ok)).spec.realtime is not None
+
+
+def test_autoscaling_min_above_max(write_spec: WriteSpec) -> None:
+    text = VALID_SKLEARN.split("serverless:")[0] + (
+        "realtime:\n  instance_type: ml.m5.xlarge\n"
+        "  autoscaling: {min: 5, max: 2, target_invocations_per_instance: 100}\n"
+    )
+    path = write_spec(text)
+    [error] = errors_of(path)
+    assert error.startswith(f"{path}:10:22: realtime.autoscaling.min: autoscaling min 5")
+
+
+def test_serverless_and_realtime_are_exclusive(write_spec: WriteSpec) -> None:
+    path = write_spec(VALID_SKLEARN + "realtime:\n  instance_type: ml.m5.xlarge\n")
+    [error] = errors_of(path)
+    assert error.startswith(f"{path}:11:1: realtime: serverless and realtime are exclusive")
+
+
+def test_version_number_keeps_its_text(write_spec: WriteSpec) -> None:
+    text = VALID_SKLEARN.replace(
+        'framework: sklearn\n  version: "1.2-1"', "framework: tensorflow\n  version: 2.10"
+    )
+    spec = load_spec(write_spec(text)).spec
+    assert spec.model.version == "2.10"
+
+
+def test_py_version_checked_against_image_table(write_spec: WriteSpec) -> None:
+    path = write_spec(
+        VALID_SKLEARN.replace('version: "1.2-1"', 'version: "1.2-1"\n  py_version: py27')
+    )
+    [error] = errors_of(path)
+    assert error.startswith(f"{path}:6:15: model.py_version: sklearn 1.2-1 images exist for py3")
+
+
+def test_framework_typo(write_spec: WriteSpec) -> None:
+    path = write_spec(VALID_SKLEARN.replace("framework: sklearn", "framework: sklarn"))
+    errors = errors_of(path)
+    assert errors[0].startswith(f"{path}:4:14: model.framework: 'sklarn' is not allowed")
+    assert "did you mean 'sklearn'?" in errors[0]
+
+
+def test_missing_paths_are_named(write_spec: WriteSpec, project: Path) -> None:
+    path = write_spec(VALID_SKLEARN.replace("./model", "./nope").replace("inference.py", "inf.py"))
+    errors = errors_of(path)
+    assert errors[0].startswith(f"{path}:6:14: model.artifacts: file or folder not found: ")
+    assert str(project / "nope") in errors[0]
+    assert errors[1].startswith(f"{path}:7:16: model.entry_point: file not found: ")
+
+
+def test_entry_point_is_relative_to_source_dir(write_spec: WriteSpec, project: Path) -> None:
+    (project / "code").mkdir()
+    (project / "code" / "serve.py").write_text("")
+    text = VALID_SKLEARN.replace(
+        "entry_point: inference.py", "entry_point: serve.py\n  source_dir: ./code"
+    )
+    loaded = load_spec(write_spec(text))
+    assert loaded.paths.entry_point == (project / "code" / "serve.py").resolve()
+
+
+def test_s3_artifacts_are_not_checked_locally(write_spec: WriteSpec) -> None:
+    loaded = load_spec(
+        write_spec(VALID_SKLEARN.replace("./model", "s3://my-bucket/m/model.tar.gz"))
+    )
+    assert loaded.paths.artifacts is None
+    path = write_spec(VALID_SKLEARN.replace("./model", "s3://My_Bucket/x"))
+    [error] = errors_of(path)
+    assert error.startswith(
+        f"{path}:6:14: model.artifacts: 's3://My_Bucket/x' is not a valid S3 URI"
+    )
+
+
+def test_missing_required_key(write_spec: WriteSpec) -> None:
+    path = write_spec(VALID_SKLEARN.replace("  artifacts: ./model\n", ""))
+    [error] = errors_of(path)
+    assert error.startswith(f"{path}:3:1: model: required key 'artifacts' is missing under model")
+
+
+def test_list_where_mapping_belongs(write_spec: WriteSpec) -> None:
+    path = write_spec(
+        VALID_SKLEARN.replace(
+            "serverless:\n  memory_mb: 2048\n  max_concurrency: 5\n", "serverless:\n  - 2048\n"
+        )
+    )
+    [error] = errors_of(path)
+    assert error.startswith(f"{path}:9:3: serverless: expected a mapping, got a list")
+
+
+# ---- YAML-level problems ---------------------------------------------------------------
+
+
+def test_broken_yaml(write_spec: WriteSpec) -> None:
+    path = write_spec("name: iris\nmodel: [unclosed\n")
+    [error] = errors_of(path)
+    assert error.startswith(f"{path}:3:1: invalid YAML")
+
+
+def test_tab_indentation(write_spec: WriteSpec) -> None:
+    path = write_spec("name: iris\nmodel:\n\tframework: sklearn\n")
+    [error] = errors_of(path)
+    assert error.startswith(f"{path}:3:1: invalid YAML: a tab character where YAML expects spaces")
+    assert "never tabs" in error
+
+
+def test_empty_file(write_spec: WriteSpec) -> None:
+    path = write_spec("# only a comment\n")
+    [error] = errors_of(path)
+    assert error.startswith(f"{path}:1:1: the file is empty")
+
+
+def test_top_level_list(write_spec: WriteSpec) -> None:
+    path = write_spec("- name: iris\n")
+    [error] = errors_of(path)
+    assert error.startswith(f"{path}:1:1: expected a mapping of settings")
+
+
+def test_duplicate_key(write_spec: WriteSpec) -> None:
+    path = write_spec(VALID_SKLEARN + "name: other\n")
+    [error] = errors_of(path)
+    assert error.startswith(f"{path}:11:1: name: duplicate key 'name' (first given at line 1)")
+
+
+def test_python_tags_are_refused(write_spec: WriteSpec) -> None:
+    path = write_spec(VALID_SKLEARN + "keep: !!python/object/apply:os.system ['echo hi']\n")
+    errors = errors_of(path)
+    assert errors[0].startswith(f"{path}:11:7: keep: the tag")
+    assert "is not allowed" in errors[0]
+
+
+def test_billion_laughs_fails_fast(write_spec: WriteSpec) -> None:
+    lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    for i in range(1, 9):
+        prev, cur = chr(ord("a") + i - 1), chr(ord("a") + i)
+        lines.append(f"{cur}: &{cur} [{','.join(['*' + prev] * 9)}]")
+    path = write_spec("\n".join(lines) + "\n")
+    [error] = errors_of(path)
+    assert "expands to more than" in error
+    assert error.startswith(f"{path}:1:1:")
+
+
+def test_binary_junk(project: Path) -> None:
+    path = project / "junk.yaml"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    [error] = errors_of(path)
+    assert error == f"{path}: not a text file (contains NUL bytes)"
+
+
+def test_invalid_utf8(project: Path) -> None:
+    path = project / "latin1.yaml"
+    path.write_bytes(b"name: caf\xe9\n")
+    [error] = errors_of(path)
+    assert error.startswith(f"{path}:1:10: not valid UTF-8 text")
+
+
+def test_missing_file(project: Path) -> None:
+    [error] = errors_of(project / "absent.yaml")
+    assert error == f"{project / 'absent.yaml'}: file not found"
+
+
+def test_directory_given(project: Path) -> None:
+    [error] = errors_of(project)
+    assert error.startswith(f"{project}: is a directory, not a spec file")
+
+
+def test_very_large_file(project: Path) -> None:
+    path = project / "huge.yaml"
+    path.write_text("# padding\n" * 200_000)
+    [error] = errors_of(path)
+    assert error.startswith(f"{path}: file is too large")
+
+
+# ---- templating ------------------------------------------------------------------------
+
+
+TEMPLATED = VALID_SKLEARN.replace("name: iris", "name: iris-{{ stage }}") + "vars: {stage: dev}\n"
+
+
+def test_vars_defaults_and_overrides(write_spec: WriteSpec, project: Path) -> None:
+    path = write_spec(TEMPLATED)
+    assert load_spec(path).spec.name == "iris-dev"
+    assert load_spec(path, cli_vars={"stage": "prod"}).spec.name == "iris-prod"
+    var_file = project / "prod.yaml"
+    var_file.write_text("stage: staging\n")
+    assert load_spec(path, var_files=[var_file]).spec.name == "iris-staging"
+    assert load_spec(path, cli_vars={"stage": "x"}, var_files=[var_file]).spec.name == "iris-x"
+
+
+def test_undefined_variable_is_located(write_spec: WriteSpec) -> None:
+    path = write_spec(VALID_SKLEARN.replace("name: iris", "name: iris-{{ stag }}"))
+    [error] = errors_of(path)
+    assert error.startswith(f"{path}:1:12: undefined template variable: 'stag' is undefined")
+    assert "--var stag=VALUE" in error
+
+
+def test_template_sandbox(write_spec: WriteSpec) -> None:
+    path = write_spec(VALID_SKLEARN.replace("name: iris", "name: {{ ''.__class__ }}"))
+    [error] = errors_of(path)
+    assert "template not allowed" in error
+
+
+def test_var_assignment_syntax() -> None:
+    assert parse_var_assignments(["a=1", "b=x=y"]) == {"a": "1", "b": "x=y"}
+    with pytest.raises(SpecError):
+        parse_var_assignments(["novalue"])
