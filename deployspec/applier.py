@@ -1,0 +1,357 @@
+"""Executes a Plan's changes in order. It never re-decides what to do.
+
+Contract: `Applier(gateway, sleep=..., clock=...).apply(plan, report)` runs each change through
+an explicit (kind, action) table; the calls each change makes follow only from its `before` and
+`after`. Between changes it waits for SageMaker to settle, polling with backoff up to the plan's
+timeout, and verifies: an endpoint change succeeds only when the endpoint is InService on the
+config the plan named. An update SageMaker rolled back, a Failed endpoint, a timeout or an
+endpoint changed by someone else since the plan raise ApplyError; everything created before the
+failure is content-named and owned, so running apply again resumes from there.
+
+It also refuses to delete anything in use: before pruning a config or model it re-reads which
+config the endpoint serves. Progress goes to the `report` callback; only the CLI prints it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import ApplyError
+from .plan import Action, Change, Kind, Plan
+from .resources import (
+    Deployment,
+    Endpoint,
+    EndpointConfig,
+    Model,
+    Scaling,
+    from_json,
+)
+from .state import IN_PROGRESS
+
+if TYPE_CHECKING:
+    from .aws import Gateway
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something worth telling the user while apply runs."""
+
+    kind: str  # "start" | "done" | "wait" | "progress"
+    address: str
+    message: str
+    fraction: float | None = None
+
+
+Report = Callable[[Event], None]
+
+
+def _ignore(_: Event) -> None:
+    return None
+
+
+class Applier:
+    def __init__(
+        self,
+        gateway: Gateway,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        poll_initial: float = 1.0,
+        poll_max: float = 20.0,
+    ) -> None:
+        self.gateway = gateway
+        self.sleep = sleep
+        self.clock = clock
+        self.poll_initial = poll_initial
+        self.poll_max = poll_max
+        self._handlers: dict[tuple[Kind, Action], Callable[[Change, Plan, Report], None]] = {
+            (Kind.BUCKET, Action.CREATE): self._create_bucket,
+            (Kind.ARTIFACT, Action.CREATE): self._upload,
+            (Kind.MODEL, Action.CREATE): self._create_model,
+            (Kind.MODEL, Action.UPDATE): self._retag_model,
+            (Kind.MODEL, Action.DELETE): self._delete_model,
+            (Kind.ENDPOINT_CONFIG, Action.CREATE): self._create_config,
+            (Kind.ENDPOINT_CONFIG, Action.UPDATE): self._retag_config,
+            (Kind.ENDPOINT_CONFIG, Action.DELETE): self._delete_config,
+            (Kind.ENDPOINT, Action.CREATE): self._create_endpoint,
+            (Kind.ENDPOINT, Action.REPLACE): self._replace_endpoint,
+            (Kind.ENDPOINT, Action.UPDATE): self._update_endpoint,
+            (Kind.ENDPOINT, Action.DELETE): self._delete_endpoint,
+            (Kind.SCALING, Action.CREATE): self._put_scaling,
+            (Kind.SCALING, Action.UPDATE): self._put_scaling,
+            (Kind.SCALING, Action.DELETE): self._delete_scaling,
+            (Kind.PRUNE_MARK, Action.UPDATE): self._mark_pruned,
+        }
+
+    def apply(self, plan: Plan, report: Report = _ignore) -> None:
+        for change in plan.changes:
+            handler = self._handlers.get((change.kind, change.action))
+            if handler is None:
+                raise ApplyError(
+                    f"this deployspec cannot {change.action.value} a {change.kind.value}",
+                    hint="the plan was made by another version of deployspec",
+                )
+            report(Event("start", change.address, _describe(change)))
+            handler(change, plan, report)
+            report(Event("done", change.address, "done"))
+
+    # ---- S3 ---------------------------------------------------------------------------
+
+    def _create_bucket(self, change: Change, plan: Plan, report: Report) -> None:
+        after = _after(change)
+        if not self.gateway.bucket_exists(after["bucket"]):
+            self.gateway.create_bucket(after["bucket"])
+
+    def _upload(self, change: Change, plan: Plan, report: Report) -> None:
+        after = _after(change)
+        local = Path(after["local_path"])
+        size = int(after["size"])
+        if not local.is_file():
+            raise ApplyError(
+                f"the packaged artifact {local} is gone (the cache was cleared, or the plan "
+                "was made on another machine)",
+                hint="run plan again to repackage it",
+            )
+        sent = 0
+
+        def progress(chunk: int) -> None:
+            nonlocal sent
+            sent += chunk
+            report(
+                Event("progress", change.address, "uploading", sent / size if size else 1.0)
+            )
+
+        self.gateway.upload_file(local, after["s3_uri"], progress)
+
+    # ---- models and configs -------------------------------------------------------------
+
+    def _create_model(self, change: Change, plan: Plan, report: Report) -> None:
+        after = _after(change)
+        model = from_json(Model, {k: v for k, v in after.items() if k != "tags"})
+        # Content-named: if it exists (a concurrent or interrupted apply made it), it is this.
+        if self.gateway.describe_model(model.name) is None:
+            self.gateway.create_model(model, after["tags"])
+
+    def _create_config(self, change: Change, plan: Plan, report: Report) -> None:
+        after = _after(change)
+        config = from_json(EndpointConfig, {k: v for k, v in after.items() if k != "tags"})
+        if self.gateway.describe_endpoint_config(config.name) is None:
+            self.gateway.create_endpoint_config(config, after["tags"])
+
+    def _retag_model(self, change: Change, plan: Plan, report: Report) -> None:
+        found = self.gateway.describe_model(change.name)
+        if found is None or found.arn is None:
+            raise ApplyError(f"model {change.name} disappeared since the plan")
+        self._retag(found.arn, change)
+
+    def _retag_config(self, change: Change, plan: Plan, report: Report) -> None:
+        found = self.gateway.describe_endpoint_config(change.name)
+        if found is None or found.arn is None:
+            raise ApplyError(f"endpoint config {change.name} disappeared since the plan")
+        self._retag(found.arn, change)
+
+    def _retag(self, arn: str, change: Change) -> None:
+        before = (change.before or {}).get("tags") or {}
+        after = (change.after or {}).get("tags") or {}
+        removed = [k for k in before if k not in after]
+        if removed:
+            self.gateway.delete_tags(arn, removed)
+        added = {k: v for k, v in after.items() if before.get(k) != v}
+        if added:
+            self.gateway.add_tags(arn, added)
+
+    def _delete_model(self, change: Change, plan: Plan, report: Report) -> None:
+        endpoint = self.gateway.describe_endpoint(plan.endpoint_name)
+        if endpoint is not None:
+            serving = self.gateway.describe_endpoint_config(endpoint.config_name)
+            if serving is not None and serving.variant.model_name == change.name:
+                raise ApplyError(
+                    f"refusing to delete model {change.name}: endpoint {endpoint.name} uses it"
+                )
+        self.gateway.delete_model(change.name)
+
+    def _delete_config(self, change: Change, plan: Plan, report: Report) -> None:
+        endpoint = self.gateway.describe_endpoint(plan.endpoint_name)
+        if endpoint is not None and endpoint.config_name == change.name:
+            raise ApplyError(
+                f"refusing to delete endpoint config {change.name}: endpoint {endpoint.name} "
+                "serves it"
+            )
+        self.gateway.delete_endpoint_config(change.name)
+
+    # ---- the endpoint ------------------------------------------------------------------
+
+    def _create_endpoint(self, change: Change, plan: Plan, report: Report) -> None:
+        after = _after(change)
+        existing = self._settle(plan, report)
+        if existing is not None and existing.status == "Deleting":
+            self._wait_gone(plan, report)
+            existing = None
+        if existing is None:
+            self.gateway.create_endpoint(after["name"], after["config_name"], after["tags"])
+        elif existing.config_name != after["config_name"]:
+            raise ApplyError(
+                f"endpoint {plan.endpoint_name} was created by someone else since the plan",
+                hint="run plan again",
+            )
+        self._wait_in_service(plan, after["config_name"], report)
+
+    def _replace_endpoint(self, change: Change, plan: Plan, report: Report) -> None:
+        self._settle(plan, report)
+        self.gateway.delete_endpoint(plan.endpoint_name)
+        self._wait_gone(plan, report)
+        self._create_endpoint(change, plan, report)
+
+    def _delete_endpoint(self, change: Change, plan: Plan, report: Report) -> None:
+        self._settle(plan, report)
+        if self.gateway.delete_endpoint(plan.endpoint_name):
+            self._wait_gone(plan, report)
+
+    def _update_endpoint(self, change: Change, plan: Plan, report: Report) -> None:
+        before = change.before or {}
+        after = _after(change)
+        live = self._settle(plan, report)
+        if live is None:
+            raise ApplyError(
+                f"endpoint {plan.endpoint_name} disappeared since the plan", hint="run apply again"
+            )
+        target = after["config_name"]
+        if before.get("config_name") and live.config_name not in (before["config_name"], target):
+            # Someone else moved the endpoint: updating now would fight them.
+            raise ApplyError(
+                f"endpoint {plan.endpoint_name} now serves {live.config_name}, not "
+                f"{before['config_name']} as when the plan was made",
+                hint="another apply or a manual change happened; run plan again",
+            )
+        if live.config_name != target:
+            deployment = after.get("deployment")
+            self.gateway.update_endpoint(
+                plan.endpoint_name,
+                target,
+                from_json(Deployment, deployment) if deployment else None,
+                retain_instance_count=bool(after.get("retain_instance_count")),
+            )
+            self._wait_in_service(plan, target, report, updating=True)
+        if "instance_count" in after or "weight" in after:
+            self.gateway.update_capacity(
+                plan.endpoint_name,
+                instance_count=after.get("instance_count"),
+                weight=after.get("weight"),
+            )
+            self._wait_in_service(plan, target, report, updating=True)
+        if "tags" in after and live.arn:
+            self._retag(live.arn, change)
+
+    def _mark_pruned(self, change: Change, plan: Plan, report: Report) -> None:
+        live = self.gateway.describe_endpoint(plan.endpoint_name)
+        if live is None or live.arn is None:
+            return
+        self.gateway.add_tags(live.arn, _after(change)["tags"])
+
+    # ---- scaling -----------------------------------------------------------------------
+
+    def _put_scaling(self, change: Change, plan: Plan, report: Report) -> None:
+        self.gateway.put_scaling(from_json(Scaling, _after(change)))
+
+    def _delete_scaling(self, change: Change, plan: Plan, report: Report) -> None:
+        self.gateway.delete_scaling(change.name)
+
+    # ---- waiting -----------------------------------------------------------------------
+
+    def _poll(self) -> Callable[[], None]:
+        interval = self.poll_initial
+
+        def wait() -> None:
+            nonlocal interval
+            self.sleep(interval)
+            interval = min(self.poll_max, interval * 1.5)
+
+        return wait
+
+    def _deadline(self, plan: Plan) -> float:
+        return self.clock() + plan.timeout_seconds
+
+    def _settle(self, plan: Plan, report: Report) -> Endpoint | None:
+        """Wait until the endpoint accepts changes (another apply may be mid-update)."""
+        deadline, wait = self._deadline(plan), self._poll()
+        while True:
+            live = self.gateway.describe_endpoint(plan.endpoint_name)
+            if live is None or live.status not in IN_PROGRESS or live.status == "Deleting":
+                return live
+            self._check_time(deadline, plan, live)
+            report(Event("wait", f"endpoint.{plan.endpoint_name}", f"waiting: {live.status}"))
+            wait()
+
+    def _wait_gone(self, plan: Plan, report: Report) -> None:
+        deadline, wait = self._deadline(plan), self._poll()
+        while True:
+            live = self.gateway.describe_endpoint(plan.endpoint_name)
+            if live is None:
+                return
+            self._check_time(deadline, plan, live)
+            report(Event("wait", f"endpoint.{plan.endpoint_name}", f"waiting: {live.status}"))
+            wait()
+
+    def _wait_in_service(
+        self, plan: Plan, config_name: str, report: Report, *, updating: bool = False
+    ) -> None:
+        deadline, wait = self._deadline(plan), self._poll()
+        started = self.clock()
+        while True:
+            live = self.gateway.describe_endpoint(plan.endpoint_name)
+            if live is None:
+                raise ApplyError(f"endpoint {plan.endpoint_name} disappeared while deploying")
+            if live.status == "InService":
+                if live.config_name == config_name:
+                    return
+                if updating:
+                    # SageMaker rolled the update back: the old config still serves.
+                    raise ApplyError(
+                        f"the update of endpoint {plan.endpoint_name} was rolled back; it still "
+                        f"serves {live.config_name}. Reason: {live.failure_reason or 'none given'}",
+                        hint="fix the cause, then run apply again; the new config is kept",
+                    )
+            if live.status in ("Failed", "UpdateRollbackFailed", "OutOfService"):
+                raise ApplyError(
+                    f"endpoint {plan.endpoint_name} is {live.status}: "
+                    f"{live.failure_reason or 'no reason given'}",
+                    hint="fix the cause (image, artifacts, role permissions, quotas); the next "
+                    "apply replaces the failed endpoint",
+                )
+            self._check_time(deadline, plan, live)
+            elapsed = self.clock() - started
+            report(
+                Event("wait", f"endpoint.{plan.endpoint_name}",
+                      f"{live.status} ({elapsed:.0f}s)")
+            )
+            wait()
+
+    def _check_time(self, deadline: float, plan: Plan, live: Endpoint) -> None:
+        if self.clock() >= deadline:
+            raise ApplyError(
+                f"endpoint {plan.endpoint_name} still {live.status} after "
+                f"{plan.timeout_seconds}s",
+                hint="raise deployment.timeout, or run apply again later: it resumes",
+            )
+
+
+def _after(change: Change) -> dict[str, Any]:
+    if change.after is None:
+        raise ApplyError(f"{change.address}: the plan has no target state")
+    return change.after
+
+
+def _describe(change: Change) -> str:
+    verbs = {
+        Action.CREATE: "creating",
+        Action.UPDATE: "updating",
+        Action.DELETE: "deleting",
+        Action.REPLACE: "replacing",
+    }
+    if change.kind is Kind.ARTIFACT:
+        return "uploading"
+    return verbs[change.action]

@@ -1,0 +1,259 @@
+"""From a validated spec to the exact resources it asks for.
+
+Contract: `build_desired(loaded, region, role)` returns `Desired`: the image URI (from the SDK's
+tables, or the spec's override), the packaged artifact (deterministic model.tar.gz, its sha256
+and content-addressed S3 key), and the Model, EndpointConfig, endpoint, scaling and deployment
+settings with content-hash names. It makes no AWS calls: the account for the default bucket is
+the execution role's (SageMaker can only be passed a role of the caller's own account).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import images
+from .artifacts import ArtifactSource, Layout, package
+from .cache import cache_dir
+from .errors import DeployspecError
+from .naming import content_name, digest
+from .resources import (
+    TAG_DIGEST,
+    VARIANT_NAME,
+    Artifact,
+    DataCapture,
+    Deployment,
+    EndpointConfig,
+    Model,
+    Scaling,
+    ServerlessConfig,
+    Variant,
+    Vpc,
+    ownership_tags,
+    scaling_resource_id,
+)
+from .spec import Framework, LoadedSpec, Strategy
+
+DEFAULT_SCALING_POLICY = "deployspec-invocations"
+# Where the framework containers look for the user's code inside the unpacked model.tar.gz.
+SUBMIT_DIRECTORY = "/opt/ml/model/code"
+
+
+@dataclass(frozen=True)
+class Desired:
+    spec_name: str
+    region: str
+    account: str
+    bucket: str
+    artifact: Artifact | None  # None when the spec points at an existing s3:// archive
+    model: Model
+    config: EndpointConfig
+    endpoint_name: str
+    tags: dict[str, str]  # user tags plus ownership tags, on every resource
+    spec_digest: str  # on the endpoint only: what the live endpoint was last applied from
+    scaling: Scaling | None
+    deployment: Deployment | None  # None for serverless: it updates all at once
+    keep: int
+    timeout_seconds: int
+
+    @property
+    def endpoint_tags(self) -> dict[str, str]:
+        return {**self.tags, TAG_DIGEST: self.spec_digest}
+
+
+def resolve_role(loaded: LoadedSpec, cli_role: str | None) -> str:
+    role = cli_role or loaded.spec.role or os.environ.get("DEPLOYSPEC_ROLE")
+    if not role:
+        raise DeployspecError(
+            f"{loaded.file}: no execution role: SageMaker needs an IAM role to run the model",
+            hint="set role: in the spec, pass --role ARN, or set DEPLOYSPEC_ROLE",
+        )
+    return role
+
+
+def account_of_role(role: str) -> str:
+    parts = role.split(":")
+    if len(parts) < 6 or not parts[4].isdigit():
+        raise DeployspecError(f"cannot read the account from role {role!r}")
+    return parts[4]
+
+
+def build_desired(
+    loaded: LoadedSpec,
+    *,
+    region: str,
+    role: str,
+    artifact_cache: Path | None = None,
+) -> Desired:
+    spec = loaded.spec
+    model_spec = spec.model
+    account = account_of_role(role)
+    bucket = spec.bucket or f"sagemaker-{region}-{account}"
+    realtime = spec.realtime
+    image = model_spec.image or images.image_uri(
+        model_spec.framework.value,
+        region,
+        model_spec.version or "",
+        py_version=model_spec.py_version,
+        instance_type=realtime.instance_type if realtime else None,
+        base_framework_version=model_spec.base_framework_version,
+    )
+
+    artifact: Artifact | None = None
+    if model_spec.is_s3():
+        model_data_url = model_spec.artifacts
+    else:
+        assert loaded.paths.artifacts is not None  # load_spec checked the path exists
+        layout = Layout.TENSORFLOW if model_spec.framework is Framework.TENSORFLOW else Layout.FLAT
+        packaged = package(
+            ArtifactSource(
+                layout=layout,
+                artifacts=loaded.paths.artifacts,
+                entry_point=loaded.paths.entry_point,
+                source_dir=loaded.paths.source_dir,
+            ),
+            artifact_cache or cache_dir("artifacts"),
+        )
+        key = "/".join(p for p in (spec.prefix.strip("/"), packaged.sha256, "model.tar.gz") if p)
+        model_data_url = f"s3://{bucket}/{key}"
+        artifact = Artifact(
+            sha256=packaged.sha256,
+            size=packaged.size,
+            local_path=str(packaged.path),
+            s3_uri=model_data_url,
+        )
+
+    environment = dict(model_spec.env)
+    if model_spec.entry_point and model_spec.framework is not Framework.TENSORFLOW:
+        # The PyTorch, scikit-learn, XGBoost and Hugging Face toolkits find the user's
+        # script through these two variables; TensorFlow Serving looks in code/ by itself.
+        environment.setdefault("SAGEMAKER_PROGRAM", Path(model_spec.entry_point).name)
+        environment.setdefault("SAGEMAKER_SUBMIT_DIRECTORY", SUBMIT_DIRECTORY)
+    environment.setdefault("SAGEMAKER_REGION", region)
+
+    vpc = (
+        Vpc(tuple(model_spec.vpc.subnets), tuple(model_spec.vpc.security_groups))
+        if model_spec.vpc
+        else None
+    )
+    model_content = {
+        "image": image,
+        "model_data_url": model_data_url,
+        "environment": environment,
+        "role": role,
+        "network_isolation": model_spec.network_isolation,
+        "vpc": [list(vpc.subnets), list(vpc.security_groups)] if vpc else None,
+    }
+    model = Model(
+        name=content_name(spec.name, model_content),
+        image=image,
+        model_data_url=model_data_url,
+        environment=environment,
+        execution_role_arn=role,
+        network_isolation=model_spec.network_isolation,
+        vpc=vpc,
+    )
+
+    serverless = spec.effective_serverless
+    if realtime is not None:
+        variant = Variant(
+            model_name=model.name,
+            variant_name=VARIANT_NAME,
+            instance_type=realtime.instance_type,
+            initial_instance_count=realtime.instance_count,
+            volume_size_gb=realtime.volume_size_gb,
+        )
+    else:
+        assert serverless is not None
+        variant = Variant(
+            model_name=model.name,
+            variant_name=VARIANT_NAME,
+            serverless=ServerlessConfig(
+                memory_mb=serverless.memory_mb,
+                max_concurrency=serverless.max_concurrency,
+                provisioned_concurrency=serverless.provisioned_concurrency,
+            ),
+        )
+    capture = (
+        DataCapture(spec.data_capture.destination, spec.data_capture.sampling_percent)
+        if spec.data_capture
+        else None
+    )
+    config_content = {
+        "model": model.name,
+        "variant": [
+            variant.variant_name,
+            variant.instance_type,
+            variant.initial_instance_count,
+            variant.volume_size_gb,
+            variant.initial_weight,
+            [serverless.memory_mb, serverless.max_concurrency, serverless.provisioned_concurrency]
+            if realtime is None and serverless
+            else None,
+        ],
+        "data_capture": [capture.destination, capture.sampling_percent] if capture else None,
+    }
+    config = EndpointConfig(
+        name=content_name(spec.name, config_content),
+        variant=variant,
+        data_capture=capture,
+    )
+
+    scaling = None
+    if realtime is not None and realtime.autoscaling is not None:
+        auto = realtime.autoscaling
+        scaling = Scaling(
+            resource_id=scaling_resource_id(spec.name),
+            min_capacity=auto.min,
+            max_capacity=auto.max,
+            target_value=float(auto.target_invocations_per_instance),
+            scale_in_cooldown=auto.scale_in_cooldown,
+            scale_out_cooldown=auto.scale_out_cooldown,
+            policy_name=DEFAULT_SCALING_POLICY,
+        )
+
+    deployment = None
+    if realtime is not None:
+        rollout = spec.deployment
+        step = {
+            Strategy.CANARY: rollout.canary,
+            Strategy.LINEAR: rollout.linear,
+            Strategy.ROLLING: rollout.rolling,
+        }.get(rollout.strategy)
+        default_percent = {Strategy.CANARY: 10, Strategy.LINEAR: 25, Strategy.ROLLING: 25}
+        deployment = Deployment(
+            strategy=rollout.strategy.value,
+            step_percent=step.percent if step else default_percent.get(rollout.strategy),
+            step_wait_seconds=(step.wait if step else 300)
+            if rollout.strategy is not Strategy.ALL_AT_ONCE
+            else None,
+            rollback_alarms=tuple(rollout.rollback_alarms),
+            timeout_seconds=rollout.timeout,
+        )
+
+    tags = {**spec.tags, **ownership_tags(spec.name)}
+    spec_digest = digest(
+        {
+            "config": config.name,
+            "tags": spec.tags,
+            "scaling": scaling.__dict__ if scaling else None,
+            "deployment": deployment.__dict__ if deployment else None,
+        }
+    )[:16]
+    return Desired(
+        spec_name=spec.name,
+        region=region,
+        account=account,
+        bucket=bucket,
+        artifact=artifact,
+        model=model,
+        config=config,
+        endpoint_name=spec.name,
+        tags=tags,
+        spec_digest=spec_digest,
+        scaling=scaling,
+        deployment=deployment,
+        keep=spec.keep,
+        timeout_seconds=spec.deployment.timeout,
+    )

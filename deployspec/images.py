@@ -1,0 +1,86 @@
+"""Container image URIs from the SageMaker SDK's own tables.
+
+Contract: `image_uri(...)` returns what `sagemaker.core.image_uris.retrieve` returns for the
+spec's framework, version, py_version, region and instance type (GPU instance types give GPU
+images; serverless gives the CPU image). The SDK is slow to import (seconds), so it is imported
+only here, only on a cache miss; answers are cached per sagemaker-core version, which makes
+re-planning an unchanged spec fast. Nothing here calls AWS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from importlib import metadata
+
+from .cache import cache_dir, read_json, write_json
+from .errors import DeployspecError
+
+
+class ImageError(DeployspecError):
+    """The SDK's tables have no image for this combination."""
+
+
+def image_uri(
+    framework: str,
+    region: str,
+    version: str,
+    *,
+    py_version: str | None,
+    instance_type: str | None,
+    base_framework_version: str | None = None,
+) -> str:
+    request = {
+        "framework": framework,
+        "region": region,
+        "version": version,
+        "py_version": py_version,
+        "instance_type": instance_type,
+        "base_framework_version": base_framework_version,
+        "sdk": metadata.version("sagemaker-core"),
+    }
+    key = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()[:32]
+    cached_file = cache_dir("images") / f"{key}.json"
+    cached = read_json(cached_file)
+    if isinstance(cached, dict) and cached.get("request") == request:
+        return str(cached["uri"])
+    uri = _retrieve(framework, region, version, py_version, instance_type, base_framework_version)
+    write_json(cached_file, {"request": request, "uri": uri})
+    return uri
+
+
+def _retrieve(
+    framework: str,
+    region: str,
+    version: str,
+    py_version: str | None,
+    instance_type: str | None,
+    base_framework_version: str | None,
+) -> str:
+    with warnings.catch_warnings():
+        # The SDK warns about its own defaults on import; they are not the user's concern.
+        warnings.simplefilter("ignore")
+        from sagemaker.core import image_uris
+        from sagemaker.core.serverless_inference_config import ServerlessInferenceConfig
+
+    kwargs: dict[str, object] = {
+        "version": version,
+        "py_version": py_version,
+        "image_scope": "inference",
+    }
+    if base_framework_version:
+        kwargs["base_framework_version"] = base_framework_version
+    if instance_type:
+        kwargs["instance_type"] = instance_type
+    else:
+        kwargs["serverless_inference_config"] = ServerlessInferenceConfig()
+    try:
+        uri = image_uris.retrieve(framework, region, **kwargs)
+    except (ValueError, KeyError, FileNotFoundError) as exc:
+        where = instance_type or "serverless"
+        raise ImageError(
+            f"no SageMaker {framework} {version} inference image for {where} in {region}: {exc}",
+            hint="check model.version / py_version, or set model.image explicitly",
+        ) from None
+    return str(uri)

@@ -1,0 +1,35 @@
+"""Content-addressed names for SageMaker's immutable resources.
+
+Contract: `content_name(base, content)` is `<base>-<hash>` where the hash covers the full
+canonical JSON of `content`; the same content always gives the same name and any change gives
+a new one. Models and endpoint configs cannot be changed in SageMaker, so naming them by content
+makes re-running apply safe (an existing name means the resource is already right) and lets an
+update create new ones beside the old while the endpoint keeps its stable name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+
+MAX_NAME = 63
+HASH_LENGTH = 10
+_HASHED = re.compile(rf"^(?P<base>.+)-(?P<hash>[0-9a-f]{{{HASH_LENGTH}}})$")
+
+
+def digest(content: object) -> str:
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def content_name(base: str, content: object) -> str:
+    # Truncating the base keeps the hash whole: the hash is what makes the name unique.
+    room = MAX_NAME - HASH_LENGTH - 1
+    return f"{base[:room]}-{digest(content)[:HASH_LENGTH]}"
+
+
+def is_content_name(name: str, base: str) -> bool:
+    """Whether `name` looks like one of ours for `base` (ownership is still checked by tags)."""
+    match = _HASHED.match(name)
+    return match is not None and match.group("base") == base[: MAX_NAME - HASH_LENGTH - 1]

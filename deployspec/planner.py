@@ -1,0 +1,420 @@
+"""desired × actual → Plan. Pure: no clients, no clock, no I/O.
+
+Contract: `make_plan(desired, actual)` returns the ordered changes that make SageMaker match the
+spec, or raises NotManagedError for an endpoint deployspec does not own (unless `adopt`).
+SageMaker's immutability drives it: a model or config change means new, content-named
+resources plus an in-place UpdateEndpoint; only a Failed (or otherwise unusable) endpoint is
+replaced. Order matters and is decided here, never in apply: upload, model, config, scaling
+removal (SageMaker refuses instance-type changes while autoscaling is attached), endpoint,
+scaling, then pruning of configs and models beyond `keep`, which must come after the endpoint
+serves the new config.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .desired import Desired
+from .errors import NotManagedError
+from .plan import Action, Change, Kind, Plan
+from .resources import (
+    OWNERSHIP_KEYS,
+    TAG_MODEL,
+    TAG_PRUNED,
+    EndpointConfig,
+    Model,
+    Scaling,
+    is_owned,
+    to_json,
+)
+from .secrets import SENSITIVE, is_secret_key
+from .state import IN_PROGRESS, Actual
+
+# Endpoint states from which only a new endpoint recovers.
+BROKEN = frozenset({"Failed", "OutOfService", "UpdateRollbackFailed"})
+
+
+def make_plan(
+    desired: Desired, actual: Actual, *, adopt: bool = False, spec_file: str | None = None
+) -> Plan:
+    endpoint = actual.endpoint
+    notes: list[str] = []
+    if endpoint is not None and not is_owned(actual.endpoint_tags, desired.spec_name):
+        if not adopt:
+            raise NotManagedError(
+                f"endpoint {endpoint.name!r} exists but was not created by deployspec for "
+                f"spec {desired.spec_name!r} (it lacks the deployspec ownership tags)",
+                hint="rename the spec's endpoint, or pass --adopt to let deployspec manage "
+                "this endpoint from now on",
+            )
+        notes.append(f"endpoint {endpoint.name} will be adopted: ownership tags are added")
+
+    status = endpoint.status if endpoint else None
+    if status in IN_PROGRESS:
+        notes.append(
+            f"endpoint {desired.endpoint_name} is {status}: apply waits for it to finish "
+            "before changing anything"
+        )
+
+    changes: list[Change] = []
+    new_model = not actual.desired_model_exists
+    new_config = not actual.desired_config_exists
+
+    if new_model and desired.artifact is not None:
+        if actual.bucket_exists is False:
+            changes.append(
+                Change(
+                    Kind.BUCKET,
+                    desired.bucket,
+                    Action.CREATE,
+                    None,
+                    {"bucket": desired.bucket, "region": desired.region},
+                    ("artifact bucket does not exist (created encrypted, public access blocked)",),
+                )
+            )
+        if not actual.artifact_exists:
+            changes.append(
+                Change(
+                    Kind.ARTIFACT,
+                    desired.artifact.s3_uri,
+                    Action.CREATE,
+                    None,
+                    to_json(desired.artifact),
+                    (f"model.tar.gz sha256 {desired.artifact.sha256[:12]} is not in S3 yet",),
+                )
+            )
+
+    if new_model:
+        changes.append(
+            Change(
+                Kind.MODEL,
+                desired.model.name,
+                Action.CREATE,
+                None,
+                {**to_json(desired.model), "tags": desired.tags},
+                _why_new(actual.current_model, desired.model, "model"),
+            )
+        )
+    config_tags = {**desired.tags, TAG_MODEL: desired.model.name}
+    if new_config:
+        changes.append(
+            Change(
+                Kind.ENDPOINT_CONFIG,
+                desired.config.name,
+                Action.CREATE,
+                None,
+                {**to_json(desired.config), "tags": config_tags},
+                _why_new(actual.current_config, desired.config, "endpoint config"),
+            )
+        )
+
+    live_user_tags = _user_tags(actual.endpoint_tags)
+    wanted_user_tags = _user_tags(desired.tags)
+    if endpoint is not None and live_user_tags != wanted_user_tags:
+        # Tags are the one thing SageMaker lets us change in place on models and configs.
+        for kind, name, exists, tags in (
+            (Kind.MODEL, desired.model.name, not new_model, desired.tags),
+            (Kind.ENDPOINT_CONFIG, desired.config.name, not new_config, config_tags),
+        ):
+            if exists:
+                changes.append(
+                    Change(
+                        kind,
+                        name,
+                        Action.UPDATE,
+                        {"tags": {**live_user_tags, **_owned_tags(tags)}},
+                        {"tags": tags},
+                        ("tags changed",),
+                    )
+                )
+
+    changes.extend(_endpoint_and_scaling(desired, actual, new_config))
+    changes.extend(_prune(desired, actual))
+
+    return Plan(
+        spec_name=desired.spec_name,
+        endpoint_name=desired.endpoint_name,
+        region=desired.region,
+        account=desired.account,
+        changes=tuple(changes),
+        fingerprint=actual.fingerprint(),
+        notes=tuple(notes),
+        endpoint_status=status,
+        timeout_seconds=desired.timeout_seconds,
+        spec_file=spec_file,
+    )
+
+
+def _endpoint_and_scaling(desired: Desired, actual: Actual, new_config: bool) -> list[Change]:
+    endpoint = actual.endpoint
+    name = desired.endpoint_name
+    tags = desired.endpoint_tags
+    variant = desired.config.variant
+    live_scaling = actual.scaling
+    before_scaling: list[Change] = []
+    after_scaling: list[Change] = []
+    out: list[Change] = []
+
+    gone = endpoint is None or endpoint.status == "Deleting"
+    instance_type_changes = (
+        actual.current_config is not None
+        and actual.current_config.variant.instance_type != variant.instance_type
+    )
+
+    if live_scaling is not None and (
+        desired.scaling is None or (instance_type_changes and not gone)
+    ):
+        reason = (
+            "autoscaling removed from the spec"
+            if desired.scaling is None
+            else "SageMaker refuses an instance type change while autoscaling is attached; "
+            "it is registered again after the update"
+        )
+        before_scaling.append(
+            Change(
+                Kind.SCALING,
+                live_scaling.resource_id,
+                Action.DELETE,
+                to_json(live_scaling),
+                None,
+                (reason,),
+            )
+        )
+        live_scaling = None
+
+    if desired.scaling is not None:
+        wanted = desired.scaling
+        if live_scaling is None:
+            after_scaling.append(
+                Change(
+                    Kind.SCALING,
+                    wanted.resource_id,
+                    Action.CREATE,
+                    None,
+                    to_json(wanted),
+                    ("autoscaling registered once the endpoint is InService",),
+                )
+            )
+        elif _scaling_key(live_scaling) != _scaling_key(wanted):
+            after_scaling.append(
+                Change(
+                    Kind.SCALING,
+                    wanted.resource_id,
+                    Action.UPDATE,
+                    to_json(live_scaling),
+                    to_json(wanted),
+                    _diff_reasons(to_json(live_scaling), to_json(wanted), drift=True),
+                )
+            )
+
+    create_after = {"name": name, "config_name": desired.config.name, "tags": tags}
+    if gone:
+        out.append(
+            Change(
+                Kind.ENDPOINT,
+                name,
+                Action.CREATE,
+                None,
+                create_after,
+                ("endpoint does not exist",)
+                if endpoint is None
+                else ("endpoint is being deleted; it is created again once gone",),
+            )
+        )
+        return [*before_scaling, *out, *after_scaling]
+
+    assert endpoint is not None
+    live_tags = {k: v for k, v in actual.endpoint_tags.items() if k != TAG_PRUNED}
+    if endpoint.status in BROKEN:
+        out.append(
+            Change(
+                Kind.ENDPOINT,
+                name,
+                Action.REPLACE,
+                {
+                    "config_name": endpoint.config_name,
+                    "status": endpoint.status,
+                    "failure_reason": endpoint.failure_reason,
+                    "tags": live_tags,
+                },
+                {**create_after, "status": "InService"},
+                (f"endpoint is {endpoint.status}: {endpoint.failure_reason or 'no reason given'}",),
+                ("status",),
+            )
+        )
+        return [*before_scaling, *out, *after_scaling]
+
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    reasons: list[str] = []
+    if endpoint.config_name != desired.config.name:
+        before["config_name"] = endpoint.config_name
+        after["config_name"] = desired.config.name
+        after["deployment"] = to_json(desired.deployment) if desired.deployment else None
+        # With autoscaling, keep the instance count the autoscaler chose instead of resetting
+        # it to the config's initial count (UpdateEndpoint RetainAllVariantProperties).
+        after["retain_instance_count"] = (
+            desired.scaling is not None and actual.scaling is not None and not instance_type_changes
+        )
+        reasons.append(
+            "new endpoint config: "
+            + (
+                "; ".join(_why_new(actual.current_config, desired.config, "endpoint config"))
+                or "changed"
+            )
+        )
+    elif variant.instance_type is not None and endpoint.variants:
+        live = endpoint.variants[0]
+        count = live.desired_instance_count
+        wanted_count = variant.initial_instance_count
+        if desired.scaling is not None and count is not None:
+            # The autoscaler moves the count within its range: that is not drift.
+            if not desired.scaling.min_capacity <= count <= desired.scaling.max_capacity:
+                wanted_count = min(
+                    max(count, desired.scaling.min_capacity), desired.scaling.max_capacity
+                )
+            else:
+                wanted_count = count
+        if count is not None and wanted_count is not None and count != wanted_count:
+            before["instance_count"] = count
+            after["instance_count"] = wanted_count
+            reasons.append(f"instance count changed outside deployspec ({wanted_count} → {count})")
+        weight = live.desired_weight
+        if weight is not None and abs(weight - variant.initial_weight) > 1e-9:
+            before["weight"] = weight
+            after["weight"] = variant.initial_weight
+            reasons.append("variant weight changed outside deployspec")
+    if live_tags != tags:
+        before["tags"] = live_tags
+        after["tags"] = tags
+        if not reasons:
+            reasons.append("tags changed")
+    if after:
+        after.setdefault("config_name", desired.config.name)
+        before.setdefault("config_name", endpoint.config_name)
+        out.append(Change(Kind.ENDPOINT, name, Action.UPDATE, before, after, tuple(reasons)))
+    return [*before_scaling, *out, *after_scaling]
+
+
+def _prune(desired: Desired, actual: Actual) -> list[Change]:
+    if actual.owned is None:
+        return []
+    endpoint = actual.endpoint
+    configs = sorted(
+        (o for o in actual.owned if o.kind == "endpoint_config"),
+        key=lambda o: o.created,
+        reverse=True,
+    )
+    keep_configs = {desired.config.name}
+    if endpoint is not None:
+        keep_configs.add(endpoint.config_name)
+    previous = [c for c in configs if c.name not in keep_configs]
+    keep_configs.update(c.name for c in previous[: desired.keep])
+    doomed_configs = [c for c in configs if c.name not in keep_configs]
+
+    keep_models = {desired.model.name}
+    if actual.current_model is not None:
+        keep_models.add(actual.current_model.name)
+    keep_models.update(c.model_name for c in configs if c.name in keep_configs and c.model_name)
+    doomed_models = [o for o in actual.owned if o.kind == "model" and o.name not in keep_models]
+
+    out = [
+        Change(
+            Kind.ENDPOINT_CONFIG,
+            c.name,
+            Action.DELETE,
+            {"name": c.name, "created": c.created},
+            None,
+            (f"older than the {desired.keep} kept for rollback",),
+        )
+        for c in doomed_configs
+    ]
+    out.extend(
+        Change(
+            Kind.MODEL,
+            m.name,
+            Action.DELETE,
+            {"name": m.name, "created": m.created},
+            None,
+            ("no kept endpoint config uses it",),
+        )
+        for m in doomed_models
+    )
+    out.append(
+        Change(
+            Kind.PRUNE_MARK,
+            desired.endpoint_name,
+            Action.UPDATE,
+            {"tags": {TAG_PRUNED: actual.endpoint_tags.get(TAG_PRUNED)}},
+            {"tags": {TAG_PRUNED: desired.config.name}},
+            ("record that older configs and models are pruned",),
+        )
+    )
+    return out
+
+
+def _user_tags(tags: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in tags.items() if k not in OWNERSHIP_KEYS}
+
+
+def _owned_tags(tags: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in tags.items() if k in OWNERSHIP_KEYS}
+
+
+def _scaling_key(scaling: Scaling) -> tuple[object, ...]:
+    return (
+        scaling.min_capacity,
+        scaling.max_capacity,
+        scaling.target_value,
+        scaling.scale_in_cooldown,
+        scaling.scale_out_cooldown,
+    )
+
+
+def _why_new(
+    current: Model | EndpointConfig | None, wanted: Model | EndpointConfig, what: str
+) -> tuple[str, ...]:
+    if current is None:
+        return (f"no {what} with this content exists yet",)
+    before = to_json(current)
+    after = to_json(wanted)
+    for volatile in ("name", "arn"):
+        before.pop(volatile, None)
+        after.pop(volatile, None)
+    return _diff_reasons(before, after)
+
+
+def _diff_reasons(
+    before: dict[str, Any], after: dict[str, Any], *, drift: bool = False
+) -> tuple[str, ...]:
+    reasons = []
+    flat_before, flat_after = flatten(before), flatten(after)
+    for key in sorted(set(flat_before) | set(flat_after)):
+        old, new = flat_before.get(key), flat_after.get(key)
+        if old != new and key not in ("resource_id", "policy_name"):
+            if key.startswith("environment.") and is_secret_key(key):
+                reasons.append(f"{key}: changed ({SENSITIVE})")
+            else:
+                reasons.append(f"{key}: {_short(old)} → {_short(new)}")
+    if drift and reasons:
+        reasons.insert(0, "changed outside deployspec")
+    return tuple(reasons)
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} → {"a.b": 1}; lists stay values."""
+    if not isinstance(data, dict):
+        return {prefix: data} if prefix else {}
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict) and value:
+            out.update(flatten(value, path))
+        else:
+            out[path] = value
+    return out
+
+
+def _short(value: object) -> str:
+    text = "null" if value is None else str(value)
+    return text if len(text) <= 80 else text[:77] + "..."

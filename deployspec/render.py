@@ -1,0 +1,169 @@
+"""Plan → text, JSON or markdown. Pure: strings in, strings out.
+
+Contract: `render_text(plan, color)` reads like Terraform (`+` create, `~` update in place,
+`-/+` replace, `-` delete, before -> after per attribute, `# forces replacement`, and a closing
+`Plan: X to add, Y to change, Z to destroy.`); `render_json(plan)` is the documented, versioned
+structure (docs/plan-format.md); `render_markdown(plan)` is for a pull-request comment. Secret
+environment values are masked in all three.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .plan import Action, Change, Kind, Plan
+from .planner import flatten
+from .secrets import mask_resource
+
+_SYMBOL = {
+    Action.CREATE: "+",
+    Action.UPDATE: "~",
+    Action.DELETE: "-",
+    Action.REPLACE: "-/+",
+}
+_VERB = {
+    Action.CREATE: "will be created",
+    Action.UPDATE: "will be updated in-place",
+    Action.DELETE: "will be destroyed",
+    Action.REPLACE: "must be replaced",
+}
+_COLOR = {
+    Action.CREATE: "\033[32m",
+    Action.UPDATE: "\033[33m",
+    Action.DELETE: "\033[31m",
+    Action.REPLACE: "\033[35m",
+}
+_BOLD, _DIM, _RESET = "\033[1m", "\033[2m", "\033[0m"
+
+
+def summary_line(plan: Plan) -> str:
+    if not plan.has_changes:
+        return f"No changes. Endpoint {plan.endpoint_name} matches the spec."
+    add, change, destroy = plan.counts()
+    return f"Plan: {add} to add, {change} to change, {destroy} to destroy."
+
+
+def _verb(change: Change) -> str:
+    if change.kind is Kind.ARTIFACT:
+        return "will be uploaded"
+    if change.kind is Kind.PRUNE_MARK:
+        return "will be recorded on the endpoint"
+    return _VERB[change.action]
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if value is None:
+        return "null"
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+# Execution details of an update, not attributes of the resource.
+_HIDDEN = frozenset({"retain_instance_count"})
+
+
+def _shown(key: str, change: Change) -> bool:
+    if key in _HIDDEN:
+        return False
+    # Ownership tags are bookkeeping; on a new resource they only add noise.
+    return not (change.action is Action.CREATE and key.startswith("tags.deployspec:"))
+
+
+def _attribute_lines(change: Change) -> list[tuple[str, str]]:
+    """(symbol, "key = value" text) per attribute that matters for this change."""
+    before = flatten(mask_resource(change.before or {}))
+    after = flatten(mask_resource(change.after or {}))
+    rows: list[tuple[str, str, str]] = []
+    for key in sorted(set(before) | set(after)):
+        if not _shown(key, change):
+            continue
+        old, new = before.get(key), after.get(key)
+        forces = "  # forces replacement" if key in change.forces else ""
+        if change.action is Action.CREATE:
+            if new is not None:
+                rows.append(("+", key, f"{_value(new)}"))
+        elif change.action is Action.DELETE:
+            if old is not None:
+                rows.append(("-", key, f"{_value(old)}"))
+        elif old != new:
+            if old is None:
+                rows.append(("+", key, f"{_value(new)}{forces}"))
+            elif new is None:
+                rows.append(("-", key, f"{_value(old)}{forces}"))
+            else:
+                rows.append(("~", key, f"{_value(old)} -> {_value(new)}{forces}"))
+    width = max((len(key) for _, key, _ in rows), default=0)
+    return [(symbol, f"{key.ljust(width)} = {text}") for symbol, key, text in rows]
+
+
+def render_change(change: Change, color: bool = False) -> list[str]:
+    def paint(code: str, text: str) -> str:
+        return f"{code}{text}{_RESET}" if color else text
+
+    symbol = _SYMBOL[change.action]
+    code = _COLOR[change.action]
+    lines = [paint(_BOLD, f"  # {change.address} {_verb(change)}")]
+    for reason in change.reasons:
+        lines.append(paint(_DIM, f"  # ({reason})"))
+    lines.append(f"{paint(code, symbol.rjust(3))} {change.kind.value} {_value(change.name)} {{")
+    for row_symbol, text in _attribute_lines(change):
+        row_code = {"+": _COLOR[Action.CREATE], "-": _COLOR[Action.DELETE]}.get(
+            row_symbol, _COLOR[Action.UPDATE]
+        )
+        lines.append(f"      {paint(row_code, row_symbol)} {text}")
+    lines.append("    }")
+    return lines
+
+
+def render_text(plan: Plan, color: bool = False) -> str:
+    lines: list[str] = []
+    for note in plan.notes:
+        lines.append(f"Note: {note}")
+    if plan.notes:
+        lines.append("")
+    if plan.has_changes:
+        lines.append(
+            f"deployspec will perform the following actions on endpoint "
+            f"{plan.endpoint_name} ({plan.region}):"
+        )
+        lines.append("")
+        for change in plan.changes:
+            lines.extend(render_change(change, color))
+            lines.append("")
+    summary = summary_line(plan)
+    lines.append(f"{_BOLD}{summary}{_RESET}" if color else summary)
+    return "\n".join(lines) + "\n"
+
+
+def plan_document(plan: Plan) -> dict[str, Any]:
+    """The JSON form: the saved plan's shape, with secrets masked."""
+    data = plan.to_json()
+    for change in data["changes"]:
+        change["before"] = mask_resource(change["before"])
+        change["after"] = mask_resource(change["after"])
+    return data
+
+
+def render_json(plan: Plan) -> str:
+    return json.dumps(plan_document(plan), indent=2, sort_keys=False) + "\n"
+
+
+def render_markdown(plan: Plan) -> str:
+    head = (
+        f"### deployspec plan: `{plan.endpoint_name}` ({plan.region})\n\n**{summary_line(plan)}**\n"
+    )
+    if not plan.has_changes:
+        return head
+    rows = ["", "| action | resource | why |", "| --- | --- | --- |"]
+    for item in plan.changes:
+        why = "; ".join(item.reasons).replace("|", "\\|")
+        rows.append(f"| `{_SYMBOL[item.action]}` {item.action.value} | `{item.address}` | {why} |")
+    notes = "".join(f"\n> {note}\n" for note in plan.notes)
+    details = (
+        "\n<details><summary>Details</summary>\n\n```diff\n"
+        + render_text(plan, color=False)
+        + "```\n\n</details>\n"
+    )
+    return head + notes + "\n".join(rows) + "\n" + details

@@ -1,0 +1,173 @@
+"""The SageMaker resources deployspec manages, as plain frozen data.
+
+Contract: these types describe both what the spec wants (built by `desired`) and what exists
+(read by `state`), so the planner can compare like with like. They hold no clients and no
+bytes; `to_json()`/`from_json()` round-trip them for saved plans. Field names follow the
+SageMaker API where one exists, in snake_case.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import TypeAdapter
+
+VARIANT_NAME = "AllTraffic"
+
+# Ownership lives in tags: SageMaker is the state, there is no local state file.
+TAG_MANAGED_BY = "deployspec:managed-by"
+TAG_SPEC = "deployspec:spec"
+TAG_DIGEST = "deployspec:spec-digest"
+# Set on the endpoint once old configs and models were pruned for its current config, so an
+# unchanged spec need not list the account's configs and models on every plan.
+TAG_PRUNED = "deployspec:pruned-for"
+# On endpoint configs: the model they serve, so pruning knows which models are still needed
+# without describing every config.
+TAG_MODEL = "deployspec:model"
+MANAGED_BY = "deployspec"
+OWNERSHIP_KEYS = frozenset({TAG_MANAGED_BY, TAG_SPEC, TAG_DIGEST, TAG_PRUNED, TAG_MODEL})
+
+
+def ownership_tags(spec_name: str) -> dict[str, str]:
+    return {TAG_MANAGED_BY: MANAGED_BY, TAG_SPEC: spec_name}
+
+
+def is_owned(tags: dict[str, str], spec_name: str) -> bool:
+    return tags.get(TAG_MANAGED_BY) == MANAGED_BY and tags.get(TAG_SPEC) == spec_name
+
+
+@dataclass(frozen=True)
+class Vpc:
+    subnets: tuple[str, ...]
+    security_groups: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    image: str
+    model_data_url: str | None
+    environment: dict[str, str]
+    execution_role_arn: str
+    network_isolation: bool = False
+    vpc: Vpc | None = None
+    arn: str | None = None
+
+
+@dataclass(frozen=True)
+class ServerlessConfig:
+    memory_mb: int
+    max_concurrency: int
+    provisioned_concurrency: int | None = None
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One production variant of an endpoint config (deployspec uses exactly one)."""
+
+    model_name: str
+    variant_name: str = VARIANT_NAME
+    serverless: ServerlessConfig | None = None
+    instance_type: str | None = None
+    initial_instance_count: int | None = None
+    volume_size_gb: int | None = None
+    initial_weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class DataCapture:
+    destination: str
+    sampling_percent: int
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    name: str
+    variant: Variant
+    data_capture: DataCapture | None = None
+    arn: str | None = None
+
+
+@dataclass(frozen=True)
+class LiveVariant:
+    """What the endpoint reports for a variant right now (DescribeEndpoint)."""
+
+    variant_name: str
+    current_weight: float | None
+    desired_weight: float | None
+    current_instance_count: int | None
+    desired_instance_count: int | None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    config_name: str
+    status: str | None = None
+    failure_reason: str | None = None
+    arn: str | None = None
+    variants: tuple[LiveVariant, ...] = ()
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """Application Auto Scaling of the variant's instance count."""
+
+    resource_id: str
+    min_capacity: int
+    max_capacity: int
+    target_value: float | None
+    scale_in_cooldown: int | None
+    scale_out_cooldown: int | None
+    policy_name: str | None
+
+
+@dataclass(frozen=True)
+class OwnedResource:
+    """A config or model carrying this spec's ownership tags, found by listing."""
+
+    kind: str  # "endpoint_config" | "model"
+    name: str
+    created: str
+    model_name: str | None = None  # for configs: the model they serve
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A packaged model.tar.gz: where it is locally, and where it goes in S3."""
+
+    sha256: str
+    size: int
+    local_path: str | None
+    s3_uri: str
+    exists: bool | None = None  # known only after state looked for it
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """How UpdateEndpoint rolls out (DeploymentConfig)."""
+
+    strategy: str
+    step_percent: int | None = None
+    step_wait_seconds: int | None = None
+    rollback_alarms: tuple[str, ...] = ()
+    timeout_seconds: int = 1800
+
+
+def scaling_resource_id(endpoint: str, variant: str = VARIANT_NAME) -> str:
+    return f"endpoint/{endpoint}/variant/{variant}"
+
+
+T = TypeVar("T")
+
+
+def to_json(value: object) -> Any:
+    """Plain JSON data: dataclasses as dicts, tuples as lists."""
+    return TypeAdapter(type(value)).dump_python(value, mode="json")
+
+
+def from_json(cls: type[T], data: Any) -> T:
+    """The inverse of to_json, for saved plans."""
+    return TypeAdapter(cls).validate_python(data)

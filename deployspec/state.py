@@ -1,0 +1,144 @@
+"""What exists in SageMaker for one spec: read-only, and as few calls as the plan needs.
+
+Contract: `read_actual(gateway, desired)` returns `Actual` using only read calls of the gateway.
+Content-hash names make most reads unnecessary: when the endpoint already serves the desired
+config, that config and its model are right by construction and are not described again. An
+unchanged spec therefore costs DescribeEndpoint and ListTags, plus the two Application Auto
+Scaling reads for an autoscaled endpoint. Owned configs and models are listed only when they may
+need pruning: when the endpoint is missing or changing, or was not yet pruned for its config.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .desired import Desired
+from .naming import is_content_name
+from .resources import (
+    TAG_MODEL,
+    TAG_PRUNED,
+    Endpoint,
+    EndpointConfig,
+    Model,
+    OwnedResource,
+    Scaling,
+    is_owned,
+)
+
+if TYPE_CHECKING:
+    from .aws import Gateway
+
+# Endpoint states in which SageMaker refuses updates; apply waits for them to settle.
+IN_PROGRESS = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"})
+
+
+@dataclass(frozen=True)
+class Actual:
+    endpoint: Endpoint | None = None
+    endpoint_tags: dict[str, str] = field(default_factory=dict)
+    # The endpoint's config and model when they are not the desired ones (for the diff).
+    current_config: EndpointConfig | None = None
+    current_model: Model | None = None
+    desired_config_exists: bool = False
+    desired_model_exists: bool = False
+    artifact_exists: bool | None = None
+    bucket_exists: bool | None = None
+    scaling: Scaling | None = None
+    # None when listing was not needed (the endpoint was pruned for its current config).
+    owned: tuple[OwnedResource, ...] | None = None
+
+    def fingerprint(self) -> dict[str, object]:
+        """What a saved plan was made against; apply refuses if it changed since."""
+        endpoint = self.endpoint
+        return {
+            "endpoint_config": endpoint.config_name if endpoint else None,
+            "endpoint_status": endpoint.status if endpoint else None,
+            "endpoint_modified": endpoint.last_modified if endpoint else None,
+            "desired_config_exists": self.desired_config_exists,
+            "desired_model_exists": self.desired_model_exists,
+            "scaling": [
+                self.scaling.min_capacity,
+                self.scaling.max_capacity,
+                self.scaling.target_value,
+            ]
+            if self.scaling
+            else None,
+        }
+
+
+def read_actual(gateway: Gateway, desired: Desired) -> Actual:
+    endpoint = gateway.describe_endpoint(desired.endpoint_name)
+    tags: dict[str, str] = {}
+    if endpoint is not None and endpoint.arn:
+        tags = gateway.list_tags(endpoint.arn)
+
+    serving_desired = endpoint is not None and endpoint.config_name == desired.config.name
+    current_config = current_model = None
+    if endpoint is not None and not serving_desired:
+        current_config = gateway.describe_endpoint_config(endpoint.config_name)
+        if current_config is not None:
+            current_model = gateway.describe_model(current_config.variant.model_name)
+
+    if serving_desired:
+        config_exists = model_exists = True
+    else:
+        config_exists = gateway.describe_endpoint_config(desired.config.name) is not None
+        model_exists = (
+            current_model is not None and current_model.name == desired.model.name
+        ) or gateway.describe_model(desired.model.name) is not None
+
+    artifact_exists = bucket_exists = None
+    if not model_exists and desired.artifact is not None:
+        artifact_exists = gateway.object_exists(desired.artifact.s3_uri)
+        if not artifact_exists:
+            bucket_exists = gateway.bucket_exists(desired.bucket)
+
+    scaling = None
+    realtime_live = endpoint is not None and any(
+        v.current_instance_count is not None for v in endpoint.variants
+    )
+    if desired.scaling is not None or realtime_live:
+        scaling = gateway.describe_scaling(
+            desired.scaling.resource_id
+            if desired.scaling
+            else f"endpoint/{desired.endpoint_name}/variant/{desired.config.variant.variant_name}"
+        )
+
+    owned = None
+    pruned_for_current = (
+        endpoint is not None and serving_desired and tags.get(TAG_PRUNED) == endpoint.config_name
+    )
+    if not pruned_for_current:
+        owned = tuple(_list_owned(gateway, desired))
+
+    return Actual(
+        endpoint=endpoint,
+        endpoint_tags=tags,
+        current_config=current_config,
+        current_model=current_model,
+        desired_config_exists=config_exists,
+        desired_model_exists=model_exists,
+        artifact_exists=artifact_exists,
+        bucket_exists=bucket_exists,
+        scaling=scaling,
+        owned=owned,
+    )
+
+
+def _list_owned(gateway: Gateway, desired: Desired) -> list[OwnedResource]:
+    """Configs and models named like ours *and* tagged as ours: names alone prove nothing."""
+    found: list[OwnedResource] = []
+    base = desired.spec_name
+    for name, created, arn in gateway.list_endpoint_configs(base):
+        if not is_content_name(name, base):
+            continue
+        tags = gateway.list_tags(arn)
+        if is_owned(tags, base):
+            found.append(OwnedResource("endpoint_config", name, created, tags.get(TAG_MODEL)))
+    for name, created, arn in gateway.list_models(base):
+        if not is_content_name(name, base):
+            continue
+        if is_owned(gateway.list_tags(arn), base):
+            found.append(OwnedResource("model", name, created))
+    return found
