@@ -12,8 +12,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check deployspec tests bench examples
-	$(BIN)/ruff format --check deployspec tests bench examples
+	$(BIN)/ruff check deployspec tests bench examples scripts
+	$(BIN)/ruff format --check deployspec tests bench examples scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

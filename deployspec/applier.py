@@ -71,6 +71,7 @@ class Applier:
         self._handlers: dict[tuple[Kind, Action], Callable[[Change, Plan, Report], None]] = {
             (Kind.BUCKET, Action.CREATE): self._create_bucket,
             (Kind.ARTIFACT, Action.CREATE): self._upload,
+            (Kind.ARTIFACT, Action.DELETE): self._delete_artifact,
             (Kind.MODEL, Action.CREATE): self._create_model,
             (Kind.MODEL, Action.UPDATE): self._retag_model,
             (Kind.MODEL, Action.DELETE): self._delete_model,
@@ -121,11 +122,12 @@ class Applier:
         def progress(chunk: int) -> None:
             nonlocal sent
             sent += chunk
-            report(
-                Event("progress", change.address, "uploading", sent / size if size else 1.0)
-            )
+            report(Event("progress", change.address, "uploading", sent / size if size else 1.0))
 
         self.gateway.upload_file(local, after["s3_uri"], progress)
+
+    def _delete_artifact(self, change: Change, plan: Plan, report: Report) -> None:
+        self.gateway.delete_object(change.name)
 
     # ---- models and configs -------------------------------------------------------------
 
@@ -325,16 +327,14 @@ class Applier:
             self._check_time(deadline, plan, live)
             elapsed = self.clock() - started
             report(
-                Event("wait", f"endpoint.{plan.endpoint_name}",
-                      f"{live.status} ({elapsed:.0f}s)")
+                Event("wait", f"endpoint.{plan.endpoint_name}", f"{live.status} ({elapsed:.0f}s)")
             )
             wait()
 
     def _check_time(self, deadline: float, plan: Plan, live: Endpoint) -> None:
         if self.clock() >= deadline:
             raise ApplyError(
-                f"endpoint {plan.endpoint_name} still {live.status} after "
-                f"{plan.timeout_seconds}s",
+                f"endpoint {plan.endpoint_name} still {live.status} after {plan.timeout_seconds}s",
                 hint="raise deployment.timeout, or run apply again later: it resumes",
             )
 

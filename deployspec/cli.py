@@ -340,6 +340,346 @@ def apply(
     )
 
 
+def _spec_target(
+    file: Path,
+    variables: tuple[str, ...],
+    var_files: tuple[Path, ...],
+    target: Any,
+) -> tuple[Any, Any]:
+    from .desired import account_of_role, resolve_role
+    from .operations import connect, load
+
+    loaded = load(file, variables, var_files)
+    gateway = connect(target, loaded.spec.region)
+    return loaded, (gateway, account_of_role(resolve_role(loaded, target.role)))
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@spec_inputs
+@aws_options
+@click.option("--auto-approve", is_flag=True, help="Destroy without asking.")
+@click.option(
+    "--purge-artifacts", is_flag=True, help="Also delete the uploaded model.tar.gz files."
+)
+def destroy(
+    file: Path,
+    variables: tuple[str, ...],
+    var_files: tuple[Path, ...],
+    region: str | None,
+    profile: str | None,
+    sandbox: bool,
+    role: str | None,
+    auto_approve: bool,
+    purge_artifacts: bool,
+) -> None:
+    """Remove the endpoint, its scaling, and every config and model FILE's spec owns."""
+    from .applier import Applier
+    from .planner import make_destroy_plan
+    from .render import render_text
+    from .state import read_owned
+
+    target = _target(region, profile, sandbox, role)
+    loaded, (gateway, account) = _spec_target(file, variables, var_files, target)
+    owned = read_owned(gateway, loaded.spec.name, with_model_data=purge_artifacts)
+    the_plan = make_destroy_plan(
+        loaded.spec.name, gateway.region, account, owned, purge_artifacts=purge_artifacts
+    )
+    if not the_plan.has_changes:
+        for note in the_plan.notes:
+            click.echo(f"Note: {note}")
+        click.echo(f"Nothing to destroy: spec {loaded.spec.name} owns nothing in {gateway.region}.")
+        return
+    click.echo(render_text(the_plan, color=_use_color(sys.stdout)), nl=False)
+    _confirm(auto_approve, "destroy these resources")
+    Applier(gateway).apply(the_plan, _Progress())
+    click.echo(f"Destroy complete! {len(the_plan.changes)} resources removed.")
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@spec_inputs
+@aws_options
+@click.option("--auto-approve", is_flag=True, help="Roll back without asking.")
+def rollback(
+    file: Path,
+    variables: tuple[str, ...],
+    var_files: tuple[Path, ...],
+    region: str | None,
+    profile: str | None,
+    sandbox: bool,
+    role: str | None,
+    auto_approve: bool,
+) -> None:
+    """Point the endpoint back at its previous kept config, verified like apply."""
+    from .applier import Applier
+    from .planner import make_rollback_plan
+    from .render import render_text
+    from .state import read_owned
+
+    target = _target(region, profile, sandbox, role)
+    loaded, (gateway, account) = _spec_target(file, variables, var_files, target)
+    owned = read_owned(gateway, loaded.spec.name)
+    the_plan = make_rollback_plan(loaded.spec.name, gateway.region, account, owned)
+    click.echo(render_text(the_plan, color=_use_color(sys.stdout)), nl=False)
+    _confirm(auto_approve, "roll back")
+    Applier(gateway).apply(the_plan, _Progress())
+    target_config = (the_plan.changes[0].after or {}).get("config_name")
+    click.echo(f"Rollback complete! Endpoint {loaded.spec.name} serves {target_config}.")
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@spec_inputs
+@aws_options
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def status(
+    file: Path,
+    variables: tuple[str, ...],
+    var_files: tuple[Path, ...],
+    region: str | None,
+    profile: str | None,
+    sandbox: bool,
+    role: str | None,
+    fmt: str,
+) -> None:
+    """The endpoint's state, config, variants, scaling, and whether it matches FILE."""
+    from .errors import NotManagedError
+    from .operations import prepare
+    from .resources import to_json
+
+    try:
+        prepared = prepare(file, variables, var_files, _target(region, profile, sandbox, role))
+        matches: bool | None = not prepared.plan.has_changes
+        endpoint, scaling = prepared.actual.endpoint, prepared.actual.scaling
+        tags = prepared.actual.endpoint_tags
+    except NotManagedError:
+        raise
+    report = {
+        "endpoint": prepared.desired.endpoint_name,
+        "region": prepared.gateway.region,
+        "exists": endpoint is not None,
+        "status": endpoint.status if endpoint else None,
+        "failure_reason": endpoint.failure_reason if endpoint else None,
+        "config": endpoint.config_name if endpoint else None,
+        "last_modified": endpoint.last_modified if endpoint else None,
+        "variants": to_json(endpoint.variants) if endpoint else [],
+        "scaling": to_json(scaling) if scaling else None,
+        "managed_by_deployspec": bool(tags),
+        "matches_spec": matches,
+        "pending_changes": len(prepared.plan.changes),
+    }
+    if fmt == "json":
+        click.echo(json.dumps(report, indent=2))
+        return
+    if endpoint is None:
+        click.echo(f"endpoint {report['endpoint']}: does not exist in {report['region']}")
+    else:
+        click.echo(f"endpoint {endpoint.name} ({report['region']}): {endpoint.status}")
+        if endpoint.failure_reason:
+            click.echo(f"  failure reason: {endpoint.failure_reason}")
+        click.echo(f"  config:         {endpoint.config_name}")
+        click.echo(f"  last modified:  {endpoint.last_modified}")
+        for variant in endpoint.variants:
+            count = (
+                f"{variant.current_instance_count} instance(s)"
+                if variant.current_instance_count is not None
+                else "serverless"
+            )
+            click.echo(
+                f"  variant {variant.variant_name}: {count}, weight {variant.current_weight}"
+            )
+        if scaling is not None:
+            click.echo(
+                f"  autoscaling:    {scaling.min_capacity}-{scaling.max_capacity} instances, "
+                f"target {scaling.target_value} invocations/instance"
+            )
+    click.echo(
+        "  matches spec:   yes"
+        if matches
+        else f"  matches spec:   no ({report['pending_changes']} change(s); run `deployspec plan`)"
+    )
+
+
+@cli.group()
+def sandbox() -> None:
+    """A local SageMaker (moto plus what moto lacks) for trying deployspec without AWS."""
+
+
+@sandbox.command("start")
+@click.option("--port", type=int, default=None, help="Port on 127.0.0.1 (default 5577).")
+@click.option(
+    "--transition-seconds",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="How long Creating/Updating/Deleting last.",
+)
+def sandbox_start(port: int | None, transition_seconds: float) -> None:
+    """Start the sandbox in the background and print the environment to use it."""
+    from .sandbox import control
+
+    info, started = control.start(port, transition_seconds=transition_seconds)
+    verb = "started" if started else "already running"
+    click.echo(f"sandbox {verb} at {info.endpoint_url} (pid {info.pid})", err=True)
+    click.echo("# use it with --sandbox, or export these:", err=True)
+    for key, value in control.environment(info).items():
+        click.echo(f"export {key}={value}")
+
+
+@sandbox.command("status")
+def sandbox_status() -> None:
+    """Whether the sandbox runs, and where."""
+    from .sandbox import control
+
+    info = control.status()
+    if info is None:
+        click.echo("sandbox: not running (start it with `deployspec sandbox start`)")
+        raise SystemExit(1)
+    click.echo(f"sandbox: running at {info.endpoint_url} (pid {info.pid})")
+
+
+@sandbox.command("stop")
+def sandbox_stop() -> None:
+    """Stop the sandbox and every model process it started."""
+    from .sandbox import control
+
+    click.echo("sandbox: stopped" if control.stop() else "sandbox: was not running")
+
+
+@sandbox.command("fault")
+@click.argument("kind", type=click.Choice(["fail-create", "fail-update", "throttle", "clear"]))
+@click.option("--endpoint", default=None, help="Endpoint the fault applies to.")
+@click.option("--reason", default="Injected by deployspec sandbox", show_default=True)
+@click.option(
+    "--no-rollback",
+    is_flag=True,
+    help="fail-update: end Failed instead of rolling back to the old config.",
+)
+@click.option(
+    "--fraction", type=float, default=0.5, show_default=True, help="throttle: share of calls."
+)
+@click.option("--service", default=None, help="throttle: only this service (e.g. sagemaker).")
+def sandbox_fault(
+    kind: str,
+    endpoint: str | None,
+    reason: str,
+    no_rollback: bool,
+    fraction: float,
+    service: str | None,
+) -> None:
+    """Inject a fault: make the next create or update of ENDPOINT fail, or throttle calls."""
+    from .sandbox import control
+
+    info = control.status()
+    if info is None:
+        raise DeployspecError(
+            "the sandbox is not running", hint="start it with `deployspec sandbox start`"
+        )
+    faults = control.FaultClient(info)
+    if kind in ("fail-create", "fail-update") and not endpoint:
+        raise DeployspecError(f"{kind} needs --endpoint NAME")
+    if kind == "fail-create":
+        assert endpoint is not None
+        faults.fail_next_create(endpoint, reason)
+    elif kind == "fail-update":
+        assert endpoint is not None
+        faults.fail_next_update(endpoint, reason, rollback=not no_rollback)
+    elif kind == "throttle":
+        faults.throttle(fraction, service)
+    else:
+        faults.clear()
+    click.echo(f"sandbox: fault {kind} set" if kind != "clear" else "sandbox: faults cleared")
+
+
+def _read_body(body: str) -> bytes:
+    if body.startswith("@"):
+        path = Path(body[1:])
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise DeployspecError(f"cannot read the body file {path}: {exc.strerror}") from None
+    return body.encode()
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@spec_inputs
+@aws_options
+@click.option("--body", required=True, help="Request body, or @file to read it from a file.")
+@click.option("--content-type", default="application/json", show_default=True)
+@click.option("--accept", default="application/json", show_default=True)
+@click.option(
+    "--local",
+    "local_url",
+    is_flag=False,
+    flag_value="http://127.0.0.1:8080",
+    default=None,
+    help="Call a running `deployspec serve` instead (default http://127.0.0.1:8080).",
+)
+def invoke(
+    file: Path,
+    variables: tuple[str, ...],
+    var_files: tuple[Path, ...],
+    region: str | None,
+    profile: str | None,
+    sandbox: bool,
+    role: str | None,
+    body: str,
+    content_type: str,
+    accept: str,
+    local_url: str | None,
+) -> None:
+    """Call the endpoint FILE deploys and print the response."""
+    from .operations import connect, load
+
+    payload = _read_body(body)
+    if local_url:
+        from .local_serve import invoke_local
+
+        response, _ = invoke_local(local_url, payload, content_type, accept)
+    else:
+        loaded = load(file, variables, var_files)
+        gateway = connect(_target(region, profile, sandbox, role), loaded.spec.region)
+        response, _ = gateway.invoke_endpoint(loaded.spec.name, payload, content_type, accept)
+    click.echo(response.decode("utf-8", errors="replace"))
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@spec_inputs
+@click.option("--port", type=int, default=8080, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+def serve(
+    file: Path, variables: tuple[str, ...], var_files: tuple[Path, ...], port: int, host: str
+) -> None:
+    """Serve FILE's model locally with the container contract (GET /ping, POST /invocations).
+
+    The model is packaged exactly as apply would deploy it, then unpacked and served, without
+    Docker or AWS: the quickest way to test an inference script.
+    """
+    from .local_serve import prepare_local_model
+    from .operations import load
+    from .runtime import ModelWorker
+    from .runtime.server import make_server
+
+    loaded = load(file, variables, var_files)
+    model_dir, framework, program, env = prepare_local_model(loaded)
+    with ModelWorker(model_dir, framework=framework, program=program, env=env) as worker:
+        server = make_server(worker, host, port)
+        click.echo(
+            f"serving {loaded.spec.name} on http://{host}:{server.server_address[1]} "
+            "(GET /ping, POST /invocations); Ctrl-C stops",
+            err=True,
+        )
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            click.echo("stopped", err=True)
+        finally:
+            server.server_close()
+
+
 def _report(exc: DeployspecError) -> None:
     click.echo(exc.format(), err=True)
     if _debug_enabled():

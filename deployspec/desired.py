@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import images
-from .artifacts import ArtifactSource, Layout, package
+from .artifacts import ArtifactSource, Layout, PackagedArtifact, package
 from .cache import cache_dir
 from .errors import DeployspecError
 from .naming import content_name, digest
@@ -79,6 +79,36 @@ def account_of_role(role: str) -> str:
     return parts[4]
 
 
+def package_artifact(loaded: LoadedSpec, cache: Path | None = None) -> PackagedArtifact | None:
+    """The spec's model.tar.gz, packaged as its framework's container expects (None for s3://)."""
+    model_spec = loaded.spec.model
+    if model_spec.is_s3():
+        return None
+    assert loaded.paths.artifacts is not None  # load_spec checked that the path exists
+    layout = Layout.TENSORFLOW if model_spec.framework is Framework.TENSORFLOW else Layout.FLAT
+    return package(
+        ArtifactSource(
+            layout=layout,
+            artifacts=loaded.paths.artifacts,
+            entry_point=loaded.paths.entry_point,
+            source_dir=loaded.paths.source_dir,
+        ),
+        cache or cache_dir("artifacts"),
+    )
+
+
+def container_environment(loaded: LoadedSpec, region: str) -> dict[str, str]:
+    model_spec = loaded.spec.model
+    environment = dict(model_spec.env)
+    if model_spec.entry_point and model_spec.framework is not Framework.TENSORFLOW:
+        # The PyTorch, scikit-learn, XGBoost and Hugging Face toolkits find the user's
+        # script through these two variables; TensorFlow Serving looks in code/ by itself.
+        environment.setdefault("SAGEMAKER_PROGRAM", Path(model_spec.entry_point).name)
+        environment.setdefault("SAGEMAKER_SUBMIT_DIRECTORY", SUBMIT_DIRECTORY)
+    environment.setdefault("SAGEMAKER_REGION", region)
+    return environment
+
+
 def build_desired(
     loaded: LoadedSpec,
     *,
@@ -101,20 +131,10 @@ def build_desired(
     )
 
     artifact: Artifact | None = None
-    if model_spec.is_s3():
+    packaged = package_artifact(loaded, artifact_cache)
+    if packaged is None:
         model_data_url = model_spec.artifacts
     else:
-        assert loaded.paths.artifacts is not None  # load_spec checked the path exists
-        layout = Layout.TENSORFLOW if model_spec.framework is Framework.TENSORFLOW else Layout.FLAT
-        packaged = package(
-            ArtifactSource(
-                layout=layout,
-                artifacts=loaded.paths.artifacts,
-                entry_point=loaded.paths.entry_point,
-                source_dir=loaded.paths.source_dir,
-            ),
-            artifact_cache or cache_dir("artifacts"),
-        )
         key = "/".join(p for p in (spec.prefix.strip("/"), packaged.sha256, "model.tar.gz") if p)
         model_data_url = f"s3://{bucket}/{key}"
         artifact = Artifact(
@@ -123,14 +143,7 @@ def build_desired(
             local_path=str(packaged.path),
             s3_uri=model_data_url,
         )
-
-    environment = dict(model_spec.env)
-    if model_spec.entry_point and model_spec.framework is not Framework.TENSORFLOW:
-        # The PyTorch, scikit-learn, XGBoost and Hugging Face toolkits find the user's
-        # script through these two variables; TensorFlow Serving looks in code/ by itself.
-        environment.setdefault("SAGEMAKER_PROGRAM", Path(model_spec.entry_point).name)
-        environment.setdefault("SAGEMAKER_SUBMIT_DIRECTORY", SUBMIT_DIRECTORY)
-    environment.setdefault("SAGEMAKER_REGION", region)
+    environment = container_environment(loaded, region)
 
     vpc = (
         Vpc(tuple(model_spec.vpc.subnets), tuple(model_spec.vpc.security_groups))

@@ -28,7 +28,7 @@ from .resources import (
     to_json,
 )
 from .secrets import SENSITIVE, is_secret_key
-from .state import IN_PROGRESS, Actual
+from .state import IN_PROGRESS, Actual, Owned
 
 # Endpoint states from which only a new endpoint recovers.
 BROKEN = frozenset({"Failed", "OutOfService", "UpdateRollbackFailed"})
@@ -418,3 +418,107 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
 def _short(value: object) -> str:
     text = "null" if value is None else str(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def make_destroy_plan(
+    spec_name: str, region: str, account: str, owned: Owned, *, purge_artifacts: bool = False
+) -> Plan:
+    """Everything the spec owns, removed in an order SageMaker accepts; artifacts kept unless
+    asked. An endpoint without our tags is never touched."""
+    changes: list[Change] = []
+    endpoint = owned.endpoint
+    ours = endpoint is not None and is_owned(owned.endpoint_tags, spec_name)
+    notes: list[str] = []
+    if endpoint is not None and not ours:
+        notes.append(f"endpoint {endpoint.name} is not managed by deployspec: left alone")
+    if ours and owned.scaling is not None:
+        changes.append(
+            Change(
+                Kind.SCALING,
+                owned.scaling.resource_id,
+                Action.DELETE,
+                to_json(owned.scaling),
+                None,
+                ("destroy",),
+            )
+        )
+    if ours and endpoint is not None:
+        changes.append(
+            Change(
+                Kind.ENDPOINT,
+                endpoint.name,
+                Action.DELETE,
+                {"config_name": endpoint.config_name, "status": endpoint.status},
+                None,
+                ("destroy",),
+            )
+        )
+    serving = endpoint.config_name if endpoint is not None and not ours else None
+    for item in sorted(owned.resources, key=lambda o: (o.kind != "endpoint_config", o.name)):
+        if item.name == serving:
+            continue  # in use by an endpoint that is not ours
+        changes.append(
+            Change(
+                Kind(item.kind),
+                item.name,
+                Action.DELETE,
+                {"name": item.name, "created": item.created},
+                None,
+                ("destroy",),
+            )
+        )
+    if purge_artifacts:
+        for uri in sorted(set(owned.model_data.values())):
+            changes.append(
+                Change(
+                    Kind.ARTIFACT, uri, Action.DELETE, {"s3_uri": uri}, None, ("--purge-artifacts",)
+                )
+            )
+    return Plan(
+        spec_name=spec_name,
+        endpoint_name=spec_name,
+        region=region,
+        account=account,
+        changes=tuple(changes),
+        fingerprint={},
+        notes=tuple(notes),
+        endpoint_status=endpoint.status if endpoint else None,
+    )
+
+
+def make_rollback_plan(spec_name: str, region: str, account: str, owned: Owned) -> Plan:
+    """Point the endpoint back at the newest kept config older than the one it serves."""
+    endpoint = owned.endpoint
+    if endpoint is None or not is_owned(owned.endpoint_tags, spec_name):
+        raise NotManagedError(f"no endpoint {spec_name!r} managed by deployspec to roll back")
+    configs = sorted(
+        (o for o in owned.resources if o.kind == "endpoint_config"),
+        key=lambda o: o.created,
+        reverse=True,
+    )
+    names = [c.name for c in configs]
+    current = names.index(endpoint.config_name) if endpoint.config_name in names else -1
+    older = configs[current + 1 :] if current >= 0 else []
+    if not older:
+        raise NotManagedError(
+            f"endpoint {spec_name} has no kept config older than {endpoint.config_name}",
+            hint="keep: in the spec sets how many previous configs are kept",
+        )
+    target = older[0]
+    change = Change(
+        Kind.ENDPOINT,
+        spec_name,
+        Action.UPDATE,
+        {"config_name": endpoint.config_name},
+        {"config_name": target.name, "deployment": None, "retain_instance_count": False},
+        (f"roll back to the config created {target.created}",),
+    )
+    return Plan(
+        spec_name=spec_name,
+        endpoint_name=spec_name,
+        region=region,
+        account=account,
+        changes=(change,),
+        fingerprint={},
+        endpoint_status=endpoint.status,
+    )

@@ -61,7 +61,8 @@ def _value(value: Any) -> str:
 
 
 # Execution details of an update, not attributes of the resource.
-_HIDDEN = frozenset({"retain_instance_count"})
+# The spec digest moves with every other change the plan already shows.
+_HIDDEN = frozenset({"retain_instance_count", "tags.deployspec:spec-digest"})
 
 
 def _shown(key: str, change: Change) -> bool:

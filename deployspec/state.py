@@ -18,6 +18,7 @@ from .naming import is_content_name
 from .resources import (
     TAG_MODEL,
     TAG_PRUNED,
+    VARIANT_NAME,
     Endpoint,
     EndpointConfig,
     Model,
@@ -127,9 +128,12 @@ def read_actual(gateway: Gateway, desired: Desired) -> Actual:
 
 
 def _list_owned(gateway: Gateway, desired: Desired) -> list[OwnedResource]:
+    return _list_owned_named(gateway, desired.spec_name)
+
+
+def _list_owned_named(gateway: Gateway, base: str) -> list[OwnedResource]:
     """Configs and models named like ours *and* tagged as ours: names alone prove nothing."""
     found: list[OwnedResource] = []
-    base = desired.spec_name
     for name, created, arn in gateway.list_endpoint_configs(base):
         if not is_content_name(name, base):
             continue
@@ -142,3 +146,33 @@ def _list_owned(gateway: Gateway, desired: Desired) -> list[OwnedResource]:
         if is_owned(gateway.list_tags(arn), base):
             found.append(OwnedResource("model", name, created))
     return found
+
+
+@dataclass(frozen=True)
+class Owned:
+    """Everything one spec owns, found by name and proven by tags (destroy, rollback)."""
+
+    endpoint: Endpoint | None
+    endpoint_tags: dict[str, str]
+    scaling: Scaling | None
+    resources: tuple[OwnedResource, ...]
+    model_data: dict[str, str]  # model name -> its ModelDataUrl (only when asked for)
+
+
+def read_owned(gateway: Gateway, spec_name: str, *, with_model_data: bool = False) -> Owned:
+    endpoint = gateway.describe_endpoint(spec_name)
+    tags = gateway.list_tags(endpoint.arn) if endpoint is not None and endpoint.arn else {}
+    scaling = None
+    if endpoint is not None and any(
+        v.current_instance_count is not None for v in endpoint.variants
+    ):
+        scaling = gateway.describe_scaling(f"endpoint/{spec_name}/variant/{VARIANT_NAME}")
+    resources = tuple(_list_owned_named(gateway, spec_name))
+    model_data: dict[str, str] = {}
+    if with_model_data:
+        for item in resources:
+            if item.kind == "model":
+                model = gateway.describe_model(item.name)
+                if model is not None and model.model_data_url:
+                    model_data[item.name] = model.model_data_url
+    return Owned(endpoint, tags, scaling, resources, model_data)

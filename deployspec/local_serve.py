@@ -1,0 +1,57 @@
+"""Running a spec's model on this machine: `deployspec serve` and `invoke --local`.
+
+Contract: `prepare_local_model(loaded)` packages the model exactly as apply would (same
+deterministic model.tar.gz), unpacks it into the cache, and returns what the runtime's
+ModelWorker needs; `invoke_local(url, ...)` posts to a running server's /invocations.
+"""
+
+from __future__ import annotations
+
+import tarfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from .cache import cache_dir
+from .desired import container_environment, package_artifact
+from .errors import DeployspecError
+from .spec import LoadedSpec
+
+
+def prepare_local_model(loaded: LoadedSpec) -> tuple[Path, str, str | None, dict[str, str]]:
+    packaged = package_artifact(loaded)
+    if packaged is None:
+        raise DeployspecError(
+            "serve needs local artifacts; this spec points at S3",
+            hint="download the model.tar.gz and point model.artifacts at the folder",
+        )
+    target = cache_dir("serve") / packaged.sha256
+    if not (target / ".complete").exists():
+        target.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(packaged.path, "r:gz") as archive:
+            # The "data" filter refuses absolute paths, links out of the folder and devices.
+            archive.extractall(target, filter="data")
+        (target / ".complete").touch()
+    env = container_environment(loaded, loaded.spec.region or "us-east-1")
+    program = env.get("SAGEMAKER_PROGRAM")
+    return target, loaded.spec.model.framework.value, program, env
+
+
+def invoke_local(url: str, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
+    request = urllib.request.Request(
+        url.rstrip("/") + "/invocations",
+        data=body,
+        method="POST",
+        headers={"Content-Type": content_type, "Accept": accept},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.read(), response.headers.get("Content-Type", "")
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode("utf-8", errors="replace")
+        raise DeployspecError(f"the local model answered {exc.code}: {detail}") from None
+    except urllib.error.URLError as exc:
+        raise DeployspecError(
+            f"cannot reach {url}: {exc.reason}",
+            hint="start it with `deployspec serve FILE`",
+        ) from None

@@ -1,0 +1,288 @@
+"""ModelWorker: one user model loaded in its own process, answering invocations.
+
+Contract:
+- `ModelWorker(model_dir, framework=, program=, env=)` spawns a worker process (multiprocessing
+  'spawn' context) that sets the model's environment in os.environ, imports `code/<program>`,
+  resolves the handlers (handlers.py) and runs model_fn once. The constructor returns when the
+  model is loaded, or raises ModelError with the script's error; it never waits longer than
+  `startup_timeout`.
+- `invoke(body, content_type, accept, timeout)` -> `(body, content_type)`. A script failure is a
+  ModelError with the container's status code. A worker that dies (segfault, os._exit, sys.exit)
+  or exceeds `timeout` is stopped, the call raises ModelError, and the next call starts a fresh
+  worker. Calls are serialised: one worker handles one request at a time, like a container with
+  one model worker.
+- `ping()` is cheap and never blocks: True while the worker process is up.
+- `close()` (also on context exit, garbage collection and interpreter exit) ends the process.
+The host process never imports or runs the user's code, so a crashing script cannot take it down.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from multiprocessing.util import Finalize
+from pathlib import Path
+from types import TracebackType
+from typing import Any, NoReturn
+
+from deployspec.runtime.errors import ModelError
+from deployspec.runtime.handlers import check_servable, describe_model_error, load_service
+from deployspec.runtime.payloads import JSON
+
+_CONTAINER_MODEL_DIR = "/opt/ml/model"
+_STOP_GRACE_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class _WorkerConfig:
+    model_dir: str
+    framework: str
+    program: str | None
+    env: dict[str, str]
+
+
+def worker_environment(
+    model_dir: Path, program: str | None, env: Mapping[str, str]
+) -> dict[str, str]:
+    """The variables the script sees: the model's env, with container paths made local."""
+    result: dict[str, str] = {}
+    for key, value in env.items():
+        # Scripts read SM_MODEL_DIR or SAGEMAKER_SUBMIT_DIRECTORY as container paths; here the
+        # model lives in model_dir, so /opt/ml/model must point there.
+        if value == _CONTAINER_MODEL_DIR or value.startswith(_CONTAINER_MODEL_DIR + "/"):
+            value = str(model_dir) + value[len(_CONTAINER_MODEL_DIR) :]
+        result[key] = value
+    result.setdefault("SM_MODEL_DIR", str(model_dir))
+    if program:
+        result["SAGEMAKER_PROGRAM"] = program
+        result.setdefault("SAGEMAKER_SUBMIT_DIRECTORY", str(model_dir / "code"))
+    return result
+
+
+def _serve(conn: Connection, config: _WorkerConfig) -> None:
+    """The worker process: load the model, then answer requests until the pipe closes."""
+    # Ctrl-C in `deployspec serve` reaches the whole process group; the host stops us itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ.update(config.env)
+    try:
+        service = load_service(
+            Path(config.model_dir),
+            config.framework,
+            config.program,
+            default_accept=os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT") or JSON,
+        )
+        model = service.load_model()
+    except Exception as exc:
+        conn.send(("error", describe_model_error(exc)))
+        return
+    conn.send(("ready", None))
+    while True:
+        try:
+            request = conn.recv()
+        except EOFError:
+            return
+        body, content_type, accept = request
+        try:
+            reply: tuple[str, Any] = ("ok", service.invoke(model, body, content_type, accept))
+        except Exception as exc:
+            reply = ("error", describe_model_error(exc))
+        conn.send(reply)
+
+
+def _stop(process: BaseProcess, conn: Connection) -> None:
+    conn.close()
+    try:
+        process.terminate()
+        process.join(_STOP_GRACE_SECONDS)
+        if process.exitcode is None:
+            process.kill()
+            process.join()
+        process.close()
+    except ValueError:
+        # Already closed by a concurrent stop (close() racing a crashed invoke).
+        pass
+
+
+def _describe_exit(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "stopped responding"
+    if exitcode < 0:
+        try:
+            return f"was killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"was killed by signal {-exitcode}"
+    return f"exited with code {exitcode}"
+
+
+class ModelWorker:
+    """A model served by a child process; see the module docstring for the contract."""
+
+    def __init__(
+        self,
+        model_dir: Path,
+        *,
+        framework: str,
+        program: str | None,
+        env: Mapping[str, str] | None = None,
+        startup_timeout: float = 60.0,
+    ) -> None:
+        self._model_dir = Path(model_dir).resolve()
+        check_servable(self._model_dir, framework)
+        given = dict(env or {})
+        program = program or given.get("SAGEMAKER_PROGRAM") or None
+        self._config = _WorkerConfig(
+            model_dir=str(self._model_dir),
+            framework=framework,
+            program=program,
+            env=worker_environment(self._model_dir, program, given),
+        )
+        self._startup_timeout = startup_timeout
+        self._lock = threading.Lock()
+        self._process: BaseProcess | None = None
+        self._conn: Connection | None = None
+        self._finalizer: Finalize | None = None
+        self._closed = False
+        self._startup_done = False
+        with self._lock:
+            self._start()
+        self._startup_done = True
+
+    @property
+    def model_dir(self) -> Path:
+        return self._model_dir
+
+    @property
+    def framework(self) -> str:
+        return self._config.framework
+
+    @property
+    def pid(self) -> int | None:
+        """The worker process id, None while no worker runs (after a crash or close)."""
+        process = self._process
+        return process.pid if process is not None else None
+
+    def invoke(
+        self, body: bytes, content_type: str, accept: str, timeout: float = 60.0
+    ) -> tuple[bytes, str]:
+        with self._lock:
+            if self._closed:
+                raise ModelError("the model worker is closed")
+            if self._conn is None or not self._running():
+                self._discard()
+                self._start()
+            conn = self._conn
+            assert conn is not None
+            try:
+                conn.send((bytes(body), content_type, accept))
+            except (OSError, ValueError):
+                self._died("handling the request")
+            kind, payload = self._receive(timeout, "handling the request")
+        if kind == "error":
+            raise payload
+        body_out, content_type_out = payload
+        return body_out, content_type_out
+
+    def ping(self) -> bool:
+        process = self._process
+        if self._closed or process is None:
+            return False
+        try:
+            # Waiting on the sentinel, unlike is_alive(), never reaps: safe from any thread.
+            return not multiprocessing.connection.wait([process.sentinel], 0)
+        except (OSError, ValueError):
+            return False
+
+    def close(self) -> None:
+        # No lock: close() must be able to interrupt an invocation that hangs.
+        self._closed = True
+        finalizer = self._finalizer
+        if finalizer is not None:
+            finalizer()
+
+    def __enter__(self) -> ModelWorker:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # The methods below run with self._lock held.
+
+    def _start(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        parent_conn, child_conn = context.Pipe(duplex=True)
+        process = context.Process(
+            target=_serve,
+            args=(child_conn, self._config),
+            name=f"deployspec-model-worker[{self._model_dir.name}]",
+        )
+        process.start()
+        child_conn.close()
+        self._process, self._conn = process, parent_conn
+        # Finalize (not atexit) runs before multiprocessing joins its children at exit, and
+        # when this object is garbage collected; exitpriority makes it run at exit at all.
+        self._finalizer = Finalize(self, _stop, args=(process, parent_conn), exitpriority=10)
+        kind, payload = self._receive(self._startup_timeout, "loading the model")
+        if kind == "error":
+            self._discard()
+            raise payload
+
+    def _running(self) -> bool:
+        process = self._process
+        return process is not None and not multiprocessing.connection.wait([process.sentinel], 0)
+
+    def _receive(self, timeout: float, activity: str) -> tuple[str, Any]:
+        process, conn = self._process, self._conn
+        assert process is not None and conn is not None
+        try:
+            ready = multiprocessing.connection.wait([conn, process.sentinel], timeout)
+            if conn.poll(0):
+                message: tuple[str, Any] = conn.recv()
+                return message
+        except (EOFError, OSError, ValueError):
+            self._died(activity)
+        if not ready:
+            self._discard()
+            raise ModelError(
+                f"the model did not finish {activity} within {timeout:g} s; "
+                "its worker was stopped and restarts on the next request",
+                504,
+            )
+        self._died(activity)
+
+    def _died(self, activity: str) -> NoReturn:
+        process = self._process
+        exitcode: int | None = None
+        if process is not None:
+            try:
+                process.join(_STOP_GRACE_SECONDS)
+                exitcode = process.exitcode
+            except ValueError:
+                exitcode = None
+        self._discard()
+        if self._closed:
+            raise ModelError("the model worker was closed while " + activity) from None
+        hint = "something in the inference script ended the process (os._exit, sys.exit, a crash "
+        hint += "in native code)"
+        if self._startup_done:
+            hint += "; a fresh worker starts on the next request"
+        raise ModelError(
+            f"the model worker process {_describe_exit(exitcode)} while {activity}", hint=hint
+        ) from None
+
+    def _discard(self) -> None:
+        finalizer = self._finalizer
+        self._process = self._conn = self._finalizer = None
+        if finalizer is not None:
+            finalizer()

@@ -1,0 +1,792 @@
+"""What moto's SageMaker lacks, patched onto its backend and response classes.
+
+Contract: `install(invoker)` patches moto 5.x in place (idempotent; `uninstall()` restores every
+attribute it touched). Afterwards, in server mode and under `mock_aws` alike:
+
+- Endpoints move Creating -> InService, Updating -> InService and Deleting -> gone after a delay
+  read from moto's state manager, model name `sagemaker::endpoint` (`{"progression":
+  "immediate"}` by default, `{"progression": "time", "seconds": S}` through
+  `set_transition_seconds`). Transitions are settled lazily, from timestamps, under one lock,
+  whenever endpoints are read or changed: no timers, no background threads.
+- UpdateEndpoint exists (RetainAllVariantProperties, ExcludeRetainedVariantProperties,
+  DeploymentConfig, RetainDeploymentConfig); while Updating, DescribeEndpoint shows the old
+  config plus PendingDeploymentSummary, as AWS does.
+- Creating a model, endpoint config or endpoint whose name exists, and looking up a missing one,
+  fail with AWS's ValidationException messages instead of overwriting or moto's wording.
+- `faults` makes the next create or update of a named endpoint fail (update: rolled back to the
+  old config with a FailureReason, or Failed).
+- Endpoint configs accept every instance type in botocore's ProductionVariantInstanceType enum
+  (moto's own list stops at older families such as ml.m5 and rejects ml.g5, ml.m6i, ml.inf2).
+- With an invoker installed, InvokeEndpoint runs the endpoint's current model through it and
+  answers with its output, or with a ModelError shaped like SageMaker runtime's (HTTP 424).
+
+Nothing here knows about deployspec: the module is meant to be offered to moto as it stands.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import math
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol
+from urllib.parse import unquote
+
+from moto.core.common_types import TYPE_RESPONSE
+from moto.core.exceptions import ServiceException
+from moto.core.responses import ActionResult
+from moto.core.utils import utcnow
+from moto.moto_api import state_manager
+from moto.sagemaker.exceptions import ValidationError
+from moto.sagemaker.models import (
+    FakeEndpoint,
+    FakeEndpointConfig,
+    SageMakerModelBackend,
+    sagemaker_backends,
+)
+from moto.sagemaker.responses import SageMakerResponse
+from moto.sagemaker.utils import arn_formatter
+from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
+
+ENDPOINT_STATE_MODEL = "sagemaker::endpoint"
+
+# Statuses in which AWS refuses UpdateEndpoint/DeleteEndpoint with "in-progress".
+IN_PROGRESS = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"})
+# An endpoint keeps answering on its current config while an update is rolled out.
+SERVING = frozenset({"InService", "Updating", "SystemUpdating", "RollingBack"})
+
+_LOCK = threading.RLock()
+_clock: Callable[[], float] = time.monotonic
+
+
+class RuntimeValidationError(ServiceException):
+    """SageMaker runtime's own spelling of a validation error (not ValidationException)."""
+
+    code = "ValidationError"
+
+
+@dataclass(frozen=True)
+class VariantTarget:
+    """What one production variant runs, captured when the endpoint is created or updated."""
+
+    variant_name: str
+    model_name: str
+    image: str | None
+    model_data_url: str | None
+    environment: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """An endpoint config as an endpoint runs it; `key` changes whenever what runs changes."""
+
+    key: str
+    endpoint_config_name: str
+    variants: tuple[VariantTarget, ...]
+
+
+@dataclass(frozen=True)
+class InvocationTarget:
+    account_id: str
+    region: str
+    endpoint_name: str
+    deployment_key: str
+    variant: VariantTarget
+
+
+class ModelInvocationError(Exception):
+    """The model could not answer; becomes SageMaker runtime's ModelError."""
+
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+
+
+class EndpointInvoker(Protocol):
+    def invoke(
+        self, target: InvocationTarget, body: bytes, content_type: str, accept: str
+    ) -> tuple[bytes, str]: ...
+
+    def release(self, deployment_keys: Iterable[str]) -> None:
+        """No endpoint runs these deployments any more; their resources may go."""
+
+
+@dataclass(frozen=True)
+class UpdateFault:
+    reason: str
+    rollback: bool
+
+
+class EndpointFaults:
+    """One-shot failures armed per endpoint name (any account or region)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._create: dict[str, str] = {}
+        self._update: dict[str, UpdateFault] = {}
+
+    def fail_next_create(self, endpoint_name: str, reason: str) -> None:
+        with self._lock:
+            self._create[endpoint_name] = reason
+
+    def fail_next_update(self, endpoint_name: str, reason: str, *, rollback: bool = True) -> None:
+        with self._lock:
+            self._update[endpoint_name] = UpdateFault(reason, rollback)
+
+    def take_create(self, endpoint_name: str) -> str | None:
+        with self._lock:
+            return self._create.pop(endpoint_name, None)
+
+    def take_update(self, endpoint_name: str) -> UpdateFault | None:
+        with self._lock:
+            return self._update.pop(endpoint_name, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._create.clear()
+            self._update.clear()
+
+    def describe(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "fail_next_create": dict(self._create),
+                "fail_next_update": {
+                    name: {"reason": f.reason, "rollback": f.rollback}
+                    for name, f in self._update.items()
+                },
+            }
+
+
+faults = EndpointFaults()
+_invoker: EndpointInvoker | None = None
+
+
+def set_clock(clock: Callable[[], float]) -> None:
+    """Replace the monotonic clock transitions are timed with (tests)."""
+    global _clock
+    _clock = clock
+
+
+def set_transition_seconds(seconds: float) -> None:
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"transition seconds must be a finite number >= 0, not {seconds!r}")
+    if seconds == 0:
+        state_manager.set_transition(ENDPOINT_STATE_MODEL, {"progression": "immediate"})
+    else:
+        state_manager.set_transition(
+            ENDPOINT_STATE_MODEL, {"progression": "time", "seconds": seconds}
+        )
+
+
+def transition_seconds() -> float:
+    config = state_manager.get_transition(ENDPOINT_STATE_MODEL)
+    if config.get("progression") == "time":
+        return float(config.get("seconds", 0))
+    # "manual" progression (advance per describe) is not supported; it behaves as immediate.
+    return 0.0
+
+
+# --- bookkeeping kept on each backend instance -------------------------------------------------
+
+
+@dataclass
+class _Transition:
+    kind: Literal["create", "update", "delete", "capacity"]
+    due: float
+    started: datetime
+    failure: str | None = None
+    rollback: bool = True
+    deployment: Deployment | None = None
+    variants: list[dict[str, Any]] = field(default_factory=list)
+    raw_variants: list[dict[str, Any]] = field(default_factory=list)
+    data_capture_config: Any = None
+
+
+@dataclass
+class _Book:
+    pending: dict[str, _Transition] = field(default_factory=dict)
+    deployments: dict[str, Deployment] = field(default_factory=dict)
+
+
+def _book(backend: SageMakerModelBackend) -> _Book:
+    # Kept in the instance dict so that moto's reset (which empties __dict__) clears it too.
+    book = backend.__dict__.get("_endpoint_lifecycle")
+    if not isinstance(book, _Book):
+        book = _Book()
+        backend.__dict__["_endpoint_lifecycle"] = book
+    return book
+
+
+def _arn(backend: SageMakerModelBackend, kind: str, name: str) -> str:
+    return arn_formatter(kind, name, backend.account_id, backend.region_name)
+
+
+def _snapshot(backend: SageMakerModelBackend, config_name: str) -> Deployment:
+    config = backend.endpoint_configs[config_name]
+    variants = []
+    for variant in config.production_variants:
+        model = backend._models.get(variant["ModelName"])
+        if model is None:
+            arn = _arn(backend, "model", variant["ModelName"])
+            raise ValidationError(message=f'Could not find model "{arn}".')
+        container = model.primary_container or (model.containers[0] if model.containers else {})
+        variants.append(
+            VariantTarget(
+                variant_name=variant["VariantName"],
+                model_name=model.model_name,
+                image=container.get("Image"),
+                model_data_url=container.get("ModelDataUrl"),
+                environment=dict(container.get("Environment") or {}),
+            )
+        )
+    digest = hashlib.sha256(
+        json.dumps([v.__dict__ for v in variants], sort_keys=True, default=str).encode()
+    ).hexdigest()[:12]
+    raw_key = f"{backend.account_id}-{backend.region_name}-{config_name}-{digest}"
+    return Deployment(
+        key=re.sub(r"[^A-Za-z0-9-]", "_", raw_key),
+        endpoint_config_name=config_name,
+        variants=tuple(variants),
+    )
+
+
+def _schedule(
+    backend: SageMakerModelBackend,
+    endpoint: FakeEndpoint,
+    kind: Literal["create", "update", "delete", "capacity"],
+    status: str,
+    **details: Any,
+) -> None:
+    endpoint.endpoint_status = status
+    _book(backend).pending[endpoint.endpoint_name] = _Transition(
+        kind=kind, due=_clock() + transition_seconds(), started=utcnow(), **details
+    )
+
+
+def _drop_deployment(book: _Book, endpoint_name: str) -> list[str]:
+    old = book.deployments.pop(endpoint_name, None)
+    return _unused(book, old)
+
+
+def _unused(book: _Book, deployment: Deployment | None) -> list[str]:
+    if deployment is None:
+        return []
+    if any(d.key == deployment.key for d in book.deployments.values()):
+        return []
+    return [deployment.key]
+
+
+def _complete(
+    backend: SageMakerModelBackend, book: _Book, endpoint: FakeEndpoint, t: _Transition
+) -> list[str]:
+    name = endpoint.endpoint_name
+    if t.kind == "delete":
+        backend.endpoints.pop(name, None)
+        return _drop_deployment(book, name)
+    endpoint.last_modified_time = utcnow()
+    if t.kind == "capacity":
+        endpoint.endpoint_status = "InService"
+        return []
+    if t.kind == "create":
+        if t.failure is not None:
+            endpoint.endpoint_status = "Failed"
+            setattr(endpoint, "failure_reason", t.failure)  # noqa: B010 - moto types it as None
+            return []
+        endpoint.endpoint_status = "InService"
+        assert t.deployment is not None
+        book.deployments[name] = t.deployment
+        return []
+    if t.failure is not None:
+        setattr(endpoint, "failure_reason", t.failure)  # noqa: B010 - moto types it as None
+        if t.rollback:
+            endpoint.endpoint_status = "InService"
+            return []
+        endpoint.endpoint_status = "Failed"
+        return _drop_deployment(book, name)
+    assert t.deployment is not None
+    endpoint.endpoint_config_name = t.deployment.endpoint_config_name
+    endpoint.production_variants = t.variants
+    endpoint.data_capture_config = t.data_capture_config
+    endpoint.endpoint_status = "InService"
+    old = book.deployments.get(name)
+    book.deployments[name] = t.deployment
+    if old is not None and old.key != t.deployment.key:
+        return _unused(book, old)
+    return []
+
+
+def _settle(backend: SageMakerModelBackend) -> list[str]:
+    """Apply every transition that is due; returns deployment keys no endpoint runs any more."""
+    book = _book(backend)
+    now = _clock()
+    released: list[str] = []
+    for name, transition in sorted(book.pending.items(), key=lambda item: item[1].due):
+        if transition.due > now:
+            continue
+        del book.pending[name]
+        endpoint = backend.endpoints.get(name)
+        if endpoint is not None:
+            released += _complete(backend, book, endpoint, transition)
+    return released
+
+
+def _release(keys: list[str]) -> None:
+    invoker = _invoker
+    if keys and invoker is not None:
+        invoker.release(keys)
+
+
+def _missing_endpoint(backend: SageMakerModelBackend, name: str) -> ValidationError:
+    return ValidationError(message=f'Could not find endpoint "{_arn(backend, "endpoint", name)}".')
+
+
+def _missing_config(backend: SageMakerModelBackend, name: str) -> ValidationError:
+    arn = _arn(backend, "endpoint-config", name)
+    return ValidationError(message=f'Could not find endpoint configuration "{arn}".')
+
+
+def _missing_model(backend: SageMakerModelBackend, name: str) -> ValidationError:
+    return ValidationError(message=f'Could not find model "{_arn(backend, "model", name)}".')
+
+
+# --- backend methods ---------------------------------------------------------------------------
+
+
+def create_model(self: SageMakerModelBackend, model_name: str, **kwargs: Any) -> Any:
+    with _LOCK:
+        if model_name in self._models:
+            arn = _arn(self, "model", model_name)
+            raise ValidationError(message=f'Cannot create already existing model "{arn}".')
+        return _original(SageMakerModelBackend, "create_model")(
+            self, model_name=model_name, **kwargs
+        )
+
+
+def describe_model(self: SageMakerModelBackend, model_name: str) -> Any:
+    with _LOCK:
+        if model_name not in self._models:
+            raise _missing_model(self, model_name)
+        return _original(SageMakerModelBackend, "describe_model")(self, model_name)
+
+
+def delete_model(self: SageMakerModelBackend, model_name: str) -> None:
+    with _LOCK:
+        if model_name not in self._models:
+            raise _missing_model(self, model_name)
+        _original(SageMakerModelBackend, "delete_model")(self, model_name)
+
+
+def create_endpoint_config(
+    self: SageMakerModelBackend,
+    endpoint_config_name: str,
+    production_variants: list[dict[str, Any]],
+    **kwargs: Any,
+) -> Any:
+    with _LOCK:
+        if endpoint_config_name in self.endpoint_configs:
+            arn = _arn(self, "endpoint-config", endpoint_config_name)
+            raise ValidationError(
+                message=f'Cannot create already existing endpoint configuration "{arn}".'
+            )
+        for variant in production_variants or []:
+            if variant.get("ModelName") not in self._models:
+                raise _missing_model(self, str(variant.get("ModelName")))
+        return _original(SageMakerModelBackend, "create_endpoint_config")(
+            self,
+            endpoint_config_name=endpoint_config_name,
+            production_variants=production_variants,
+            **kwargs,
+        )
+
+
+def describe_endpoint_config(self: SageMakerModelBackend, endpoint_config_name: str) -> Any:
+    with _LOCK:
+        if endpoint_config_name not in self.endpoint_configs:
+            raise _missing_config(self, endpoint_config_name)
+        return _original(SageMakerModelBackend, "describe_endpoint_config")(
+            self, endpoint_config_name
+        )
+
+
+def delete_endpoint_config(self: SageMakerModelBackend, endpoint_config_name: str) -> None:
+    # AWS lets a config in use be deleted; endpoints keep running what they captured.
+    with _LOCK:
+        if endpoint_config_name not in self.endpoint_configs:
+            raise _missing_config(self, endpoint_config_name)
+        _original(SageMakerModelBackend, "delete_endpoint_config")(self, endpoint_config_name)
+
+
+def create_endpoint(
+    self: SageMakerModelBackend,
+    endpoint_name: str,
+    endpoint_config_name: str,
+    tags: list[dict[str, str]] | None = None,
+) -> Any:
+    with _LOCK:
+        released = _settle(self)
+        if endpoint_name in self.endpoints:
+            arn = _arn(self, "endpoint", endpoint_name)
+            raise ValidationError(message=f'Cannot create already existing endpoint "{arn}".')
+        if endpoint_config_name not in self.endpoint_configs:
+            raise _missing_config(self, endpoint_config_name)
+        deployment = _snapshot(self, endpoint_config_name)
+        endpoint = _original(SageMakerModelBackend, "create_endpoint")(
+            self,
+            endpoint_name=endpoint_name,
+            endpoint_config_name=endpoint_config_name,
+            tags=tags or [],
+        )
+        _schedule(
+            self,
+            endpoint,
+            "create",
+            "Creating",
+            failure=faults.take_create(endpoint_name),
+            deployment=deployment,
+            variants=[dict(v) for v in endpoint.production_variants],
+            raw_variants=list(self.endpoint_configs[endpoint_config_name].production_variants),
+        )
+    _release(released)
+    return endpoint
+
+
+def describe_endpoint(self: SageMakerModelBackend, endpoint_name: str) -> dict[str, Any]:
+    with _LOCK:
+        released = _settle(self)
+        endpoint = self.endpoints.get(endpoint_name)
+        if endpoint is None:
+            raise _missing_endpoint(self, endpoint_name)
+        response: dict[str, Any] = endpoint.response_object
+        pending = _book(self).pending.get(endpoint_name)
+        if pending is not None and pending.deployment is not None:
+            response["PendingDeploymentSummary"] = _pending_summary(pending)
+    _release(released)
+    return response
+
+
+def _pending_summary(t: _Transition) -> dict[str, Any]:
+    assert t.deployment is not None
+    instance_types = {v["VariantName"]: v.get("InstanceType") for v in t.raw_variants}
+    variants = []
+    for variant in t.variants:
+        summary = {k: v for k, v in variant.items() if not k.startswith("Current")}
+        summary["VariantStatus"] = [{"Status": "Creating", "StartTime": t.started}]
+        if instance_types.get(variant["VariantName"]):
+            summary["InstanceType"] = instance_types[variant["VariantName"]]
+        variants.append(summary)
+    return {
+        "EndpointConfigName": t.deployment.endpoint_config_name,
+        "ProductionVariants": variants,
+        "StartTime": t.started,
+    }
+
+
+def list_endpoints(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> Any:
+    with _LOCK:
+        released = _settle(self)
+        result = _original(SageMakerModelBackend, "list_endpoints")(self, *args, **kwargs)
+    _release(released)
+    return result
+
+
+def delete_endpoint(self: SageMakerModelBackend, endpoint_name: str) -> None:
+    with _LOCK:
+        released = _settle(self)
+        endpoint = self.endpoints.get(endpoint_name)
+        if endpoint is None:
+            raise _missing_endpoint(self, endpoint_name)
+        if endpoint.endpoint_status in IN_PROGRESS:
+            raise ValidationError(message=f'Cannot update in-progress endpoint "{endpoint.arn}".')
+        _schedule(self, endpoint, "delete", "Deleting")
+        released += _settle(self)
+    _release(released)
+
+
+def update_endpoint(
+    self: SageMakerModelBackend,
+    endpoint_name: str,
+    endpoint_config_name: str,
+    retain_all_variant_properties: bool | None = None,
+    exclude_retained_variant_properties: list[dict[str, str]] | None = None,
+    deployment_config: dict[str, Any] | None = None,
+    retain_deployment_config: bool | None = None,
+) -> str:
+    with _LOCK:
+        released = _settle(self)
+        endpoint = self.endpoints.get(endpoint_name)
+        if endpoint is None:
+            raise _missing_endpoint(self, endpoint_name)
+        if endpoint.endpoint_status in IN_PROGRESS:
+            raise ValidationError(message=f'Cannot update in-progress endpoint "{endpoint.arn}".')
+        if endpoint.endpoint_status == "Failed":
+            raise ValidationError(message=f'Cannot update failed endpoint "{endpoint.arn}".')
+        config = self.endpoint_configs.get(endpoint_config_name)
+        if config is None:
+            raise _missing_config(self, endpoint_config_name)
+        deployment = _snapshot(self, endpoint_config_name)
+        excluded = {p.get("VariantPropertyType") for p in exclude_retained_variant_properties or []}
+        retain = bool(retain_all_variant_properties)
+        variants = _variants_after_update(
+            endpoint, list(config.production_variants), retain=retain, excluded=excluded
+        )
+        if retain and "DataCaptureConfig" not in excluded:
+            data_capture = endpoint.data_capture_config
+        else:
+            data_capture = config.data_capture_config
+        if deployment_config is not None:
+            setattr(endpoint, "last_deployment_config", deployment_config)  # noqa: B010
+        elif not retain_deployment_config and hasattr(endpoint, "last_deployment_config"):
+            delattr(endpoint, "last_deployment_config")
+        setattr(endpoint, "failure_reason", None)  # noqa: B010 - a new attempt clears the last one
+        fault = faults.take_update(endpoint_name)
+        _schedule(
+            self,
+            endpoint,
+            "update",
+            "Updating",
+            failure=fault.reason if fault else None,
+            rollback=fault.rollback if fault else True,
+            deployment=deployment,
+            variants=variants,
+            raw_variants=list(config.production_variants),
+            data_capture_config=data_capture,
+        )
+        arn: str = endpoint.arn
+    _release(released)
+    return arn
+
+
+def _variants_after_update(
+    endpoint: FakeEndpoint,
+    new_variants: list[dict[str, Any]],
+    *,
+    retain: bool,
+    excluded: set[str | None],
+) -> list[dict[str, Any]]:
+    variants = endpoint._process_production_variants(new_variants)
+    if not retain:
+        return variants
+    current = {v["VariantName"]: v for v in endpoint.production_variants}
+    retained = {
+        "DesiredInstanceCount": ("CurrentInstanceCount", "DesiredInstanceCount"),
+        "DesiredWeight": ("CurrentWeight", "DesiredWeight"),
+    }
+    for variant in variants:
+        before = current.get(variant["VariantName"])
+        if before is None:
+            continue
+        for prop, keys in retained.items():
+            if prop in excluded:
+                continue
+            for key in keys:
+                if key in before:
+                    variant[key] = before[key]
+    return variants
+
+
+def update_endpoint_weights_and_capacities(
+    self: SageMakerModelBackend, endpoint_name: str, **kwargs: Any
+) -> str:
+    with _LOCK:
+        released = _settle(self)
+        endpoint = self.endpoints.get(endpoint_name)
+        if endpoint is not None and endpoint.endpoint_status in IN_PROGRESS:
+            raise ValidationError(message=f'Cannot update in-progress endpoint "{endpoint.arn}".')
+        arn: str = _original(SageMakerModelBackend, "update_endpoint_weights_and_capacities")(
+            self, endpoint_name=endpoint_name, **kwargs
+        )
+        _schedule(self, self.endpoints[endpoint_name], "capacity", "Updating")
+    _release(released)
+    return arn
+
+
+def resolve_invocation(
+    account_id: str, region: str, endpoint_name: str, target_variant: str | None
+) -> InvocationTarget:
+    """What InvokeEndpoint should run now, or AWS's ValidationError."""
+    backend = sagemaker_backends[account_id][region]
+    with _LOCK:
+        released = _settle(backend)
+        endpoint = backend.endpoints.get(endpoint_name)
+        deployment = _book(backend).deployments.get(endpoint_name)
+        if endpoint is None or endpoint.endpoint_status not in SERVING or deployment is None:
+            raise RuntimeValidationError(
+                f"Endpoint {endpoint_name} of account {account_id} not found."
+            )
+    _release(released)
+    if target_variant:
+        for variant in deployment.variants:
+            if variant.variant_name == target_variant:
+                break
+        else:
+            raise RuntimeValidationError(
+                f"The variant {target_variant} is not present within endpoint {endpoint_name}."
+            )
+    else:
+        variant = deployment.variants[0]
+    return InvocationTarget(account_id, region, endpoint_name, deployment.key, variant)
+
+
+@functools.cache
+def _instance_types() -> tuple[str, ...]:
+    import botocore.session
+    from botocore.model import StringShape
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    shape = model.shape_for("ProductionVariantInstanceType")
+    assert isinstance(shape, StringShape)
+    return tuple(shape.enum)
+
+
+def validate_instance_type(self: FakeEndpointConfig, instance_type: str) -> None:
+    if instance_type not in _instance_types():
+        raise ValidationError(
+            message=f"Value '{instance_type}' at 'instanceType' failed to satisfy constraint: "
+            f"Member must satisfy enum value set: {list(_instance_types())}"
+        )
+
+
+# --- response handlers -------------------------------------------------------------------------
+
+
+def _handle_update_endpoint(self: SageMakerResponse) -> ActionResult:
+    arn = update_endpoint(
+        self.sagemaker_backend,
+        endpoint_name=self._get_param("EndpointName"),
+        endpoint_config_name=self._get_param("EndpointConfigName"),
+        retain_all_variant_properties=self._get_param("RetainAllVariantProperties"),
+        exclude_retained_variant_properties=self._get_param("ExcludeRetainedVariantProperties"),
+        deployment_config=self._get_param("DeploymentConfig"),
+        retain_deployment_config=self._get_param("RetainDeploymentConfig"),
+    )
+    return ActionResult({"EndpointArn": arn})
+
+
+def _handle_invoke_endpoint(self: SageMakerRuntimeResponse) -> TYPE_RESPONSE:
+    invoker = _invoker
+    if invoker is None:
+        # moto's canned-result stub reads the body as text; we switched the class to raw bytes.
+        if isinstance(self.body, bytes):
+            self.body = self.body.decode("utf-8", "replace")
+        result: TYPE_RESPONSE = _original(SageMakerRuntimeResponse, "invoke_endpoint")(self)
+        return result
+    endpoint_name = unquote(self.path.split("/")[2])
+    target = resolve_invocation(
+        self.current_account,
+        self.region,
+        endpoint_name,
+        self.headers.get("X-Amzn-SageMaker-Target-Variant"),
+    )
+    body = self.raw_body if isinstance(self.raw_body, bytes) else str(self.raw_body).encode()
+    content_type = self.headers.get("Content-Type") or "application/octet-stream"
+    accept = self.headers.get("Accept") or "*/*"
+    try:
+        output, output_type = invoker.invoke(target, body, content_type, accept)
+    except ModelInvocationError as error:
+        return _model_error(target, error)
+    headers = {
+        "Content-Type": output_type,
+        "x-Amzn-Invoked-Production-Variant": target.variant.variant_name,
+    }
+    return 200, headers, output
+
+
+def _model_error(target: InvocationTarget, error: ModelInvocationError) -> TYPE_RESPONSE:
+    side = "client" if 400 <= error.status_code < 500 else "server"
+    region, account = target.region, target.account_id
+    log_group = f"/aws/sagemaker/Endpoints/{target.endpoint_name}"
+    message = (
+        f"Received {side} error ({error.status_code}) from {target.variant.variant_name} "
+        f'with message "{error.message}". See https://{region}.console.aws.amazon.com/'
+        f"cloudwatch/home?region={region}#logEventViewer:group={log_group} "
+        f"in account {account} for more information."
+    )
+    body = {
+        "ErrorCode": f"{side.upper()}_ERROR_FROM_MODEL",
+        "Message": message,
+        "OriginalStatusCode": error.status_code,
+        "OriginalMessage": error.message,
+        "LogStreamArn": f"arn:aws:logs:{region}:{account}:log-group:{log_group}",
+    }
+    # moto takes the status from the headers, not from the tuple's first element.
+    headers = {
+        "status": "424",
+        "Content-Type": "application/json",
+        "X-Amzn-ErrorType": "ModelError",
+    }
+    return 424, headers, json.dumps(body)
+
+
+# --- installation ------------------------------------------------------------------------------
+
+_MISSING = object()
+_saved: dict[tuple[type, str], Any] = {}
+
+
+def _original(cls: type, name: str) -> Any:
+    return _saved[(cls, name)]
+
+
+def _patches() -> list[tuple[type, str, Any]]:
+    backend_methods: list[Callable[..., Any]] = [
+        create_model,
+        describe_model,
+        delete_model,
+        create_endpoint_config,
+        describe_endpoint_config,
+        delete_endpoint_config,
+        create_endpoint,
+        describe_endpoint,
+        list_endpoints,
+        delete_endpoint,
+        update_endpoint,
+        update_endpoint_weights_and_capacities,
+    ]
+    patches: list[tuple[type, str, Any]] = [
+        (SageMakerModelBackend, f.__name__, f) for f in backend_methods
+    ]
+    patches += [
+        (FakeEndpointConfig, "validate_instance_type", validate_instance_type),
+        (SageMakerResponse, "update_endpoint", _handle_update_endpoint),
+        (SageMakerRuntimeResponse, "invoke_endpoint", _handle_invoke_endpoint),
+        # Bodies of InvokeEndpoint are arbitrary bytes; moto would decode them as UTF-8.
+        (SageMakerRuntimeResponse, "use_raw_body", True),
+    ]
+    return patches
+
+
+def install(invoker: EndpointInvoker | None = None) -> None:
+    """Patch moto (idempotent); `invoker` replaces any previous one."""
+    global _invoker
+    with _LOCK:
+        _invoker = invoker
+        state_manager.register_default_transition(
+            ENDPOINT_STATE_MODEL, {"progression": "immediate"}
+        )
+        if _saved:
+            return
+        for cls, name, value in _patches():
+            _saved[(cls, name)] = cls.__dict__.get(name, _MISSING)
+            setattr(cls, name, value)
+
+
+def uninstall() -> None:
+    """Restore moto's own methods and forget faults, transitions and the invoker."""
+    global _invoker
+    with _LOCK:
+        for (cls, name), value in _saved.items():
+            if value is _MISSING:
+                delattr(cls, name)
+            else:
+                setattr(cls, name, value)
+        _saved.clear()
+        _invoker = None
+        faults.clear()
+        state_manager.unset_transition(ENDPOINT_STATE_MODEL)

@@ -1,0 +1,95 @@
+"""The sandbox server process: `python -m deployspec.sandbox.server --port N --state-dir DIR`.
+
+Contract: serves moto (S3, SageMaker, SageMaker runtime, application-autoscaling, STS, IAM and
+the rest, routed by service) with the deployspec extensions, throttling and control API, on
+127.0.0.1 only, threaded. Once listening it writes `<state-dir>/sandbox.json` (pid, port,
+endpoint_url, region, started_at) atomically; `deployspec.sandbox.control` waits for that file.
+Model artifacts are unpacked under `<state-dir>/models/`. SIGTERM or SIGINT stop it cleanly:
+model workers are closed, then the state file is removed. Port 0 picks a free port.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+
+from moto.moto_server.werkzeug_app import MotoRequestHandler
+from werkzeug.serving import make_server
+
+from deployspec.sandbox import sagemaker_ext
+from deployspec.sandbox.app import build_app
+from deployspec.sandbox.hosting import ModelHost
+
+HOST = "127.0.0.1"
+STATE_FILE = "sandbox.json"
+MODELS_DIR = "models"
+
+log = logging.getLogger("deployspec.sandbox")
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m deployspec.sandbox.server")
+    parser.add_argument("--port", type=int, required=True, help="0 picks a free port")
+    parser.add_argument("--state-dir", type=Path, required=True)
+    parser.add_argument("--transition-seconds", type=float, default=1.0)
+    parser.add_argument("--region", default="us-east-1")
+    return parser.parse_args(argv)
+
+
+def write_state(path: Path, info: dict[str, object]) -> None:
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(info, indent=2))
+    tmp.replace(path)
+
+
+def serve(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    state_dir: Path = args.state_dir
+    state_dir.mkdir(parents=True, exist_ok=True)
+    models = state_dir / MODELS_DIR
+    shutil.rmtree(models, ignore_errors=True)  # moto's state is in memory: old unpacks are stale
+
+    host = ModelHost(models)
+    info: dict[str, object] = {"pid": os.getpid(), "region": args.region}
+    app = build_app(info, host)
+    sagemaker_ext.set_transition_seconds(args.transition_seconds)
+    server = make_server(HOST, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    port = server.server_port
+    info.update(port=port, endpoint_url=f"http://{HOST}:{port}", started_at=time.time())
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        # shutdown() waits for serve_forever to return, so it cannot run on the serving thread.
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    state_file = state_dir / STATE_FILE
+    write_state(state_file, info)
+    log.info("sandbox listening on %s (pid %s)", info["endpoint_url"], info["pid"])
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+        host.close()
+        try:
+            current = json.loads(state_file.read_text())
+        except (OSError, ValueError):
+            current = None
+        if isinstance(current, dict) and current.get("pid") == os.getpid():
+            state_file.unlink(missing_ok=True)
+        log.info("sandbox stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(serve())

@@ -1,0 +1,70 @@
+"""`make demo`: the whole deployspec cycle against the local sandbox, no AWS account needed.
+
+validate → plan → apply → plan (no changes) → a change through --var → plan → apply →
+invoke (a real prediction) → destroy. Starts the sandbox if it is not running and stops it
+again if it started it, leaving no process behind.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "sklearn-iris"
+SPEC = str(EXAMPLE / "deployment.yaml")
+
+
+def run(*args: str, check: bool = True, codes: tuple[int, ...] = (0,)) -> int:
+    shown = " ".join(a if " " not in a else repr(a) for a in args)
+    print(f"\n$ deployspec {shown}", flush=True)
+    env = {**os.environ, "NO_COLOR": os.environ.get("NO_COLOR", "")}
+    result = subprocess.run([sys.executable, "-m", "deployspec", *args], env=env, check=False)
+    if check and result.returncode not in codes:
+        raise SystemExit(f"demo failed: `deployspec {shown}` exited {result.returncode}")
+    return result.returncode
+
+
+def main() -> None:
+    print("# Training the example's tiny scikit-learn model (examples/sklearn-iris/train.py)")
+    subprocess.run([sys.executable, str(EXAMPLE / "train.py")], check=True)
+    for script in ("examples/pytorch-serverless/train.py",):
+        # PyTorch is optional: the example validates once its model exists.
+        subprocess.run(
+            [sys.executable, str(ROOT / script)],
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    run("validate", SPEC, str(ROOT / "examples/tensorflow-resnet50/deployment.yaml"))
+    run(
+        "validate",
+        str(ROOT / "examples/tensorflow-resnet50/deployment.yaml"),
+        "--var",
+        "stage=prod",
+    )
+
+    from deployspec.sandbox import control
+
+    started_here = control.status() is None
+    run("sandbox", "start")
+    try:
+        run("plan", SPEC, "--sandbox", "--detailed-exitcode", codes=(2,))
+        run("apply", SPEC, "--sandbox", "--auto-approve")
+        run("plan", SPEC, "--sandbox", "--detailed-exitcode")
+        run("plan", SPEC, "--sandbox", "--var", "memory_mb=3072")
+        run("apply", SPEC, "--sandbox", "--var", "memory_mb=3072", "--auto-approve")
+        run("status", SPEC, "--sandbox", "--var", "memory_mb=3072")
+        run("invoke", SPEC, "--sandbox", "--body", f"@{EXAMPLE / 'input.json'}")
+        run("destroy", SPEC, "--sandbox", "--auto-approve")
+    finally:
+        if started_here:
+            run("sandbox", "stop", check=False)
+    print("\nDemo complete: deployed, updated in place, invoked for a real prediction, destroyed.")
+
+
+if __name__ == "__main__":
+    main()
