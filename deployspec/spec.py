@@ -42,7 +42,9 @@ ROLE_PATTERN = r"^arn:aws[a-z\-]*:iam::\d{12}:role/[A-Za-z0-9_+=,.@/-]+$"
 REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$"
 BUCKET_PATTERN = r"^[a-z0-9][a-z0-9.-]+[a-z0-9]$"
 S3_URI_PATTERN = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$"
-IMAGE_PATTERN = r"^[A-Za-z0-9_.-]+(:[0-9]+)?(/[A-Za-z0-9_.-]+)+(:[A-Za-z0-9_.-]+|@sha256:[0-9a-f]+)?$"
+IMAGE_PATTERN = (
+    r"^[A-Za-z0-9_.-]+(:[0-9]+)?(/[A-Za-z0-9_.-]+)+(:[A-Za-z0-9_.-]+|@sha256:[0-9a-f]+)?$"
+)
 ENV_KEY_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
 TAG_PATTERN = r"^[\w\s.:/=+\-@]*$"
 DURATION_PATTERN = r"^\s*(\d+\s*h)?\s*(\d+\s*m)?\s*(\d+\s*s)?\s*$"
