@@ -1,0 +1,993 @@
+"""The one boundary to AWS: domain verbs over boto3, with errors translated.
+
+Contract: `Gateway` is the only object in deployspec that talks to AWS. Its methods take and
+return the plain types of `deployspec.resources` (never boto3 dicts), read methods return None
+or False for resources that do not exist, and every other failure leaves as an `AwsError`
+naming the AWS operation, the error code and message, and a hint where the user can act.
+Request parameters never appear in error messages: environment values may be secrets.
+
+Every API call made through a gateway, including each page of a listing and each part of a
+multipart upload, is appended to `Gateway.calls` (read or mutating), so tests, benchmarks and
+`--debug` can count them. Retries use botocore's adaptive mode; time between attempts is
+botocore's. Clients are created lazily, one per service, and are safe to share across threads.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, cast
+
+import boto3
+from boto3.exceptions import S3UploadFailedError
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    CredentialRetrievalError,
+    HTTPClientError,
+    NoCredentialsError,
+    NoRegionError,
+    ParamValidationError,
+    PartialCredentialsError,
+    ProfileNotFound,
+    TokenRetrievalError,
+)
+from botocore.exceptions import ConnectionError as BotoConnectionError
+
+from deployspec import __version__
+from deployspec.errors import AwsError
+from deployspec.resources import (
+    VARIANT_NAME,
+    DataCapture,
+    Deployment,
+    Endpoint,
+    EndpointConfig,
+    LiveVariant,
+    Model,
+    Scaling,
+    ServerlessConfig,
+    Variant,
+    Vpc,
+)
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+    from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_sagemaker.type_defs import (
+        ContainerDefinitionTypeDef,
+        DataCaptureConfigTypeDef,
+        DeploymentConfigTypeDef,
+        ProductionVariantTypeDef,
+        TagTypeDef,
+    )
+    from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
+    from mypy_boto3_sts import STSClient
+
+SCALING_NAMESPACE: Final = "sagemaker"
+SCALING_DIMENSION: Final = "sagemaker:variant:DesiredInstanceCount"
+SCALING_METRIC = "SageMakerVariantInvocationsPerInstance"
+DEFAULT_POLICY_NAME = "deployspec-invocations"
+
+# Model artifacts are often several GiB: parts this large keep a 5 GiB upload near 80 parts
+# (S3 allows 10,000) while the default 10 threads hold at most 640 MiB in flight.
+MULTIPART_CHUNK_BYTES = 64 * 1024 * 1024
+
+# MaximumExecutionTimeoutInSeconds bounds in botocore's SageMaker model (older docs said 14400).
+_MIN_DEPLOY_TIMEOUT = 600
+_MAX_DEPLOY_TIMEOUT = 28800
+
+_READ_PREFIXES = ("Describe", "List", "Get", "Head")
+# Invoking runs the model but changes no resource: it must not count against "zero writes".
+_READ_OPERATIONS = frozenset({"InvokeEndpoint"})
+
+_ACCESS_DENIED = frozenset(
+    {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "403", "Forbidden"}
+)
+_BAD_CREDENTIALS = frozenset(
+    {
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "RequestExpired",
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "InvalidSignatureException",
+    }
+)
+_THROTTLED = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "SlowDown",
+    }
+)
+_S3_MISSING = frozenset({"404", "NoSuchKey", "NoSuchBucket", "NotFound"})
+
+# S3 operations whose IAM action is not named after them.
+_S3_ACTIONS = {
+    "HeadObject": "s3:GetObject",
+    "HeadBucket": "s3:ListBucket",
+    "PutBucketEncryption": "s3:PutEncryptionConfiguration",
+    "PutPublicAccessBlock": "s3:PutBucketPublicAccessBlock",
+    "CreateMultipartUpload": "s3:PutObject",
+    "UploadPart": "s3:PutObject",
+    "CompleteMultipartUpload": "s3:PutObject",
+}
+_IAM_PREFIX = {"sagemaker-runtime": "sagemaker"}
+
+_CREDENTIALS_HINT = (
+    "configure credentials with `aws configure` (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
+    "or `aws sso login`), pick a profile with --profile, or try deployspec locally with --sandbox"
+)
+_REGION_HINT = "pass --region, set region: in the spec, or export AWS_REGION"
+
+
+@dataclass(frozen=True)
+class Call:
+    """One AWS API call made through a gateway."""
+
+    service: str
+    operation: str
+    mutating: bool
+
+
+def is_mutating(operation: str) -> bool:
+    return not (operation.startswith(_READ_PREFIXES) or operation in _READ_OPERATIONS)
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    """`s3://bucket/key` -> (bucket, key)."""
+    match = re.fullmatch(r"s3://([^/]+)/(.+)", uri)
+    if match is None:
+        raise AwsError(f"not an S3 object URI: {uri!r}", hint="expected s3://bucket/key")
+    return match.group(1), match.group(2)
+
+
+class Gateway:
+    """Domain verbs over one boto3 session; see the module docstring."""
+
+    def __init__(
+        self,
+        session: boto3.Session,
+        *,
+        endpoint_url: str | None = None,
+        max_attempts: int = 10,
+        multipart_chunk_bytes: int = MULTIPART_CHUNK_BYTES,
+    ) -> None:
+        if not session.region_name:
+            raise AwsError("no AWS region is set", hint=_REGION_HINT)
+        self._session = session
+        self._region: str = session.region_name
+        self._endpoint_url = endpoint_url
+        self._config = Config(
+            retries={"mode": "adaptive", "max_attempts": max_attempts},
+            user_agent_extra=f"deployspec/{__version__}",
+        )
+        self._transfer = TransferConfig(
+            multipart_threshold=multipart_chunk_bytes,
+            multipart_chunksize=multipart_chunk_bytes,
+            preferred_transfer_client="classic",
+        )
+        self._clients: dict[str, BaseClient] = {}
+        self._lock = threading.Lock()
+        self._account_id: str | None = None
+        self.calls: list[Call] = []
+
+    @classmethod
+    def connect(
+        cls, *, profile: str | None, region: str | None, endpoint_url: str | None = None
+    ) -> Gateway:
+        """A gateway on the standard credential chain (env, profile, SSO, instance role)."""
+        try:
+            session = boto3.Session(profile_name=profile, region_name=region)
+        except ProfileNotFound as error:
+            raise AwsError(
+                f"AWS profile {profile!r} not found",
+                hint="profiles live in ~/.aws/config and ~/.aws/credentials; "
+                "list them with `aws configure list-profiles`",
+            ) from error
+        return cls(session, endpoint_url=endpoint_url)
+
+    @property
+    def region(self) -> str:
+        return self._region
+
+    # --- clients ---------------------------------------------------------------------------
+
+    def _client(self, service: str) -> BaseClient:
+        with self._lock:
+            client = self._clients.get(service)
+            if client is None:
+                try:
+                    client = self._session.client(
+                        service,  # type: ignore[call-overload]
+                        region_name=self._region,
+                        endpoint_url=self._endpoint_url,
+                        config=self._config,
+                    )
+                except BotoCoreError as error:
+                    raise _translate_botocore(error, service, "client setup", self) from error
+                # before-parameter-build fires once per API call (not per retry), for stubbed
+                # and paginated calls alike, and from s3transfer's worker threads.
+                client.meta.events.register("before-parameter-build.*.*", self._record)
+                self._clients[service] = client
+            return client
+
+    def _record(self, model: Any, **_: Any) -> None:
+        operation = str(model.name)
+        service = str(model.service_model.service_name)
+        self.calls.append(Call(service, operation, is_mutating(operation)))
+
+    def _sagemaker(self) -> SageMakerClient:
+        return cast("SageMakerClient", self._client("sagemaker"))
+
+    def _s3(self) -> S3Client:
+        return cast("S3Client", self._client("s3"))
+
+    def _autoscaling(self) -> ApplicationAutoScalingClient:
+        return cast("ApplicationAutoScalingClient", self._client("application-autoscaling"))
+
+    def _runtime(self) -> SageMakerRuntimeClient:
+        return cast("SageMakerRuntimeClient", self._client("sagemaker-runtime"))
+
+    def _sts(self) -> STSClient:
+        return cast("STSClient", self._client("sts"))
+
+    @contextmanager
+    def _errors(
+        self, service: str, operation: str, subject: str, secrets: Iterable[str] = ()
+    ) -> Iterator[None]:
+        try:
+            yield
+        except ClientError as error:
+            raise _translate_client(error, service, subject, tuple(secrets)) from error
+        except BotoCoreError as error:
+            if isinstance(error, AssertionError):
+                raise  # botocore's Stubber reports test failures as BotoCoreErrors
+            raise _translate_botocore(error, service, operation, self, tuple(secrets)) from error
+
+    # --- identity --------------------------------------------------------------------------
+
+    def account_id(self) -> str:
+        if self._account_id is None:
+            with self._errors("sts", "GetCallerIdentity", "caller"):
+                self._account_id = self._sts().get_caller_identity()["Account"]
+        return self._account_id
+
+    # --- SageMaker, read -------------------------------------------------------------------
+
+    def describe_endpoint(self, name: str) -> Endpoint | None:
+        with self._errors("sagemaker", "DescribeEndpoint", name):
+            try:
+                response = self._sagemaker().describe_endpoint(EndpointName=name)
+            except ClientError as error:
+                if _is_missing(error):
+                    return None
+                raise
+        return _endpoint_from(cast("Mapping[str, Any]", response))
+
+    def describe_endpoint_config(self, name: str) -> EndpointConfig | None:
+        with self._errors("sagemaker", "DescribeEndpointConfig", name):
+            try:
+                response = self._sagemaker().describe_endpoint_config(EndpointConfigName=name)
+            except ClientError as error:
+                if _is_missing(error):
+                    return None
+                raise
+        return _endpoint_config_from(cast("Mapping[str, Any]", response))
+
+    def describe_model(self, name: str) -> Model | None:
+        with self._errors("sagemaker", "DescribeModel", name):
+            try:
+                response = self._sagemaker().describe_model(ModelName=name)
+            except ClientError as error:
+                if _is_missing(error):
+                    return None
+                raise
+        return _model_from(cast("Mapping[str, Any]", response))
+
+    def list_tags(self, arn: str) -> dict[str, str]:
+        tags: dict[str, str] = {}
+        with self._errors("sagemaker", "ListTags", arn):
+            for page in self._sagemaker().get_paginator("list_tags").paginate(ResourceArn=arn):
+                for tag in page.get("Tags", []):
+                    tags[tag["Key"]] = tag.get("Value", "")
+        return tags
+
+    def list_endpoint_configs(self, name_contains: str) -> list[tuple[str, str, str]]:
+        """(name, creation time, ARN) of configs whose name contains the text, oldest first."""
+        found: list[tuple[str, str, str]] = []
+        with self._errors("sagemaker", "ListEndpointConfigs", name_contains):
+            pages = self._sagemaker().get_paginator("list_endpoint_configs")
+            for page in pages.paginate(NameContains=name_contains):
+                for item in page.get("EndpointConfigs", []):
+                    found.append(
+                        (
+                            item["EndpointConfigName"],
+                            _iso(item["CreationTime"]),
+                            item["EndpointConfigArn"],
+                        )
+                    )
+        return _named_like(found, name_contains)
+
+    def list_models(self, name_contains: str) -> list[tuple[str, str, str]]:
+        """(name, creation time, ARN) of models whose name contains the text, oldest first."""
+        found: list[tuple[str, str, str]] = []
+        with self._errors("sagemaker", "ListModels", name_contains):
+            pages = self._sagemaker().get_paginator("list_models")
+            for page in pages.paginate(NameContains=name_contains):
+                for item in page.get("Models", []):
+                    found.append((item["ModelName"], _iso(item["CreationTime"]), item["ModelArn"]))
+        return _named_like(found, name_contains)
+
+    # --- S3 --------------------------------------------------------------------------------
+
+    def object_exists(self, s3_uri: str) -> bool:
+        bucket, key = parse_s3_uri(s3_uri)
+        with self._errors("s3", "HeadObject", s3_uri):
+            try:
+                self._s3().head_object(Bucket=bucket, Key=key)
+            except ClientError as error:
+                if _code(error) in _S3_MISSING:
+                    return False
+                if _code(error) in _ACCESS_DENIED:
+                    # Without s3:ListBucket S3 answers 403 for a missing key too.
+                    raise AwsError(
+                        f"S3 HeadObject {s3_uri} failed: access denied",
+                        hint=f"allow s3:GetObject and s3:ListBucket on bucket {bucket!r} "
+                        "for the identity you use (see --profile)",
+                    ) from error
+                raise
+        return True
+
+    def bucket_exists(self, bucket: str) -> bool:
+        with self._errors("s3", "HeadBucket", bucket):
+            try:
+                self._s3().head_bucket(Bucket=bucket)
+            except ClientError as error:
+                if _code(error) in _S3_MISSING:
+                    return False
+                if _code(error) in _ACCESS_DENIED:
+                    raise AwsError(
+                        f"S3 HeadBucket {bucket!r} failed: access denied",
+                        hint="bucket names are global: this one may belong to another account; "
+                        "choose another bucket, or allow s3:ListBucket on it",
+                    ) from error
+                raise
+        return True
+
+    def create_bucket(self, bucket: str) -> None:
+        """A private bucket: encrypted by default (SSE-S3), all public access blocked."""
+        s3 = self._s3()
+        with self._errors("s3", "CreateBucket", bucket):
+            try:
+                if self._region == "us-east-1":
+                    # us-east-1 is the default location and rejects an explicit constraint.
+                    s3.create_bucket(Bucket=bucket)
+                else:
+                    s3.create_bucket(
+                        Bucket=bucket,
+                        CreateBucketConfiguration={"LocationConstraint": self._region},  # type: ignore[typeddict-item]
+                    )
+            except ClientError as error:
+                if _code(error) == "BucketAlreadyExists":
+                    raise AwsError(
+                        f"S3 bucket {bucket!r} already exists in another account",
+                        hint="bucket names are global; choose another bucket in the spec",
+                    ) from error
+                # Owned already (an interrupted earlier run): make sure it is locked down.
+                if _code(error) != "BucketAlreadyOwnedByYou":
+                    raise
+            s3.put_bucket_encryption(
+                Bucket=bucket,
+                ServerSideEncryptionConfiguration={
+                    "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+                },
+            )
+            s3.put_public_access_block(
+                Bucket=bucket,
+                PublicAccessBlockConfiguration={
+                    "BlockPublicAcls": True,
+                    "IgnorePublicAcls": True,
+                    "BlockPublicPolicy": True,
+                    "RestrictPublicBuckets": True,
+                },
+            )
+
+    def upload_file(
+        self, path: Path, s3_uri: str, progress: Callable[[int], None] | None = None
+    ) -> None:
+        """Managed upload: multipart above the chunk size, parts in parallel.
+
+        `progress` receives byte counts as they are sent, from worker threads; a part that is
+        retried may report a negative count to undo what it had reported.
+        """
+        bucket, key = parse_s3_uri(s3_uri)
+        with self._errors("s3", "PutObject", s3_uri):
+            try:
+                self._s3().upload_file(
+                    str(path), bucket, key, Callback=progress, Config=self._transfer
+                )
+            except S3UploadFailedError as error:
+                # boto3 wraps the ClientError of the failing part; report that one.
+                cause = error.__context__
+                if isinstance(cause, ClientError):
+                    raise cause from error
+                raise AwsError(f"S3 upload to {s3_uri} failed: {error}") from error
+
+    def delete_object(self, s3_uri: str) -> None:
+        """Delete one object; S3 answers the same whether or not it existed."""
+        bucket, key = parse_s3_uri(s3_uri)
+        with self._errors("s3", "DeleteObject", s3_uri):
+            self._s3().delete_object(Bucket=bucket, Key=key)
+
+    # --- SageMaker, write ------------------------------------------------------------------
+
+    def create_model(self, model: Model, tags: Mapping[str, str]) -> str:
+        container: ContainerDefinitionTypeDef = {
+            "Image": model.image,
+            "Environment": dict(model.environment),
+        }
+        if model.model_data_url is not None:
+            container["ModelDataUrl"] = model.model_data_url
+        request: dict[str, Any] = {
+            "ModelName": model.name,
+            "PrimaryContainer": container,
+            "ExecutionRoleArn": model.execution_role_arn,
+            "EnableNetworkIsolation": model.network_isolation,
+            "Tags": _tag_list(tags),
+        }
+        if model.vpc is not None:
+            request["VpcConfig"] = {
+                "Subnets": list(model.vpc.subnets),
+                "SecurityGroupIds": list(model.vpc.security_groups),
+            }
+        with self._errors("sagemaker", "CreateModel", model.name, model.environment.values()):
+            return self._sagemaker().create_model(**request)["ModelArn"]
+
+    def create_endpoint_config(self, config: EndpointConfig, tags: Mapping[str, str]) -> str:
+        variant = _variant_request(config.variant)
+        request: dict[str, Any] = {
+            "EndpointConfigName": config.name,
+            "ProductionVariants": [variant],
+            "Tags": _tag_list(tags),
+        }
+        if config.data_capture is not None:
+            capture: DataCaptureConfigTypeDef = {
+                "EnableCapture": True,
+                "InitialSamplingPercentage": config.data_capture.sampling_percent,
+                "DestinationS3Uri": config.data_capture.destination,
+                "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+            }
+            request["DataCaptureConfig"] = capture
+        with self._errors("sagemaker", "CreateEndpointConfig", config.name):
+            return self._sagemaker().create_endpoint_config(**request)["EndpointConfigArn"]
+
+    def create_endpoint(self, name: str, config_name: str, tags: Mapping[str, str]) -> str:
+        with self._errors("sagemaker", "CreateEndpoint", name):
+            response = self._sagemaker().create_endpoint(
+                EndpointName=name, EndpointConfigName=config_name, Tags=_tag_list(tags)
+            )
+        return response["EndpointArn"]
+
+    def update_endpoint(
+        self,
+        name: str,
+        config_name: str,
+        deployment: Deployment | None,
+        *,
+        retain_instance_count: bool = False,
+    ) -> None:
+        """Move the endpoint to another config, rolled out as `deployment` says.
+
+        Variant properties come from the new config, except the instance count when
+        `retain_instance_count` is set: the count the autoscaler chose then survives the update.
+        `deployment` None (or a serverless endpoint, which takes no DeploymentConfig) leaves the
+        rollout to SageMaker's default.
+        """
+        request: dict[str, Any] = {
+            "EndpointName": name,
+            "EndpointConfigName": config_name,
+            "RetainAllVariantProperties": retain_instance_count,
+        }
+        if retain_instance_count:
+            # Retain all, then exclude everything but the instance count.
+            request["ExcludeRetainedVariantProperties"] = [
+                {"VariantPropertyType": "DesiredWeight"},
+                {"VariantPropertyType": "DataCaptureConfig"},
+            ]
+        if deployment is not None:
+            request["DeploymentConfig"] = deployment_config(deployment)
+        with self._errors("sagemaker", "UpdateEndpoint", name):
+            self._sagemaker().update_endpoint(**request)
+
+    def update_capacity(
+        self,
+        name: str,
+        *,
+        instance_count: int | None = None,
+        weight: float | None = None,
+        variant: str = VARIANT_NAME,
+    ) -> None:
+        """Set a live variant's instance count and/or weight without a new config."""
+        desired: dict[str, Any] = {"VariantName": variant}
+        if instance_count is not None:
+            desired["DesiredInstanceCount"] = instance_count
+        if weight is not None:
+            desired["DesiredWeight"] = weight
+        if len(desired) == 1:
+            return
+        with self._errors("sagemaker", "UpdateEndpointWeightsAndCapacities", name):
+            self._sagemaker().update_endpoint_weights_and_capacities(
+                EndpointName=name, DesiredWeightsAndCapacities=[cast(Any, desired)]
+            )
+
+    def delete_endpoint(self, name: str) -> bool:
+        with self._errors("sagemaker", "DeleteEndpoint", name):
+            try:
+                self._sagemaker().delete_endpoint(EndpointName=name)
+            except ClientError as error:
+                if _is_missing(error):
+                    return False
+                raise
+        return True
+
+    def delete_endpoint_config(self, name: str) -> bool:
+        with self._errors("sagemaker", "DeleteEndpointConfig", name):
+            try:
+                self._sagemaker().delete_endpoint_config(EndpointConfigName=name)
+            except ClientError as error:
+                if _is_missing(error):
+                    return False
+                raise
+        return True
+
+    def delete_model(self, name: str) -> bool:
+        with self._errors("sagemaker", "DeleteModel", name):
+            try:
+                self._sagemaker().delete_model(ModelName=name)
+            except ClientError as error:
+                if _is_missing(error):
+                    return False
+                raise
+        return True
+
+    def add_tags(self, arn: str, tags: Mapping[str, str]) -> None:
+        if not tags:
+            return
+        with self._errors("sagemaker", "AddTags", arn):
+            self._sagemaker().add_tags(ResourceArn=arn, Tags=_tag_list(tags))
+
+    def delete_tags(self, arn: str, keys: Iterable[str]) -> None:
+        key_list = sorted(set(keys))
+        if not key_list:
+            return
+        with self._errors("sagemaker", "DeleteTags", arn):
+            self._sagemaker().delete_tags(ResourceArn=arn, TagKeys=key_list)
+
+    # --- Application Auto Scaling ----------------------------------------------------------
+
+    def describe_scaling(self, resource_id: str) -> Scaling | None:
+        """The variant's scalable target and its invocations target-tracking policy."""
+        client = self._autoscaling()
+        with self._errors("application-autoscaling", "DescribeScalableTargets", resource_id):
+            targets = client.describe_scalable_targets(
+                ServiceNamespace=SCALING_NAMESPACE,
+                ResourceIds=[resource_id],
+                ScalableDimension=SCALING_DIMENSION,
+            )["ScalableTargets"]
+            if not targets:
+                return None
+            policies: list[Mapping[str, Any]] = []
+            pages = client.get_paginator("describe_scaling_policies").paginate(
+                ServiceNamespace=SCALING_NAMESPACE,
+                ResourceId=resource_id,
+                ScalableDimension=SCALING_DIMENSION,
+            )
+            for page in pages:
+                policies.extend(cast("list[Mapping[str, Any]]", page["ScalingPolicies"]))
+        target = targets[0]
+        policy = _invocations_policy(policies)
+        tracking: Mapping[str, Any] = (
+            policy.get("TargetTrackingScalingPolicyConfiguration", {}) if policy else {}
+        )
+        return Scaling(
+            resource_id=resource_id,
+            min_capacity=target["MinCapacity"],
+            max_capacity=target["MaxCapacity"],
+            target_value=tracking.get("TargetValue"),
+            scale_in_cooldown=tracking.get("ScaleInCooldown"),
+            scale_out_cooldown=tracking.get("ScaleOutCooldown"),
+            policy_name=policy["PolicyName"] if policy else None,
+        )
+
+    def put_scaling(self, scaling: Scaling) -> None:
+        """Register the target; with a target value, put the target-tracking policy too."""
+        client = self._autoscaling()
+        with self._errors("application-autoscaling", "RegisterScalableTarget", scaling.resource_id):
+            client.register_scalable_target(
+                ServiceNamespace=SCALING_NAMESPACE,
+                ResourceId=scaling.resource_id,
+                ScalableDimension=SCALING_DIMENSION,
+                MinCapacity=scaling.min_capacity,
+                MaxCapacity=scaling.max_capacity,
+            )
+            if scaling.target_value is None:
+                return
+            tracking: dict[str, Any] = {
+                "TargetValue": scaling.target_value,
+                "PredefinedMetricSpecification": {"PredefinedMetricType": SCALING_METRIC},
+            }
+            if scaling.scale_in_cooldown is not None:
+                tracking["ScaleInCooldown"] = scaling.scale_in_cooldown
+            if scaling.scale_out_cooldown is not None:
+                tracking["ScaleOutCooldown"] = scaling.scale_out_cooldown
+            client.put_scaling_policy(
+                PolicyName=scaling.policy_name or DEFAULT_POLICY_NAME,
+                ServiceNamespace=SCALING_NAMESPACE,
+                ResourceId=scaling.resource_id,
+                ScalableDimension=SCALING_DIMENSION,
+                PolicyType="TargetTrackingScaling",
+                TargetTrackingScalingPolicyConfiguration=cast(Any, tracking),
+            )
+
+    def delete_scaling(self, resource_id: str) -> bool:
+        """Deregister the target (AWS deletes its policies with it); False if there was none."""
+        with self._errors("application-autoscaling", "DeregisterScalableTarget", resource_id):
+            try:
+                self._autoscaling().deregister_scalable_target(
+                    ServiceNamespace=SCALING_NAMESPACE,
+                    ResourceId=resource_id,
+                    ScalableDimension=SCALING_DIMENSION,
+                )
+            except ClientError as error:
+                if _is_missing(error):
+                    return False
+                raise
+        return True
+
+    # --- runtime ---------------------------------------------------------------------------
+
+    def invoke_endpoint(
+        self, name: str, body: bytes, content_type: str, accept: str
+    ) -> tuple[bytes, str]:
+        """The endpoint's answer: (body, content type)."""
+        with self._errors("sagemaker-runtime", "InvokeEndpoint", name):
+            response = self._runtime().invoke_endpoint(
+                EndpointName=name, Body=body, ContentType=content_type, Accept=accept
+            )
+            payload = response["Body"].read()
+        return payload, response.get("ContentType", accept)
+
+
+# --- request building ----------------------------------------------------------------------
+
+
+def deployment_config(deployment: Deployment) -> DeploymentConfigTypeDef:
+    """UpdateEndpoint's DeploymentConfig for a strategy of the spec."""
+    wait = deployment.step_wait_seconds or 0
+    timeout = min(max(deployment.timeout_seconds, _MIN_DEPLOY_TIMEOUT), _MAX_DEPLOY_TIMEOUT)
+    config: dict[str, Any]
+    match deployment.strategy:
+        case "all_at_once" | "canary" | "linear":
+            routing: dict[str, Any] = {
+                "Type": deployment.strategy.upper(),
+                "WaitIntervalInSeconds": wait,
+            }
+            if deployment.strategy == "canary":
+                routing["CanarySize"] = _capacity_percent(deployment)
+            elif deployment.strategy == "linear":
+                routing["LinearStepSize"] = _capacity_percent(deployment)
+            config = {
+                "BlueGreenUpdatePolicy": {
+                    "TrafficRoutingConfiguration": routing,
+                    # The old fleet goes once traffic has shifted and the bake time passed.
+                    "TerminationWaitInSeconds": 0,
+                    "MaximumExecutionTimeoutInSeconds": timeout,
+                }
+            }
+        case "rolling":
+            config = {
+                "RollingUpdatePolicy": {
+                    "MaximumBatchSize": _capacity_percent(deployment),
+                    "WaitIntervalInSeconds": wait,
+                    "MaximumExecutionTimeoutInSeconds": timeout,
+                }
+            }
+        case other:
+            raise ValueError(f"unknown deployment strategy {other!r}")
+    if deployment.rollback_alarms:
+        config["AutoRollbackConfiguration"] = {
+            "Alarms": [{"AlarmName": alarm} for alarm in deployment.rollback_alarms]
+        }
+    return cast("DeploymentConfigTypeDef", config)
+
+
+def _capacity_percent(deployment: Deployment) -> dict[str, Any]:
+    if deployment.step_percent is None:
+        raise ValueError(f"strategy {deployment.strategy!r} needs step_percent")
+    return {"Type": "CAPACITY_PERCENT", "Value": deployment.step_percent}
+
+
+def _variant_request(variant: Variant) -> ProductionVariantTypeDef:
+    request: ProductionVariantTypeDef = {
+        "VariantName": variant.variant_name,
+        "ModelName": variant.model_name,
+        "InitialVariantWeight": variant.initial_weight,
+    }
+    if variant.serverless is not None:
+        serverless: dict[str, int] = {
+            "MemorySizeInMB": variant.serverless.memory_mb,
+            "MaxConcurrency": variant.serverless.max_concurrency,
+        }
+        if variant.serverless.provisioned_concurrency is not None:
+            serverless["ProvisionedConcurrency"] = variant.serverless.provisioned_concurrency
+        request["ServerlessConfig"] = cast(Any, serverless)
+    if variant.instance_type is not None:
+        request["InstanceType"] = cast(Any, variant.instance_type)
+    if variant.initial_instance_count is not None:
+        request["InitialInstanceCount"] = variant.initial_instance_count
+    if variant.volume_size_gb is not None:
+        request["VolumeSizeInGB"] = variant.volume_size_gb
+    return request
+
+
+def _tag_list(tags: Mapping[str, str]) -> list[TagTypeDef]:
+    return [{"Key": key, "Value": value} for key, value in sorted(tags.items())]
+
+
+# --- response reading ----------------------------------------------------------------------
+
+
+def _iso(value: object) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def _named_like(found: list[tuple[str, str, str]], text: str) -> list[tuple[str, str, str]]:
+    # moto ignores NameContains for models; filtering again costs nothing against AWS.
+    lowered = text.lower()
+    matching = (item for item in found if lowered in item[0].lower())
+    return sorted(matching, key=lambda item: (item[1], item[0]))
+
+
+def _model_from(data: Mapping[str, Any]) -> Model:
+    containers = data.get("Containers") or [{}]
+    container: Mapping[str, Any] = data.get("PrimaryContainer") or containers[0]
+    data_url = container.get("ModelDataUrl")
+    if data_url is None:
+        data_url = container.get("ModelDataSource", {}).get("S3DataSource", {}).get("S3Uri")
+    vpc_data: Mapping[str, Any] = data.get("VpcConfig") or {}
+    vpc = (
+        Vpc(
+            subnets=tuple(vpc_data.get("Subnets", ())),
+            security_groups=tuple(vpc_data.get("SecurityGroupIds", ())),
+        )
+        if vpc_data.get("Subnets") or vpc_data.get("SecurityGroupIds")
+        else None
+    )
+    return Model(
+        name=data["ModelName"],
+        image=container.get("Image", ""),
+        model_data_url=data_url,
+        environment=dict(container.get("Environment", {})),
+        execution_role_arn=data.get("ExecutionRoleArn", ""),
+        network_isolation=bool(data.get("EnableNetworkIsolation", False)),
+        vpc=vpc,
+        arn=data.get("ModelArn"),
+    )
+
+
+def _endpoint_config_from(data: Mapping[str, Any]) -> EndpointConfig:
+    variant: Mapping[str, Any] = data["ProductionVariants"][0]
+    serverless_data: Mapping[str, Any] | None = variant.get("ServerlessConfig")
+    serverless = (
+        ServerlessConfig(
+            memory_mb=serverless_data["MemorySizeInMB"],
+            max_concurrency=serverless_data["MaxConcurrency"],
+            provisioned_concurrency=serverless_data.get("ProvisionedConcurrency"),
+        )
+        if serverless_data
+        else None
+    )
+    capture_data: Mapping[str, Any] | None = data.get("DataCaptureConfig")
+    capture = (
+        DataCapture(
+            destination=capture_data["DestinationS3Uri"],
+            sampling_percent=capture_data["InitialSamplingPercentage"],
+        )
+        if capture_data and capture_data.get("EnableCapture", True)
+        else None
+    )
+    return EndpointConfig(
+        name=data["EndpointConfigName"],
+        variant=Variant(
+            model_name=variant["ModelName"],
+            variant_name=variant["VariantName"],
+            serverless=serverless,
+            instance_type=variant.get("InstanceType"),
+            initial_instance_count=variant.get("InitialInstanceCount"),
+            volume_size_gb=variant.get("VolumeSizeInGB"),
+            initial_weight=float(variant.get("InitialVariantWeight", 1.0)),
+        ),
+        data_capture=capture,
+        arn=data.get("EndpointConfigArn"),
+    )
+
+
+def _endpoint_from(data: Mapping[str, Any]) -> Endpoint:
+    last_modified = data.get("LastModifiedTime")
+    return Endpoint(
+        name=data["EndpointName"],
+        config_name=data["EndpointConfigName"],
+        status=data.get("EndpointStatus"),
+        failure_reason=data.get("FailureReason"),
+        arn=data.get("EndpointArn"),
+        variants=tuple(
+            LiveVariant(
+                variant_name=v["VariantName"],
+                current_weight=v.get("CurrentWeight"),
+                desired_weight=v.get("DesiredWeight"),
+                current_instance_count=v.get("CurrentInstanceCount"),
+                desired_instance_count=v.get("DesiredInstanceCount"),
+            )
+            for v in data.get("ProductionVariants", [])
+        ),
+        last_modified=_iso(last_modified) if last_modified is not None else None,
+    )
+
+
+def _invocations_policy(policies: list[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The target-tracking policy on invocations per instance, ours first if several."""
+    matching = [
+        p
+        for p in policies
+        if p.get("PolicyType") == "TargetTrackingScaling"
+        and p.get("TargetTrackingScalingPolicyConfiguration", {})
+        .get("PredefinedMetricSpecification", {})
+        .get("PredefinedMetricType")
+        == SCALING_METRIC
+    ]
+    matching.sort(key=lambda p: p.get("PolicyName") != DEFAULT_POLICY_NAME)
+    return matching[0] if matching else None
+
+
+# --- errors --------------------------------------------------------------------------------
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _message(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Message", ""))
+
+
+def _is_missing(error: ClientError) -> bool:
+    """Whether the error only says that the resource asked for does not exist.
+
+    SageMaker has no NotFound code for models, endpoint configs and endpoints: Describe* and
+    Delete* answer with a generic ValidationException whose message starts "Could not find"
+    (`Could not find endpoint "arn:aws:sagemaker:...:endpoint/iris".`); every other
+    ValidationException is a real error. Newer SageMaker APIs use ResourceNotFound.
+    Application Auto Scaling answers ObjectNotFoundException for a target that is not
+    registered, where moto answers ValidationException "No scalable target found ...".
+    """
+    code = _code(error)
+    if code in {"ResourceNotFound", "ResourceNotFoundException", "ObjectNotFoundException"}:
+        return True
+    message = _message(error)
+    return code == "ValidationException" and (
+        message.startswith("Could not find") or message.startswith("No scalable target")
+    )
+
+
+def _scrub(text: str, secrets: tuple[str, ...]) -> str:
+    # AWS echoes rejected values ("Value '{K=v}' at 'primaryContainer.environment' failed ...")
+    # and botocore's client-side validation quotes them too: environment values may be secrets.
+    text = re.sub(
+        r"Value '.*?' at '([^']*environment[^']*)'",
+        r"Value (redacted) at '\1'",
+        text,
+        flags=re.IGNORECASE | re.DOTALL,
+    )
+    text = re.sub(
+        r"(parameter [\w.]*Environment[\w.]*, value: )[^,]*",
+        r"\1(redacted)",
+        text,
+        flags=re.IGNORECASE,
+    )
+    # Short values would mangle ordinary words; the patterns above cover the shapes AWS uses.
+    candidates = {str(secret) for secret in secrets}
+    for secret in sorted((s for s in candidates if len(s) >= 8), key=len, reverse=True):
+        text = text.replace(secret, "(redacted)")
+    return text
+
+
+def _iam_action(service: str, operation: str) -> str:
+    if service == "s3":
+        return _S3_ACTIONS.get(operation, f"s3:{operation}")
+    return f"{_IAM_PREFIX.get(service, service)}:{operation}"
+
+
+def _translate_client(
+    error: ClientError, service: str, subject: str, secrets: tuple[str, ...]
+) -> AwsError:
+    code = _code(error) or "Unknown"
+    operation = error.operation_name
+    message = _scrub(_message(error), secrets) or "(no message)"
+    text = f"AWS {operation} {subject!r} failed: {code}: {message}"
+    hint: str | None = None
+    if code in _ACCESS_DENIED:
+        named = re.search(r"perform: ([\w-]+:\w+)", message)
+        action = named.group(1) if named else _iam_action(service, operation)
+        hint = f"the identity in use (see --profile) needs permission for {action}"
+        if operation.startswith("Create") and service == "sagemaker" and not named:
+            hint += " (creating with tags also needs sagemaker:AddTags)"
+        if operation == "CreateModel" and not named:
+            hint += "; CreateModel also needs iam:PassRole on the execution role"
+    elif code in _BAD_CREDENTIALS:
+        hint = (
+            "the AWS credentials are expired or invalid: refresh them (`aws sso login`, a new "
+            "session token, or `aws configure`) or choose another --profile"
+        )
+    elif code in _THROTTLED:
+        retries = error.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
+        text += f" (still throttled after {retries} retries)"
+        hint = "AWS is rate-limiting this account; wait a minute and run again"
+    elif code == "ResourceLimitExceeded":
+        hint = (
+            "an account quota is reached: delete unused resources or request an increase "
+            "in the Service Quotas console (service: Amazon SageMaker)"
+        )
+    elif code == "ValidationException" and "in-progress" in message:
+        hint = "wait until the endpoint is InService again (`deployspec status`), then retry"
+    elif code == "ModelError":
+        log_stream = error.response.get("LogStreamArn")
+        original = error.response.get("OriginalMessage")
+        if original:
+            text += f"\n{original}"
+        hint = f"the model container failed; its logs: {log_stream}" if log_stream else None
+    elif code in {"NoSuchBucket"}:
+        hint = "the bucket does not exist; deployspec creates its default bucket, others must exist"
+    return AwsError(text, hint=hint)
+
+
+def _translate_botocore(
+    error: BotoCoreError,
+    service: str,
+    operation: str,
+    gateway: Gateway,
+    secrets: tuple[str, ...] = (),
+) -> AwsError:
+    text = f"AWS {service} {operation} failed: {_scrub(str(error), secrets)}"
+    hint: str | None = None
+    if isinstance(error, NoCredentialsError | PartialCredentialsError):
+        hint = _CREDENTIALS_HINT
+    elif isinstance(error, TokenRetrievalError | CredentialRetrievalError):
+        hint = "the credential source failed: for SSO run `aws sso login` (with --profile)"
+    elif isinstance(error, NoRegionError):
+        hint = _REGION_HINT
+    elif isinstance(error, BotoConnectionError | HTTPClientError):
+        where = error.kwargs.get("endpoint_url") or gateway._endpoint_url or "AWS"
+        hint = (
+            f"could not reach {where} in region {gateway.region}: check --region, the network, "
+            "and AWS_ENDPOINT_URL (set for a sandbox that is not running?)"
+        )
+    elif isinstance(error, ParamValidationError):
+        hint = "a value the spec checks let through was rejected by botocore; please report it"
+    return AwsError(text, hint=hint)
