@@ -305,16 +305,17 @@ def _prune(desired: Desired, actual: Actual) -> list[Change]:
         key=lambda o: o.created,
         reverse=True,
     )
-    keep_configs = {desired.config.name}
-    if endpoint is not None:
-        keep_configs.add(endpoint.config_name)
-    previous = [c for c in configs if c.name not in keep_configs]
-    keep_configs.update(c.name for c in previous[: desired.keep])
+    # The desired config plus `keep` previous ones, the one serving now first among them: it is
+    # the natural rollback target even when a rollback made it older than others.
+    serving = endpoint.config_name if endpoint is not None else None
+    previous = sorted(
+        (c for c in configs if c.name != desired.config.name),
+        key=lambda c: c.name != serving,
+    )
+    keep_configs = {desired.config.name, *(c.name for c in previous[: desired.keep])}
     doomed_configs = [c for c in configs if c.name not in keep_configs]
 
     keep_models = {desired.model.name}
-    if actual.current_model is not None:
-        keep_models.add(actual.current_model.name)
     keep_models.update(c.model_name for c in configs if c.name in keep_configs and c.model_name)
     doomed_models = [o for o in actual.owned if o.kind == "model" and o.name not in keep_models]
 

@@ -1,0 +1,367 @@
+"""End to end: the CLI as a separate process against the local sandbox (moto's server plus
+UpdateEndpoint, state transitions and faults). AWS calls are counted on the server side."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from deployspec.sandbox import control
+from tests.conftest import REPO, run_cli
+
+EXAMPLES = REPO / "examples"
+READ_PREFIXES = ("Describe", "List", "Get", "Head", "GET ", "HEAD ")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    home = tmp_path_factory.mktemp("sandbox-home")
+    cache = tmp_path_factory.mktemp("cache")
+    info, _ = control.start(_free_port(), transition_seconds=0.3, home=home)
+    env = {"DEPLOYSPEC_HOME": str(home), "DEPLOYSPEC_CACHE_DIR": str(cache)}
+    try:
+        yield {"info": info, "env": env, "faults": control.FaultClient(info)}
+    finally:
+        control.stop(home)
+    assert control.status(home) is None
+
+
+@pytest.fixture
+def sm(sandbox: dict[str, Any]) -> Any:
+    info = sandbox["info"]
+    sandbox["faults"].reset()
+    sandbox["faults"].clear_calls()
+    return boto3.client(
+        "sagemaker",
+        endpoint_url=info.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+@pytest.fixture(scope="module")
+def iris_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("iris-model") / "model"
+    subprocess.run(
+        [sys.executable, str(EXAMPLES / "sklearn-iris" / "train.py"), "--out", str(out)],
+        check=True,
+        capture_output=True,
+    )
+    return out
+
+
+@pytest.fixture
+def iris(tmp_path: Path, iris_model: Path) -> Path:
+    """A private copy of the scikit-learn example with its trained model."""
+    folder = tmp_path / "sklearn-iris"
+    shutil.copytree(EXAMPLES / "sklearn-iris", folder, ignore=shutil.ignore_patterns("model"))
+    shutil.copytree(iris_model, folder / "model")
+    return folder / "deployment.yaml"
+
+
+def cli(
+    sandbox: dict[str, Any], *args: str, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    return run_cli(*args, "--sandbox", env=sandbox["env"], timeout=timeout)
+
+
+def calls(sandbox: dict[str, Any]) -> tuple[list[str], list[str]]:
+    found = [c["operation"] for c in sandbox["faults"].calls()]
+    reads = [op for op in found if op.startswith(READ_PREFIXES)]
+    writes = [op for op in found if not op.startswith(READ_PREFIXES)]
+    return reads, writes
+
+
+def owned_names(sm: Any) -> tuple[list[str], list[str]]:
+    configs = [c["EndpointConfigName"] for c in sm.list_endpoint_configs()["EndpointConfigs"]]
+    models = [m["ModelName"] for m in sm.list_models()["Models"]]
+    return sorted(configs), sorted(models)
+
+
+def example_copy(tmp_path: Path, name: str) -> Path:
+    folder = tmp_path / name
+    shutil.copytree(EXAMPLES / name, folder)
+    if name == "pytorch-serverless":
+        # plan and apply only package the model; they never load it, so bytes stand in for
+        # the TorchScript file train.py writes when torch is installed.
+        (folder / "model").mkdir(exist_ok=True)
+        (folder / "model" / "model.pth").write_bytes(b"stand-in for a TorchScript model")
+    return folder / "deployment.yaml"
+
+
+@pytest.mark.parametrize("example", ["sklearn-iris", "pytorch-serverless", "tensorflow-resnet50"])
+def test_every_example_plans_applies_and_replans_without_changes(
+    example: str, sandbox: dict[str, Any], sm: Any, tmp_path: Path, iris: Path
+) -> None:
+    spec = iris if example == "sklearn-iris" else example_copy(tmp_path, example)
+    empty = cli(sandbox, "plan", str(spec), "--detailed-exitcode")
+    assert empty.returncode == 2, empty.stderr
+    assert "will be created" in empty.stdout
+    assert "Plan: 5 to add, 0 to change, 0 to destroy." in empty.stdout
+
+    applied = cli(sandbox, "apply", str(spec), "--auto-approve")
+    assert applied.returncode == 0, applied.stderr
+    assert "Apply complete!" in applied.stdout
+
+    sandbox["faults"].clear_calls()
+    again = cli(sandbox, "plan", str(spec), "--detailed-exitcode")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert again.stdout.endswith("matches the spec.\n")
+    reads, writes = calls(sandbox)
+    assert writes == []
+    assert len(reads) <= 5, reads
+
+    sandbox["faults"].clear_calls()
+    second = cli(sandbox, "apply", str(spec), "--auto-approve")
+    assert second.returncode == 0, second.stderr
+    assert "No changes." in second.stdout
+    assert calls(sandbox)[1] == []
+
+
+def test_changed_memory_updates_in_place_and_keeps_the_old_config(
+    sandbox: dict[str, Any], sm: Any, iris: Path
+) -> None:
+    assert cli(sandbox, "apply", str(iris), "--auto-approve").returncode == 0
+    first = sm.describe_endpoint(EndpointName="iris")["EndpointConfigName"]
+
+    planned = cli(sandbox, "plan", str(iris), "--var", "memory_mb=3072", "--detailed-exitcode")
+    assert planned.returncode == 2
+    assert "variant.serverless.memory_mb: 2048 → 3072" in planned.stdout
+    assert '~ endpoint "iris"' in planned.stdout
+    assert "Plan: 1 to add, 1 to change, 0 to destroy." in planned.stdout
+
+    sandbox["faults"].clear_calls()
+    applied = cli(sandbox, "apply", str(iris), "--var", "memory_mb=3072", "--auto-approve")
+    assert applied.returncode == 0, applied.stderr
+    reads, writes = calls(sandbox)
+    assert "UpdateEndpoint" in writes and "CreateEndpoint" not in writes
+    assert "CreateModel" not in writes  # same model, new config only
+    live = sm.describe_endpoint(EndpointName="iris")
+    assert live["EndpointStatus"] == "InService"
+    second = live["EndpointConfigName"]
+    assert second != first
+    configs, _ = owned_names(sm)
+    assert first in configs and second in configs
+
+
+def test_model_change_creates_new_model_and_config(
+    sandbox: dict[str, Any], sm: Any, iris: Path
+) -> None:
+    assert cli(sandbox, "apply", str(iris), "--auto-approve").returncode == 0
+    old_model = owned_names(sm)[1]
+    script = iris.parent / "inference.py"
+    script.write_text(script.read_text() + "\n# a changed script is a new model\n")
+    planned = cli(sandbox, "plan", str(iris))
+    assert "# model.iris-" in planned.stdout and "will be created" in planned.stdout
+    assert "model_data_url:" in planned.stdout
+    applied = cli(sandbox, "apply", str(iris), "--auto-approve")
+    assert applied.returncode == 0, applied.stderr
+    _, models = owned_names(sm)
+    assert len(models) == 2 and set(old_model) < set(models)
+    answer = cli(sandbox, "invoke", str(iris), "--body", f"@{iris.parent / 'input.json'}")
+    assert answer.returncode == 0, answer.stderr
+    assert '"setosa"' in answer.stdout
+
+
+def test_rolled_back_update_fails_and_old_config_keeps_serving(
+    sandbox: dict[str, Any], sm: Any, iris: Path
+) -> None:
+    assert cli(sandbox, "apply", str(iris), "--auto-approve").returncode == 0
+    serving = sm.describe_endpoint(EndpointName="iris")["EndpointConfigName"]
+    sandbox["faults"].fail_next_update("iris", "the canary's 5xx alarm fired")
+    failed = cli(sandbox, "apply", str(iris), "--var", "memory_mb=4096", "--auto-approve")
+    assert failed.returncode == 1
+    assert "was rolled back" in failed.stderr
+    assert "the canary's 5xx alarm fired" in failed.stderr
+    assert "Traceback" not in failed.stderr
+    live = sm.describe_endpoint(EndpointName="iris")
+    assert live["EndpointStatus"] == "InService"
+    assert live["EndpointConfigName"] == serving
+    # The fault is spent: apply again converges.
+    retried = cli(sandbox, "apply", str(iris), "--var", "memory_mb=4096", "--auto-approve")
+    assert retried.returncode == 0, retried.stderr
+
+
+def test_failed_create_is_replaced_by_the_next_apply(
+    sandbox: dict[str, Any], sm: Any, iris: Path
+) -> None:
+    sandbox["faults"].fail_next_create("iris", "CannotStartContainerError")
+    failed = cli(sandbox, "apply", str(iris), "--auto-approve")
+    assert failed.returncode == 1
+    assert "is Failed: CannotStartContainerError" in failed.stderr
+    planned = cli(sandbox, "plan", str(iris))
+    assert '-/+ endpoint "iris"' in planned.stdout
+    assert "# forces replacement" in planned.stdout
+    fixed = cli(sandbox, "apply", str(iris), "--auto-approve")
+    assert fixed.returncode == 0, fixed.stderr
+    assert sm.describe_endpoint(EndpointName="iris")["EndpointStatus"] == "InService"
+
+
+def test_killed_apply_is_completed_by_the_next(
+    sandbox: dict[str, Any], sm: Any, iris: Path
+) -> None:
+    sandbox["faults"].set_transition_seconds(30)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "deployspec", "apply", str(iris), "--sandbox", "--auto-approve"],
+        env={**__import__("os").environ, **sandbox["env"]},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        endpoints = sm.list_endpoints()["Endpoints"]
+        if endpoints:
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert sm.describe_endpoint(EndpointName="iris")["EndpointStatus"] == "Creating"
+    sandbox["faults"].set_transition_seconds(0.3)
+    resumed = cli(sandbox, "apply", str(iris), "--auto-approve")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    final = cli(sandbox, "plan", str(iris), "--detailed-exitcode")
+    assert final.returncode == 0, final.stdout
+    configs, models = owned_names(sm)
+    assert len(configs) == 1 and len(models) == 1
+
+
+def test_keep_policy_prunes_only_beyond_keep(sandbox: dict[str, Any], sm: Any, iris: Path) -> None:
+    for memory in ("1024", "2048", "3072", "4096"):
+        result = cli(sandbox, "apply", str(iris), "--var", f"memory_mb={memory}", "--auto-approve")
+        assert result.returncode == 0, result.stderr
+    configs, models = owned_names(sm)
+    assert len(configs) == 3  # the current one and keep: 2 previous
+    assert len(models) == 1
+    serving = sm.describe_endpoint(EndpointName="iris")["EndpointConfigName"]
+    assert serving in configs
+
+
+def test_rollback_returns_to_the_previous_config(
+    sandbox: dict[str, Any], sm: Any, iris: Path
+) -> None:
+    assert cli(sandbox, "apply", str(iris), "--auto-approve").returncode == 0
+    first = sm.describe_endpoint(EndpointName="iris")["EndpointConfigName"]
+    changed = cli(sandbox, "apply", str(iris), "--var", "memory_mb=3072", "--auto-approve")
+    assert changed.returncode == 0
+    rolled = cli(sandbox, "rollback", str(iris), "--auto-approve")
+    assert rolled.returncode == 0, rolled.stderr
+    assert sm.describe_endpoint(EndpointName="iris")["EndpointConfigName"] == first
+
+
+def test_destroy_leaves_nothing_owned(sandbox: dict[str, Any], sm: Any, iris: Path) -> None:
+    assert cli(sandbox, "apply", str(iris), "--auto-approve").returncode == 0
+    assert (
+        cli(sandbox, "apply", str(iris), "--var", "memory_mb=3072", "--auto-approve").returncode
+        == 0
+    )
+    unowned = sm.create_model(
+        ModelName="iris-0123456789",
+        PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1"},
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/SageMakerExecution",
+    )
+    assert unowned
+    gone = cli(sandbox, "destroy", str(iris), "--auto-approve")
+    assert gone.returncode == 0, gone.stderr
+    assert sm.list_endpoints()["Endpoints"] == []
+    configs, models = owned_names(sm)
+    assert configs == [] and models == ["iris-0123456789"]  # not ours: left alone
+    nothing = cli(sandbox, "destroy", str(iris), "--auto-approve")
+    assert "Nothing to destroy" in nothing.stdout
+
+
+def test_saved_plan_applies_exactly_or_refuses_when_stale(
+    sandbox: dict[str, Any], sm: Any, iris: Path, tmp_path: Path
+) -> None:
+    saved = tmp_path / "plan.json"
+    made = cli(sandbox, "plan", str(iris), "--out", str(saved))
+    assert made.returncode == 0 and saved.stat().st_mode & 0o777 == 0o600
+    applied = cli(sandbox, "apply", str(saved))
+    assert applied.returncode == 0, applied.stderr
+    stale = tmp_path / "stale.json"
+    assert (
+        cli(sandbox, "plan", str(iris), "--var", "memory_mb=3072", "--out", str(stale)).returncode
+        == 0
+    )
+    assert (
+        cli(sandbox, "apply", str(iris), "--var", "memory_mb=4096", "--auto-approve").returncode
+        == 0
+    )
+    refused = cli(sandbox, "apply", str(stale))
+    assert refused.returncode == 1
+    assert "the saved plan is stale" in refused.stderr
+
+
+def test_endpoint_not_created_by_deployspec_is_refused(
+    sandbox: dict[str, Any], sm: Any, iris: Path
+) -> None:
+    sm.create_model(
+        ModelName="handmade",
+        PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1"},
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/SageMakerExecution",
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName="handmade",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "handmade",
+                "ServerlessConfig": {"MemorySizeInMB": 1024, "MaxConcurrency": 1},
+            }
+        ],
+    )
+    sm.create_endpoint(EndpointName="iris", EndpointConfigName="handmade")
+    refused = cli(sandbox, "plan", str(iris))
+    assert refused.returncode == 1
+    assert "was not created by deployspec" in refused.stderr
+    assert "--adopt" in refused.stderr
+    adopted = cli(sandbox, "plan", str(iris), "--adopt")
+    assert adopted.returncode == 0
+    assert "will be adopted" in adopted.stdout
+
+
+def test_apply_without_terminal_needs_auto_approve(
+    sandbox: dict[str, Any], sm: Any, iris: Path
+) -> None:
+    result = cli(sandbox, "apply", str(iris))
+    assert result.returncode == 1
+    assert "--auto-approve" in result.stderr
+    assert sm.list_endpoints()["Endpoints"] == []
+
+
+def test_json_and_markdown_plans(sandbox: dict[str, Any], sm: Any, iris: Path) -> None:
+    import json
+
+    as_json = cli(sandbox, "plan", str(iris), "--format", "json")
+    document = json.loads(as_json.stdout)
+    assert document["format_version"] == 1
+    assert document["summary"] == {"add": 5, "change": 0, "destroy": 0}
+    assert [c["action"] for c in document["changes"]][:2] == ["create", "create"]
+    markdown = cli(sandbox, "plan", str(iris), "--format", "markdown")
+    assert markdown.stdout.startswith("### deployspec plan: `iris`")
+    assert "<details>" in markdown.stdout
+
+
+def test_without_a_sandbox_the_hint_says_how_to_start_one(iris: Path, tmp_path: Path) -> None:
+    result = run_cli(
+        "plan", str(iris), "--sandbox", env={"DEPLOYSPEC_HOME": str(tmp_path / "nowhere")}
+    )
+    assert result.returncode == 1
+    assert "deployspec sandbox start" in result.stderr
