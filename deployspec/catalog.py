@@ -3,16 +3,17 @@
 Contract: `instance_types()` is the ProductionVariantInstanceType enum of botocore's own
 SageMaker service model; `framework_table(name)` is the inference section of the SageMaker
 SDK's image table for a framework (sagemaker-core's bundled JSON). Both are pure lookups of
-installed data files, located through package metadata so that neither boto3 nor the heavy
+installed data files, found on the Python path so that neither boto3 nor the heavy
 `sagemaker.core` package is imported (validation must start fast).
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
+import sys
 from functools import cache
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -25,29 +26,33 @@ class CatalogError(DeployspecError):
 
 
 def _locate(distribution: str, relative: str) -> Path:
-    try:
-        dist = metadata.distribution(distribution)
-    except metadata.PackageNotFoundError:
-        raise CatalogError(
-            f"the package {distribution!r} is not installed",
-            hint=f"pip install {distribution}",
-        ) from None
-    return Path(str(dist.locate_file(relative)))
+    # A walk of sys.path instead of importlib.metadata, whose import alone costs more than
+    # the whole lookup: validation has a start-up budget.
+    for entry in sys.path:
+        candidate = Path(entry or ".") / relative
+        if candidate.exists():
+            return candidate
+    raise CatalogError(
+        f"the package {distribution!r} is not installed (no {relative} on the Python path)",
+        hint=f"pip install {distribution}",
+    )
 
 
 @cache
 def instance_types() -> frozenset[str]:
     """Real-time instance types known to the installed botocore."""
-    version = metadata.version("botocore")
-    cached = cache_dir() / f"instance-types-botocore-{version}.json"
-    found = read_json(cached)
-    if isinstance(found, list) and found:
-        return frozenset(str(x) for x in found)
     data_dir = _locate("botocore", "botocore/data/sagemaker")
     # Several API versions may be installed; botocore itself uses the newest.
     versions = sorted(p for p in data_dir.iterdir() if p.is_dir())
     if not versions:
         raise CatalogError(f"no SageMaker service model under {data_dir}")
+    # Keyed by the model file's identity: a botocore upgrade replaces it.
+    stamp = versions[-1].stat()
+    key = hashlib.sha256(f"{versions[-1]}:{stamp.st_mtime_ns}:{stamp.st_ino}".encode())
+    cached = cache_dir() / f"instance-types-{key.hexdigest()[:16]}.json"
+    found = read_json(cached)
+    if isinstance(found, list) and found:
+        return frozenset(str(x) for x in found)
     model_file = versions[-1] / "service-2.json.gz"
     opener = gzip.open if model_file.exists() else open
     path = model_file if model_file.exists() else versions[-1] / "service-2.json"

@@ -150,7 +150,7 @@ def test_changed_memory_updates_in_place_and_keeps_the_old_config(
     sandbox["faults"].clear_calls()
     applied = cli(sandbox, "apply", str(iris), "--var", "memory_mb=3072", "--auto-approve")
     assert applied.returncode == 0, applied.stderr
-    reads, writes = calls(sandbox)
+    _, writes = calls(sandbox)
     assert "UpdateEndpoint" in writes and "CreateEndpoint" not in writes
     assert "CreateModel" not in writes  # same model, new config only
     live = sm.describe_endpoint(EndpointName="iris")
