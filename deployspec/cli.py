@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable
@@ -669,6 +670,12 @@ def serve(
 
     loaded = load(file, variables, var_files)
     model_dir, framework, program, env = prepare_local_model(loaded)
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # `kill` (SIGTERM) must stop the model worker too, as Ctrl-C does.
+    signal.signal(signal.SIGTERM, stop)
     with ModelWorker(model_dir, framework=framework, program=program, env=env) as worker:
         server = make_server(worker, host, port)
         click.echo(

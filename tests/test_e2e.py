@@ -3,6 +3,7 @@ UpdateEndpoint, state transitions and faults). AWS calls are counted on the serv
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
@@ -220,7 +221,7 @@ def test_killed_apply_is_completed_by_the_next(
     sandbox["faults"].set_transition_seconds(30)
     proc = subprocess.Popen(
         [sys.executable, "-m", "deployspec", "apply", str(iris), "--sandbox", "--auto-approve"],
-        env={**__import__("os").environ, **sandbox["env"]},
+        env={**os.environ, **sandbox["env"]},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -365,3 +366,129 @@ def test_without_a_sandbox_the_hint_says_how_to_start_one(iris: Path, tmp_path: 
     )
     assert result.returncode == 1
     assert "deployspec sandbox start" in result.stderr
+
+
+def _realtime(spec: Path, instance_type: str = "ml.m5.large") -> None:
+    text = spec.read_text()
+    head = text.split("serverless:")[0].split("realtime:")[0]
+    spec.write_text(
+        head
+        + f"realtime:\n  instance_type: {instance_type}\n  instance_count: 1\n"
+        + "  autoscaling: {min: 1, max: 3, target_invocations_per_instance: 50}\n"
+        + "vars:\n  memory_mb: 2048\n"
+    )
+
+
+def test_autoscaling_registered_after_in_service_and_survives_type_change(
+    sandbox: dict[str, Any], sm: Any, iris: Path
+) -> None:
+    _realtime(iris)
+    applied = cli(sandbox, "apply", str(iris), "--auto-approve")
+    assert applied.returncode == 0, applied.stderr
+    lines = applied.stderr.splitlines()
+    assert lines.index("endpoint.iris: done") < lines.index(
+        "scaling.endpoint/iris/variant/AllTraffic: creating"
+    )
+    scaling = boto3.client(
+        "application-autoscaling",
+        endpoint_url=sandbox["info"].endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    targets = scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+    assert [(t["MinCapacity"], t["MaxCapacity"]) for t in targets] == [(1, 3)]
+    assert cli(sandbox, "plan", str(iris), "--detailed-exitcode").returncode == 0
+
+    # A policy edited by hand is drift, and apply puts it back.
+    scaling.put_scaling_policy(
+        PolicyName="deployspec-invocations",
+        ServiceNamespace="sagemaker",
+        ResourceId="endpoint/iris/variant/AllTraffic",
+        ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": 500.0,
+            "PredefinedMetricSpecification": {
+                "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+            },
+        },
+    )
+    drift = cli(sandbox, "plan", str(iris))
+    assert "changed outside deployspec" in drift.stdout
+    assert "target_value: 500.0 → 50.0" in drift.stdout
+
+    _realtime(iris, "ml.m5.xlarge")
+    planned = cli(sandbox, "plan", str(iris))
+    order = [
+        line
+        for line in planned.stdout.splitlines()
+        if line.startswith(("  # scaling", "  # endpoint."))
+    ]
+    assert order == [
+        "  # scaling.endpoint/iris/variant/AllTraffic will be destroyed",
+        "  # endpoint.iris will be updated in-place",
+        "  # scaling.endpoint/iris/variant/AllTraffic will be created",
+    ]
+    changed = cli(sandbox, "apply", str(iris), "--auto-approve")
+    assert changed.returncode == 0, changed.stderr
+    assert cli(sandbox, "plan", str(iris), "--detailed-exitcode").returncode == 0
+
+
+def test_tag_change_is_applied_in_place(sandbox: dict[str, Any], sm: Any, iris: Path) -> None:
+    assert cli(sandbox, "apply", str(iris), "--auto-approve").returncode == 0
+    iris.write_text(iris.read_text().replace("project: deployspec-examples", "project: renamed"))
+    sandbox["faults"].clear_calls()
+    applied = cli(sandbox, "apply", str(iris), "--auto-approve")
+    assert applied.returncode == 0, applied.stderr
+    assert "Resources: 0 added, 3 changed, 0 destroyed." in applied.stdout
+    _, writes = calls(sandbox)
+    assert set(writes) == {"AddTags"}
+    arn = sm.describe_endpoint(EndpointName="iris")["EndpointArn"]
+    tags = {t["Key"]: t["Value"] for t in sm.list_tags(ResourceArn=arn)["Tags"]}
+    assert tags["project"] == "renamed"
+
+
+def test_throttled_calls_are_retried(sandbox: dict[str, Any], sm: Any, iris: Path) -> None:
+    sandbox["faults"].throttle(0.5, "sagemaker")
+    applied = cli(sandbox, "apply", str(iris), "--auto-approve")
+    assert applied.returncode == 0, applied.stderr
+    sandbox["faults"].clear()
+    assert cli(sandbox, "plan", str(iris), "--detailed-exitcode").returncode == 0
+
+
+def test_concurrent_applies_never_issue_conflicting_updates(
+    sandbox: dict[str, Any], sm: Any, iris: Path
+) -> None:
+    assert cli(sandbox, "apply", str(iris), "--auto-approve").returncode == 0
+    sandbox["faults"].set_transition_seconds(3)
+    sandbox["faults"].clear_calls()
+    env = {**os.environ, **sandbox["env"], "NO_COLOR": "1"}
+    base = [sys.executable, "-m", "deployspec", "apply", str(iris), "--sandbox", "--auto-approve"]
+    first = subprocess.Popen(
+        [*base, "--var", "memory_mb=3072"],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    time.sleep(1.5)
+    second = subprocess.Popen(
+        [*base, "--var", "memory_mb=4096"],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    _, err1 = first.communicate(timeout=120)
+    _, err2 = second.communicate(timeout=120)
+    sandbox["faults"].set_transition_seconds(0.3)
+    assert first.returncode == 0, err1
+    # The second planned against the endpoint the first was moving: it waited for the first
+    # update to finish, saw the endpoint had moved, and refused instead of fighting it.
+    assert second.returncode == 1, err2
+    assert "run plan again" in err2 and "Traceback" not in err2
+    writes = [c["operation"] for c in sandbox["faults"].calls()]
+    assert writes.count("UpdateEndpoint") == 1
+    live = sm.describe_endpoint(EndpointName="iris")
+    assert live["EndpointStatus"] == "InService"

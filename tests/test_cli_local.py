@@ -1,0 +1,142 @@
+"""The sandbox and serve commands as users run them: processes started, used and stopped, with
+no process left behind."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, run_cli
+
+EXAMPLE = REPO / "examples" / "sklearn-iris"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/status")
+    return not (status.exists() and "State:\tZ" in status.read_text())
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def test_sandbox_commands_start_report_fault_and_stop(tmp_path: Path) -> None:
+    env = {"DEPLOYSPEC_HOME": str(tmp_path)}
+    port = _free_port()
+    started = run_cli("sandbox", "start", "--port", str(port), env=env)
+    assert started.returncode == 0, started.stderr
+    assert f"export AWS_ENDPOINT_URL=http://127.0.0.1:{port}" in started.stdout
+    assert "AWS_ACCESS_KEY_ID=testing" in started.stdout
+    try:
+        again = run_cli("sandbox", "start", env=env)
+        assert "already running" in again.stderr
+        status = run_cli("sandbox", "status", env=env)
+        assert status.returncode == 0 and f"127.0.0.1:{port}" in status.stdout
+        pid = int(status.stdout.split("pid ")[1].rstrip(")\n"))
+        armed = run_cli("sandbox", "fault", "fail-update", "--endpoint", "iris", env=env)
+        assert armed.returncode == 0, armed.stderr
+        missing = run_cli("sandbox", "fault", "fail-create", env=env)
+        assert missing.returncode == 1 and "--endpoint" in missing.stderr
+        assert run_cli("sandbox", "fault", "clear", env=env).returncode == 0
+    finally:
+        stopped = run_cli("sandbox", "stop", env=env)
+    assert "stopped" in stopped.stdout
+    assert not _alive(pid)
+    after = run_cli("sandbox", "status", env=env)
+    assert after.returncode == 1 and "not running" in after.stdout
+
+
+@pytest.fixture
+def iris(tmp_path: Path) -> Path:
+    folder = tmp_path / "sklearn-iris"
+    shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns("model"))
+    subprocess.run([sys.executable, str(folder / "train.py")], check=True, capture_output=True)
+    return folder / "deployment.yaml"
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_serve_answers_real_predictions_then_stops_cleanly(
+    iris: Path, tmp_path: Path, stop_signal: signal.Signals
+) -> None:
+    port = _free_port()
+    env = {**os.environ, "DEPLOYSPEC_CACHE_DIR": str(tmp_path / "cache")}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "deployspec", "serve", str(iris), "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, server.stderr.read() if server.stderr else ""
+            time.sleep(0.2)
+        workers = _children(server.pid)
+        assert workers, "the model runs in a worker process"
+        answer = run_cli(
+            "invoke",
+            str(iris),
+            "--local",
+            f"http://127.0.0.1:{port}",
+            "--body",
+            '{"instances": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]}',
+        )
+        assert answer.returncode == 0, answer.stderr
+        assert answer.stdout.strip() == '{"predictions": ["setosa", "virginica"]}'
+        bad = run_cli(
+            "invoke", str(iris), "--local", f"http://127.0.0.1:{port}", "--body", "not json"
+        )
+        assert bad.returncode == 1
+        assert "the local model answered 500" in bad.stderr
+        assert "not valid JSON" in bad.stderr
+    finally:
+        server.send_signal(stop_signal)
+        server.wait(timeout=30)
+    for worker in workers:
+        deadline = time.monotonic() + 10
+        while _alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(worker)
+
+
+def test_invoke_local_without_a_server_says_how_to_start_one(iris: Path) -> None:
+    result = run_cli(
+        "invoke", str(iris), "--local", f"http://127.0.0.1:{_free_port()}", "--body", "{}"
+    )
+    assert result.returncode == 1
+    assert "deployspec serve" in result.stderr
