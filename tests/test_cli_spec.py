@@ -60,7 +60,26 @@ def test_usage_errors_exit_1_not_2() -> None:
 def test_version_and_help() -> None:
     version = run_cli("--version")
     assert version.returncode == 0 and "deployspec" in version.stdout
-    for command in ([], ["validate"], ["schema"], ["init"], ["completion"]):
+    commands = (
+        [],
+        ["validate"],
+        ["schema"],
+        ["init"],
+        ["completion"],
+        ["plan"],
+        ["apply"],
+        ["destroy"],
+        ["status"],
+        ["rollback"],
+        ["invoke"],
+        ["serve"],
+        ["sandbox"],
+        ["sandbox", "start"],
+        ["sandbox", "stop"],
+        ["sandbox", "status"],
+        ["sandbox", "fault"],
+    )
+    for command in commands:
         result = run_cli(*command, "--help")
         assert result.returncode == 0, (command, result.stderr)
         assert "Usage:" in result.stdout

@@ -492,3 +492,20 @@ def test_concurrent_applies_never_issue_conflicting_updates(
     assert writes.count("UpdateEndpoint") == 1
     live = sm.describe_endpoint(EndpointName="iris")
     assert live["EndpointStatus"] == "InService"
+
+
+def test_plain_aws_endpoint_url_works_without_the_sandbox_flag(
+    sandbox: dict[str, Any], sm: Any, iris: Path
+) -> None:
+    env = {
+        **sandbox["env"],
+        "AWS_ENDPOINT_URL": sandbox["info"].endpoint_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    planned = run_cli("plan", str(iris), "--detailed-exitcode", env=env)
+    assert planned.returncode == 2, planned.stderr
+    applied = run_cli("apply", str(iris), "--auto-approve", env=env)
+    assert applied.returncode == 0, applied.stderr
+    assert sm.describe_endpoint(EndpointName="iris")["EndpointStatus"] == "InService"

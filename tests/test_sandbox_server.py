@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import socket
+import subprocess
+import sys
 import tarfile
 import time
 import uuid
@@ -590,3 +592,33 @@ def test_start_reports_a_server_that_cannot_start(tmp_path: Path, sandbox: Sandb
         control.start(sandbox.port, home=tmp_path)
     assert "exited" in str(info.value)
     assert info.value.hint is not None and "Address already in use" in info.value.hint
+
+
+def test_the_sklearn_example_answers_through_plain_boto3(
+    sandbox: SandboxInfo, sm: Any, runtime: Any, tmp_path: Path
+) -> None:
+    """The example as its README has it: trained by its own script, packaged like the
+    container wants, deployed with plain boto3 calls, then invoked for a real prediction."""
+    example = Path(__file__).resolve().parent.parent / "examples" / "sklearn-iris"
+    model_dir = tmp_path / "model"
+    subprocess.run(
+        [sys.executable, str(example / "train.py"), "--out", str(model_dir)],
+        check=True,
+        capture_output=True,
+    )
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        archive.add(model_dir / "model.joblib", arcname="model.joblib")
+        archive.add(example / "inference.py", arcname="code/inference.py")
+    [url] = _upload(sandbox, {"sklearn-example": buffer.getvalue()}).values()
+    endpoint = _endpoint(sm, _config(sm, _model(sm, url)))
+    answer = runtime.invoke_endpoint(
+        EndpointName=endpoint,
+        ContentType="application/json",
+        Accept="application/json",
+        Body=(example / "input.json").read_bytes(),
+    )
+    assert answer["ContentType"] == "application/json"
+    assert json.loads(answer["Body"].read()) == {
+        "predictions": ["setosa", "versicolor", "virginica"]
+    }
