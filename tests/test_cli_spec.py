@@ -60,7 +60,7 @@ def test_usage_errors_exit_1_not_2() -> None:
 def test_version_and_help() -> None:
     version = run_cli("--version")
     assert version.returncode == 0 and "deployspec" in version.stdout
-    commands = (
+    commands: tuple[list[str], ...] = (
         [],
         ["validate"],
         ["schema"],
