@@ -263,16 +263,21 @@ def _confirm(auto_approve: bool, what: str) -> None:
 
 
 class _Progress:
-    """Prints apply events on stderr, once per new message."""
+    """Prints apply events on stderr: a progress bar on a terminal, lines otherwise."""
 
     def __init__(self) -> None:
         self.last: tuple[str, str] | None = None
         self.last_percent = -1
+        self.tty = _use_color(sys.stderr)
 
     def __call__(self, event: Any) -> None:
         if event.kind == "progress":
             percent = int((event.fraction or 0) * 100)
-            if percent >= self.last_percent + 10 or percent == 100:
+            if self.tty:
+                bar = "#" * (percent // 4)
+                end = "\n" if percent >= 100 else ""
+                click.echo(f"\r{event.address}: [{bar:<25}] {percent:3d}%{end}", nl=False, err=True)
+            elif percent >= self.last_percent + 10 or percent == 100:
                 self.last_percent = percent
                 click.echo(f"{event.address}: uploading {percent}%", err=True)
             return
@@ -345,20 +350,6 @@ def apply(
     )
 
 
-def _spec_target(
-    file: Path,
-    variables: tuple[str, ...],
-    var_files: tuple[Path, ...],
-    target: Any,
-) -> tuple[Any, Any]:
-    from .desired import account_of_role, resolve_role
-    from .operations import connect, load
-
-    loaded = load(file, variables, var_files)
-    gateway = connect(target, loaded.spec.region)
-    return loaded, (gateway, account_of_role(resolve_role(loaded, target.role)))
-
-
 @cli.command()
 @click.argument("file", type=click.Path(path_type=Path))
 @spec_inputs
@@ -380,12 +371,13 @@ def destroy(
 ) -> None:
     """Remove the endpoint, its scaling, and every config and model FILE's spec owns."""
     from .applier import Applier
+    from .operations import connect_spec
     from .planner import make_destroy_plan
     from .render import render_text
     from .state import read_owned
 
     target = _target(region, profile, sandbox, role)
-    loaded, (gateway, account) = _spec_target(file, variables, var_files, target)
+    loaded, gateway, account = connect_spec(file, variables, var_files, target)
     owned = read_owned(gateway, loaded.spec.name, with_model_data=purge_artifacts)
     the_plan = make_destroy_plan(
         loaded.spec.name, gateway.region, account, owned, purge_artifacts=purge_artifacts
@@ -418,12 +410,13 @@ def rollback(
 ) -> None:
     """Point the endpoint back at its previous kept config, verified like apply."""
     from .applier import Applier
+    from .operations import connect_spec
     from .planner import make_rollback_plan
     from .render import render_text
     from .state import read_owned
 
     target = _target(region, profile, sandbox, role)
-    loaded, (gateway, account) = _spec_target(file, variables, var_files, target)
+    loaded, gateway, account = connect_spec(file, variables, var_files, target)
     owned = read_owned(gateway, loaded.spec.name)
     the_plan = make_rollback_plan(loaded.spec.name, gateway.region, account, owned)
     click.echo(render_text(the_plan, color=_use_color(sys.stdout)), nl=False)
@@ -449,17 +442,13 @@ def status(
     fmt: str,
 ) -> None:
     """The endpoint's state, config, variants, scaling, and whether it matches FILE."""
-    from .errors import NotManagedError
     from .operations import prepare
-    from .resources import to_json
+    from .resources import is_owned, to_json
 
-    try:
-        prepared = prepare(file, variables, var_files, _target(region, profile, sandbox, role))
-        matches: bool | None = not prepared.plan.has_changes
-        endpoint, scaling = prepared.actual.endpoint, prepared.actual.scaling
-        tags = prepared.actual.endpoint_tags
-    except NotManagedError:
-        raise
+    prepared = prepare(file, variables, var_files, _target(region, profile, sandbox, role))
+    matches = not prepared.plan.has_changes
+    endpoint, scaling = prepared.actual.endpoint, prepared.actual.scaling
+    tags = prepared.actual.endpoint_tags
     report = {
         "endpoint": prepared.desired.endpoint_name,
         "region": prepared.gateway.region,
@@ -470,7 +459,7 @@ def status(
         "last_modified": endpoint.last_modified if endpoint else None,
         "variants": to_json(endpoint.variants) if endpoint else [],
         "scaling": to_json(scaling) if scaling else None,
-        "managed_by_deployspec": bool(tags),
+        "managed_by_deployspec": is_owned(tags, prepared.desired.spec_name),
         "matches_spec": matches,
         "pending_changes": len(prepared.plan.changes),
     }

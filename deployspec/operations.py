@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .desired import Desired, build_desired, resolve_role
+from .desired import Desired, account_of_role, build_desired, resolve_role
 from .errors import DeployspecError, SandboxError
 from .plan import Plan
 from .planner import make_plan
@@ -101,6 +101,15 @@ def prepare(
     actual = read_actual(gateway, desired)
     plan = make_plan(desired, actual, adopt=adopt, spec_file=str(path))
     return Prepared(loaded, gateway, desired, actual, plan)
+
+
+def connect_spec(
+    path: Path, variables: Sequence[str], var_files: Sequence[Path], target: Target
+) -> tuple[LoadedSpec, Gateway, str]:
+    """The spec, a gateway, and the account, for commands that need no desired state."""
+    loaded = load(path, variables, var_files)
+    gateway = connect(target, loaded.spec.region)
+    return loaded, gateway, account_of_role(resolve_role(loaded, target.role))
 
 
 def check_fresh(gateway: Gateway, plan: Plan) -> None:

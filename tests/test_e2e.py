@@ -509,3 +509,43 @@ def test_plain_aws_endpoint_url_works_without_the_sandbox_flag(
     applied = run_cli("apply", str(iris), "--auto-approve", env=env)
     assert applied.returncode == 0, applied.stderr
     assert sm.describe_endpoint(EndpointName="iris")["EndpointStatus"] == "InService"
+
+
+def test_status_reports_state_and_match(sandbox: dict[str, Any], sm: Any, iris: Path) -> None:
+    import json
+
+    missing = cli(sandbox, "status", str(iris))
+    assert missing.returncode == 0
+    assert "endpoint iris: does not exist" in missing.stdout
+    assert "matches spec:   no" in missing.stdout
+    assert cli(sandbox, "apply", str(iris), "--auto-approve").returncode == 0
+    live = cli(sandbox, "status", str(iris))
+    assert "endpoint iris (us-east-1): InService" in live.stdout
+    assert "matches spec:   yes" in live.stdout
+    report = json.loads(cli(sandbox, "status", str(iris), "--format", "json").stdout)
+    assert report["status"] == "InService" and report["matches_spec"] is True
+    assert report["managed_by_deployspec"] is True
+    changed = json.loads(
+        cli(sandbox, "status", str(iris), "--var", "memory_mb=3072", "--format", "json").stdout
+    )
+    assert changed["matches_spec"] is False and changed["pending_changes"] == 3
+
+
+def test_destroy_purges_artifacts_only_when_asked(
+    sandbox: dict[str, Any], sm: Any, iris: Path
+) -> None:
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=sandbox["info"].endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    bucket = "sagemaker-us-east-1-123456789012"
+    assert cli(sandbox, "apply", str(iris), "--auto-approve").returncode == 0
+    assert cli(sandbox, "destroy", str(iris), "--auto-approve").returncode == 0
+    assert len(s3.list_objects_v2(Bucket=bucket).get("Contents", [])) == 1
+    assert cli(sandbox, "apply", str(iris), "--auto-approve").returncode == 0
+    purged = cli(sandbox, "destroy", str(iris), "--auto-approve", "--purge-artifacts")
+    assert purged.returncode == 0, purged.stderr
+    assert s3.list_objects_v2(Bucket=bucket).get("Contents", []) == []
