@@ -9,6 +9,8 @@ STAMP := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' --config-settings editable_mode=compat
+	# Bytecode up front: with PYTHONDONTWRITEBYTECODE set, every start would compile the package.
+	$(BIN)/python -m compileall -q deployspec
 	touch $(STAMP)
 
 lint: $(STAMP)
