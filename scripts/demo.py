@@ -14,14 +14,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "sklearn-iris"
-SPEC = str(EXAMPLE / "deployment.yaml")
+# Relative to ROOT, where every command runs: the output reads as a user would type it.
+SPEC = "examples/sklearn-iris/deployment.yaml"
+RESNET = "examples/tensorflow-resnet50/deployment.yaml"
 
 
 def run(*args: str, check: bool = True, codes: tuple[int, ...] = (0,)) -> int:
     shown = " ".join(a if " " not in a else repr(a) for a in args)
     print(f"\n$ deployspec {shown}", flush=True)
     env = {**os.environ, "NO_COLOR": os.environ.get("NO_COLOR", "")}
-    result = subprocess.run([sys.executable, "-m", "deployspec", *args], env=env, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "deployspec", *args], env=env, cwd=ROOT, check=False
+    )
     if check and result.returncode not in codes:
         raise SystemExit(f"demo failed: `deployspec {shown}` exited {result.returncode}")
     return result.returncode
@@ -58,7 +62,7 @@ def main() -> None:
         run("plan", SPEC, "--sandbox", "--var", "memory_mb=3072")
         run("apply", SPEC, "--sandbox", "--var", "memory_mb=3072", "--auto-approve")
         run("status", SPEC, "--sandbox", "--var", "memory_mb=3072")
-        run("invoke", SPEC, "--sandbox", "--body", f"@{EXAMPLE / 'input.json'}")
+        run("invoke", SPEC, "--sandbox", "--body", "@examples/sklearn-iris/input.json")
         run("destroy", SPEC, "--sandbox", "--auto-approve")
     finally:
         if started_here:
