@@ -9,6 +9,7 @@ SageMaker SDK, rich) are imported inside the commands that need them, keeping `-
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -16,7 +17,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -26,6 +27,9 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 from . import __version__
 from .errors import DeployspecError
+
+if TYPE_CHECKING:
+    from .operations import Target
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -149,30 +153,43 @@ def completion(shell: str) -> None:
     click.echo(completer.source())
 
 
-def aws_options(func: F) -> F:
-    """--region, --profile, --sandbox and --role, shared by every command that talks to AWS."""
-    func = click.option(
+def aws_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--region, --profile, --sandbox and --role, shared by every command that talks to AWS;
+    the command receives them as one `target`."""
+
+    @functools.wraps(func)
+    def with_target(
+        *args: Any,
+        region: str | None,
+        profile: str | None,
+        sandbox: bool,
+        role: str | None,
+        **kwargs: Any,
+    ) -> Any:
+        from .operations import Target
+
+        target = Target(region=region, profile=profile, sandbox=sandbox, role=role)
+        return func(*args, target=target, **kwargs)
+
+    command: Callable[..., Any] = with_target
+    command = click.option(
         "--role",
         default=None,
         metavar="ARN",
         help="Execution role (else spec role: or DEPLOYSPEC_ROLE).",
-    )(func)
-    func = click.option(
+    )(command)
+    command = click.option(
         "--sandbox",
         is_flag=True,
         help="Use the running local sandbox (also DEPLOYSPEC_SANDBOX=1); never reaches AWS.",
-    )(func)
-    func = click.option("--profile", default=None, help="AWS profile from ~/.aws/config.")(func)
-    func = click.option(
+    )(command)
+    command = click.option("--profile", default=None, help="AWS profile from ~/.aws/config.")(
+        command
+    )
+    command = click.option(
         "--region", default=None, help="AWS region (else spec region: or AWS config)."
-    )(func)
-    return func
-
-
-def _target(region: str | None, profile: str | None, sandbox: bool, role: str | None) -> Any:
-    from .operations import Target
-
-    return Target(region=region, profile=profile, sandbox=sandbox, role=role)
+    )(command)
+    return command
 
 
 def _use_color(stream: Any) -> bool:
@@ -224,10 +241,7 @@ def plan(
     file: Path,
     variables: tuple[str, ...],
     var_files: tuple[Path, ...],
-    region: str | None,
-    profile: str | None,
-    sandbox: bool,
-    role: str | None,
+    target: Target,
     fmt: str,
     out: Path | None,
     detailed_exitcode: bool,
@@ -236,9 +250,7 @@ def plan(
     """Show what apply would change in SageMaker for FILE, and why. Changes nothing."""
     from .operations import prepare
 
-    prepared = prepare(
-        file, variables, var_files, _target(region, profile, sandbox, role), adopt=adopt
-    )
+    prepared = prepare(file, variables, var_files, target, adopt=adopt)
     _show_plan(prepared.plan, fmt)
     if out is not None:
         _save_plan(prepared.plan, out)
@@ -306,10 +318,7 @@ def apply(
     file: Path,
     variables: tuple[str, ...],
     var_files: tuple[Path, ...],
-    region: str | None,
-    profile: str | None,
-    sandbox: bool,
-    role: str | None,
+    target: Target,
     auto_approve: bool,
     adopt: bool,
 ) -> None:
@@ -323,7 +332,6 @@ def apply(
     from .plan import Plan
     from .render import render_text
 
-    target = _target(region, profile, sandbox, role)
     if _is_saved_plan(file):
         the_plan = Plan.from_json(json.loads(file.read_text()))
         gateway = connect(target, the_plan.region)
@@ -362,10 +370,7 @@ def destroy(
     file: Path,
     variables: tuple[str, ...],
     var_files: tuple[Path, ...],
-    region: str | None,
-    profile: str | None,
-    sandbox: bool,
-    role: str | None,
+    target: Target,
     auto_approve: bool,
     purge_artifacts: bool,
 ) -> None:
@@ -376,7 +381,6 @@ def destroy(
     from .render import render_text
     from .state import read_owned
 
-    target = _target(region, profile, sandbox, role)
     loaded, gateway, account = connect_spec(file, variables, var_files, target)
     owned = read_owned(gateway, loaded.spec.name, with_model_data=purge_artifacts)
     the_plan = make_destroy_plan(
@@ -402,10 +406,7 @@ def rollback(
     file: Path,
     variables: tuple[str, ...],
     var_files: tuple[Path, ...],
-    region: str | None,
-    profile: str | None,
-    sandbox: bool,
-    role: str | None,
+    target: Target,
     auto_approve: bool,
 ) -> None:
     """Point the endpoint back at its previous kept config, verified like apply."""
@@ -415,7 +416,6 @@ def rollback(
     from .render import render_text
     from .state import read_owned
 
-    target = _target(region, profile, sandbox, role)
     loaded, gateway, account = connect_spec(file, variables, var_files, target)
     owned = read_owned(gateway, loaded.spec.name)
     the_plan = make_rollback_plan(loaded.spec.name, gateway.region, account, owned)
@@ -435,17 +435,14 @@ def status(
     file: Path,
     variables: tuple[str, ...],
     var_files: tuple[Path, ...],
-    region: str | None,
-    profile: str | None,
-    sandbox: bool,
-    role: str | None,
+    target: Target,
     fmt: str,
 ) -> None:
     """The endpoint's state, config, variants, scaling, and whether it matches FILE."""
     from .operations import prepare
     from .resources import is_owned, to_json
 
-    prepared = prepare(file, variables, var_files, _target(region, profile, sandbox, role))
+    prepared = prepare(file, variables, var_files, target)
     matches = not prepared.plan.has_changes
     endpoint, scaling = prepared.actual.endpoint, prepared.actual.scaling
     tags = prepared.actual.endpoint_tags
@@ -615,10 +612,7 @@ def invoke(
     file: Path,
     variables: tuple[str, ...],
     var_files: tuple[Path, ...],
-    region: str | None,
-    profile: str | None,
-    sandbox: bool,
-    role: str | None,
+    target: Target,
     body: str,
     content_type: str,
     accept: str,
@@ -634,7 +628,7 @@ def invoke(
         response, _ = invoke_local(local_url, payload, content_type, accept)
     else:
         loaded = load(file, variables, var_files)
-        gateway = connect(_target(region, profile, sandbox, role), loaded.spec.region)
+        gateway = connect(target, loaded.spec.region)
         response, _ = gateway.invoke_endpoint(loaded.spec.name, payload, content_type, accept)
     click.echo(response.decode("utf-8", errors="replace"))
 
