@@ -319,7 +319,7 @@ class Spec(_Strict):
         extra="forbid",
         frozen=True,
         title="deployspec deployment",
-        json_schema_extra={"$id": "https://deployspec.dev/schemas/deployment.schema.json"},
+        json_schema_extra={"$id": "urn:deployspec:schema:deployment:v1"},
     )
 
     name: str = Field(

@@ -1,13 +1,14 @@
 """`deployspec init`: a commented starter spec and inference script that validate as written.
 
-Contract: `write_starter(directory, framework)` writes deployment.yaml, inference.py and an empty
-model/ folder (the artifacts the spec points at), refusing to overwrite files unless `force`.
+Contract: `write_starter(directory, framework)` writes deployment.yaml, inference.py, the JSON
+Schema its modeline names, and an empty model/ folder (the artifacts the spec points at), refusing to overwrite files unless `force`.
 The framework version is the newest the SageMaker SDK's image table lists, so the starter never
 names an image that does not exist.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from . import catalog
 from .errors import DeployspecError
 
 SPEC_TEMPLATE = """\
-# yaml-language-server: $schema=https://deployspec.dev/schemas/deployment.schema.json
+# yaml-language-server: $schema=deployment.schema.json
 # A deployspec deployment: `deployspec validate`, `deployspec plan`, `deployspec apply`.
 name: {name}                      # the endpoint name, stable across updates
 
@@ -171,4 +172,9 @@ def write_starter(
         )
     )
     script.write_text(INFERENCE[framework])
-    return [spec_file, script, directory / "model"]
+    # The modeline above points editors running the YAML language server at this file.
+    from .schema import json_schema
+
+    schema_file = directory / "deployment.schema.json"
+    schema_file.write_text(json.dumps(json_schema(), indent=2) + "\n")
+    return [spec_file, script, schema_file, directory / "model"]
