@@ -1,7 +1,8 @@
 """`deployspec init`: a commented starter spec and inference script that validate as written.
 
 Contract: `write_starter(directory, framework)` writes deployment.yaml, inference.py, the JSON
-Schema its modeline names, and an empty model/ folder (the artifacts the spec points at), refusing to overwrite files unless `force`.
+Schema its modeline names, and an empty model/ folder (the artifacts the spec points at),
+refusing to overwrite files unless `force`.
 The framework version is the newest the SageMaker SDK's image table lists, so the starter never
 names an image that does not exist.
 """
