@@ -89,6 +89,7 @@ class Applier:
         }
 
     def apply(self, plan: Plan, report: Report = _ignore) -> None:
+        removed_scaling: list[Change] = []
         for change in plan.changes:
             handler = self._handlers.get((change.kind, change.action))
             if handler is None:
@@ -97,8 +98,42 @@ class Applier:
                     hint="the plan was made by another version of deployspec",
                 )
             report(Event("start", change.address, _describe(change)))
-            handler(change, plan, report)
+            try:
+                handler(change, plan, report)
+            except ApplyError:
+                # Scaling taken off only so an update could go through is put back when the
+                # update fails: the old fleet must not be left without it.
+                for taken in removed_scaling:
+                    if taken.before is not None:
+                        self.gateway.put_scaling(from_json(Scaling, taken.before))
+                        report(Event("done", taken.address, "restored after the failure"))
+                raise
+            if (
+                change.kind is Kind.SCALING
+                and change.action is Action.DELETE
+                and any(
+                    c.kind is Kind.SCALING and c.action is Action.CREATE and c.name == change.name
+                    for c in plan.changes
+                )
+            ):
+                removed_scaling.append(change)
+            elif change.kind is Kind.SCALING and change.action is Action.CREATE:
+                removed_scaling = [c for c in removed_scaling if c.name != change.name]
             report(Event("done", change.address, "done"))
+        if plan.target_config is not None:
+            self._verify(plan, plan.target_config, report)
+
+    def _verify(self, plan: Plan, config_name: str, report: Report) -> None:
+        """Success is the endpoint InService on the planned config, whatever ran before."""
+        live = self._settle(plan, report)
+        if live is None:
+            raise ApplyError(f"endpoint {plan.endpoint_name} does not exist after apply")
+        if live.status != "InService" or live.config_name != config_name:
+            raise ApplyError(
+                f"endpoint {plan.endpoint_name} is {live.status} on {live.config_name}, not "
+                f"InService on {config_name}: {live.failure_reason or 'no reason given'}",
+                hint="fix the cause, then run apply again",
+            )
 
     # ---- S3 ---------------------------------------------------------------------------
 
@@ -222,6 +257,12 @@ class Applier:
                 f"endpoint {plan.endpoint_name} disappeared since the plan", hint="run apply again"
             )
         target = after["config_name"]
+        if live.status in ("Failed", "OutOfService"):
+            raise ApplyError(
+                f"endpoint {plan.endpoint_name} is {live.status}: "
+                f"{live.failure_reason or 'no reason given'}",
+                hint="fix the cause; the next apply replaces the failed endpoint",
+            )
         if before.get("config_name") and live.config_name not in (before["config_name"], target):
             # Someone else moved the endpoint: updating now would fight them.
             raise ApplyError(

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, cast
 
@@ -755,7 +755,11 @@ def _tag_list(tags: Mapping[str, str]) -> list[TagTypeDef]:
 
 
 def _iso(value: object) -> str:
-    return value.isoformat() if isinstance(value, datetime) else str(value)
+    # botocore gives local-time datetimes: normalise to UTC so timestamps compare and sort the
+    # same on every machine (a plan made in CI is applied from a laptop elsewhere).
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat() if value.tzinfo else value.isoformat()
+    return str(value)
 
 
 def _named_like(found: list[tuple[str, str, str]], text: str) -> list[tuple[str, str, str]]:

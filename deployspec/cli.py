@@ -214,6 +214,8 @@ def _save_plan(plan: Any, out: Path) -> None:
     # Terraform plan file does): keep it private to its owner.
     data = json.dumps(plan.to_json(), indent=2) + "\n"
     fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # The mode given to open() only applies to a new file; an existing one keeps its own.
+    os.fchmod(fd, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(data)
 
@@ -340,6 +342,12 @@ def apply(
                 f"the plan is for {the_plan.region}, but the session is in {gateway.region}",
                 hint=f"pass --region {the_plan.region}",
             )
+        if gateway.account_id() != the_plan.account:
+            raise DeployspecError(
+                f"the plan is for account {the_plan.account}, but these credentials are for "
+                f"account {gateway.account_id()}",
+                hint="use the profile the plan was made with",
+            )
         check_fresh(gateway, the_plan)
         click.echo(render_text(the_plan, color=_use_color(sys.stdout)), nl=False)
         auto_approve = True  # reviewing the saved plan was the approval
@@ -376,6 +384,7 @@ def destroy(
 ) -> None:
     """Remove the endpoint, its scaling, and every config and model FILE's spec owns."""
     from .applier import Applier
+    from .desired import is_uploaded_artifact
     from .operations import connect_spec
     from .planner import make_destroy_plan
     from .render import render_text
@@ -383,9 +392,15 @@ def destroy(
 
     loaded, gateway, account = connect_spec(file, variables, var_files, target)
     owned = read_owned(gateway, loaded.spec.name, with_model_data=purge_artifacts)
-    the_plan = make_destroy_plan(
-        loaded.spec.name, gateway.region, account, owned, purge_artifacts=purge_artifacts
+    bucket = loaded.spec.bucket or f"sagemaker-{gateway.region}-{account}"
+    # Only archives deployspec uploaded under this spec's prefix: never the user's own s3://
+    # artifacts, nor anything another spec may use.
+    purge = tuple(
+        uri
+        for uri in owned.model_data.values()
+        if is_uploaded_artifact(uri, bucket, loaded.spec.artifact_prefix)
     )
+    the_plan = make_destroy_plan(loaded.spec.name, gateway.region, account, owned, purge=purge)
     if not the_plan.has_changes:
         for note in the_plan.notes:
             click.echo(f"Note: {note}")
@@ -412,18 +427,26 @@ def rollback(
     """Point the endpoint back at its previous kept config, verified like apply."""
     from .applier import Applier
     from .operations import connect_spec
-    from .planner import make_rollback_plan
+    from .planner import make_rollback_plan, rollback_target
     from .render import render_text
     from .state import read_owned
 
     loaded, gateway, account = connect_spec(file, variables, var_files, target)
     owned = read_owned(gateway, loaded.spec.name)
-    the_plan = make_rollback_plan(loaded.spec.name, gateway.region, account, owned)
+    target_name = rollback_target(loaded.spec.name, owned)
+    target_config = gateway.describe_endpoint_config(target_name)
+    if target_config is None:
+        raise DeployspecError(f"endpoint config {target_name} disappeared", hint="run plan")
+    current = (
+        gateway.describe_endpoint_config(owned.endpoint.config_name) if owned.endpoint else None
+    )
+    the_plan = make_rollback_plan(
+        loaded.spec.name, gateway.region, account, owned, current, target_config
+    )
     click.echo(render_text(the_plan, color=_use_color(sys.stdout)), nl=False)
     _confirm(auto_approve, "roll back")
     Applier(gateway).apply(the_plan, _Progress())
-    target_config = (the_plan.changes[0].after or {}).get("config_name")
-    click.echo(f"Rollback complete! Endpoint {loaded.spec.name} serves {target_config}.")
+    click.echo(f"Rollback complete! Endpoint {loaded.spec.name} serves {target_name}.")
 
 
 @cli.command()
@@ -442,7 +465,9 @@ def status(
     from .operations import prepare
     from .resources import is_owned, to_json
 
-    prepared = prepare(file, variables, var_files, target)
+    # adopt=True: an endpoint deployspec does not manage is still reported (as not managed)
+    # instead of refused; status changes nothing either way.
+    prepared = prepare(file, variables, var_files, target, adopt=True)
     matches = not prepared.plan.has_changes
     endpoint, scaling = prepared.actual.endpoint, prepared.actual.scaling
     tags = prepared.actual.endpoint_tags
@@ -480,6 +505,8 @@ def status(
             click.echo(
                 f"  variant {variant.variant_name}: {count}, weight {variant.current_weight}"
             )
+        if not report["managed_by_deployspec"]:
+            click.echo("  managed:        no (not created by deployspec; see plan --adopt)")
         if scaling is not None:
             click.echo(
                 f"  autoscaling:    {scaling.min_capacity}-{scaling.max_capacity} instances, "
@@ -677,7 +704,9 @@ def serve(
 def _report(exc: DeployspecError) -> None:
     click.echo(exc.format(), err=True)
     if _debug_enabled():
-        traceback.print_exception(exc, file=sys.stderr)
+        # Not the chained botocore error: its text can quote request parameters, secret
+        # environment values among them. Its type is named in the message already.
+        traceback.print_exception(exc, file=sys.stderr, chain=False)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,6 +10,7 @@ the execution role's (SageMaker can only be passed a role of the caller's own ac
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +80,20 @@ def account_of_role(role: str) -> str:
     return parts[4]
 
 
+def artifact_key(prefix: str, sha256: str) -> str:
+    return f"{prefix}/{sha256}/model.tar.gz"
+
+
+def is_uploaded_artifact(uri: str, bucket: str, prefix: str) -> bool:
+    """Whether `uri` is an archive deployspec uploaded for this bucket and prefix."""
+    return (
+        re.fullmatch(
+            rf"s3://{re.escape(bucket)}/{re.escape(prefix)}/[0-9a-f]{{64}}/model\.tar\.gz", uri
+        )
+        is not None
+    )
+
+
 def package_artifact(loaded: LoadedSpec, cache: Path | None = None) -> PackagedArtifact | None:
     """The spec's model.tar.gz, packaged as its framework's container expects (None for s3://)."""
     model_spec = loaded.spec.model
@@ -135,7 +150,7 @@ def build_desired(
     if packaged is None:
         model_data_url = model_spec.artifacts
     else:
-        key = "/".join(p for p in (spec.prefix.strip("/"), packaged.sha256, "model.tar.gz") if p)
+        key = artifact_key(spec.artifact_prefix, packaged.sha256)
         model_data_url = f"s3://{bucket}/{key}"
         artifact = Artifact(
             sha256=packaged.sha256,

@@ -87,6 +87,8 @@ class Plan:
     endpoint_status: str | None = None
     timeout_seconds: int = 1800
     spec_file: str | None = None
+    # The config the endpoint must serve, InService, when apply is done (None: destroy).
+    target_config: str | None = None
     format_version: int = FORMAT_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -98,8 +100,6 @@ class Plan:
         """(to add, to change, to destroy) as Terraform counts them: a replace is 1 + 1."""
         add = change = destroy = 0
         for item in self.changes:
-            if item.kind is Kind.PRUNE_MARK:
-                continue
             if item.action is Action.CREATE:
                 add += 1
             elif item.action is Action.UPDATE:
@@ -122,6 +122,7 @@ class Plan:
             "account": self.account,
             "endpoint_status": self.endpoint_status,
             "timeout_seconds": self.timeout_seconds,
+            "target_config": self.target_config,
             "summary": {"add": add, "change": change, "destroy": destroy},
             "changes": [c.to_json() for c in self.changes],
             "notes": list(self.notes),
@@ -151,5 +152,6 @@ class Plan:
             endpoint_status=data.get("endpoint_status"),
             timeout_seconds=data.get("timeout_seconds", 1800),
             spec_file=data.get("spec_file"),
+            target_config=data.get("target_config"),
             extra=data.get("extra", {}),
         )

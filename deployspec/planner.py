@@ -15,23 +15,28 @@ from __future__ import annotations
 from typing import Any
 
 from .desired import Desired
-from .errors import NotManagedError
+from .errors import NotManagedError, PlanError
 from .plan import Action, Change, Kind, Plan
 from .resources import (
+    BOOKKEEPING_KEYS,
     OWNERSHIP_KEYS,
     TAG_MODEL,
+    TAG_PREVIOUS,
     TAG_PRUNED,
     EndpointConfig,
     Model,
     Scaling,
+    comparable_tags,
     is_owned,
+    prune_mark,
     to_json,
 )
 from .secrets import SENSITIVE, is_secret_key
 from .state import IN_PROGRESS, Actual, Owned
 
-# Endpoint states from which only a new endpoint recovers.
-BROKEN = frozenset({"Failed", "OutOfService", "UpdateRollbackFailed"})
+# Endpoint states from which only a new endpoint recovers. UpdateRollbackFailed is not one:
+# such an endpoint still serves traffic, and an update to a new config is the way out.
+BROKEN = frozenset({"Failed", "OutOfService"})
 
 
 def make_plan(
@@ -50,6 +55,17 @@ def make_plan(
         notes.append(f"endpoint {endpoint.name} will be adopted: ownership tags are added")
 
     status = endpoint.status if endpoint else None
+    if (
+        status == "UpdateRollbackFailed"
+        and endpoint
+        and endpoint.config_name == desired.config.name
+    ):
+        raise PlanError(
+            f"endpoint {endpoint.name} is UpdateRollbackFailed: SageMaker could not roll back "
+            f"its last update ({endpoint.failure_reason or 'no reason given'})",
+            hint="it still serves traffic; change the spec so apply updates it to a new config, "
+            "or destroy and apply again",
+        )
     if status in IN_PROGRESS:
         notes.append(
             f"endpoint {desired.endpoint_name} is {status}: apply waits for it to finish "
@@ -128,8 +144,24 @@ def make_plan(
                     )
                 )
 
-    changes.extend(_endpoint_and_scaling(desired, actual, new_config))
-    changes.extend(_prune(desired, actual))
+    deletions, mark = _prune(desired, actual)
+    # With nothing to delete the prune mark rides on the endpoint change; with deletions it is
+    # written last, once they are done, so a crash in between leaves the mark unset.
+    endpoint_changes = _endpoint_and_scaling(desired, actual, mark if not deletions else None)
+    changes.extend(endpoint_changes)
+    changes.extend(deletions)
+    has_endpoint_change = any(c.kind is Kind.ENDPOINT for c in endpoint_changes)
+    if mark is not None and (deletions or not has_endpoint_change):
+        changes.append(
+            Change(
+                Kind.PRUNE_MARK,
+                desired.endpoint_name,
+                Action.UPDATE,
+                {"tags": {TAG_PRUNED: actual.endpoint_tags.get(TAG_PRUNED)}},
+                {"tags": {TAG_PRUNED: mark}},
+                ("record that older configs and models are pruned",),
+            )
+        )
 
     return Plan(
         spec_name=desired.spec_name,
@@ -142,13 +174,13 @@ def make_plan(
         endpoint_status=status,
         timeout_seconds=desired.timeout_seconds,
         spec_file=spec_file,
+        target_config=desired.config.name,
     )
 
 
-def _endpoint_and_scaling(desired: Desired, actual: Actual, new_config: bool) -> list[Change]:
+def _endpoint_and_scaling(desired: Desired, actual: Actual, mark: str | None) -> list[Change]:
     endpoint = actual.endpoint
     name = desired.endpoint_name
-    tags = desired.endpoint_tags
     variant = desired.config.variant
     live_scaling = actual.scaling
     before_scaling: list[Change] = []
@@ -168,7 +200,7 @@ def _endpoint_and_scaling(desired: Desired, actual: Actual, new_config: bool) ->
             "autoscaling removed from the spec"
             if desired.scaling is None
             else "SageMaker refuses an instance type change while autoscaling is attached; "
-            "it is registered again after the update"
+            "it is registered again after the update (or restored if the update fails)"
         )
         before_scaling.append(
             Change(
@@ -207,7 +239,7 @@ def _endpoint_and_scaling(desired: Desired, actual: Actual, new_config: bool) ->
                 )
             )
 
-    create_after = {"name": name, "config_name": desired.config.name, "tags": tags}
+    bookkeeping = {TAG_PRUNED: mark} if mark is not None else {}
     if gone:
         out.append(
             Change(
@@ -215,7 +247,11 @@ def _endpoint_and_scaling(desired: Desired, actual: Actual, new_config: bool) ->
                 name,
                 Action.CREATE,
                 None,
-                create_after,
+                {
+                    "name": name,
+                    "config_name": desired.config.name,
+                    "tags": {**desired.endpoint_tags, **bookkeeping},
+                },
                 ("endpoint does not exist",)
                 if endpoint is None
                 else ("endpoint is being deleted; it is created again once gone",),
@@ -224,7 +260,7 @@ def _endpoint_and_scaling(desired: Desired, actual: Actual, new_config: bool) ->
         return [*before_scaling, *out, *after_scaling]
 
     assert endpoint is not None
-    live_tags = {k: v for k, v in actual.endpoint_tags.items() if k != TAG_PRUNED}
+    live_tags = {k: v for k, v in actual.endpoint_tags.items() if not k.startswith("aws:")}
     if endpoint.status in BROKEN:
         out.append(
             Change(
@@ -237,7 +273,12 @@ def _endpoint_and_scaling(desired: Desired, actual: Actual, new_config: bool) ->
                     "failure_reason": endpoint.failure_reason,
                     "tags": live_tags,
                 },
-                {**create_after, "status": "InService"},
+                {
+                    "name": name,
+                    "config_name": desired.config.name,
+                    "tags": {**desired.endpoint_tags, **bookkeeping},
+                    "status": "InService",
+                },
                 (f"endpoint is {endpoint.status}: {endpoint.failure_reason or 'no reason given'}",),
                 ("status",),
             )
@@ -256,6 +297,7 @@ def _endpoint_and_scaling(desired: Desired, actual: Actual, new_config: bool) ->
         after["retain_instance_count"] = (
             desired.scaling is not None and actual.scaling is not None and not instance_type_changes
         )
+        bookkeeping[TAG_PREVIOUS] = endpoint.config_name
         reasons.append(
             "new endpoint config: "
             + (
@@ -284,11 +326,22 @@ def _endpoint_and_scaling(desired: Desired, actual: Actual, new_config: bool) ->
             before["weight"] = weight
             after["weight"] = variant.initial_weight
             reasons.append("variant weight changed outside deployspec")
-    if live_tags != tags:
+    if endpoint.status in IN_PROGRESS and not after:
+        # Nothing to change, but apply must still wait for it and check where it lands.
+        before["status"] = endpoint.status
+        after["status"] = "InService"
+        reasons.append(f"endpoint is {endpoint.status}: apply waits until it is InService")
+    # Bookkeeping tags already there are kept: the applier removes what `after` lacks.
+    kept = {k: v for k, v in live_tags.items() if k in BOOKKEEPING_KEYS}
+    wanted_tags = {**desired.endpoint_tags, **kept, **bookkeeping}
+    tags_differ = comparable_tags(live_tags) != desired.endpoint_tags
+    if tags_differ and not reasons:
+        reasons.append("tags changed")
+    # Bookkeeping alone is no reason for an endpoint change (make_plan records the prune mark
+    # on its own); it rides along when the endpoint changes anyway.
+    if live_tags != wanted_tags and (after or tags_differ):
         before["tags"] = live_tags
-        after["tags"] = tags
-        if not reasons:
-            reasons.append("tags changed")
+        after["tags"] = wanted_tags
     if after:
         after.setdefault("config_name", desired.config.name)
         before.setdefault("config_name", endpoint.config_name)
@@ -296,9 +349,11 @@ def _endpoint_and_scaling(desired: Desired, actual: Actual, new_config: bool) ->
     return [*before_scaling, *out, *after_scaling]
 
 
-def _prune(desired: Desired, actual: Actual) -> list[Change]:
+def _prune(desired: Desired, actual: Actual) -> tuple[list[Change], str | None]:
+    """(deletions beyond the keep policy, the prune mark to record) — ((), None) when the
+    endpoint was already pruned for its config and nothing was listed."""
     if actual.owned is None:
-        return []
+        return [], None
     endpoint = actual.endpoint
     configs = sorted(
         (o for o in actual.owned if o.kind == "endpoint_config"),
@@ -341,21 +396,13 @@ def _prune(desired: Desired, actual: Actual) -> list[Change]:
         )
         for m in doomed_models
     )
-    out.append(
-        Change(
-            Kind.PRUNE_MARK,
-            desired.endpoint_name,
-            Action.UPDATE,
-            {"tags": {TAG_PRUNED: actual.endpoint_tags.get(TAG_PRUNED)}},
-            {"tags": {TAG_PRUNED: desired.config.name}},
-            ("record that older configs and models are pruned",),
-        )
-    )
-    return out
+    return out, prune_mark(desired.config.name, desired.keep)
 
 
 def _user_tags(tags: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in tags.items() if k not in OWNERSHIP_KEYS}
+    return {
+        k: v for k, v in tags.items() if k not in OWNERSHIP_KEYS and not k.startswith("aws:")
+    }
 
 
 def _owned_tags(tags: dict[str, str]) -> dict[str, str]:
@@ -422,10 +469,11 @@ def _short(value: object) -> str:
 
 
 def make_destroy_plan(
-    spec_name: str, region: str, account: str, owned: Owned, *, purge_artifacts: bool = False
+    spec_name: str, region: str, account: str, owned: Owned, *, purge: tuple[str, ...] = ()
 ) -> Plan:
-    """Everything the spec owns, removed in an order SageMaker accepts; artifacts kept unless
-    asked. An endpoint without our tags is never touched."""
+    """Everything the spec owns, removed in an order SageMaker accepts. An endpoint without our
+    tags is never touched. `purge`: the uploaded archives to delete too (the caller keeps only
+    those deployspec uploaded under this spec's prefix)."""
     changes: list[Change] = []
     endpoint = owned.endpoint
     ours = endpoint is not None and is_owned(owned.endpoint_tags, spec_name)
@@ -468,13 +516,10 @@ def make_destroy_plan(
                 ("destroy",),
             )
         )
-    if purge_artifacts:
-        for uri in sorted(set(owned.model_data.values())):
-            changes.append(
-                Change(
-                    Kind.ARTIFACT, uri, Action.DELETE, {"s3_uri": uri}, None, ("--purge-artifacts",)
-                )
-            )
+    for uri in sorted(set(purge)):
+        changes.append(
+            Change(Kind.ARTIFACT, uri, Action.DELETE, {"s3_uri": uri}, None, ("--purge-artifacts",))
+        )
     return Plan(
         spec_name=spec_name,
         endpoint_name=spec_name,
@@ -487,39 +532,91 @@ def make_destroy_plan(
     )
 
 
-def make_rollback_plan(spec_name: str, region: str, account: str, owned: Owned) -> Plan:
-    """Point the endpoint back at the newest kept config older than the one it serves."""
+def rollback_target(spec_name: str, owned: Owned) -> str:
+    """The config to roll back to: the one the endpoint served before its last update (recorded
+    by apply), else the newest kept config older than the current one."""
     endpoint = owned.endpoint
     if endpoint is None or not is_owned(owned.endpoint_tags, spec_name):
         raise NotManagedError(f"no endpoint {spec_name!r} managed by deployspec to roll back")
-    configs = sorted(
-        (o for o in owned.resources if o.kind == "endpoint_config"),
-        key=lambda o: o.created,
+    kept = {o.name: o for o in owned.resources if o.kind == "endpoint_config"}
+    previous = owned.endpoint_tags.get(TAG_PREVIOUS)
+    if previous and previous in kept and previous != endpoint.config_name:
+        return previous
+    current = kept.get(endpoint.config_name)
+    older = sorted(
+        (c for c in kept.values() if current is None or c.created < current.created),
+        key=lambda c: c.created,
         reverse=True,
     )
-    names = [c.name for c in configs]
-    current = names.index(endpoint.config_name) if endpoint.config_name in names else -1
-    older = configs[current + 1 :] if current >= 0 else []
     if not older:
         raise NotManagedError(
-            f"endpoint {spec_name} has no kept config older than {endpoint.config_name}",
+            f"endpoint {spec_name} has no kept config to roll back to from {endpoint.config_name}",
             hint="keep: in the spec sets how many previous configs are kept",
         )
-    target = older[0]
-    change = Change(
-        Kind.ENDPOINT,
-        spec_name,
-        Action.UPDATE,
-        {"config_name": endpoint.config_name},
-        {"config_name": target.name, "deployment": None, "retain_instance_count": False},
-        (f"roll back to the config created {target.created}",),
+    return older[0].name
+
+
+def make_rollback_plan(
+    spec_name: str,
+    region: str,
+    account: str,
+    owned: Owned,
+    current: EndpointConfig | None,
+    target: EndpointConfig,
+) -> Plan:
+    """Point the endpoint back at `target`, with autoscaling handled as apply handles it: the
+    count the autoscaler chose is kept, and scaling is taken off around an instance type
+    change SageMaker would refuse."""
+    endpoint = owned.endpoint
+    assert endpoint is not None
+    scaling = owned.scaling
+    type_changes = current is None or current.variant.instance_type != target.variant.instance_type
+    changes: list[Change] = []
+    if scaling is not None and type_changes:
+        changes.append(
+            Change(
+                Kind.SCALING,
+                scaling.resource_id,
+                Action.DELETE,
+                to_json(scaling),
+                None,
+                ("SageMaker refuses an instance type change while autoscaling is attached",),
+            )
+        )
+    live_tags = {k: v for k, v in owned.endpoint_tags.items() if not k.startswith("aws:")}
+    changes.append(
+        Change(
+            Kind.ENDPOINT,
+            spec_name,
+            Action.UPDATE,
+            {"config_name": endpoint.config_name, "tags": live_tags},
+            {
+                "config_name": target.name,
+                "deployment": None,
+                "retain_instance_count": scaling is not None and not type_changes,
+                "tags": {**live_tags, TAG_PREVIOUS: endpoint.config_name},
+            },
+            (f"roll back to {target.name}",),
+        )
     )
+    if scaling is not None and type_changes:
+        changes.append(
+            Change(
+                Kind.SCALING,
+                scaling.resource_id,
+                Action.CREATE,
+                None,
+                to_json(scaling),
+                ("registered again after the rollback",),
+            )
+        )
     return Plan(
         spec_name=spec_name,
         endpoint_name=spec_name,
         region=region,
         account=account,
-        changes=(change,),
+        changes=tuple(changes),
         fingerprint={},
         endpoint_status=endpoint.status,
+        target_config=target.name,
     )

@@ -65,8 +65,12 @@ def _value(value: Any) -> str:
 _HIDDEN = frozenset({"retain_instance_count", "tags.deployspec:spec-digest"})
 
 
+# Apply's own bookkeeping on the endpoint: shown only as the prune_mark change itself.
+_BOOKKEEPING = ("tags.deployspec:pruned-for", "tags.deployspec:previous-config")
+
+
 def _shown(key: str, change: Change) -> bool:
-    if key in _HIDDEN:
+    if key in _HIDDEN or (key in _BOOKKEEPING and change.kind is not Kind.PRUNE_MARK):
         return False
     # Ownership tags are bookkeeping; on a new resource they only add noise.
     return not (change.action is Action.CREATE and key.startswith("tags.deployspec:"))

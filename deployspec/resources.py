@@ -22,15 +22,33 @@ TAG_DIGEST = "deployspec:spec-digest"
 # Set on the endpoint once old configs and models were pruned for its current config, so an
 # unchanged spec need not list the account's configs and models on every plan.
 TAG_PRUNED = "deployspec:pruned-for"
+# Set on the endpoint by every update: the config it served before, for `rollback`.
+TAG_PREVIOUS = "deployspec:previous-config"
 # On endpoint configs: the model they serve, so pruning knows which models are still needed
 # without describing every config.
 TAG_MODEL = "deployspec:model"
 MANAGED_BY = "deployspec"
-OWNERSHIP_KEYS = frozenset({TAG_MANAGED_BY, TAG_SPEC, TAG_DIGEST, TAG_PRUNED, TAG_MODEL})
+OWNERSHIP_KEYS = frozenset(
+    {TAG_MANAGED_BY, TAG_SPEC, TAG_DIGEST, TAG_PRUNED, TAG_MODEL, TAG_PREVIOUS}
+)
+# Written by apply as it goes, never by the spec: not compared against the spec's tags.
+BOOKKEEPING_KEYS = frozenset({TAG_PRUNED, TAG_PREVIOUS})
 
 
 def ownership_tags(spec_name: str) -> dict[str, str]:
     return {TAG_MANAGED_BY: MANAGED_BY, TAG_SPEC: spec_name}
+
+
+def prune_mark(config_name: str, keep: int) -> str:
+    """TAG_PRUNED's value: pruned for this config under this keep policy (lowering keep prunes
+    again)."""
+    return f"{config_name}@keep={keep}"
+
+
+def comparable_tags(tags: dict[str, str]) -> dict[str, str]:
+    """Tags the spec decides: without apply's bookkeeping, and without AWS's own aws: keys
+    (CloudFormation and others add them; they cannot be removed)."""
+    return {k: v for k, v in tags.items() if k not in BOOKKEEPING_KEYS and not k.startswith("aws:")}
 
 
 def is_owned(tags: dict[str, str], spec_name: str) -> bool:

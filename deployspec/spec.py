@@ -350,11 +350,13 @@ class Spec(_Strict):
         description="Artifact bucket; default sagemaker-<region>-<account>.",
         examples=["my-model-artifacts"],
     )
-    prefix: str = Field(
-        default="deployspec",
+    prefix: str | None = Field(
+        default=None,
         max_length=512,
-        pattern=r"^[^/\s][^\s]*$|^$",
-        description="S3 key prefix for uploaded artifacts.",
+        pattern=r"^[^/\s][^\s]*$",
+        description="S3 key prefix for uploaded artifacts (<prefix>/<sha256>/model.tar.gz); "
+        "default deployspec/<name>, so specs never share, and destroy --purge-artifacts never "
+        "removes another spec's archive.",
         examples=["deployspec/resnet50"],
     )
     tags: dict[TagKey, TagValue] = Field(
@@ -410,6 +412,10 @@ class Spec(_Strict):
             if key.startswith(RESERVED_TAG_PREFIX):
                 raise ValueError(f"tag key {key!r}: the {RESERVED_TAG_PREFIX} prefix is ours")
         return value
+
+    @property
+    def artifact_prefix(self) -> str:
+        return (self.prefix or f"deployspec/{self.name}").strip("/")
 
     @property
     def effective_serverless(self) -> Serverless | None:
@@ -839,8 +845,26 @@ def _check_paths(doc: Document, file: str, base: Path) -> tuple[LocalPaths, list
     # As in the SageMaker SDK, the entry point is relative to source_dir when one is given.
     entry_root = source_dir if source_dir is not None else base
     entry_point = None
-    if model.get("source_dir") is None or source_dir is not None:
-        entry_point = resolve("entry_point", model.get("entry_point"), entry_root, False)
+    raw_entry = model.get("entry_point")
+    if (
+        source_dir is not None
+        and isinstance(raw_entry, str)
+        and len(Path(raw_entry.removeprefix("./")).parts) > 1
+    ):
+        # The containers run code/<SAGEMAKER_PROGRAM>: a script deeper in source_dir would be
+        # packaged where they never look, and the endpoint would fail only after a long wait.
+        problems.append(
+            _diag(
+                file,
+                marks,
+                ("model", "entry_point"),
+                f"{raw_entry!r} is not at the top of source_dir",
+                "move the script to the top of source_dir (it may import modules from "
+                "subfolders), or point entry_point at a top-level file",
+            )
+        )
+    elif model.get("source_dir") is None or source_dir is not None:
+        entry_point = resolve("entry_point", raw_entry, entry_root, False)
     return LocalPaths(artifacts, entry_point, source_dir), problems
 
 

@@ -25,6 +25,7 @@ from .resources import (
     OwnedResource,
     Scaling,
     is_owned,
+    prune_mark,
 )
 
 if TYPE_CHECKING:
@@ -108,7 +109,9 @@ def read_actual(gateway: Gateway, desired: Desired) -> Actual:
 
     owned = None
     pruned_for_current = (
-        endpoint is not None and serving_desired and tags.get(TAG_PRUNED) == endpoint.config_name
+        endpoint is not None
+        and serving_desired
+        and tags.get(TAG_PRUNED) == prune_mark(endpoint.config_name, desired.keep)
     )
     if not pruned_for_current:
         owned = tuple(_list_owned(gateway, desired))

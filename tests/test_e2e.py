@@ -528,7 +528,7 @@ def test_status_reports_state_and_match(sandbox: dict[str, Any], sm: Any, iris: 
     changed = json.loads(
         cli(sandbox, "status", str(iris), "--var", "memory_mb=3072", "--format", "json").stdout
     )
-    assert changed["matches_spec"] is False and changed["pending_changes"] == 3
+    assert changed["matches_spec"] is False and changed["pending_changes"] == 2
 
 
 def test_destroy_purges_artifacts_only_when_asked(
@@ -549,3 +549,25 @@ def test_destroy_purges_artifacts_only_when_asked(
     purged = cli(sandbox, "destroy", str(iris), "--auto-approve", "--purge-artifacts")
     assert purged.returncode == 0, purged.stderr
     assert s3.list_objects_v2(Bucket=bucket).get("Contents", []) == []
+
+
+def test_failed_instance_type_change_restores_autoscaling(
+    sandbox: dict[str, Any], sm: Any, iris: Path
+) -> None:
+    _realtime(iris)
+    assert cli(sandbox, "apply", str(iris), "--auto-approve").returncode == 0
+    _realtime(iris, "ml.m5.xlarge")
+    sandbox["faults"].fail_next_update("iris", "new instances failed health checks")
+    failed = cli(sandbox, "apply", str(iris), "--auto-approve")
+    assert failed.returncode == 1
+    assert "new instances failed health checks" in failed.stderr
+    assert "restored after the failure" in failed.stderr
+    scaling = boto3.client(
+        "application-autoscaling",
+        endpoint_url=sandbox["info"].endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    targets = scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+    assert [(t["MinCapacity"], t["MaxCapacity"]) for t in targets] == [(1, 3)]

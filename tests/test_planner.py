@@ -14,6 +14,7 @@ from deployspec.render import render_json, render_markdown, render_text
 from deployspec.resources import (
     TAG_DIGEST,
     TAG_MODEL,
+    TAG_PREVIOUS,
     TAG_PRUNED,
     Artifact,
     Deployment,
@@ -90,9 +91,11 @@ def test_empty_account_creates_everything() -> None:
         ("create", "model.iris-aaaaaaaaaa"),
         ("create", "endpoint_config.iris-cccccccccc"),
         ("create", "endpoint.iris"),
-        ("update", "prune_mark.iris"),
     ]
     assert plan.counts() == (5, 0, 0)
+    endpoint_tags = (plan.changes[4].after or {})["tags"]
+    assert endpoint_tags[TAG_PRUNED] == "iris-cccccccccc@keep=2"
+    assert plan.target_config == "iris-cccccccccc"
     config_change = plan.changes[3]
     assert config_change.after is not None
     assert config_change.after["tags"][TAG_MODEL] == "iris-aaaaaaaaaa"
@@ -102,7 +105,7 @@ def test_matching_state_plans_nothing() -> None:
     d = desired()
     actual = Actual(
         endpoint=live_endpoint(),
-        endpoint_tags=owned_tags(d, pruned="iris-cccccccccc"),
+        endpoint_tags=owned_tags(d, pruned="iris-cccccccccc@keep=2"),
         desired_config_exists=True,
         desired_model_exists=True,
     )
@@ -132,12 +135,15 @@ def test_changed_config_updates_endpoint_in_place() -> None:
     assert summary(plan) == [
         ("create", "endpoint_config.iris-cccccccccc"),
         ("update", "endpoint.iris"),
-        ("update", "prune_mark.iris"),
     ]
     assert "variant.serverless.memory_mb: 1024 → 2048" in plan.changes[0].reasons
     update = plan.changes[1]
-    assert update.before == {"config_name": "iris-bbbbbbbbbb"}
-    assert update.after is not None and update.after["config_name"] == "iris-cccccccccc"
+    assert update.before is not None and update.after is not None
+    assert update.before["config_name"] == "iris-bbbbbbbbbb"
+    assert update.after["config_name"] == "iris-cccccccccc"
+    # The endpoint remembers what it served before (for rollback) and that pruning is done.
+    assert update.after["tags"][TAG_PREVIOUS] == "iris-bbbbbbbbbb"
+    assert update.after["tags"][TAG_PRUNED] == "iris-cccccccccc@keep=2"
     assert render_text(plan) == GOLDEN_UPDATE
 
 
@@ -145,7 +151,7 @@ def test_failed_endpoint_is_replaced() -> None:
     d = desired()
     actual = Actual(
         endpoint=live_endpoint(status="Failed", failure_reason="image not found"),
-        endpoint_tags=owned_tags(d, pruned="iris-cccccccccc"),
+        endpoint_tags=owned_tags(d, pruned="iris-cccccccccc@keep=2"),
         desired_config_exists=True,
         desired_model_exists=True,
     )
@@ -177,7 +183,7 @@ def test_in_progress_endpoint_is_noted() -> None:
     d = desired()
     actual = Actual(
         endpoint=live_endpoint(status="Updating"),
-        endpoint_tags=owned_tags(d, pruned="iris-cccccccccc"),
+        endpoint_tags=owned_tags(d, pruned="iris-cccccccccc@keep=2"),
         desired_config_exists=True,
         desired_model_exists=True,
     )
@@ -266,7 +272,7 @@ def test_edited_scaling_policy_is_drift() -> None:
     d = desired(scaling=wanted)
     actual = Actual(
         endpoint=live_endpoint(),
-        endpoint_tags=owned_tags(d, pruned="iris-cccccccccc"),
+        endpoint_tags=owned_tags(d, pruned="iris-cccccccccc@keep=2"),
         desired_config_exists=True,
         desired_model_exists=True,
         scaling=edited,
@@ -304,7 +310,6 @@ def test_instance_type_change_deregisters_scaling_first() -> None:
         ("delete", "scaling.endpoint/iris/variant/AllTraffic"),
         ("update", "endpoint.iris"),
         ("create", "scaling.endpoint/iris/variant/AllTraffic"),
-        ("update", "prune_mark.iris"),
     ]
     assert plan.changes[2].after is not None
     assert plan.changes[2].after["retain_instance_count"] is False
@@ -380,11 +385,112 @@ deployspec will perform the following actions on endpoint iris (us-east-1):
       ~ config_name = "iris-bbbbbbbbbb" -> "iris-cccccccccc"
     }
 
-  # prune_mark.iris will be recorded on the endpoint
-  # (record that older configs and models are pruned)
-  ~ prune_mark "iris" {
-      ~ tags.deployspec:pruned-for = "iris-bbbbbbbbbb" -> "iris-cccccccccc"
-    }
-
 Plan: 1 to add, 1 to change, 0 to destroy.
 """
+
+
+def test_endpoint_still_creating_gets_a_wait_and_verify_change() -> None:
+    d = desired()
+    actual = Actual(
+        endpoint=live_endpoint(status="Creating"),
+        endpoint_tags=owned_tags(d, pruned="iris-cccccccccc@keep=2"),
+        desired_config_exists=True,
+        desired_model_exists=True,
+    )
+    [change] = make_plan(d, actual).changes
+    assert change.kind is Kind.ENDPOINT and change.action is Action.UPDATE
+    assert change.before == {"status": "Creating", "config_name": "iris-cccccccccc"}
+    assert change.after == {"status": "InService", "config_name": "iris-cccccccccc"}
+
+
+def test_update_rollback_failed_is_not_replaced() -> None:
+    from deployspec.errors import PlanError
+
+    d = desired()
+    stuck = Actual(
+        endpoint=live_endpoint(status="UpdateRollbackFailed", failure_reason="alarm"),
+        endpoint_tags=owned_tags(d, pruned="iris-cccccccccc@keep=2"),
+        desired_config_exists=True,
+        desired_model_exists=True,
+    )
+    with pytest.raises(PlanError):
+        make_plan(d, stuck)
+    moved = replace(stuck, endpoint=live_endpoint("iris-bbbbbbbbbb", status="UpdateRollbackFailed"))
+    [change] = make_plan(d, moved).changes
+    assert change.action is Action.UPDATE  # an update to a new config, never a replacement
+
+
+def test_aws_tags_and_bookkeeping_are_not_drift() -> None:
+    d = desired()
+    tags = {
+        **owned_tags(d, pruned="iris-cccccccccc@keep=2"),
+        TAG_PREVIOUS: "iris-0000000000",
+        "aws:cloudformation:stack-name": "legacy",
+    }
+    actual = Actual(
+        endpoint=live_endpoint(),
+        endpoint_tags=tags,
+        desired_config_exists=True,
+        desired_model_exists=True,
+    )
+    assert make_plan(d, actual).changes == ()
+
+
+def test_lowered_keep_is_a_stale_prune_mark() -> None:
+    d = desired(keep=1)
+    actual = Actual(
+        endpoint=live_endpoint(),
+        endpoint_tags=owned_tags(d, pruned="iris-cccccccccc@keep=2"),
+        desired_config_exists=True,
+        desired_model_exists=True,
+        owned=(),
+    )
+    [change] = make_plan(d, actual).changes
+    assert change.kind is Kind.PRUNE_MARK
+    assert change.after == {"tags": {TAG_PRUNED: "iris-cccccccccc@keep=1"}}
+
+
+def test_rollback_prefers_the_recorded_previous_config_and_handles_scaling() -> None:
+    from deployspec.planner import make_rollback_plan, rollback_target
+    from deployspec.state import Owned
+
+    scaling = Scaling("endpoint/iris/variant/AllTraffic", 1, 4, 100.0, 300, 60, "p")
+    configs = (
+        OwnedResource("endpoint_config", "iris-v1", "2026-01-01T00:00:00+00:00"),
+        OwnedResource("endpoint_config", "iris-v2", "2026-01-02T00:00:00+00:00"),
+        OwnedResource("endpoint_config", "iris-v3", "2026-01-03T00:00:00+00:00"),
+    )
+    tags = {**ownership_tags("iris"), TAG_PREVIOUS: "iris-v1"}
+    owned = Owned(live_endpoint("iris-v3"), tags, scaling, configs, {})
+    # v2's update was rolled back by SageMaker: v1 is what served before v3, not v2.
+    assert rollback_target("iris", owned) == "iris-v1"
+    untagged = replace(owned, endpoint_tags=ownership_tags("iris"))
+    assert rollback_target("iris", untagged) == "iris-v2"
+
+    def config(name: str, kind: str) -> EndpointConfig:
+        return EndpointConfig(name, Variant("m", instance_type=kind, initial_instance_count=1))
+
+    same = make_rollback_plan(
+        "iris",
+        "us-east-1",
+        "1",
+        owned,
+        config("iris-v3", "ml.m5.large"),
+        config("iris-v1", "ml.m5.large"),
+    )
+    [update] = same.changes
+    assert update.after is not None and update.after["retain_instance_count"] is True
+    assert same.target_config == "iris-v1"
+    other = make_rollback_plan(
+        "iris",
+        "us-east-1",
+        "1",
+        owned,
+        config("iris-v3", "ml.m5.xlarge"),
+        config("iris-v1", "ml.m5.large"),
+    )
+    assert summary(other) == [
+        ("delete", "scaling.endpoint/iris/variant/AllTraffic"),
+        ("update", "endpoint.iris"),
+        ("create", "scaling.endpoint/iris/variant/AllTraffic"),
+    ]

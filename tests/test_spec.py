@@ -322,3 +322,14 @@ def test_var_assignment_syntax() -> None:
     assert parse_var_assignments(["a=1", "b=x=y"]) == {"a": "1", "b": "x=y"}
     with pytest.raises(SpecError):
         parse_var_assignments(["novalue"])
+
+
+def test_entry_point_must_be_at_the_top_of_source_dir(write_spec: WriteSpec, project: Path) -> None:
+    (project / "src" / "pkg").mkdir(parents=True)
+    (project / "src" / "pkg" / "serve.py").write_text("")
+    text = VALID_SKLEARN.replace(
+        "entry_point: inference.py", "entry_point: pkg/serve.py\n  source_dir: ./src"
+    )
+    path = write_spec(text)
+    [error] = errors_of(path)
+    assert error.startswith(f"{path}:7:16: model.entry_point: 'pkg/serve.py' is not at the top")
