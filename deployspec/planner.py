@@ -400,9 +400,7 @@ def _prune(desired: Desired, actual: Actual) -> tuple[list[Change], str | None]:
 
 
 def _user_tags(tags: dict[str, str]) -> dict[str, str]:
-    return {
-        k: v for k, v in tags.items() if k not in OWNERSHIP_KEYS and not k.startswith("aws:")
-    }
+    return {k: v for k, v in tags.items() if k not in OWNERSHIP_KEYS and not k.startswith("aws:")}
 
 
 def _owned_tags(tags: dict[str, str]) -> dict[str, str]:
