@@ -24,6 +24,14 @@ def cache_dir(*parts: str) -> Path:
     return path
 
 
+def optional_cache_file(*parts: str) -> Path | None:
+    """A file in the cache, or None when the cache cannot be used (it only costs speed)."""
+    try:
+        return cache_dir(*parts[:-1]) / parts[-1]
+    except OSError:
+        return None
+
+
 def read_json(path: Path) -> object | None:
     """A cached JSON value, or None when missing or unreadable (a cache is never fatal)."""
     try:

@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .cache import cache_dir, read_json, write_json
+from .cache import optional_cache_file, read_json, write_json
 from .errors import DeployspecError
 
 
@@ -49,8 +49,8 @@ def instance_types() -> frozenset[str]:
     # Keyed by the model file's identity: a botocore upgrade replaces it.
     stamp = versions[-1].stat()
     key = hashlib.sha256(f"{versions[-1]}:{stamp.st_mtime_ns}:{stamp.st_ino}".encode())
-    cached = cache_dir() / f"instance-types-{key.hexdigest()[:16]}.json"
-    found = read_json(cached)
+    cached = optional_cache_file(f"instance-types-{key.hexdigest()[:16]}.json")
+    found = read_json(cached) if cached else None
     if isinstance(found, list) and found:
         return frozenset(str(x) for x in found)
     model_file = versions[-1] / "service-2.json.gz"
@@ -59,7 +59,8 @@ def instance_types() -> frozenset[str]:
     with opener(path, "rt", encoding="utf-8") as handle:
         model = json.load(handle)
     enum = model["shapes"]["ProductionVariantInstanceType"]["enum"]
-    write_json(cached, enum)
+    if cached:
+        write_json(cached, enum)
     return frozenset(enum)
 
 

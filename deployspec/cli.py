@@ -525,7 +525,9 @@ def sandbox() -> None:
 
 
 @sandbox.command("start")
-@click.option("--port", type=int, default=None, help="Port on 127.0.0.1 (default 5577).")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=None, help="Port on 127.0.0.1 (default 5577)."
+)
 @click.option(
     "--transition-seconds",
     type=float,
@@ -627,13 +629,12 @@ def _read_body(body: str) -> bytes:
 @click.option("--body", required=True, help="Request body, or @file to read it from a file.")
 @click.option("--content-type", default="application/json", show_default=True)
 @click.option("--accept", default="application/json", show_default=True)
+@click.option("--local", is_flag=True, help="Call a running `deployspec serve` instead.")
 @click.option(
-    "--local",
-    "local_url",
-    is_flag=False,
-    flag_value="http://127.0.0.1:8080",
-    default=None,
-    help="Call a running `deployspec serve` instead (default http://127.0.0.1:8080).",
+    "--local-url",
+    default="http://127.0.0.1:8080",
+    show_default=True,
+    help="Where `deployspec serve` listens, with --local.",
 )
 def invoke(
     file: Path,
@@ -643,13 +644,14 @@ def invoke(
     body: str,
     content_type: str,
     accept: str,
-    local_url: str | None,
+    local: bool,
+    local_url: str,
 ) -> None:
     """Call the endpoint FILE deploys and print the response."""
     from .operations import connect, load
 
     payload = _read_body(body)
-    if local_url:
+    if local:
         from .local_serve import invoke_local
 
         response, _ = invoke_local(local_url, payload, content_type, accept)
@@ -663,8 +665,13 @@ def invoke(
 @cli.command()
 @click.argument("file", type=click.Path(path_type=Path))
 @spec_inputs
-@click.option("--port", type=int, default=8080, show_default=True)
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; anything but loopback lets others run your model.",
+)
 def serve(
     file: Path, variables: tuple[str, ...], var_files: tuple[Path, ...], port: int, host: str
 ) -> None:
@@ -679,6 +686,7 @@ def serve(
     from .runtime.server import make_server
 
     loaded = load(file, variables, var_files)
+    _check_bindable(host, port)
     model_dir, framework, program, env = prepare_local_model(loaded)
 
     def stop(signum: int, frame: object) -> None:
@@ -699,6 +707,21 @@ def serve(
             click.echo("stopped", err=True)
         finally:
             server.server_close()
+
+
+def _check_bindable(host: str, port: int) -> None:
+    """Fail before packaging and loading the model when the address cannot be used."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        raise DeployspecError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            hint="pick another --port, or stop what uses this one",
+        ) from None
 
 
 def _report(exc: DeployspecError) -> None:
@@ -730,6 +753,13 @@ def main(argv: list[str] | None = None) -> None:
         # `deployspec plan | head` closes the pipe early; that is not an error of ours.
         sys.stderr.close()
         raise SystemExit(0) from None
+    except OSError as exc:
+        # A file system or network problem outside the tool's own checks (a cache folder that
+        # is a file, a read-only home): still an error to report, not a traceback.
+        if _debug_enabled():
+            raise
+        _report(DeployspecError(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")))
+        raise SystemExit(1) from None
     except SystemExit:
         raise
     except click.exceptions.Exit as exc:

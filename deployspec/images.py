@@ -14,7 +14,7 @@ import json
 import warnings
 from importlib import metadata
 
-from .cache import cache_dir, read_json, write_json
+from .cache import optional_cache_file, read_json, write_json
 from .errors import DeployspecError
 
 
@@ -41,12 +41,13 @@ def image_uri(
         "sdk": metadata.version("sagemaker-core"),
     }
     key = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()[:32]
-    cached_file = cache_dir("images") / f"{key}.json"
-    cached = read_json(cached_file)
+    cached_file = optional_cache_file("images", f"{key}.json")
+    cached = read_json(cached_file) if cached_file else None
     if isinstance(cached, dict) and cached.get("request") == request:
         return str(cached["uri"])
     uri = _retrieve(framework, region, version, py_version, instance_type, base_framework_version)
-    write_json(cached_file, {"request": request, "uri": uri})
+    if cached_file:
+        write_json(cached_file, {"request": request, "uri": uri})
     return uri
 
 

@@ -29,8 +29,12 @@ def prepare_local_model(loaded: LoadedSpec) -> tuple[Path, str, str | None, dict
     if not (target / ".complete").exists():
         target.mkdir(parents=True, exist_ok=True)
         with tarfile.open(packaged.path, "r:gz") as archive:
-            # The "data" filter refuses absolute paths, links out of the folder and devices.
-            archive.extractall(target, filter="data")
+            # Our own packager wrote it (regular files and folders only); the "data" filter,
+            # where this Python has it, refuses anything else all the same.
+            if hasattr(tarfile, "data_filter"):
+                archive.extractall(target, filter="data")
+            else:
+                archive.extractall(target)
         (target / ".complete").touch()
     env = container_environment(loaded, loaded.spec.region or "us-east-1")
     program = env.get("SAGEMAKER_PROGRAM")
@@ -38,6 +42,10 @@ def prepare_local_model(loaded: LoadedSpec) -> tuple[Path, str, str | None, dict
 
 
 def invoke_local(url: str, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
+    if not url.startswith(("http://", "https://")):
+        raise DeployspecError(
+            f"{url!r} is not an http:// URL", hint="for example --local-url http://127.0.0.1:8080"
+        )
     request = urllib.request.Request(
         url.rstrip("/") + "/invocations",
         data=body,
@@ -50,8 +58,8 @@ def invoke_local(url: str, body: bytes, content_type: str, accept: str) -> tuple
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode("utf-8", errors="replace")
         raise DeployspecError(f"the local model answered {exc.code}: {detail}") from None
-    except urllib.error.URLError as exc:
+    except (urllib.error.URLError, ValueError, OSError) as exc:
         raise DeployspecError(
-            f"cannot reach {url}: {exc.reason}",
+            f"cannot reach {url}: {getattr(exc, 'reason', exc)}",
             hint="start it with `deployspec serve FILE`",
         ) from None

@@ -14,8 +14,9 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import stat
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -459,43 +460,34 @@ def _restore_strings(doc: Document) -> None:
 
 def read_spec_text(path: Path) -> str:
     shown = str(path)
-    if not path.exists():
-        raise SpecError([Diagnostic(shown, None, None, "", "file not found")])
-    if path.is_dir():
-        raise SpecError(
-            [
-                Diagnostic(
-                    shown,
-                    None,
-                    None,
-                    "",
-                    "is a directory, not a spec file",
-                    f"did you mean {path / 'deployment.yaml'}?",
-                )
-            ]
-        )
+
+    def fail(message: str, hint: str | None = None) -> SpecError:
+        return SpecError([Diagnostic(shown, None, None, "", message, hint)])
+
     try:
-        size = path.stat().st_size
-        if size > MAX_SPEC_BYTES:
-            raise SpecError(
-                [
-                    Diagnostic(
-                        shown,
-                        None,
-                        None,
-                        "",
-                        f"file is too large ({size} bytes; a spec is at most {MAX_SPEC_BYTES})",
-                        "is this the right file? model artifacts belong under model.artifacts",
-                    )
-                ]
+        if path.is_dir():
+            raise fail(
+                "is a directory, not a spec file", f"did you mean {path / 'deployment.yaml'}?"
             )
-        data = path.read_bytes()
+        # O_NONBLOCK: opening a FIFO would otherwise wait for a writer forever.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                # A FIFO or a device would block or never end.
+                raise fail("is not a regular file")
+            data = handle.read(MAX_SPEC_BYTES + 1)
+    except FileNotFoundError:
+        raise fail("file not found") from None
     except OSError as exc:
-        raise SpecError(
-            [Diagnostic(shown, None, None, "", f"cannot read: {exc.strerror}")]
-        ) from None
+        raise fail(f"cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_SPEC_BYTES:
+        raise fail(
+            f"file is too large ({info.st_size} bytes; a spec is at most {MAX_SPEC_BYTES})",
+            "is this the right file? model artifacts belong under model.artifacts",
+        )
     if b"\x00" in data:
-        raise SpecError([Diagnostic(shown, None, None, "", "not a text file (contains NUL bytes)")])
+        raise fail("not a text file (contains NUL bytes)")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -552,7 +544,11 @@ def load_var_file(path: Path) -> dict[str, object]:
     ]
     if bad:
         raise SpecError(bad)
-    return dict(doc.data)
+    # As for the spec's own vars: `v: 2.10` stays "2.10".
+    return {
+        k: doc.raw_scalars.get((k,), v) if isinstance(v, (int, float)) else v
+        for k, v in doc.data.items()
+    }
 
 
 def load_spec(
@@ -567,6 +563,20 @@ def load_spec(
         variables.update(load_var_file(var_file))
     variables.update(cli_vars or {})
     rendered = render(text, file, variables)
+    try:
+        return _validate(path, rendered, variables)
+    except SpecError as exc:
+        if rendered.count("\n") == text.count("\n"):
+            raise
+        # Block tags or comments added or removed lines: say which text the lines refer to.
+        note = "line numbers refer to the rendered template (its tags changed the line count)"
+        raise SpecError(
+            [replace(d, hint=f"{d.hint}; {note}" if d.hint else note) for d in exc.diagnostics]
+        ) from None
+
+
+def _validate(path: Path, rendered: str, variables: dict[str, object]) -> LoadedSpec:
+    file = str(path)
     doc = parse_yaml(rendered, file)
     _restore_strings(doc)
     diagnostics: list[Diagnostic] = []
@@ -724,6 +734,8 @@ def _check_framework(doc: Document, file: str) -> list[Diagnostic]:
     if not isinstance(model, dict):
         return []
     framework, version = model.get("framework"), model.get("version")
+    if not isinstance(framework, str):
+        return []  # pydantic reports the type error
     py_version, image = model.get("py_version"), model.get("image")
     marks = doc.marks
     if framework == "custom":
@@ -819,9 +831,14 @@ def _check_paths(doc: Document, file: str, base: Path) -> tuple[LocalPaths, list
     def resolve(key: str, value: object, root: Path, want_dir: bool | None) -> Path | None:
         if not isinstance(value, str) or value.startswith("s3://") or "://" in value:
             return None
-        candidate = (root / os.path.expanduser(value)).resolve()
         kind = "folder" if want_dir else "file" if want_dir is False else "file or folder"
-        if not candidate.exists():
+        try:
+            candidate = (root / os.path.expanduser(value)).resolve()
+            exists = candidate.exists()
+        except (OSError, RuntimeError) as exc:  # too long a name, a symlink loop
+            problems.append(_diag(file, marks, ("model", key), f"cannot use this path: {exc}"))
+            return None
+        if not exists:
             problems.append(
                 _diag(
                     file,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from . import catalog
 from .errors import DeployspecError
+from .spec import NAME_PATTERN
 
 SPEC_TEMPLATE = """\
 # yaml-language-server: $schema=deployment.schema.json
@@ -74,12 +75,19 @@ def output_fn(prediction, accept):
     return json.dumps({"predictions": prediction}), "application/json"
 ''',
     "xgboost": '''\
-"""Inference handlers for the SageMaker XGBoost container (defaults load xgboost-model)."""
+"""Inference handlers for the SageMaker XGBoost container (script mode needs model_fn)."""
 
 import json
+import os
 
 import numpy as np
 import xgboost as xgb
+
+
+def model_fn(model_dir):
+    booster = xgb.Booster()
+    booster.load_model(os.path.join(model_dir, "xgboost-model"))
+    return booster
 
 
 def input_fn(body, content_type):
@@ -155,15 +163,24 @@ def write_starter(
     directory = directory.resolve()
     endpoint = name or re.sub(r"[^a-zA-Z0-9]+", "-", directory.name).strip("-") or "my-model"
     endpoint = endpoint[:63].strip("-")
+    if not re.fullmatch(NAME_PATTERN, endpoint) or len(endpoint) > 63:
+        raise DeployspecError(
+            f"{endpoint!r} cannot name a SageMaker endpoint",
+            hint="1-63 letters, digits and hyphens, starting and ending with a letter or digit",
+        )
     spec_file = directory / "deployment.yaml"
     script = directory / "inference.py"
-    existing = [p for p in (spec_file, script) if p.exists()]
+    schema_file = directory / "deployment.schema.json"
+    existing = [p for p in (spec_file, script, schema_file) if p.exists()]
     if existing and not force:
         raise DeployspecError(f"{existing[0]} already exists", hint="pass --force to overwrite it")
     # TensorFlow Serving wants a numeric version folder inside the artifacts.
     artifacts_suffix = "/1" if framework == "tensorflow" else ""
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / f"model{artifacts_suffix}").mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / f"model{artifacts_suffix}").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DeployspecError(f"cannot create {exc.filename}: {exc.strerror}") from None
     spec_file.write_text(
         SPEC_TEMPLATE.format(
             name=endpoint,
@@ -176,6 +193,5 @@ def write_starter(
     # The modeline above points editors running the YAML language server at this file.
     from .schema import json_schema
 
-    schema_file = directory / "deployment.schema.json"
     schema_file.write_text(json.dumps(json_schema(), indent=2) + "\n")
     return [spec_file, script, schema_file, directory / "model"]

@@ -17,6 +17,7 @@ import re
 import sys
 import traceback
 from collections.abc import Mapping
+from typing import Any
 
 from .errors import Diagnostic, SpecError
 from .yamlsource import parse_yaml
@@ -62,7 +63,11 @@ def file_defaults(text: str, file: str) -> dict[str, object]:
                 )
             ]
         )
-    return {str(k): v for k, v in block.items()}
+    # `v: 2.10` must stay "2.10", not YAML's float 2.1, or a version silently changes.
+    return {
+        str(k): doc.raw_scalars.get(("vars", k), v) if isinstance(v, (int, float)) else v
+        for k, v in block.items()
+    }
 
 
 def render(text: str, file: str, variables: Mapping[str, object]) -> str:
@@ -73,13 +78,15 @@ def render(text: str, file: str, variables: Mapping[str, object]) -> str:
     from jinja2.exceptions import SecurityError
     from jinja2.sandbox import SandboxedEnvironment
 
-    env = SandboxedEnvironment(
+    env = _bounded_environment(SandboxedEnvironment)(
         undefined=StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
     )
     try:
-        return env.from_string(text).render(dict(variables))
+        return _render_bounded(env.from_string(text), dict(variables), file)
+    except SpecError:
+        raise
     except TemplateSyntaxError as exc:
         raise SpecError(
             [
@@ -124,6 +131,72 @@ def render(text: str, file: str, variables: Mapping[str, object]) -> str:
                 )
             ]
         ) from None
+    # Anything else is the user's template failing at run time (1/0, 'a' + 1, recursion...).
+    except (Exception, RecursionError) as exc:
+        where = _template_line(exc)
+        raise SpecError(
+            [
+                Diagnostic(
+                    file,
+                    where,
+                    _column_of(text, where, None),
+                    "",
+                    f"template failed: {type(exc).__name__}: {exc}",
+                    "templates may only substitute variables and use filters; "
+                    "include, import and extends are not available",
+                )
+            ]
+        ) from None
+
+
+# Rendering is bounded like the YAML after it: a spec is small.
+MAX_RENDERED_CHARS = 1024 * 1024
+MAX_OPERAND = 100_000
+
+
+def _bounded_environment(base: type[Any]) -> type[Any]:
+    """The sandbox, plus limits on `*` and `**` so `'a' * 10**9` fails fast instead of eating
+    memory."""
+
+    class Bounded(base):  # type: ignore[misc]
+        intercepted_binops = frozenset({"*", "**"})
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            if operator == "**" and isinstance(right, (int, float)) and right > 64:
+                raise OverflowError("exponent too large for a template")
+            if operator == "*":
+                for value, other in ((left, right), (right, left)):
+                    if (
+                        isinstance(value, (str, list, tuple))
+                        and isinstance(other, int)
+                        and len(value) * other > MAX_RENDERED_CHARS
+                    ):
+                        raise OverflowError("result too large for a template")
+            return super().call_binop(context, operator, left, right)
+
+    return Bounded
+
+
+def _render_bounded(template: Any, variables: dict[str, object], file: str) -> str:
+    out: list[str] = []
+    size = 0
+    for chunk in template.generate(variables):
+        size += len(chunk)
+        if size > MAX_RENDERED_CHARS:
+            raise SpecError(
+                [
+                    Diagnostic(
+                        file,
+                        None,
+                        None,
+                        "",
+                        f"the rendered template is larger than {MAX_RENDERED_CHARS} characters",
+                        "a deployment spec is small: check loops in the template",
+                    )
+                ]
+            )
+        out.append(chunk)
+    return "".join(out)
 
 
 def _template_line(exc: BaseException) -> int | None:

@@ -64,8 +64,39 @@ class Document:
     raw_scalars: dict[Path_, str]
 
 
+class _TooBig(Exception):
+    def __init__(self, mark: yaml.Mark | None, what: str) -> None:
+        super().__init__(what)
+        self.mark = mark
+        self.what = what
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader: only standard YAML tags; `!!python/...` fails to construct."""
+    """SafeLoader: only standard YAML tags; `!!python/...` fails to construct. It also counts
+    nodes and depth while composing, so a huge or deeply nested file stops early instead of
+    eating time, memory or the stack."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._nodes = 0
+        self._depth = 0
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        self._nodes += 1
+        self._depth += 1
+        try:
+            if self._nodes > MAX_EXPANDED_NODES:
+                raise _TooBig(self._next_mark(), f"more than {MAX_EXPANDED_NODES} values")
+            if self._depth > MAX_DEPTH:
+                raise _TooBig(self._next_mark(), f"nested more than {MAX_DEPTH} deep")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def _next_mark(self) -> yaml.Mark | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        mark: yaml.Mark | None = getattr(event, "start_mark", None)
+        return mark
 
 
 def format_path(path: Path_) -> str:
@@ -184,14 +215,34 @@ class _Builder:
 
 def parse_yaml(text: str, file: str) -> Document:
     """Parse one YAML mapping document; raise SpecError with every located problem."""
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:
+        raise SpecError([_reader_diagnostic(exc, text, file)]) from None
     try:
         try:
             root = loader.get_single_node()
         except yaml.MarkedYAMLError as exc:
             raise SpecError([_syntax_diagnostic(exc, file)]) from None
+        except yaml.reader.ReaderError as exc:
+            raise SpecError([_reader_diagnostic(exc, text, file)]) from None
         except yaml.YAMLError as exc:
             raise SpecError([Diagnostic(file, None, None, "", f"invalid YAML: {exc}")]) from None
+        except _TooBig as exc:
+            line = exc.mark.line + 1 if exc.mark else None
+            column = exc.mark.column + 1 if exc.mark else None
+            raise SpecError(
+                [
+                    Diagnostic(
+                        file,
+                        line,
+                        column,
+                        "",
+                        f"the document has {exc.what}",
+                        "a deployment spec is small: is this the right file?",
+                    )
+                ]
+            ) from None
         if root is None:
             raise SpecError(
                 [
@@ -242,6 +293,22 @@ def parse_yaml(text: str, file: str) -> Document:
         return Document(data, builder.marks, builder.raw)
     finally:
         loader.dispose()
+
+
+def _reader_diagnostic(exc: yaml.reader.ReaderError, text: str, file: str) -> Diagnostic:
+    """Characters YAML forbids (control characters): located from the offset PyYAML gives."""
+    before = text[: exc.position]
+    line = before.count("\n") + 1
+    column = exc.position - (before.rfind("\n") + 1) + 1
+    shown = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+    return Diagnostic(
+        file,
+        line,
+        column,
+        "",
+        f"a character YAML does not allow ({shown})",
+        "remove control characters; is this a text file?",
+    )
 
 
 def _syntax_diagnostic(exc: yaml.MarkedYAMLError, file: str) -> Diagnostic:

@@ -112,6 +112,7 @@ def test_serve_answers_real_predictions_then_stops_cleanly(
             "invoke",
             str(iris),
             "--local",
+            "--local-url",
             f"http://127.0.0.1:{port}",
             "--body",
             '{"instances": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]}',
@@ -119,7 +120,13 @@ def test_serve_answers_real_predictions_then_stops_cleanly(
         assert answer.returncode == 0, answer.stderr
         assert answer.stdout.strip() == '{"predictions": ["setosa", "virginica"]}'
         bad = run_cli(
-            "invoke", str(iris), "--local", f"http://127.0.0.1:{port}", "--body", "not json"
+            "invoke",
+            str(iris),
+            "--local",
+            "--local-url",
+            f"http://127.0.0.1:{port}",
+            "--body",
+            "not json",
         )
         assert bad.returncode == 1
         assert "the local model answered 500" in bad.stderr
@@ -136,7 +143,13 @@ def test_serve_answers_real_predictions_then_stops_cleanly(
 
 def test_invoke_local_without_a_server_says_how_to_start_one(iris: Path) -> None:
     result = run_cli(
-        "invoke", str(iris), "--local", f"http://127.0.0.1:{_free_port()}", "--body", "{}"
+        "invoke",
+        str(iris),
+        "--local",
+        "--local-url",
+        f"http://127.0.0.1:{_free_port()}",
+        "--body",
+        "{}",
     )
     assert result.returncode == 1
     assert "deployspec serve" in result.stderr

@@ -132,3 +132,32 @@ def test_validate_and_help_do_not_import_heavy_modules(project: Path) -> None:
         [sys.executable, "-c", probe, str(spec)], capture_output=True, text=True, check=False
     )
     assert "HEAVY []" in result.stdout, result.stdout + result.stderr
+
+
+def test_init_refuses_a_name_sagemaker_would_refuse(tmp_path: Path) -> None:
+    result = run_cli("init", "--name", "bad_name", str(tmp_path / "x"))
+    assert result.returncode == 1
+    assert "cannot name a SageMaker endpoint" in result.stderr
+
+
+def test_bad_ports_and_urls_are_usage_errors(project: Path) -> None:
+    spec = project / "d.yaml"
+    spec.write_text(VALID_SKLEARN)
+    for args in (
+        ["serve", str(spec), "--port", "70000"],
+        ["sandbox", "start", "--port", "70000"],
+        ["invoke", str(spec), "--local", "--local-url", "notaurl", "--body", "{}"],
+    ):
+        result = run_cli(*args)
+        assert result.returncode == 1, args
+        assert "Traceback" not in result.stderr
+
+
+def test_an_unusable_cache_folder_is_an_error_not_a_traceback(project: Path) -> None:
+    spec = project / "d.yaml"
+    spec.write_text(VALID_SKLEARN)
+    blocker = project / "not-a-folder"
+    blocker.write_text("")
+    result = run_cli("serve", str(spec), env={"DEPLOYSPEC_CACHE_DIR": str(blocker)})
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr

@@ -622,3 +622,45 @@ def test_the_sklearn_example_answers_through_plain_boto3(
     assert json.loads(answer["Body"].read()) == {
         "predictions": ["setosa", "versicolor", "virginica"]
     }
+
+
+def test_instance_type_change_under_autoscaling_is_refused_like_aws(
+    sandbox: SandboxInfo, sm: Any, iris_model: dict[str, Any]
+) -> None:
+    model = _model(sm)
+
+    def realtime(instance_type: str) -> str:
+        name = _name("config")
+        sm.create_endpoint_config(
+            EndpointConfigName=name,
+            ProductionVariants=[
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": model,
+                    "InstanceType": instance_type,
+                    "InitialInstanceCount": 1,
+                }
+            ],
+        )
+        return name
+
+    endpoint = _endpoint(sm, realtime("ml.m5.large"))
+    scaling = _client(sandbox, "application-autoscaling")
+    resource = f"endpoint/{endpoint}/variant/AllTraffic"
+    scaling.register_scalable_target(
+        ServiceNamespace="sagemaker",
+        ResourceId=resource,
+        ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+        MinCapacity=1,
+        MaxCapacity=2,
+    )
+    bigger = realtime("ml.m5.xlarge")
+    error = _error(lambda: sm.update_endpoint(EndpointName=endpoint, EndpointConfigName=bigger))
+    assert error["Code"] == "ValidationException"
+    assert "auto scaling" in error["Message"]
+    scaling.deregister_scalable_target(
+        ServiceNamespace="sagemaker",
+        ResourceId=resource,
+        ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+    )
+    sm.update_endpoint(EndpointName=endpoint, EndpointConfigName=bigger)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -333,3 +334,90 @@ def test_entry_point_must_be_at_the_top_of_source_dir(write_spec: WriteSpec, pro
     path = write_spec(text)
     [error] = errors_of(path)
     assert error.startswith(f"{path}:7:16: model.entry_point: 'pkg/serve.py' is not at the top")
+
+
+def test_control_characters_are_located(project: Path) -> None:
+    path = project / "bell.yaml"
+    path.write_text("name: x\x07\n")
+    [error] = errors_of(path)
+    assert error.startswith(f"{path}:1:8: a character YAML does not allow (#x0007)")
+
+
+def test_deep_nesting_fails_fast(project: Path) -> None:
+    path = project / "deep.yaml"
+    path.write_text("a: " + "[" * 5000 + "]" * 5000 + "\n")
+    [error] = errors_of(path)
+    assert "nested more than 64 deep" in error
+
+
+def test_huge_flow_list_stops_while_composing(project: Path) -> None:
+    path = project / "big.yaml"
+    path.write_text("a: [" + ",".join(["1"] * 100_000) + "]\n")
+    [error] = errors_of(path)
+    assert "more than 20000 values" in error
+
+
+@pytest.mark.parametrize(
+    ("expression", "needle"),
+    [
+        ("{{ 1/0 }}", "ZeroDivisionError"),
+        ("{{ 'a' + 1 }}", "TypeError"),
+        ("{% include 'other.yaml' %}", "no loader"),
+        ("{{ 'a' * 20000000 }}", "result too large"),
+    ],
+)
+def test_template_runtime_errors_are_located(
+    write_spec: WriteSpec, expression: str, needle: str
+) -> None:
+    path = write_spec(VALID_SKLEARN.replace("name: iris", f'name: "{expression}"'))
+    [error] = errors_of(path)
+    assert error.startswith(f"{path}:1:")
+    assert "template failed" in error and needle in error
+
+
+def test_template_loops_are_bounded(write_spec: WriteSpec) -> None:
+    loop = "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}"
+    path = write_spec(VALID_SKLEARN.replace("name: iris", f'name: "{loop}"'))
+    [error] = errors_of(path)
+    assert "rendered template is larger than" in error
+
+
+def test_line_numbers_after_templates_that_remove_lines_are_flagged(write_spec: WriteSpec) -> None:
+    text = "{# a comment\nspanning\nlines #}\n" + VALID_SKLEARN.replace(
+        "memory_mb: 2048", "memory_mb: 3000"
+    )
+    path = write_spec(text)
+    [error] = errors_of(path)
+    assert "line numbers refer to the rendered template" in error
+
+
+def test_numeric_var_defaults_keep_their_text(write_spec: WriteSpec, project: Path) -> None:
+    text = (
+        VALID_SKLEARN.replace(
+            'framework: sklearn\n  version: "1.2-1"', 'framework: pytorch\n  version: "{{ v }}"'
+        )
+        + "vars: {v: 2.10}\n"
+    )
+    path = write_spec(text)
+    [error] = errors_of(path)  # PyTorch 2.10 has no image; it must not become 2.1
+    assert "pytorch '2.10' has no SageMaker inference image" in error
+    var_file = project / "v.yaml"
+    var_file.write_text("v: 2.10\n")
+    [error] = errors_of(path, var_files=[var_file])
+    assert "pytorch '2.10'" in error
+
+
+def test_non_scalar_framework_is_a_clean_error(write_spec: WriteSpec) -> None:
+    path = write_spec(VALID_SKLEARN.replace("framework: sklearn", "framework: [1]"))
+    errors = errors_of(path)
+    assert any("model.framework" in e for e in errors)
+
+
+def test_unusable_paths_are_clean_errors(write_spec: WriteSpec, project: Path) -> None:
+    path = write_spec(VALID_SKLEARN.replace("./model", "./" + "x" * 300))
+    [error] = errors_of(path)
+    assert error.startswith(f"{path}:6:14: model.artifacts: cannot use this path")
+    fifo = project / "pipe.yaml"
+    os.mkfifo(fifo)
+    [error] = errors_of(fifo)
+    assert error == f"{fifo}: is not a regular file"

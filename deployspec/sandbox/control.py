@@ -304,7 +304,23 @@ def _log_tail(state: Path) -> str:
 
 
 def _child_env() -> dict[str, str]:
-    env = dict(os.environ)
+    # Model code runs inside the sandbox: it must never find the user's real AWS credentials,
+    # and any boto3 it uses talks to the sandbox itself.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("AWS_") and k not in ("BOTO_CONFIG", "BOTOCORE_CONFIG")
+    }
+    env.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+    )
     env["PYTHONUNBUFFERED"] = "1"
     # The server must import this very deployspec, installed or not.
     package_root = str(Path(__file__).resolve().parents[2])

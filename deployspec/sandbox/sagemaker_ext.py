@@ -530,6 +530,7 @@ def update_endpoint(
         config = self.endpoint_configs.get(endpoint_config_name)
         if config is None:
             raise _missing_config(self, endpoint_config_name)
+        _refuse_type_change_under_autoscaling(self, endpoint, list(config.production_variants))
         deployment = _snapshot(self, endpoint_config_name)
         excluded = {p.get("VariantPropertyType") for p in exclude_retained_variant_properties or []}
         retain = bool(retain_all_variant_properties)
@@ -561,6 +562,34 @@ def update_endpoint(
         arn: str = endpoint.arn
     _release(released)
     return arn
+
+
+def _refuse_type_change_under_autoscaling(
+    backend: SageMakerModelBackend, endpoint: FakeEndpoint, new_variants: list[dict[str, Any]]
+) -> None:
+    """AWS refuses to change a variant's instance type while Application Auto Scaling has a
+    scalable target on it; deployspec's plans deregister first, and this keeps them honest."""
+    from moto.applicationautoscaling.models import applicationautoscaling_backends
+
+    current_config = backend.endpoint_configs.get(endpoint.endpoint_config_name)
+    if current_config is None:
+        return
+    current = {v["VariantName"]: v.get("InstanceType") for v in current_config.production_variants}
+    scaling = applicationautoscaling_backends[backend.account_id][backend.region_name]
+    targets = scaling.targets.get("sagemaker:variant:DesiredInstanceCount", {})
+    blocked = [
+        v["VariantName"]
+        for v in new_variants
+        if v["VariantName"] in current
+        and v.get("InstanceType") != current[v["VariantName"]]
+        and f"endpoint/{endpoint.endpoint_name}/variant/{v['VariantName']}" in targets
+    ]
+    if blocked:
+        # AWS's wording, as near as public reports give it.
+        raise ValidationError(
+            message=f'The variant(s) "{blocked}" must not have auto scaling configured to change '
+            "the instance type. Deregister the scalable target(s) first."
+        )
 
 
 def _variants_after_update(
