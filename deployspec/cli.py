@@ -687,6 +687,10 @@ def serve(
 
     loaded = load(file, variables, var_files)
     _check_bindable(host, port)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(
+            f"warning: listening on {host}: anyone who reaches it can run your model", err=True
+        )
     model_dir, framework, program, env = prepare_local_model(loaded)
 
     def stop(signum: int, frame: object) -> None:

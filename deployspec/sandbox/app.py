@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections import deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
@@ -49,7 +50,8 @@ class SandboxApp:
         self._info = info
         self._host = host
         self.throttle = Throttle()
-        self.calls: list[dict[str, str]] = []
+        # Bounded: a long-running sandbox must not grow without end.
+        self.calls: deque[dict[str, str]] = deque(maxlen=10_000)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = str(environ.get("PATH_INFO", ""))
