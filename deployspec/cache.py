@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 
@@ -46,6 +45,8 @@ def write_json(path: Path, value: object) -> None:
     """Write atomically, so a concurrent reader sees the old or the new file, never half."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        import tempfile  # only on a cache miss: start-up matters more
+
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
         with os.fdopen(fd, "w") as handle:
             json.dump(value, handle, sort_keys=True)

@@ -9,7 +9,6 @@ installed data files, found on the Python path so that neither boto3 nor the hea
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import sys
@@ -53,6 +52,8 @@ def instance_types() -> frozenset[str]:
     found = read_json(cached) if cached else None
     if isinstance(found, list) and found:
         return frozenset(str(x) for x in found)
+    import gzip  # only on a cache miss
+
     model_file = versions[-1] / "service-2.json.gz"
     opener = gzip.open if model_file.exists() else open
     path = model_file if model_file.exists() else versions[-1] / "service-2.json"

@@ -14,7 +14,6 @@ import json
 import os
 import signal
 import sys
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -733,6 +732,8 @@ def _report(exc: DeployspecError) -> None:
     if _debug_enabled():
         # Not the chained botocore error: its text can quote request parameters, secret
         # environment values among them. Its type is named in the message already.
+        import traceback
+
         traceback.print_exception(exc, file=sys.stderr, chain=False)
 
 
