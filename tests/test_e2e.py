@@ -472,7 +472,11 @@ def test_concurrent_applies_never_issue_conflicting_updates(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    time.sleep(1.5)
+    # Start the second only once the first's update is under way, whatever the machine's speed.
+    deadline = time.monotonic() + 60
+    while sm.describe_endpoint(EndpointName="iris")["EndpointStatus"] != "Updating":
+        assert time.monotonic() < deadline and first.poll() is None, "first apply never updated"
+        time.sleep(0.05)
     second = subprocess.Popen(
         [*base, "--var", "memory_mb=4096"],
         env=env,
