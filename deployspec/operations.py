@@ -19,7 +19,7 @@ from .errors import DeployspecError, SandboxError
 from .plan import Plan
 from .planner import make_plan
 from .spec import LoadedSpec, load_spec, parse_var_assignments
-from .state import Actual, read_actual
+from .state import Actual, endpoint_fingerprint, read_actual
 
 if TYPE_CHECKING:
     from .aws import Gateway
@@ -114,12 +114,7 @@ def connect_spec(
 
 def check_fresh(gateway: Gateway, plan: Plan) -> None:
     """Refuse a saved plan whose endpoint changed since it was made."""
-    live = gateway.describe_endpoint(plan.endpoint_name)
-    now = {
-        "endpoint_config": live.config_name if live else None,
-        "endpoint_status": live.status if live else None,
-        "endpoint_modified": live.last_modified if live else None,
-    }
+    now = endpoint_fingerprint(gateway.describe_endpoint(plan.endpoint_name))
     then = {k: plan.fingerprint.get(k) for k in now}
     if now != then:
         changed = ", ".join(f"{k}: {then[k]} → {now[k]}" for k in now if now[k] != then[k])

@@ -30,6 +30,7 @@ from .resources import (
     is_owned,
     prune_mark,
     to_json,
+    without_aws_tags,
 )
 from .secrets import SENSITIVE, is_secret_key
 from .state import IN_PROGRESS, Actual, Owned
@@ -260,7 +261,7 @@ def _endpoint_and_scaling(desired: Desired, actual: Actual, mark: str | None) ->
         return [*before_scaling, *out, *after_scaling]
 
     assert endpoint is not None
-    live_tags = {k: v for k, v in actual.endpoint_tags.items() if not k.startswith("aws:")}
+    live_tags = without_aws_tags(actual.endpoint_tags)
     if endpoint.status in BROKEN:
         out.append(
             Change(
@@ -400,7 +401,7 @@ def _prune(desired: Desired, actual: Actual) -> tuple[list[Change], str | None]:
 
 
 def _user_tags(tags: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in tags.items() if k not in OWNERSHIP_KEYS and not k.startswith("aws:")}
+    return {k: v for k, v in without_aws_tags(tags).items() if k not in OWNERSHIP_KEYS}
 
 
 def _owned_tags(tags: dict[str, str]) -> dict[str, str]:
@@ -581,7 +582,7 @@ def make_rollback_plan(
                 ("SageMaker refuses an instance type change while autoscaling is attached",),
             )
         )
-    live_tags = {k: v for k, v in owned.endpoint_tags.items() if not k.startswith("aws:")}
+    live_tags = without_aws_tags(owned.endpoint_tags)
     changes.append(
         Change(
             Kind.ENDPOINT,

@@ -45,10 +45,15 @@ def prune_mark(config_name: str, keep: int) -> str:
     return f"{config_name}@keep={keep}"
 
 
+def without_aws_tags(tags: dict[str, str]) -> dict[str, str]:
+    """Tags without AWS's own aws: keys (CloudFormation and others add them; nobody else can
+    set or remove them)."""
+    return {k: v for k, v in tags.items() if not k.startswith("aws:")}
+
+
 def comparable_tags(tags: dict[str, str]) -> dict[str, str]:
-    """Tags the spec decides: without apply's bookkeeping, and without AWS's own aws: keys
-    (CloudFormation and others add them; they cannot be removed)."""
-    return {k: v for k, v in tags.items() if k not in BOOKKEEPING_KEYS and not k.startswith("aws:")}
+    """Tags the spec decides: without AWS's own keys and without apply's bookkeeping."""
+    return {k: v for k, v in without_aws_tags(tags).items() if k not in BOOKKEEPING_KEYS}
 
 
 def is_owned(tags: dict[str, str], spec_name: str) -> bool:

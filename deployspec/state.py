@@ -26,6 +26,7 @@ from .resources import (
     Scaling,
     is_owned,
     prune_mark,
+    scaling_resource_id,
 )
 
 if TYPE_CHECKING:
@@ -52,11 +53,8 @@ class Actual:
 
     def fingerprint(self) -> dict[str, object]:
         """What a saved plan was made against; apply refuses if it changed since."""
-        endpoint = self.endpoint
         return {
-            "endpoint_config": endpoint.config_name if endpoint else None,
-            "endpoint_status": endpoint.status if endpoint else None,
-            "endpoint_modified": endpoint.last_modified if endpoint else None,
+            **endpoint_fingerprint(self.endpoint),
             "desired_config_exists": self.desired_config_exists,
             "desired_model_exists": self.desired_model_exists,
             "scaling": [
@@ -67,6 +65,22 @@ class Actual:
             if self.scaling
             else None,
         }
+
+
+def endpoint_fingerprint(endpoint: Endpoint | None) -> dict[str, object]:
+    """The part of a plan's fingerprint that `apply PLAN.json` checks against the live endpoint."""
+    return {
+        "endpoint_config": endpoint.config_name if endpoint else None,
+        "endpoint_status": endpoint.status if endpoint else None,
+        "endpoint_modified": endpoint.last_modified if endpoint else None,
+    }
+
+
+def _has_instances(endpoint: Endpoint | None) -> bool:
+    """Real-time variants report instance counts; serverless ones do not (and never scale)."""
+    return endpoint is not None and any(
+        v.current_instance_count is not None for v in endpoint.variants
+    )
 
 
 def read_actual(gateway: Gateway, desired: Desired) -> Actual:
@@ -97,14 +111,9 @@ def read_actual(gateway: Gateway, desired: Desired) -> Actual:
             bucket_exists = gateway.bucket_exists(desired.bucket)
 
     scaling = None
-    realtime_live = endpoint is not None and any(
-        v.current_instance_count is not None for v in endpoint.variants
-    )
-    if desired.scaling is not None or realtime_live:
+    if desired.scaling is not None or _has_instances(endpoint):
         scaling = gateway.describe_scaling(
-            desired.scaling.resource_id
-            if desired.scaling
-            else f"endpoint/{desired.endpoint_name}/variant/{desired.config.variant.variant_name}"
+            scaling_resource_id(desired.endpoint_name, desired.config.variant.variant_name)
         )
 
     owned = None
@@ -114,7 +123,7 @@ def read_actual(gateway: Gateway, desired: Desired) -> Actual:
         and tags.get(TAG_PRUNED) == prune_mark(endpoint.config_name, desired.keep)
     )
     if not pruned_for_current:
-        owned = tuple(_list_owned(gateway, desired))
+        owned = tuple(list_owned(gateway, desired.spec_name))
 
     return Actual(
         endpoint=endpoint,
@@ -130,11 +139,7 @@ def read_actual(gateway: Gateway, desired: Desired) -> Actual:
     )
 
 
-def _list_owned(gateway: Gateway, desired: Desired) -> list[OwnedResource]:
-    return _list_owned_named(gateway, desired.spec_name)
-
-
-def _list_owned_named(gateway: Gateway, base: str) -> list[OwnedResource]:
+def list_owned(gateway: Gateway, base: str) -> list[OwnedResource]:
     """Configs and models named like ours *and* tagged as ours: names alone prove nothing."""
     found: list[OwnedResource] = []
     for name, created, arn in gateway.list_endpoint_configs(base):
@@ -166,11 +171,9 @@ def read_owned(gateway: Gateway, spec_name: str, *, with_model_data: bool = Fals
     endpoint = gateway.describe_endpoint(spec_name)
     tags = gateway.list_tags(endpoint.arn) if endpoint is not None and endpoint.arn else {}
     scaling = None
-    if endpoint is not None and any(
-        v.current_instance_count is not None for v in endpoint.variants
-    ):
-        scaling = gateway.describe_scaling(f"endpoint/{spec_name}/variant/{VARIANT_NAME}")
-    resources = tuple(_list_owned_named(gateway, spec_name))
+    if _has_instances(endpoint):
+        scaling = gateway.describe_scaling(scaling_resource_id(spec_name, VARIANT_NAME))
+    resources = tuple(list_owned(gateway, spec_name))
     model_data: dict[str, str] = {}
     if with_model_data:
         for item in resources:
