@@ -104,6 +104,9 @@ Duration = Annotated[
 ]
 
 
+# Models use `default=[]` / `default={}` rather than default_factory: pydantic copies such
+# defaults per instance, and a builtin factory would make it parse `list`'s signature when the
+# module loads, a measurable part of `validate`'s start-up.
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
@@ -179,7 +182,7 @@ class ModelSpec(_Strict):
     env: dict[
         Annotated[str, Field(pattern=ENV_KEY_PATTERN)], Annotated[str, Field(max_length=1024)]
     ] = Field(
-        default_factory=dict,
+        default={},
         max_length=100,
         description="Environment of the container. Values of keys that look secret "
         "(KEY, SECRET, TOKEN, PASSWORD, CREDENTIAL) are never printed.",
@@ -288,7 +291,7 @@ class Deployment(_Strict):
     linear: Step | None = Field(default=None, description="Linear step size and wait.")
     rolling: Step | None = Field(default=None, description="Rolling batch size and wait.")
     rollback_alarms: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field(
-        default_factory=list,
+        default=[],
         max_length=10,
         description="CloudWatch alarms that roll an update back (at most 10).",
     )
@@ -361,7 +364,7 @@ class Spec(_Strict):
         examples=["deployspec/resnet50"],
     )
     tags: dict[TagKey, TagValue] = Field(
-        default_factory=dict,
+        default={},
         max_length=MAX_USER_TAGS,
         description="Tags on every resource.",
         examples=[{"team": "vision"}],
@@ -388,7 +391,7 @@ class Spec(_Strict):
         default=None, description="Request/response capture (real-time only)."
     )
     vars: dict[Annotated[str, Field(pattern=r"^[A-Za-z_]\w*$")], VarValue] = Field(
-        default_factory=dict,
+        default={},
         description="Jinja2 template variables with defaults; --var k=v overrides.",
         examples=[{"stage": "dev"}],
     )

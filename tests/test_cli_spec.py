@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+from deployspec.cli import _long_running
 from deployspec.schema import json_schema
 from tests.conftest import REPO, VALID_SKLEARN, run_cli
 
@@ -132,6 +134,32 @@ def test_validate_and_help_do_not_import_heavy_modules(project: Path) -> None:
         [sys.executable, "-c", probe, str(spec)], capture_output=True, text=True, check=False
     )
     assert "HEAVY []" in result.stdout, result.stdout + result.stderr
+
+
+def test_the_process_entry_collects_garbage_only_once_a_command_runs_long() -> None:
+    probe = (
+        "import gc\n"
+        "from deployspec import cli\n"
+        "seen = []\n"
+        "def command(argv=None):\n"
+        "    seen.append(gc.isenabled())\n"
+        "    cli._long_running()\n"
+        "    seen.append(gc.isenabled())\n"
+        "cli.main = command\n"
+        "cli.run()\n"
+        "print('SEEN', seen, gc.get_freeze_count() > 0)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False
+    )
+    assert "SEEN [False, True] True" in result.stdout, result.stdout + result.stderr
+
+
+def test_long_running_leaves_an_embedding_process_alone() -> None:
+    # main() called in-process (tests, other tools) keeps the caller's collector as it is.
+    frozen = gc.get_freeze_count()
+    _long_running()
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
 
 
 def test_init_refuses_a_name_sagemaker_would_refuse(tmp_path: Path) -> None:
