@@ -33,7 +33,7 @@ from pydantic import (
 
 from . import catalog
 from .errors import Diagnostic, SpecError
-from .templating import file_defaults, render
+from .templating import file_defaults, render, source_lines
 from .yamlsource import Document, Marks, Path_, format_path, parse_yaml
 
 MAX_SPEC_BYTES = 1024 * 1024
@@ -569,13 +569,24 @@ def load_spec(
     try:
         return _validate(path, rendered, variables)
     except SpecError as exc:
-        if rendered.count("\n") == text.count("\n"):
+        if rendered == text:
             raise
-        # Block tags or comments added or removed lines: say which text the lines refer to.
+        raise SpecError(_in_source(exc.diagnostics, text, variables, rendered)) from None
+
+
+def _in_source(
+    diagnostics: Sequence[Diagnostic], text: str, variables: dict[str, object], rendered: str
+) -> list[Diagnostic]:
+    """Diagnostics located in the rendered text, moved to the template lines they come from."""
+    origin = source_lines(text, variables, rendered)
+    if origin is None:
+        if rendered.count("\n") == text.count("\n"):
+            return list(diagnostics)
         note = "line numbers refer to the rendered template (its tags changed the line count)"
-        raise SpecError(
-            [replace(d, hint=f"{d.hint}; {note}" if d.hint else note) for d in exc.diagnostics]
-        ) from None
+        return [replace(d, hint=f"{d.hint}; {note}" if d.hint else note) for d in diagnostics]
+    return [
+        replace(d, line=origin[min(d.line, len(origin)) - 1]) if d.line else d for d in diagnostics
+    ]
 
 
 def _validate(path: Path, rendered: str, variables: dict[str, object]) -> LoadedSpec:

@@ -6,9 +6,10 @@ sandboxed (no attribute access to internals, no file loading) and strict (an und
 is an error, never an empty string). Variables come, lowest precedence first, from the spec's
 own `vars:` block (`file_defaults`), `--var-file` files, and `--var k=v`.
 
-The `vars:` block is read before rendering, so it must itself be plain YAML; rendering keeps
-line numbers unchanged as long as templates are used inline (`{{ stage }}`), which is how every
-located error after this stage stays accurate.
+The `vars:` block is read before rendering, so it must itself be plain YAML. Errors found
+after rendering are located in the rendered text; `source_lines` maps its lines back to the
+template's, so that they still point into the file the user wrote when block tags, loops or
+comments add or remove lines.
 """
 
 from __future__ import annotations
@@ -74,17 +75,11 @@ def render(text: str, file: str, variables: Mapping[str, object]) -> str:
     if not has_template(text):
         return text
     # Imported here: specs without templates (the common case) never pay for Jinja.
-    from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
+    from jinja2 import TemplateSyntaxError, UndefinedError
     from jinja2.exceptions import SecurityError
-    from jinja2.sandbox import SandboxedEnvironment
 
-    env = _bounded_environment(SandboxedEnvironment)(
-        undefined=StrictUndefined,
-        autoescape=False,
-        keep_trailing_newline=True,
-    )
     try:
-        return _render_bounded(env.from_string(text), dict(variables), file)
+        return _render_bounded(_environment().from_string(text), dict(variables), file)
     except SpecError:
         raise
     except TemplateSyntaxError as exc:
@@ -147,6 +142,105 @@ def render(text: str, file: str, variables: Mapping[str, object]) -> str:
                 )
             ]
         ) from None
+
+
+# A line-number marker: private-use characters, which no spec needs, around a line number.
+_MARK_OPEN, _MARK_CLOSE = "\ue000", "\ue001"
+_MARK = re.compile(f"{_MARK_OPEN}(\\d+){_MARK_CLOSE}")
+_TAG_OPEN = re.compile(r"\{[{%#]")
+_TAG_CLOSE = {"{{": "}}", "{%": "%}", "{#": "#}"}
+
+
+def source_lines(text: str, variables: Mapping[str, object], rendered: str) -> list[int] | None:
+    """For each line of `rendered` (the output of `render(text, ...)`), the line of `text` it
+    comes from; None when that cannot be told for certain.
+
+    The template is rendered a second time with every line of its literal text tagged with its
+    line number, right after the line's last non-blank character, where whitespace control
+    (`{%-`, `-%}`) never strips. The tags must then come out exactly where the literal text
+    does: when the second output, tags removed, differs from the first in any way (a tag
+    landed inside an expression, or a filter saw it), the answer is None. A rendered line with
+    no tag of its own (a value spanning lines, a blank line) belongs to the line before.
+    """
+    if _MARK_OPEN in text or _MARK_CLOSE in text:
+        return None
+    try:
+        marked = _render_bounded(
+            _environment().from_string(_mark_literal_lines(text)), dict(variables), "<lines>"
+        )
+    except (Exception, RecursionError):
+        return None
+    if _MARK.sub("", marked) != rendered:
+        return None
+    origin: list[int] = []
+    for line in marked.split("\n"):
+        found = _MARK.search(line)
+        if found:
+            origin.append(int(found.group(1)))
+        elif origin:
+            origin.append(origin[-1])
+        else:
+            origin.append(1)
+    return origin
+
+
+def _mark_literal_lines(text: str) -> str:
+    """`text` with a line-number marker after the last non-blank character of every line of
+    literal text (outside `{{ }}`, `{% %}` and `{# #}`)."""
+    out: list[str] = []
+    position, line = 0, 1
+    while position < len(text):
+        opener = _TAG_OPEN.search(text, position)
+        start = opener.start() if opener else len(text)
+        out.append(_mark_lines(text[position:start], line))
+        line += text.count("\n", position, start)
+        if opener is None:
+            break
+        end = _tag_end(text, start, _TAG_CLOSE[opener.group()])
+        out.append(text[start:end])
+        line += text.count("\n", start, end)
+        position = end
+    return "".join(out)
+
+
+def _mark_lines(literal: str, first_line: int) -> str:
+    pieces = literal.split("\n")
+    for offset, piece in enumerate(pieces):
+        content = piece.rstrip()
+        if content.strip():
+            tail = piece[len(content) :]
+            pieces[offset] = f"{content}{_MARK_OPEN}{first_line + offset}{_MARK_CLOSE}{tail}"
+    return "\n".join(pieces)
+
+
+def _tag_end(text: str, start: int, closer: str) -> int:
+    """Index just past the tag opened at `start`, skipping quoted strings inside it."""
+    position = start + 2
+    quote: str | None = None
+    while position < len(text):
+        char = text[position]
+        if quote:
+            if char == "\\":
+                position += 1
+            elif char == quote:
+                quote = None
+        elif char in "'\"" and closer != "#}":
+            quote = char
+        elif text.startswith(closer, position):
+            return position + len(closer)
+        position += 1
+    return len(text)
+
+
+def _environment() -> Any:
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
+    return _bounded_environment(SandboxedEnvironment)(
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+    )
 
 
 # Rendering is bounded like the YAML after it: a spec is small.

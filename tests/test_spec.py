@@ -10,6 +10,7 @@ import pytest
 
 from deployspec.errors import SpecError
 from deployspec.spec import Framework, load_spec, parse_var_assignments
+from deployspec.templating import render, source_lines
 from tests.conftest import VALID_SKLEARN
 
 WriteSpec = Callable[..., Path]
@@ -382,12 +383,74 @@ def test_template_loops_are_bounded(write_spec: WriteSpec) -> None:
     assert "rendered template is larger than" in error
 
 
-def test_line_numbers_after_templates_that_remove_lines_are_flagged(write_spec: WriteSpec) -> None:
+def test_errors_after_templates_that_remove_lines_point_into_the_source(
+    write_spec: WriteSpec,
+) -> None:
     text = "{# a comment\nspanning\nlines #}\n" + VALID_SKLEARN.replace(
         "memory_mb: 2048", "memory_mb: 3000"
     )
     path = write_spec(text)
     [error] = errors_of(path)
+    assert error.startswith(f"{path}:12:14: serverless.memory_mb: 3000 is not allowed")
+    assert "rendered template" not in error
+
+
+def test_errors_in_and_after_blocks_and_loops_point_into_the_source(
+    write_spec: WriteSpec,
+) -> None:
+    text = (
+        "name: iris\n"  # 1
+        "role: arn:aws:iam::123456789012:role/SageMakerExecution\n"
+        "{% if with_tags %}\n"
+        "tags:\n"
+        "  team: a\n"  # 5
+        "{% endif %}\n"
+        "model:\n"
+        "  framework: sklearn\n"
+        '  version: "1.2-1"\n'
+        "  artifacts: ./model\n"  # 10
+        "  entry_point: inference.py\n"
+        "{%- for key in ['a', 'b'] %}\n"
+        "  extra_{{ key }}: 1\n"
+        "{%- endfor %}\n"
+        "serverless:\n"  # 15
+        "  memory_mb: {{ memory }}\n"
+        "vars: {with_tags: false, memory: 3000}\n"
+    )
+    path = write_spec(text)
+    errors = errors_of(path)
+    assert [e.split(" ", 1)[0] for e in errors] == [
+        f"{path}:13:3:",
+        f"{path}:13:3:",
+        f"{path}:16:14:",
+    ]
+    assert "model.extra_a" in errors[0] and "model.extra_b" in errors[1]
+    # Two lines removed and two added: the count is the same, the lines are not.
+    same_count = text.replace("['a', 'b']", "['a', 'b', 'c', 'd']").replace("3000", "2048")
+    [*_, last] = errors_of(write_spec(same_count))
+    assert last.startswith(f"{path}:13:3: model.extra_d")
+
+
+def test_source_lines_follow_loops_and_values_spanning_lines() -> None:
+    text = "a: 1\n{% for i in [1, 2] %}\nb{{ i }}: {{ v }}\n{% endfor %}\nc: 3\n"
+    variables = {"v": "x\ny"}
+    rendered = render(text, "f", variables)
+    assert rendered == "a: 1\n\nb1: x\ny\n\nb2: x\ny\n\nc: 3\n"
+    assert source_lines(text, variables, rendered) == [1, 1, 3, 3, 3, 3, 3, 3, 5, 5]
+
+
+def test_line_numbers_stay_flagged_when_the_source_lines_cannot_be_told(
+    write_spec: WriteSpec,
+) -> None:
+    # A block assignment measured by a filter: tagging its literal text would change the
+    # output, so the mapping is refused rather than guessed.
+    text = (
+        "{# a comment\nspanning\nlines #}\n{% set size %}2048{% endset %}\n"
+        + VALID_SKLEARN.replace("memory_mb: 2048", "memory_mb: {{ size | length * 750 }}")
+    )
+    path = write_spec(text)
+    [error] = errors_of(path)
+    assert "3000 is not allowed" in error
     assert "line numbers refer to the rendered template" in error
 
 
