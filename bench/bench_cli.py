@@ -1,6 +1,6 @@
 """CLI benchmark: validate startup, re-planning an unchanged spec, and a no-op apply.
 
-    python bench/bench_cli.py [--runs 5] [--out bench/results/cli.json]
+    python bench/bench_cli.py [--runs 20] [--out bench/results/cli.json]
 
 Runs the real CLI as separate processes, as users do. `validate` is timed on the scikit-learn
 and ResNet50 examples (budget: 0.5 s wall). Plan and apply run against a private local sandbox
@@ -40,7 +40,13 @@ def timed(args: list[str], env: dict[str, str]) -> float:
 
 
 def summary(samples: list[float]) -> dict[str, float]:
-    return {"median_s": round(statistics.median(samples), 3), "best_s": round(min(samples), 3)}
+    # The worst run matters as much as the median: a budget has to hold on a busy machine too.
+    return {
+        "median_s": round(statistics.median(samples), 3),
+        "best_s": round(min(samples), 3),
+        "worst_s": round(max(samples), 3),
+        "runs": len(samples),
+    }
 
 
 def free_port() -> int:
@@ -51,7 +57,7 @@ def free_port() -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "cli.json")
     args = parser.parse_args()
 
@@ -102,13 +108,16 @@ def main() -> None:
         control.stop(work / "home")
         shutil.rmtree(work, ignore_errors=True)
 
-    print(f"{'measure':<32} {'median':>8} {'best':>8}  AWS calls")
+    print(f"{'measure':<32} {'median':>8} {'best':>8} {'worst':>8}  AWS calls")
     for name, row in results.items():
         assert isinstance(row, dict)
         calls = (
             f"{row['aws_reads']} reads, {row['aws_writes']} writes" if "aws_reads" in row else ""
         )
-        print(f"{name:<32} {row['median_s']:>7.3f}s {row['best_s']:>7.3f}s  {calls}")
+        print(
+            f"{name:<32} {row['median_s']:>7.3f}s {row['best_s']:>7.3f}s "
+            f"{row['worst_s']:>7.3f}s  {calls}"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
 

@@ -122,12 +122,16 @@ def test_init_writes_a_spec_that_validates(tmp_path: Path) -> None:
 
 def test_validate_and_help_do_not_import_heavy_modules(project: Path) -> None:
     spec = project / "d.yaml"
-    spec.write_text(VALID_SKLEARN)
+    # `{{ name }}` alone needs no Jinja either.
+    spec.write_text(
+        VALID_SKLEARN.replace("memory_mb: 2048", "memory_mb: {{ memory }}")
+        + "vars: {memory: 2048}\n"
+    )
     probe = (
         "import sys; from deployspec.cli import main\n"
         "try:\n    main(['validate', sys.argv[1]])\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('boto3', 'botocore', 'sagemaker', 'sagemaker.core', 'pandas') "
-        "if m in sys.modules]\n"
+        "heavy = [m for m in ('boto3', 'botocore', 'sagemaker', 'sagemaker.core', 'pandas', "
+        "'jinja2') if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
     result = subprocess.run(

@@ -439,6 +439,47 @@ def test_source_lines_follow_loops_and_values_spanning_lines() -> None:
     assert source_lines(text, variables, rendered) == [1, 1, 3, 3, 3, 3, 3, 3, 5, 5]
 
 
+PLAIN = {"stage": "dev", "n": 3, "flag": True, "v": "2.10", "self": "x", "true": "t"}
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "name: app-{{ stage }}\n",
+        "a: {{stage}}\nb: {{  n  }}-{{ flag }}\n",
+        "version: '{{ v }}'\nc: {{ stage }}}\n",
+        "tail without newline: {{ n }}",
+        "{{ stage }}{{ n }}\n",
+    ],
+)
+def test_plain_references_render_as_jinja_renders_them(template: str) -> None:
+    from deployspec.templating import _environment, _substitute_plain
+
+    fast = _substitute_plain(template, PLAIN)
+    assert fast is not None
+    assert fast == _environment().from_string(template).render(PLAIN)
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "a: {{ missing }}\n",  # undefined: Jinja reports it
+        "a: {{ true }}\n",  # a Jinja constant, even when a variable has its name
+        "a: {{ self }}\n",  # Jinja's own object
+        "a: {{{ stage }}\n",  # Jinja reads `{{` + `{ stage }}`
+        "a: {{- stage }}\n",  # whitespace control
+        "a: {{ stage | upper }}\n",
+        "{% if flag %}a: 1{% endif %}\n{{ stage }}\n",
+        "{# note #}a: {{ stage }}\n",
+        "a: {{ stage }}\r\nb: 1\r\n",  # Jinja turns newlines into \n
+    ],
+)
+def test_anything_beyond_plain_references_is_left_to_jinja(template: str) -> None:
+    from deployspec.templating import _substitute_plain
+
+    assert _substitute_plain(template, PLAIN) is None
+
+
 def test_line_numbers_stay_flagged_when_the_source_lines_cannot_be_told(
     write_spec: WriteSpec,
 ) -> None:
