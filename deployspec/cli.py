@@ -742,24 +742,35 @@ def _report(exc: DeployspecError) -> None:
         traceback.print_exception(exc, file=sys.stderr, chain=False)
 
 
+# True while run() keeps the cyclic garbage collector paused (see run()).
+_collector_paused = False
+
+
 def run() -> None:
     """Process entry point (the `deployspec` script, `python -m deployspec`)."""
     # A run creates most of its objects while loading code (pydantic's model classes, boto3's
     # service models), and they live until exit: cyclic collections over them are wasted
     # work, about a tenth of `validate`. Commands that run long call _long_running().
+    global _collector_paused
     gc.disable()
+    _collector_paused = True
     try:
         main()
     finally:
         # Exit is next: the interpreter's teardown would run a full collection over every
         # object still alive, which frozen objects skip.
         gc.freeze()
+        _collector_paused = False
+        gc.enable()
 
 
 def _long_running() -> None:
     """Collect garbage again from here on: what follows runs for minutes or until stopped."""
-    if not gc.isenabled():
-        gc.freeze()  # what is alive now is code and configuration, kept until exit
+    global _collector_paused
+    if _collector_paused:
+        gc.collect()  # what loading left behind, before the survivors are set aside for good
+        gc.freeze()
+        _collector_paused = False
         gc.enable()
 
 

@@ -152,7 +152,7 @@ def render(text: str, file: str, variables: Mapping[str, object]) -> str:
 # `{{ name }}`, the template most specs use and the only one rendered without Jinja.
 _PLAIN_REFERENCE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 # Names Jinja reads as constants or as its own objects, not as variables.
-_JINJA_NAMES = frozenset({"true", "false", "none", "True", "False", "None", "self"})
+_JINJA_NAMES = frozenset({"true", "false", "none", "True", "False", "None", "self", "not"})
 
 
 def _substitute_plain(text: str, variables: Mapping[str, object]) -> str | None:
@@ -180,6 +180,8 @@ def _substitute_plain(text: str, variables: Mapping[str, object]) -> str | None:
 _MARK_OPEN, _MARK_CLOSE = "\ue000", "\ue001"
 _MARK = re.compile(f"{_MARK_OPEN}(\\d+){_MARK_CLOSE}")
 _TAG_OPEN = re.compile(r"\{[{%#]")
+# Inside `{% raw %}`, `{{` is literal text, which the tag scanner below does not know.
+_RAW_BLOCK = re.compile(r"\{%[-+]?\s*raw\b")
 _TAG_CLOSE = {"{{": "}}", "{%": "%}", "{#": "#}"}
 
 
@@ -188,13 +190,14 @@ def source_lines(text: str, variables: Mapping[str, object], rendered: str) -> l
     comes from; None when that cannot be told for certain.
 
     The template is rendered a second time with every line of its literal text tagged with its
-    line number, right after the line's last non-blank character, where whitespace control
-    (`{%-`, `-%}`) never strips. The tags must then come out exactly where the literal text
-    does: when the second output, tags removed, differs from the first in any way (a tag
-    landed inside an expression, or a filter saw it), the answer is None. A rendered line with
-    no tag of its own (a value spanning lines, a blank line) belongs to the line before.
+    line number, right after the line's last non-blank character, and every `{{` tagged with
+    its own, right before it: places where whitespace control (`{%-`, `-%}`) never strips.
+    The tags must then come out exactly where the literal text and the values do: when the
+    second output, tags removed, differs from the first in any way (a tag landed inside an
+    expression, or a filter saw it), the answer is None. A rendered line with no tag of its
+    own (the rest of a value spanning lines, a blank line) belongs to the line before.
     """
-    if _MARK_OPEN in text or _MARK_CLOSE in text:
+    if _MARK_OPEN in text or _MARK_CLOSE in text or _RAW_BLOCK.search(text):
         return None
     try:
         marked = _render_bounded(
@@ -218,7 +221,7 @@ def source_lines(text: str, variables: Mapping[str, object], rendered: str) -> l
 
 def _mark_literal_lines(text: str) -> str:
     """`text` with a line-number marker after the last non-blank character of every line of
-    literal text (outside `{{ }}`, `{% %}` and `{# #}`)."""
+    literal text (outside `{{ }}`, `{% %}` and `{# #}`) and before every `{{`."""
     out: list[str] = []
     position, line = 0, 1
     while position < len(text):
@@ -229,6 +232,9 @@ def _mark_literal_lines(text: str) -> str:
         if opener is None:
             break
         end = _tag_end(text, start, _TAG_CLOSE[opener.group()])
+        if opener.group() == "{{" and text[start + 2 : start + 3] != "-":
+            # A line that is only a value (`{{ extra }}`) has no literal text to tag.
+            out.append(f"{_MARK_OPEN}{line}{_MARK_CLOSE}")
         out.append(text[start:end])
         line += text.count("\n", start, end)
         position = end

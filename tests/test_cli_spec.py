@@ -142,21 +142,30 @@ def test_validate_and_help_do_not_import_heavy_modules(project: Path) -> None:
 
 def test_the_process_entry_collects_garbage_only_once_a_command_runs_long() -> None:
     probe = (
-        "import gc\n"
+        "import gc, weakref\n"
         "from deployspec import cli\n"
+        "class Node:\n"
+        "    pass\n"
         "seen = []\n"
         "def command(argv=None):\n"
         "    seen.append(gc.isenabled())\n"
+        "    node = Node()\n"
+        "    node.itself = node\n"
+        "    seen.append(weakref.ref(node))\n"
+        "    del node\n"
         "    cli._long_running()\n"
         "    seen.append(gc.isenabled())\n"
         "cli.main = command\n"
         "cli.run()\n"
-        "print('SEEN', seen, gc.get_freeze_count() > 0)\n"
+        "print('SEEN', seen[0], seen[2], gc.get_freeze_count() > 0, gc.isenabled())\n"
+        "print('CYCLE', 'collected' if seen[1]() is None else 'kept')\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=False
     )
-    assert "SEEN [False, True] True" in result.stdout, result.stdout + result.stderr
+    assert "SEEN False True True True" in result.stdout, result.stdout + result.stderr
+    # Garbage from loading is collected, not frozen with what is still in use.
+    assert "CYCLE collected" in result.stdout, result.stdout + result.stderr
 
 
 def test_long_running_leaves_an_embedding_process_alone() -> None:
@@ -164,6 +173,12 @@ def test_long_running_leaves_an_embedding_process_alone() -> None:
     frozen = gc.get_freeze_count()
     _long_running()
     assert gc.isenabled() and gc.get_freeze_count() == frozen
+    gc.disable()
+    try:
+        _long_running()
+        assert not gc.isenabled() and gc.get_freeze_count() == frozen
+    finally:
+        gc.enable()
 
 
 def test_init_refuses_a_name_sagemaker_would_refuse(tmp_path: Path) -> None:

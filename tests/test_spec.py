@@ -439,7 +439,20 @@ def test_source_lines_follow_loops_and_values_spanning_lines() -> None:
     assert source_lines(text, variables, rendered) == [1, 1, 3, 3, 3, 3, 3, 3, 5, 5]
 
 
-PLAIN = {"stage": "dev", "n": 3, "flag": True, "v": "2.10", "self": "x", "true": "t"}
+def test_source_lines_of_a_line_that_is_only_a_value() -> None:
+    text = "{% if true %}\n{% endif %}\na: 1\n{{ extra }}\nc: 3\n"
+    variables = {"extra": "zzz: 1"}
+    rendered = render(text, "f", variables)
+    assert source_lines(text, variables, rendered) == [1, 1, 3, 4, 5, 5]
+
+
+def test_source_lines_are_not_guessed_around_raw_blocks() -> None:
+    # `{{` inside raw is literal text; the line tagger does not follow Jinja that far.
+    text = '{% raw %}x: "{{"{% endraw %}\na: 1\nb: 2\nc: }}\n'
+    assert source_lines(text, {}, render(text, "f", {})) is None
+
+
+PLAIN = {"stage": "dev", "n": 3, "flag": True, "v": "2.10", "self": "x", "true": "t", "not": "n"}
 
 
 @pytest.mark.parametrize(
@@ -466,6 +479,7 @@ def test_plain_references_render_as_jinja_renders_them(template: str) -> None:
         "a: {{ missing }}\n",  # undefined: Jinja reports it
         "a: {{ true }}\n",  # a Jinja constant, even when a variable has its name
         "a: {{ self }}\n",  # Jinja's own object
+        "a: {{ not }}\n",  # a Jinja keyword: a syntax error there
         "a: {{{ stage }}\n",  # Jinja reads `{{` + `{ stage }}`
         "a: {{- stage }}\n",  # whitespace control
         "a: {{ stage | upper }}\n",
