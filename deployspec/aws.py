@@ -966,6 +966,11 @@ def _translate_client(
         if original:
             text += f"\n{original}"
         hint = f"the model container failed; its logs: {log_stream}" if log_stream else None
+    elif operation == "InvokeEndpoint" and (code == "413" or "oversize body" in message):
+        hint = (
+            "a request body may be at most 6 MB (4 MB for serverless endpoints): send less, "
+            "or send an S3 URI that the inference script reads"
+        )
     elif code in {"NoSuchBucket"}:
         hint = "the bucket does not exist; deployspec creates its default bucket, others must exist"
     return AwsError(text, hint=hint)

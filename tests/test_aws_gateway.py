@@ -764,6 +764,24 @@ def test_model_errors_show_the_original_message_and_logs() -> None:
     assert raised.value.hint is not None and "/aws/sagemaker/Endpoints/iris" in raised.value.hint
 
 
+@pytest.mark.parametrize(
+    ("code", "message", "status"),
+    [
+        ("413", "HTTP content length exceeded 6291456 bytes.", 413),
+        ("ValidationError", "Request 8f1e has oversize body.", 400),
+    ],
+)
+def test_oversize_bodies_say_what_the_limits_are(code: str, message: str, status: int) -> None:
+    gateway, stubber = stubbed("sagemaker-runtime")
+    stubber.add_client_error("invoke_endpoint", code, message, http_status_code=status)
+
+    with pytest.raises(AwsError) as raised:
+        gateway.invoke_endpoint("iris", b"[[1]]", "application/json", "application/json")
+
+    assert message in str(raised.value)
+    assert raised.value.hint is not None and "4 MB for serverless" in raised.value.hint
+
+
 class _ThrottlingBody:
     def stream(self, **_: Any) -> Iterator[bytes]:
         yield json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()

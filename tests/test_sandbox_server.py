@@ -542,6 +542,46 @@ def test_invoking_a_missing_or_unready_endpoint_fails_like_aws(sm: Any, runtime:
         runtime.invoke_endpoint(EndpointName=name, Body=b"[]", ContentType="application/json")
 
 
+def test_bodies_over_the_limits_are_refused_like_aws(
+    sm: Any, runtime: Any, iris_model: dict[str, Any]
+) -> None:
+    model = _model(sm, iris_model["urls"]["iris"])
+    serverless = _endpoint(sm, _config(sm, model))
+    samples = json.dumps(iris_model["samples"]).encode()
+    # Leading whitespace is valid JSON: exactly 4 MB still reaches the model, a byte more not.
+    exactly = b" " * (4 * 1024 * 1024 - len(samples)) + samples
+    answer = runtime.invoke_endpoint(
+        EndpointName=serverless, Body=exactly, ContentType="application/json"
+    )
+    assert json.loads(answer["Body"].read()) == iris_model["expected"]
+    with pytest.raises(runtime.exceptions.ValidationError, match=r"has oversize body\.$"):
+        runtime.invoke_endpoint(
+            EndpointName=serverless, Body=b" " + exactly, ContentType="application/json"
+        )
+
+    config = _name("config")
+    sm.create_endpoint_config(
+        EndpointConfigName=config,
+        ProductionVariants=[
+            {
+                "VariantName": "primary",
+                "ModelName": model,
+                "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": 1,
+            }
+        ],
+    )
+    realtime = _endpoint(sm, config)
+    six_mb = b" " * (6 * 1024 * 1024)
+    with pytest.raises(ClientError) as info:
+        runtime.invoke_endpoint(
+            EndpointName=realtime, Body=six_mb + b"[]", ContentType="application/json"
+        )
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
+    assert info.value.response["Error"]["Code"] == "413"
+    assert "HTTP content length exceeded 6291456 bytes" in str(info.value)
+
+
 # --- lifecycle ---------------------------------------------------------------------------------
 
 

@@ -19,6 +19,8 @@ attribute it touched). Afterwards, in server mode and under `mock_aws` alike:
   (moto's own list stops at older families such as ml.m5 and rejects ml.g5, ml.m6i, ml.inf2).
 - With an invoker installed, InvokeEndpoint runs the endpoint's current model through it and
   answers with its output, or with a ModelError shaped like SageMaker runtime's (HTTP 424).
+  Bodies over the endpoint's limit are refused as AWS refuses them: over 4 MB on a serverless
+  endpoint (ValidationError), over the service model's 6 MB on a real-time one (HTTP 413).
 
 Nothing here knows about deployspec: the module is meant to be offered to moto as it stands.
 """
@@ -32,6 +34,7 @@ import math
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -80,6 +83,7 @@ class VariantTarget:
     image: str | None
     model_data_url: str | None
     environment: Mapping[str, str]
+    serverless: bool = False
 
 
 @dataclass(frozen=True)
@@ -244,6 +248,7 @@ def _snapshot(backend: SageMakerModelBackend, config_name: str) -> Deployment:
                 image=container.get("Image"),
                 model_data_url=container.get("ModelDataUrl"),
                 environment=dict(container.get("Environment") or {}),
+                serverless=bool(variant.get("ServerlessConfig")),
             )
         )
     digest = hashlib.sha256(
@@ -663,6 +668,39 @@ def resolve_invocation(
     return InvocationTarget(account_id, region, endpoint_name, deployment.key, variant)
 
 
+# Serverless endpoints take at most 4 MB per request (SageMaker's serverless limits page); no
+# service model states it, unlike the real-time limit read from botocore below.
+SERVERLESS_MAX_PAYLOAD = 4 * 1024 * 1024
+
+
+@functools.cache
+def realtime_max_payload() -> int:
+    """InvokeEndpoint's Body limit, from botocore's sagemaker-runtime model (6 MB)."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker-runtime")
+    request = model.operation_model("InvokeEndpoint").input_shape
+    assert request is not None
+    return int(request.members["Body"].metadata["max"])
+
+
+def _oversize(target: InvocationTarget, size: int) -> TYPE_RESPONSE | None:
+    """AWS's refusal of a request body over the endpoint's limit, or None when it fits."""
+    if target.variant.serverless:
+        if size <= SERVERLESS_MAX_PAYLOAD:
+            return None
+        raise RuntimeValidationError(f"Request {uuid.uuid4()} has oversize body.")
+    limit = realtime_max_payload()
+    if size <= limit:
+        return None
+    # The front end answers before SageMaker does: a bare 413, which botocore names by its code.
+    return (
+        413,
+        {"status": "413"},
+        json.dumps({"message": f"HTTP content length exceeded {limit} bytes."}),
+    )
+
+
 @functools.cache
 def _instance_types() -> tuple[str, ...]:
     import botocore.session
@@ -714,6 +752,9 @@ def _handle_invoke_endpoint(self: SageMakerRuntimeResponse) -> TYPE_RESPONSE:
         self.headers.get("X-Amzn-SageMaker-Target-Variant"),
     )
     body = self.raw_body if isinstance(self.raw_body, bytes) else str(self.raw_body).encode()
+    refused = _oversize(target, len(body))
+    if refused is not None:
+        return refused
     content_type = self.headers.get("Content-Type") or "application/octet-stream"
     accept = self.headers.get("Accept") or "*/*"
     try:
