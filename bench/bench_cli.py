@@ -1,12 +1,13 @@
-"""CLI benchmark: validate startup, re-planning an unchanged spec, and a no-op apply.
+"""CLI benchmark: start-up of `--help` and `validate`, re-planning an unchanged spec, and a
+no-op apply.
 
     python bench/bench_cli.py [--runs 20] [--out bench/results/cli.json]
 
 Runs the real CLI as separate processes, as users do. `validate` is timed on the scikit-learn
 and ResNet50 examples (budget: 0.5 s wall). Plan and apply run against a private local sandbox
 after a first apply of the scikit-learn example; the AWS calls of each are counted on the
-sandbox's side, so the figures include every request the tool makes. Reports the median and
-the best of N runs.
+sandbox's side, so the figures include every request the tool makes. Reports the median, the
+best and the worst of N runs.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ def main() -> None:
         "NO_COLOR": "1",
     }
     results: dict[str, object] = {}
+    results["--help"] = summary([timed(["--help"], env) for _ in range(args.runs)])
     for name in ("sklearn-iris", "tensorflow-resnet50"):
         path = str(ROOT / "examples" / name / "deployment.yaml")
         if name == "sklearn-iris" and not (ROOT / "examples" / name / "model").exists():
