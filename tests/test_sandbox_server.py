@@ -179,18 +179,15 @@ def _model(sm: Any, model_data_url: str = f"s3://{BUCKET}/iris/model.tar.gz") ->
     return name
 
 
-def _config(sm: Any, model: str, memory: int = 2048) -> str:
+def _config(sm: Any, model: str, memory: int = 2048, instance_type: str | None = None) -> str:
+    """A serverless config, or a real-time one with one instance of `instance_type`."""
     name = _name("config")
-    sm.create_endpoint_config(
-        EndpointConfigName=name,
-        ProductionVariants=[
-            {
-                "VariantName": "primary",
-                "ModelName": model,
-                "ServerlessConfig": {"MemorySizeInMB": memory, "MaxConcurrency": 2},
-            }
-        ],
-    )
+    variant: dict[str, Any] = {"VariantName": "primary", "ModelName": model}
+    if instance_type:
+        variant.update(InstanceType=instance_type, InitialInstanceCount=1)
+    else:
+        variant["ServerlessConfig"] = {"MemorySizeInMB": memory, "MaxConcurrency": 2}
+    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[variant])
     return name
 
 
@@ -559,19 +556,7 @@ def test_bodies_over_the_limits_are_refused_like_aws(
             EndpointName=serverless, Body=b" " + exactly, ContentType="application/json"
         )
 
-    config = _name("config")
-    sm.create_endpoint_config(
-        EndpointConfigName=config,
-        ProductionVariants=[
-            {
-                "VariantName": "primary",
-                "ModelName": model,
-                "InstanceType": "ml.m5.large",
-                "InitialInstanceCount": 1,
-            }
-        ],
-    )
-    realtime = _endpoint(sm, config)
+    realtime = _endpoint(sm, _config(sm, model, instance_type="ml.m5.large"))
     six_mb = b" " * (6 * 1024 * 1024)
     with pytest.raises(ClientError) as info:
         runtime.invoke_endpoint(
