@@ -106,6 +106,37 @@ def resolve_version(framework: str, version: str) -> str | None:
     return target if target in versions else None
 
 
+def default_py_version(framework: str, version: str, base: str | None = None) -> str | None:
+    """The image's Python tag when the spec names none: the newest the SDK's table lists for the
+    version (for Hugging Face, for its base framework); None when it lists none. The SDK picks
+    by itself only when exactly one is listed, and refuses None otherwise."""
+    resolved = resolve_version(framework, version)
+    if resolved is None:
+        return None
+    entry: dict[str, Any] = framework_table(framework)["versions"][resolved]
+    nested = entry.get(base) if base else None
+    listed = nested.get("py_versions", []) if isinstance(nested, dict) else None
+    if listed is None:
+        listed = py_versions(framework, resolved)
+    return max(listed, key=_py_order) if listed else None
+
+
+def python_of(py_version: str) -> tuple[int, int] | None:
+    """(3, 10) for py310; None for a tag naming no minor version (py3)."""
+    digits = py_version.removeprefix("py")
+    if len(digits) < 2 or not digits.isdigit():
+        return None
+    return int(digits[0]), int(digits[1:])
+
+
+def _py_order(tag: str) -> tuple[int, int]:
+    # py3 (any 3.x) ranks above py2 and below every py3N.
+    digits = tag.removeprefix("py")
+    if not digits.isdigit():
+        return (0, -1)
+    return python_of(tag) or (int(digits[0]), -1)
+
+
 def py_versions(framework: str, version: str) -> list[str]:
     """Python versions the SDK's table lists for a resolved version ([] when unconstrained)."""
     entry: dict[str, Any] = framework_table(framework)["versions"][version]

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import images
+from . import catalog, images
 from .artifacts import ArtifactSource, Layout, PackagedArtifact, package
 from .cache import cache_dir
 from .errors import DeployspecError
@@ -136,11 +136,13 @@ def build_desired(
     account = account_of_role(role)
     bucket = spec.bucket or f"sagemaker-{region}-{account}"
     realtime = spec.realtime
+    framework, version = model_spec.framework.value, model_spec.version or ""
     image = model_spec.image or images.image_uri(
-        model_spec.framework.value,
+        framework,
         region,
-        model_spec.version or "",
-        py_version=model_spec.py_version,
+        version,
+        py_version=model_spec.py_version
+        or catalog.default_py_version(framework, version, model_spec.base_framework_version),
         instance_type=realtime.instance_type if realtime else None,
         base_framework_version=model_spec.base_framework_version,
     )

@@ -3,7 +3,8 @@
 Contract: `load_spec(path, cli_vars, var_files)` reads one spec file, renders its Jinja2
 templates, parses the YAML safely, validates it against `Spec` and the SageMaker limits that
 neither botocore nor moto enforce, checks framework versions against the SageMaker SDK's image
-tables and local paths against the disk, and returns a `LoadedSpec`. Every problem found is
+tables, local paths against the disk and the inference script against what its container
+needs (entrypoint.py), and returns a `LoadedSpec`. Every problem found is
 reported at once as a `SpecError` whose diagnostics carry `file:line:col`, the field path, what
 was given, what is allowed and, where one helps, a hint. It makes no AWS calls and does not
 import boto3 or the SageMaker SDK.
@@ -32,6 +33,7 @@ from pydantic import (
 )
 
 from . import catalog
+from .entrypoint import check_script
 from .errors import Diagnostic, SpecError
 from .templating import file_defaults, render, source_lines
 from .yamlsource import Document, Marks, Path_, format_path, parse_yaml
@@ -602,9 +604,11 @@ def _validate(path: Path, rendered: str, variables: dict[str, object]) -> Loaded
     diagnostics.extend(_check_framework(doc, file))
     paths, path_problems = _check_paths(doc, file, path.parent)
     diagnostics.extend(path_problems)
+    diagnostics.extend(_check_entry_point(doc, file, paths.entry_point))
     diagnostics.extend(_cross_field(doc.data, doc.marks, file))
     if diagnostics or spec is None:
-        diagnostics.sort(key=lambda d: (d.line or 0, d.column or 0))
+        # The spec's own problems first, then those found in the inference script.
+        diagnostics.sort(key=lambda d: (d.file != file, d.line or 0, d.column or 0))
         raise SpecError(_dedupe(diagnostics))
     return LoadedSpec(spec, path, paths, variables, rendered)
 
@@ -833,6 +837,31 @@ def _check_framework(doc: Document, file: str) -> list[Diagnostic]:
                 )
             ]
     return []
+
+
+def _check_entry_point(doc: Document, file: str, script: Path | None) -> list[Diagnostic]:
+    """What the container would trip over in the inference script, found without running it."""
+    model = doc.data.get("model")
+    framework = model.get("framework") if isinstance(model, dict) else None
+    if script is None or not isinstance(framework, str):
+        return []
+    if framework not in catalog.FRAMEWORK_TABLES:
+        return []  # a custom image may run anything
+    assert isinstance(model, dict)
+    version, py_version = model.get("version"), model.get("py_version")
+    base = model.get("base_framework_version")
+    if not isinstance(py_version, str) and isinstance(version, str):
+        py_version = catalog.default_py_version(
+            framework, version, base if isinstance(base, str) else None
+        )
+    python = catalog.python_of(py_version) if isinstance(py_version, str) else None
+    shown = os.path.relpath(script) if script.is_relative_to(Path.cwd()) else str(script)
+    return [
+        Diagnostic(shown, p.line, p.column, "model.entry_point", p.message, p.hint)
+        if p.line is not None
+        else _diag(file, doc.marks, ("model", "entry_point"), p.message, p.hint)
+        for p in check_script(script, framework, python)
+    ]
 
 
 def _check_paths(doc: Document, file: str, base: Path) -> tuple[LocalPaths, list[Diagnostic]]:

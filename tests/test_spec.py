@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -172,7 +173,7 @@ def test_missing_paths_are_named(write_spec: WriteSpec, project: Path) -> None:
 
 def test_entry_point_is_relative_to_source_dir(write_spec: WriteSpec, project: Path) -> None:
     (project / "code").mkdir()
-    (project / "code" / "serve.py").write_text("")
+    (project / "code" / "serve.py").write_text("def model_fn(model_dir):\n    return None\n")
     text = VALID_SKLEARN.replace(
         "entry_point: inference.py", "entry_point: serve.py\n  source_dir: ./code"
     )
@@ -539,3 +540,96 @@ def test_unusable_paths_are_clean_errors(write_spec: WriteSpec, project: Path) -
     os.mkfifo(fifo)
     [error] = errors_of(fifo)
     assert error == f"{fifo}: is not a regular file"
+
+
+# --- the inference script, read without running it ---------------------------------------------
+
+
+def test_a_syntax_error_in_the_inference_script_is_located_in_the_script(
+    write_spec: WriteSpec, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(project)
+    (project / "inference.py").write_text("def model_fn(model_dir):\n    return (model_dir\n")
+    [error] = errors_of(write_spec(VALID_SKLEARN))
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert error.startswith(
+        f"inference.py:2:12: model.entry_point: '(' was never closed (as Python {here} reads it)"
+    )
+    assert "health check" in error
+
+
+def test_syntax_newer_than_the_container_python_is_an_error(
+    write_spec: WriteSpec, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(project)
+    (project / "inference.py").write_text(
+        "def input_fn(body, content_type):\n"
+        "    match content_type:\n"
+        "        case _:\n"
+        "            return body\n"
+    )
+    spec = VALID_SKLEARN.replace(
+        'framework: sklearn\n  version: "1.2-1"',
+        'framework: pytorch\n  version: "1.9.0"\n  py_version: py38',
+    )
+    [error] = errors_of(write_spec(spec))
+    assert error.startswith("inference.py:")
+    assert "Pattern matching is only supported in Python 3.10" in error
+    assert "(as Python 3.8 reads it)" in error
+
+
+def test_a_container_python_newer_than_this_one_is_not_judged(
+    write_spec: WriteSpec, project: Path
+) -> None:
+    # pytorch 2.6.0 runs Python 3.12: its syntax cannot be judged by an older parser.
+    (project / "inference.py").write_text("type Batch = list[float]\n")
+    spec = VALID_SKLEARN.replace(
+        'framework: sklearn\n  version: "1.2-1"', 'framework: pytorch\n  version: "2.6.0"'
+    )
+    if sys.version_info >= (3, 12):
+        pytest.skip("this Python reads 3.12 syntax itself")
+    assert load_spec(write_spec(spec)).spec.model.framework is Framework.PYTORCH
+
+
+def test_an_sklearn_script_without_model_fn_is_an_error(
+    write_spec: WriteSpec, project: Path
+) -> None:
+    (project / "inference.py").write_text("def predict_fn(data, model):\n    return model\n")
+    path = write_spec(VALID_SKLEARN)
+    [error] = errors_of(path)
+    assert error.startswith(
+        f"{path}:7:16: model.entry_point: inference.py defines no model_fn, and the SageMaker "
+        "scikit-learn container has no default one"
+    )
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "from helpers import model_fn\n",
+        "try:\n    from fast import model_fn\nexcept ImportError:\n    model_fn = None\n",
+        "if True:\n    def model_fn(model_dir):\n        return 1\n",
+        "from helpers import *\n",
+        "model_fn = lambda model_dir: 1\n",
+    ],
+)
+def test_model_fn_bound_any_way_counts(write_spec: WriteSpec, project: Path, script: str) -> None:
+    (project / "inference.py").write_text(script)
+    assert load_spec(write_spec(VALID_SKLEARN)).spec.name == "iris"
+
+
+def test_frameworks_needing_model_fn_match_the_local_runtime() -> None:
+    from deployspec.entrypoint import NEEDS_MODEL_FN
+    from deployspec.runtime.handlers import DEFAULTS
+
+    assert {name for name, d in DEFAULTS.items() if d.model_fn is None} == set(NEEDS_MODEL_FN)
+
+
+def test_py_version_defaults_to_the_newest_the_table_lists() -> None:
+    from deployspec import catalog
+
+    # The SDK refuses no py_version when a version lists several; deployspec picks the newest.
+    assert catalog.default_py_version("pytorch", "1.8.1") == "py36"
+    assert catalog.default_py_version("pytorch", "1.2.0") == "py3"  # not py2
+    assert catalog.default_py_version("tensorflow", "2.3.0") is None
+    assert catalog.python_of("py312") == (3, 12) and catalog.python_of("py3") is None
