@@ -1,19 +1,22 @@
 """Static checks of the inference script that a framework container will import.
 
 Contract: `check_script(script, framework, python)` reads the entry point without running it and
-returns what would make the endpoint fail only after its long start: a syntax error under the
-container's Python (`python`, e.g. (3, 9); None when the image table names no minor version,
-and this interpreter's grammar is used; the check is skipped when the container's Python is
-newer than this one, whose parser cannot judge newer syntax), and a missing `model_fn` where
-the framework's container has no default in script mode (scikit-learn and XGBoost). Each
-problem is a `ScriptProblem` located in the script (syntax) or at the spec's entry_point
-(model_fn); the caller turns them into diagnostics.
+returns what would make the endpoint fail only after its long start:
+- a syntax error under the container's Python (`python`, e.g. (3, 9)), judged only when that
+  Python is known and between 3.7 and this interpreter's own version: what this interpreter
+  cannot parse, and the uses of newer syntax it knows (`:=`, `/` parameters, `match`, `except*`);
+- a missing `model_fn` where the framework's container has no default in script mode
+  (scikit-learn and XGBoost).
+It errs towards silence: what it cannot judge for certain, it does not report. Each problem is a
+`ScriptProblem`, located in the script (syntax) or, with no line, at the spec's entry_point.
 """
 
 from __future__ import annotations
 
 import ast
 import sys
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,33 +62,90 @@ def check_script(
     return []
 
 
+# Pythons older than this read some of today's names differently (3.6 allowed `async` as one).
+_OLDEST_JUDGED = (3, 7)
+# Syntax this interpreter reads and older containers do not: (what, first Python, test).
+_NEWER_SYNTAX: tuple[tuple[str, tuple[int, int], Callable[[ast.AST], bool]], ...] = (
+    ("assignment expressions (:=) need", (3, 8), lambda node: isinstance(node, ast.NamedExpr)),
+    (
+        "positional-only parameters (/) need",
+        (3, 8),
+        lambda node: (
+            isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+            and bool(node.args.posonlyargs)
+        ),
+    ),
+    ("a match statement needs", (3, 10), lambda node: isinstance(node, ast.Match)),
+    ("except* needs", (3, 11), lambda node: isinstance(node, ast.TryStar)),
+)
+
+
 def _parse(
     source: bytes, script: Path, python: tuple[int, int] | None
 ) -> ast.Module | ScriptProblem | None:
     """The script's tree; a ScriptProblem for a syntax error the container would hit; None when
-    it cannot be judged here (the container's Python is newer than this one).
+    this interpreter cannot read it and cannot tell whether the container can.
+
+    `python` None means the container's Python is not known (no minor version in the image
+    table, or an image of the user's own): then only the tree is wanted, for the model_fn check.
     """
-    if python is not None and python[0] != 3:
-        return None  # no Python 2 grammar here; the image tables stopped listing it long ago
-    newer = python is not None and python > sys.version_info[:2]
+    judged = python is not None and _OLDEST_JUDGED <= python <= sys.version_info[:2]
     try:
-        tree = ast.parse(source, str(script), feature_version=None if newer else python)
-        # The compiler finds what the parser lets through (`return` outside a function...).
-        compile(tree, str(script), "exec", dont_inherit=True)
-        return tree
+        with warnings.catch_warnings():
+            # SyntaxWarnings (`x is 1`) are the container's to print, not validate's to fail on.
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source, str(script))
+            if not judged:
+                return tree
+            assert python is not None
+            newer = _newer_syntax(tree, python)
+            if newer is not None:
+                return newer
+            # The compiler finds what the parser lets through (`return` outside a function...).
+            compile(tree, str(script), "exec", dont_inherit=True)
+            return tree
     except SyntaxError as exc:
-        if newer:
-            return None
-        major, minor = python or sys.version_info[:2]
-        return ScriptProblem(
-            f"{exc.msg} (as Python {major}.{minor} reads it)",
-            "the container imports this script to serve the model; with this error the "
-            "endpoint would fail its health check after a long start",
-            line=exc.lineno,
-            column=exc.offset,
-        )
-    except ValueError as exc:  # NUL bytes, an encoding that does not decode
+        return _syntax_problem(exc.msg, exc.lineno, exc.offset, python) if judged else None
+    except ValueError as exc:  # NUL bytes: no Python reads them
         return ScriptProblem(f"{script.name} is not a Python source file: {exc}", "check the file")
+    except (RecursionError, MemoryError):
+        return None  # an expression nested too deep for this parser; the container may cope
+
+
+def _newer_syntax(tree: ast.Module, python: tuple[int, int]) -> ScriptProblem | None:
+    """The first use of syntax the container's older Python cannot read."""
+    found = [
+        (node.lineno, node.col_offset, what, needs)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.stmt, ast.expr))
+        for what, needs, used in _NEWER_SYNTAX
+        if needs > python and used(node)
+    ]
+    if not found:
+        return None
+    line, offset, what, needs = min(found)
+    return ScriptProblem(
+        f"{what} Python {needs[0]}.{needs[1]}, and the container runs "
+        f"Python {python[0]}.{python[1]}",
+        "rewrite it for the older Python, or choose a framework version whose image runs a "
+        "newer one (model.version, model.py_version)",
+        line=line,
+        column=offset + 1,
+    )
+
+
+def _syntax_problem(
+    message: str, line: int | None, column: int | None, python: tuple[int, int] | None
+) -> ScriptProblem:
+    major, minor = python or sys.version_info[:2]
+    located = line is not None and line >= 1
+    return ScriptProblem(
+        f"{message} (as Python {major}.{minor} reads it)",
+        "the container imports this script to serve the model; with this error the "
+        "endpoint would fail its health check after a long start",
+        line=line if located else None,
+        column=column if located and column is not None and column >= 1 else None,
+    )
 
 
 def _may_define(tree: ast.Module, name: str) -> bool:

@@ -854,7 +854,9 @@ def _check_entry_point(doc: Document, file: str, script: Path | None) -> list[Di
         py_version = catalog.default_py_version(
             framework, version, base if isinstance(base, str) else None
         )
-    python = catalog.python_of(py_version) if isinstance(py_version, str) else None
+    # An image of the user's own may run any Python: only the table's images are known.
+    known = isinstance(py_version, str) and not model.get("image")
+    python = catalog.python_of(py_version) if known and isinstance(py_version, str) else None
     shown = os.path.relpath(script) if script.is_relative_to(Path.cwd()) else str(script)
     return [
         Diagnostic(shown, p.line, p.column, "model.entry_point", p.message, p.hint)

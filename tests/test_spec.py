@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -545,37 +546,82 @@ def test_unusable_paths_are_clean_errors(write_spec: WriteSpec, project: Path) -
 # --- the inference script, read without running it ---------------------------------------------
 
 
+PYTORCH_38 = VALID_SKLEARN.replace(
+    'framework: sklearn\n  version: "1.2-1"', 'framework: pytorch\n  version: "1.12.1"'
+)  # its image table lists py38 alone
+
+
 def test_a_syntax_error_in_the_inference_script_is_located_in_the_script(
     write_spec: WriteSpec, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(project)
     (project / "inference.py").write_text("def model_fn(model_dir):\n    return (model_dir\n")
-    [error] = errors_of(write_spec(VALID_SKLEARN))
-    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    [error] = errors_of(write_spec(PYTORCH_38))
     assert error.startswith(
-        f"inference.py:2:12: model.entry_point: '(' was never closed (as Python {here} reads it)"
+        "inference.py:2:12: model.entry_point: '(' was never closed (as Python 3.8 reads it)"
     )
     assert "health check" in error
 
 
-def test_syntax_newer_than_the_container_python_is_an_error(
+def test_syntax_newer_than_the_container_python_is_an_error_where_it_stands(
     write_spec: WriteSpec, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(project)
     (project / "inference.py").write_text(
+        "import threading\n"
+        "lock = threading.Lock()\n"
         "def input_fn(body, content_type):\n"
+        "    with (lock):\n"  # a parenthesized expression: fine before 3.9 too
+        "        pass\n"
         "    match content_type:\n"
         "        case _:\n"
         "            return body\n"
+        "x = 1\n"
     )
-    spec = VALID_SKLEARN.replace(
-        'framework: sklearn\n  version: "1.2-1"',
-        'framework: pytorch\n  version: "1.9.0"\n  py_version: py38',
+    [error] = errors_of(write_spec(PYTORCH_38))
+    assert error.startswith(
+        "inference.py:6:5: model.entry_point: a match statement needs Python 3.10, and the "
+        "container runs Python 3.8"
     )
-    [error] = errors_of(write_spec(spec))
-    assert error.startswith("inference.py:")
-    assert "Pattern matching is only supported in Python 3.10" in error
-    assert "(as Python 3.8 reads it)" in error
+
+
+@pytest.mark.parametrize(
+    ("spec", "script"),
+    [
+        # py3 names no minor version: the container may read newer syntax than this Python.
+        (VALID_SKLEARN, 'def model_fn(d):\n    return f"{d["a"]}"\n'),
+        # An image of one's own may run any Python.
+        (
+            PYTORCH_38.replace(
+                "entry_point: inference.py",
+                "entry_point: inference.py\n  image: 123456789012.dkr.ecr.us-east-1"
+                ".amazonaws.com/mine:1",
+            ),
+            "match 1:\n    case _:\n        pass\n",
+        ),
+        # Warnings are the container's to print: `is` with a literal still compiles.
+        (PYTORCH_38, "def predict_fn(d, m):\n    return d is 1\n"),
+        # Deeper than this parser goes: not judged, and no traceback.
+        (PYTORCH_38, "x = " + "-" * 200_000 + "1\n"),
+        (PYTORCH_38, "x = " + "+".join(["1"] * 200_000) + "\n"),
+    ],
+)
+def test_what_cannot_be_judged_for_certain_is_not_reported(
+    write_spec: WriteSpec, project: Path, spec: str, script: str
+) -> None:
+    (project / "inference.py").write_text(script)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_spec(write_spec(spec)).spec.name == "iris"
+
+
+def test_an_undecodable_script_is_reported_at_the_spec(
+    write_spec: WriteSpec, project: Path
+) -> None:
+    (project / "inference.py").write_text("# coding: nope\nx = 1\n")
+    path = write_spec(PYTORCH_38)
+    [error] = errors_of(path)
+    assert error.startswith(f"{path}:7:16: model.entry_point: unknown encoding")
 
 
 def test_a_container_python_newer_than_this_one_is_not_judged(
