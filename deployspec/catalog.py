@@ -114,6 +114,7 @@ def default_py_version(framework: str, version: str, base: str | None = None) ->
     if resolved is None:
         return None
     entry: dict[str, Any] = framework_table(framework)["versions"][resolved]
+    base = entry.get("version_aliases", {}).get(base, base)
     nested = entry.get(base) if base else None
     listed = nested.get("py_versions", []) if isinstance(nested, dict) else None
     if listed is None:

@@ -801,8 +801,13 @@ def _check_framework(doc: Document, file: str) -> list[Diagnostic]:
         ]
     if framework == "huggingface":
         entry = catalog.framework_table("huggingface")["versions"][resolved]
-        bases = sorted(k for k, v in entry.items() if isinstance(v, dict))
+        aliases = entry.get("version_aliases", {})
+        bases = sorted(
+            k for k, v in entry.items() if isinstance(v, dict) and k != "version_aliases"
+        )
         base = model.get("base_framework_version")
+        # The SDK resolves aliases such as pytorch1.8 -> pytorch1.8.1, as for versions.
+        base = aliases.get(base, base) if isinstance(base, str) else base
         if base is None and len(bases) > 1:
             return [
                 _diag(

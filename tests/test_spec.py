@@ -679,3 +679,20 @@ def test_py_version_defaults_to_the_newest_the_table_lists() -> None:
     assert catalog.default_py_version("pytorch", "1.2.0") == "py3"  # not py2
     assert catalog.default_py_version("tensorflow", "2.3.0") is None
     assert catalog.python_of("py312") == (3, 12) and catalog.python_of("py3") is None
+
+
+def test_huggingface_base_frameworks_accept_the_sdks_aliases(write_spec: WriteSpec) -> None:
+    from deployspec import catalog
+
+    hf = VALID_SKLEARN.replace(
+        'framework: sklearn\n  version: "1.2-1"',
+        'framework: huggingface\n  version: "4.10.2"\n  base_framework_version: BASE',
+    )
+    loaded = load_spec(write_spec(hf.replace("BASE", "pytorch1.8")))
+    assert loaded.spec.model.base_framework_version == "pytorch1.8"
+    assert catalog.default_py_version("huggingface", "4.10.2", "pytorch1.8") == "py36"
+    [error] = errors_of(write_spec(hf.replace("BASE", "pytorch9.9")))
+    assert error.endswith(
+        "huggingface 4.10.2 has no 'pytorch9.9' image; available: pytorch1.8.1, pytorch1.9.0, "
+        "tensorflow2.4.1, tensorflow2.5.1"
+    )
