@@ -106,20 +106,33 @@ def resolve_version(framework: str, version: str) -> str | None:
     return target if target in versions else None
 
 
-def default_py_version(framework: str, version: str, base: str | None = None) -> str | None:
-    """The image's Python tag when the spec names none: the newest the SDK's table lists for the
-    version (for Hugging Face, for its base framework); None when it lists none. The SDK picks
-    by itself only when exactly one is listed, and refuses None otherwise."""
+def image_py_version(
+    framework: str, version: str, given: str | None, base: str | None = None
+) -> str | None:
+    """The image's Python tag: `given` (the spec's py_version), else the newest the SDK's table
+    lists for the version (for Hugging Face, for its base framework); None when it lists none.
+    The SDK picks by itself only when exactly one is listed, and refuses None otherwise."""
+    if given is not None:
+        return given
     resolved = resolve_version(framework, version)
     if resolved is None:
         return None
     entry: dict[str, Any] = framework_table(framework)["versions"][resolved]
-    base = entry.get("version_aliases", {}).get(base, base)
-    nested = entry.get(base) if base else None
+    nested = entry.get(base_aliases(entry).get(base, base)) if base else None
     listed = nested.get("py_versions", []) if isinstance(nested, dict) else None
     if listed is None:
         listed = py_versions(framework, resolved)
     return max(listed, key=_py_order) if listed else None
+
+
+def base_frameworks(entry: dict[str, Any]) -> list[str]:
+    """The base frameworks a Hugging Face version entry has images for (pytorch2.6.0, ...)."""
+    return sorted(k for k, v in entry.items() if isinstance(v, dict) and k != "version_aliases")
+
+
+def base_aliases(entry: dict[str, Any]) -> dict[str, str]:
+    """Short base names the SDK resolves, as for versions (pytorch1.8 -> pytorch1.8.1)."""
+    return dict(entry.get("version_aliases", {}))
 
 
 def python_of(py_version: str) -> tuple[int, int] | None:

@@ -141,8 +141,9 @@ def build_desired(
         framework,
         region,
         version,
-        py_version=model_spec.py_version
-        or catalog.default_py_version(framework, version, model_spec.base_framework_version),
+        py_version=catalog.image_py_version(
+            framework, version, model_spec.py_version, model_spec.base_framework_version
+        ),
         instance_type=realtime.instance_type if realtime else None,
         base_framework_version=model_spec.base_framework_version,
     )

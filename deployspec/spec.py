@@ -801,13 +801,10 @@ def _check_framework(doc: Document, file: str) -> list[Diagnostic]:
         ]
     if framework == "huggingface":
         entry = catalog.framework_table("huggingface")["versions"][resolved]
-        aliases = entry.get("version_aliases", {})
-        bases = sorted(
-            k for k, v in entry.items() if isinstance(v, dict) and k != "version_aliases"
-        )
+        bases = catalog.base_frameworks(entry)
         base = model.get("base_framework_version")
-        # The SDK resolves aliases such as pytorch1.8 -> pytorch1.8.1, as for versions.
-        base = aliases.get(base, base) if isinstance(base, str) else base
+        if isinstance(base, str):
+            base = catalog.base_aliases(entry).get(base, base)
         if base is None and len(bases) > 1:
             return [
                 _diag(
@@ -853,15 +850,18 @@ def _check_entry_point(doc: Document, file: str, script: Path | None) -> list[Di
     if framework not in catalog.FRAMEWORK_TABLES:
         return []  # a custom image may run anything
     assert isinstance(model, dict)
-    version, py_version = model.get("version"), model.get("py_version")
-    base = model.get("base_framework_version")
-    if not isinstance(py_version, str) and isinstance(version, str):
-        py_version = catalog.default_py_version(
-            framework, version, base if isinstance(base, str) else None
-        )
+    version, given, base = (
+        model.get(k) for k in ("version", "py_version", "base_framework_version")
+    )
+    py_version = catalog.image_py_version(
+        framework,
+        version if isinstance(version, str) else "",
+        given if isinstance(given, str) else None,
+        base if isinstance(base, str) else None,
+    )
     # An image of the user's own may run any Python: only the table's images are known.
-    known = isinstance(py_version, str) and not model.get("image")
-    python = catalog.python_of(py_version) if known and isinstance(py_version, str) else None
+    known = py_version is not None and not model.get("image")
+    python = catalog.python_of(py_version) if known and py_version else None
     shown = os.path.relpath(script) if script.is_relative_to(Path.cwd()) else str(script)
     return [
         Diagnostic(shown, p.line, p.column, "model.entry_point", p.message, p.hint)

@@ -675,9 +675,10 @@ def test_py_version_defaults_to_the_newest_the_table_lists() -> None:
     from deployspec import catalog
 
     # The SDK refuses no py_version when a version lists several; deployspec picks the newest.
-    assert catalog.default_py_version("pytorch", "1.8.1") == "py36"
-    assert catalog.default_py_version("pytorch", "1.2.0") == "py3"  # not py2
-    assert catalog.default_py_version("tensorflow", "2.3.0") is None
+    assert catalog.image_py_version("pytorch", "1.8.1", None) == "py36"
+    assert catalog.image_py_version("pytorch", "1.8.1", "py3") == "py3"  # the spec's own wins
+    assert catalog.image_py_version("pytorch", "1.2.0", None) == "py3"  # not py2
+    assert catalog.image_py_version("tensorflow", "2.3.0", None) is None
     assert catalog.python_of("py312") == (3, 12) and catalog.python_of("py3") is None
 
 
@@ -690,7 +691,7 @@ def test_huggingface_base_frameworks_accept_the_sdks_aliases(write_spec: WriteSp
     )
     loaded = load_spec(write_spec(hf.replace("BASE", "pytorch1.8")))
     assert loaded.spec.model.base_framework_version == "pytorch1.8"
-    assert catalog.default_py_version("huggingface", "4.10.2", "pytorch1.8") == "py36"
+    assert catalog.image_py_version("huggingface", "4.10.2", None, "pytorch1.8") == "py36"
     [error] = errors_of(write_spec(hf.replace("BASE", "pytorch9.9")))
     assert error.endswith(
         "huggingface 4.10.2 has no 'pytorch9.9' image; available: pytorch1.8.1, pytorch1.9.0, "
