@@ -4,10 +4,16 @@ Contract
 --------
 `package(source, cache_dir)` turns local model artifacts, plus an optional entry point and
 source_dir, into the model.tar.gz the SageMaker serving containers expect, stores it as
-`<cache_dir>/<sha256>.tar.gz` and returns its sha256 (the artifact's identity), size and path.
-The same inputs give byte-identical output whatever the mtimes, owners, umask, directory listing
-order, worker count or host. `list_entries(source)` runs the same checks and returns what would
-be archived, in archive order. Every user mistake raises ArtifactError naming the path.
+`<cache_dir>/<sha256>-<level>.tar.gz` and returns its sha256, size and path. The sha256 is the
+artifact's identity (its S3 key's folder): the digest of the *uncompressed* tar stream, which
+is the same whatever the mtimes, owners, umask, directory listing order, worker count, host,
+compression level or zlib build (zlib-ng and zlib write different deflate streams for the
+same input, so a digest of the compressed bytes would differ between two CI runners). The
+.tar.gz bytes themselves are reproducible for one level and zlib build. `list_entries(source)`
+runs the same checks and returns what would be archived, in archive order.
+`verify_archive(path, sha256)` checks that a .tar.gz still decompresses to the stream that
+digest names, for anything taken from the cache before it is uploaded. Every user mistake
+raises ArtifactError naming the path.
 
 Layouts
 - FLAT: a folder's contents at the root; a single file at the root under its own name.
@@ -22,6 +28,9 @@ Layouts
   through the same layout rules as a folder without a name, code/ is added, and everything is
   re-packed deterministically (even with no code to add). Only regular files, folders and hard
   links to earlier members are accepted; symlinks, devices, absolute or `..` names are errors.
+  It is unpacked to be re-packed, so what it may expand to is capped (a gzip bomb is an error
+  before its data is written): MAX_ARCHIVE_MEMBERS members, MAX_ARCHIVE_EXPANDED_BYTES in all,
+  and past ARCHIVE_RATIO_FREE_BYTES no more than MAX_ARCHIVE_RATIO times its compressed size.
 - Two sources for the same file name (say artifacts/code/inference.py and an entry point) are an
   error; folders of the same name merge.
 
@@ -38,8 +47,11 @@ executables, 0644 for other files; padded to 10240-byte records. Compression: ar
 Cache: `<cache_dir>/index.json` maps a fingerprint of (format version, level, layout, and every
 entry's archive name, real path, size, mtime_ns, ctime_ns, inode, device, mode) to a digest. When
 the fingerprint matches and the cached archive still exists with its size, the result comes back
-with `cached=True` after stat() calls only. Writes go to a temp file then an atomic rename; a
-corrupt or foreign index is ignored. Old archives are not pruned here.
+with `cached=True` after stat() calls only, so its bytes are not re-checked there: whatever
+uploads it calls verify_archive first. ctime is in the fingerprint and in the check that a file
+did not change while it was read, because rewriting a file and restoring its mtime (same size)
+cannot restore its ctime. Writes go to a temp file then an atomic rename; a corrupt or foreign
+index is ignored. Old archives are not pruned here.
 """
 
 from __future__ import annotations
@@ -54,14 +66,18 @@ import tarfile
 import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from gzip import BadGzipFile, GzipFile
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Self
 
 from deployspec.artifacts_gzip import CHUNK_SIZE, GzipWriter
 from deployspec.errors import DeployspecError
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 FORMAT_VERSION = 1
 DEFAULT_LEVEL = 1  # weights barely compress; on the rest level 1 is several times faster than 6
@@ -71,13 +87,36 @@ _MAX_DEFAULT_WORKERS = 16
 # 1980-01-01T00:00:00Z: the reproducible-builds convention; older stamps make some tools warn.
 _FIXED_MTIME = 315532800
 _INDEX_NAME = "index.json"
-_INDEX_VERSION = 1
+# 2: digests name the uncompressed tar stream; version 1 indexes held the .tar.gz's sha256.
+_INDEX_VERSION = 2
 _INDEX_LIMIT = 512
 _SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
 _VERSION_NAME = re.compile(r"[0-9]+")
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _ARCHIVE_SUFFIXES = (".tar.gz", ".tgz")
 _BYTECODE_DIR = "__pycache__"
+
+# A model.tar.gz given as artifacts is unpacked into the cache to be re-packed. These bound what
+# a crafted one (a gzip bomb: a few MB expanding to terabytes) can make deployspec read, write
+# and hold: trained weights compress about 1.1:1 and text about 10:1, while gzip reaches about
+# 1000:1 on runs of zeros, so past a size where any ratio is harmless, more than 100:1 is no model.
+MAX_ARCHIVE_MEMBERS = 100_000
+# SageMaker's largest ML storage volume is 512 GB: an endpoint could not unpack more.
+MAX_ARCHIVE_EXPANDED_BYTES = 512 << 30
+MAX_ARCHIVE_RATIO = 100
+ARCHIVE_RATIO_FREE_BYTES = 256 << 20
+# pax and GNU long-name headers are read whole into memory by tarfile; real ones are tiny.
+_MAX_META_HEADER = 1 << 20
+_ARCHIVE_READ_SIZE = 1 << 20
+_META_TYPES = frozenset(
+    (
+        tarfile.XHDTYPE,
+        tarfile.XGLTYPE,
+        tarfile.SOLARIS_XHDTYPE,
+        tarfile.GNUTYPE_LONGNAME,
+        tarfile.GNUTYPE_LONGLINK,
+    )
+)
 
 
 class Layout(StrEnum):
@@ -180,7 +219,7 @@ def package(
     collected = _collect(source)
     _check_cache_outside_sources(cache_dir, source)
     key = _fingerprint(source.layout, collected, level)
-    hit = _lookup(cache_dir, key)
+    hit = _lookup(cache_dir, key, level)
     if hit is not None:
         return hit
     try:
@@ -205,6 +244,46 @@ def list_entries(source: ArtifactSource) -> list[tuple[str, Path]]:
         model = collected.model
     entries = _arrange([*model, *collected.code])
     return [(e.name + "/" if isinstance(e, _Dir) else e.name, e.path) for e in entries]
+
+
+def verify_archive(path: Path, sha256: str) -> None:
+    """Check that the .tar.gz at `path` decompresses to the tar stream whose sha256 is `sha256`.
+
+    For an archive taken from the cache, before it is uploaded under that digest: the cache
+    trusts a file by its size, and a disk or a person may have changed bytes since. A file that
+    fails is deleted, since it is the cache's copy and the next run would trust it again.
+    """
+    content = hashlib.sha256()
+    try:
+        with GzipFile(path, mode="rb") as stream:
+            while block := stream.read(CHUNK_SIZE):
+                content.update(block)
+    except FileNotFoundError as exc:
+        raise ArtifactError(
+            f"the packaged artifact {path} is gone", hint="run plan again to repackage it"
+        ) from exc
+    except (BadGzipFile, EOFError, zlib.error) as exc:
+        _discard(path)
+        raise _corrupt_error(path, f"it is not a whole gzip file any more ({exc})") from exc
+    except OSError as exc:
+        raise _os_error("cannot read the packaged artifact", path, exc) from exc
+    if content.hexdigest() != sha256:
+        _discard(path)
+        raise _corrupt_error(path, f"its content's sha256 is {content.hexdigest()}, not {sha256}")
+
+
+def _discard(path: Path) -> None:
+    # The error raised next says what is wrong; removing the file only spares the next run.
+    with suppress(OSError):
+        path.unlink(missing_ok=True)
+
+
+def _corrupt_error(path: Path, why: str) -> ArtifactError:
+    return ArtifactError(
+        f"the packaged artifact {path} no longer matches its digest: {why}",
+        hint="it was changed in the cache (disk fault or an edit), or the plan was made by "
+        "another version of deployspec; it has been removed: run plan again to repackage it",
+    )
 
 
 # --- collecting (stat calls only) --------------------------------------------------------------
@@ -443,10 +522,21 @@ def _archive_entries(
     output order differs from the archive's; without it, only names and sizes are read.
     """
     where = f"model archive {archive.path}"
+    limit = _ExpansionLimit(archive.stat.size, where)
     tree: dict[str, _Entry] = {}
     try:
-        with tarfile.open(archive.path, mode="r|gz") as tar:
+        with (
+            _open_archive(archive, limit) as stream,
+            tarfile.open(
+                fileobj=stream, mode="r|", tarinfo=_BoundedTarInfo, bufsize=_ARCHIVE_READ_SIZE
+            ) as tar,
+        ):
             for index, member in enumerate(tar):
+                if index >= MAX_ARCHIVE_MEMBERS:
+                    raise ArtifactError(
+                        f"{where} holds more than {MAX_ARCHIVE_MEMBERS:,} members",
+                        hint=_UNPACK_HINT,
+                    )
                 name = _member_name(member, where)
                 if name is None:
                     continue
@@ -456,9 +546,14 @@ def _archive_entries(
                 if member.isdir():
                     tree[name] = _Dir(name, archive.path)
                 elif member.isreg():
+                    # Counted from the header, before a byte of it is read or written.
+                    limit.add(member.size)
                     tree[name] = _extract_member(tar, member, name, archive, index, extract_to)
                 elif member.islnk():
-                    tree[name] = _hard_link(member, name, tree, where)
+                    link = _hard_link(member, name, tree, where)
+                    # Re-packed as a copy: a thousand links to one big file are a bomb too.
+                    limit.add(link.size)
+                    tree[name] = link
                 elif member.issym():
                     raise ArtifactError(
                         f"{where} holds the symlink {name!r} -> {member.linkname!r}",
@@ -468,7 +563,17 @@ def _archive_entries(
                     raise ArtifactError(
                         f"{where} holds {name!r}, which is not a regular file or folder"
                     )
-    except (tarfile.TarError, EOFError, zlib.error) as exc:
+            if extract_to is not None:
+                # What was extracted goes under the key made from the archive's stat.
+                _check_archive_unchanged(archive, stream.fstat())
+    except _OversizedHeader as exc:
+        raise ArtifactError(
+            f"{where} holds a tar header claiming {exc.size:,} bytes of metadata "
+            f"(real pax and long-name headers are a few hundred; at most "
+            f"{_MAX_META_HEADER:,} are read)",
+            hint=_UNPACK_HINT,
+        ) from None
+    except (tarfile.TarError, EOFError, zlib.error, BadGzipFile) as exc:
         raise ArtifactError(f"cannot read {where}: {exc}") from exc
     except OSError as exc:
         raise _os_error("cannot read", archive.path, exc) from exc
@@ -484,6 +589,117 @@ def _archive_entries(
     if not any(isinstance(e, _File) for e in entries):
         raise ArtifactError(f"{where} holds no files")
     return _place(entries, layout, None, archive.path, where)
+
+
+_UNPACK_HINT = (
+    "if it really is the model, unpack it and point artifacts at the folder; "
+    "otherwise check where the archive came from"
+)
+
+
+class _ExpansionLimit:
+    """How far one model archive may expand (see the module docstring); over it is an error."""
+
+    def __init__(self, compressed_size: int, where: str) -> None:
+        by_ratio = max(ARCHIVE_RATIO_FREE_BYTES, MAX_ARCHIVE_RATIO * compressed_size)
+        self.limit = min(MAX_ARCHIVE_EXPANDED_BYTES, by_ratio)
+        self._compressed_size = compressed_size
+        self._where = where
+        self._total = 0
+
+    def add(self, size: int) -> None:
+        """Count `size` more bytes of what the archive expands to."""
+        self._total += size
+        if self._total > self.limit:
+            raise self.error()
+
+    def error(self) -> ArtifactError:
+        if self.limit == MAX_ARCHIVE_EXPANDED_BYTES:
+            why = (
+                f"more than {_size_text(self.limit)}, the largest volume a SageMaker instance "
+                "can unpack it to"
+            )
+        else:
+            why = (
+                f"more than {_size_text(self.limit)} from {self._compressed_size:,} bytes "
+                f"compressed, a ratio over {MAX_ARCHIVE_RATIO}:1 that model files never reach "
+                "(a gzip bomb?)"
+            )
+        return ArtifactError(f"{self._where} expands to {why}", hint=_UNPACK_HINT)
+
+
+def _size_text(size: int) -> str:
+    if size >= 1 << 30:
+        return f"{size / (1 << 30):g} GiB"
+    return f"{size / (1 << 20):g} MiB"
+
+
+class _BoundedStream(io.RawIOBase):
+    """A model archive's decompressed bytes, as tarfile reads them, counted against the limit.
+
+    Headers count too: tarfile reads pax and long-name headers whole, before any member is
+    seen, so a header claiming gigabytes would otherwise be decompressed into memory.
+    """
+
+    def __init__(self, raw: io.FileIO, limit: _ExpansionLimit) -> None:
+        super().__init__()
+        self._raw = raw
+        self._stream = GzipFile(
+            fileobj=io.BufferedReader(raw, buffer_size=_ARCHIVE_READ_SIZE), mode="rb"
+        )
+        self._limit = limit
+        self._read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer, /) -> int:
+        room = self._limit.limit - self._read + 1
+        got = self._stream.readinto(memoryview(buffer).cast("B")[:room])
+        self._read += got
+        if self._read > self._limit.limit:
+            raise self._limit.error()
+        return got
+
+    def fstat(self) -> os.stat_result:
+        return os.fstat(self._raw.fileno())
+
+
+@contextmanager
+def _open_archive(archive: _ModelArchive, limit: _ExpansionLimit) -> Iterator[_BoundedStream]:
+    with _open_file(
+        archive.path, "rb", lambda exc: _os_error("cannot read", archive.path, exc)
+    ) as raw:
+        yield _BoundedStream(raw, limit)
+
+
+class _OversizedHeader(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """Refuses oversized pax and GNU long-name headers before tarfile reads them into memory."""
+
+    @classmethod
+    def frombuf(cls, buf: bytes | bytearray, encoding: str, errors: str) -> Self:
+        info = super().frombuf(buf, encoding, errors)
+        if info.type in _META_TYPES and info.size > _MAX_META_HEADER:
+            raise _OversizedHeader(info.size)
+        return info
+
+
+def _check_archive_unchanged(archive: _ModelArchive, now: os.stat_result) -> None:
+    then = archive.stat
+    if (now.st_size, now.st_mtime_ns, now.st_ctime_ns, now.st_ino, now.st_dev) != (
+        then.size,
+        then.mtime_ns,
+        then.ctime_ns,
+        then.inode,
+        then.device,
+    ):
+        raise _changed_error(archive.path)
 
 
 def _member_name(member: tarfile.TarInfo, where: str) -> str | None:
@@ -586,7 +802,7 @@ def _build(
                 out.flush()
                 # The digest names the file: it must never refer to half-written bytes.
                 os.fsync(out.fileno())
-            final = cache_dir / f"{sha256}.tar.gz"
+            final = _archive_path(cache_dir, sha256, level)
             os.replace(temp, final)
         except OSError as exc:
             temp.unlink(missing_ok=True)
@@ -679,11 +895,13 @@ class _SourceReader:
 
 
 def _check_unchanged(entry: _File, now: os.stat_result) -> None:
-    # The header already holds the listed size, and the cache key the listed stat.
+    # The header already holds the listed size, and the cache key the listed stat. ctime too:
+    # a same-size rewrite can put the mtime back (touch -d, os.utime), never the ctime.
     then = entry.stat
-    if (now.st_size, now.st_mtime_ns, now.st_ino, now.st_dev) != (
+    if (now.st_size, now.st_mtime_ns, now.st_ctime_ns, now.st_ino, now.st_dev) != (
         then.size,
         then.mtime_ns,
+        then.ctime_ns,
         then.inode,
         then.device,
     ):
@@ -744,12 +962,17 @@ def _read_index(cache_dir: Path) -> dict[str, tuple[str, int]]:
     return entries
 
 
-def _lookup(cache_dir: Path, key: str) -> PackagedArtifact | None:
+def _archive_path(cache_dir: Path, sha256: str, level: int) -> Path:
+    # The level is in the name: one content compressed at two levels is two different files.
+    return cache_dir / f"{sha256}-{level}.tar.gz"
+
+
+def _lookup(cache_dir: Path, key: str, level: int) -> PackagedArtifact | None:
     found = _read_index(cache_dir).get(key)
     if found is None:
         return None
     sha256, size = found
-    path = cache_dir / f"{sha256}.tar.gz"
+    path = _archive_path(cache_dir, sha256, level)
     try:
         if os.stat(path).st_size != size:
             return None

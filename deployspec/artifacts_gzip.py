@@ -1,8 +1,10 @@
 """Parallel, deterministic gzip compression of one stream (pigz-style), for artifacts.py.
 
 Contract: `GzipWriter(out, level=, workers=)` receives an uncompressed stream through `write`
-and `write_from`, and writes exactly one gzip member to `out`; `close()` returns the sha256 and
-the size of what it wrote. The bytes depend only on the input bytes and the level, never on the
+and `write_from`, and writes exactly one gzip member to `out`; `close()` returns the sha256 of
+the uncompressed stream it received (the content's name: it does not depend on the compressor)
+and the size of what it wrote. The bytes depend only on the input bytes, the level and the zlib
+build (zlib-ng and zlib emit different deflate streams for the same input), never on the
 worker count, thread timing, clock or host: the header has mtime 0, no file name and OS 255.
 Memory stays bounded (workers + 2 chunks in flight), whatever the stream length.
 
@@ -11,7 +13,7 @@ How: the input is cut into fixed CHUNK_SIZE chunks. Each chunk is compressed on 
 reach across the boundary, and ended with a sync flush (byte-aligned, not final); the last chunk
 ends with Z_FINISH. Their concatenation is one valid deflate stream, so any gzip reader
 (`gzip -d`, GNU tar, Python's tarfile) sees an ordinary single-member file. The CRC-32 and the
-output sha256 are computed in order on the calling thread.
+input's sha256 are computed in order on the calling thread.
 
 Method per chunk: weights (float32/16, bf16, int8) are close to random, so LZ77 matching costs
 most of the time and gains nothing; Huffman-only coding is 2-3x faster and slightly smaller on
@@ -116,7 +118,7 @@ class GzipWriter:
         self._previous = b""
         self._crc = 0
         self._length = 0
-        self._sha = hashlib.sha256()
+        self._content_sha = hashlib.sha256()
         self._written = 0
         self._closed = False
         self._emit(gzip_header(level))
@@ -153,14 +155,14 @@ class GzipWriter:
         return copied
 
     def close(self) -> tuple[str, int]:
-        """Finish the stream; returns (sha256 hex, size) of the gzip bytes written."""
+        """Finish the stream; returns the sha256 hex of the input and the gzip bytes' size."""
         if self._closed:
             raise ValueError("GzipWriter already closed")
         self._submit(final=True)
         self._emit(struct.pack("<II", self._crc, self._length & 0xFFFFFFFF))
         self._closed = True
         self._pool.shutdown(wait=True)
-        return self._sha.hexdigest(), self._written
+        return self._content_sha.hexdigest(), self._written
 
     def abort(self) -> None:
         """Stop without finishing; pending chunks are dropped."""
@@ -185,6 +187,7 @@ class GzipWriter:
     def _submit(self, *, final: bool) -> None:
         data = memoryview(self._buffer)[: self._fill]
         self._crc = zlib.crc32(data, self._crc)
+        self._content_sha.update(data)
         self._length += self._fill
         future = self._pool.submit(deflate_chunk, data, self._previous, self._level, final)
         self._pending.append((future, self._buffer))
@@ -205,5 +208,4 @@ class GzipWriter:
 
     def _emit(self, data: bytes) -> None:
         self._out.write(data)
-        self._sha.update(data)
         self._written += len(data)

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from deployspec import artifacts
+from deployspec import artifacts, artifacts_gzip
 from deployspec.artifacts import (
     ArtifactError,
     ArtifactSource,
@@ -376,6 +376,70 @@ def test_digest_does_not_depend_on_worker_count(tmp_path: Path) -> None:
     one = package(flat(model), tmp_path / "c1", workers=1)
     three = package(flat(model), tmp_path / "c3", workers=3)
     assert one.sha256 == three.sha256
+    assert one.path.read_bytes() == three.path.read_bytes()
+
+
+# --- the digest names the content, not one compressor's output ---------------------------------
+
+
+def test_digest_is_the_sha256_of_the_uncompressed_tar_stream(
+    sklearn_project: ArtifactSource, tmp_path: Path
+) -> None:
+    result = package(sklearn_project, tmp_path / "cache")
+    stream = gzip.decompress(result.path.read_bytes())
+    assert result.sha256 == hashlib.sha256(stream).hexdigest()
+    assert result.sha256 != hashlib.sha256(result.path.read_bytes()).hexdigest()
+    assert result.path.name == f"{result.sha256}-{artifacts.DEFAULT_LEVEL}.tar.gz"
+
+
+@pytest.fixture
+def compressible_model(tmp_path: Path) -> Path:
+    text = "".join(f"token_{i % 977}\t{i}\n" for i in range(150_000))
+    return make_tree(
+        tmp_path / "model",
+        {"vocab.txt": text, "w.bin": random.Random(4).randbytes(1 << 20), "config.json": "{}"},
+    )
+
+
+@pytest.mark.parametrize("level", [0, 6, 9])
+def test_digest_does_not_depend_on_the_compression_level(
+    compressible_model: Path, tmp_path: Path, level: int
+) -> None:
+    fast = package(flat(compressible_model), tmp_path / "cache", level=1)
+    other = package(flat(compressible_model), tmp_path / "cache", level=level)
+    assert other.sha256 == fast.sha256
+    assert other.path.read_bytes() != fast.path.read_bytes()
+    assert gzip.decompress(other.path.read_bytes()) == gzip.decompress(fast.path.read_bytes())
+
+
+def test_digest_does_not_depend_on_the_compressor(
+    compressible_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ours = package(flat(compressible_model), tmp_path / "ours")
+
+    # Another deflate implementation (as zlib-ng is to zlib): same input, other bytes.
+    def other_deflate(data: memoryview, previous: bytes, level: int, final: bool) -> bytes:
+        compressor = zlib.compressobj(9, zlib.DEFLATED, -15, 8, zlib.Z_FILTERED)
+        return compressor.compress(data) + compressor.flush(
+            zlib.Z_FINISH if final else zlib.Z_SYNC_FLUSH
+        )
+
+    monkeypatch.setattr(artifacts_gzip, "deflate_chunk", other_deflate)
+    theirs = package(flat(compressible_model), tmp_path / "theirs")
+    assert theirs.sha256 == ours.sha256
+    assert theirs.path.read_bytes() != ours.path.read_bytes()
+    artifacts.verify_archive(theirs.path, ours.sha256)
+
+
+def test_the_same_stream_from_another_gzip_writer_verifies_under_the_same_name(
+    compressible_model: Path, tmp_path: Path
+) -> None:
+    ours = package(flat(compressible_model), tmp_path / "cache")
+    stream = gzip.decompress(ours.path.read_bytes())
+    theirs = tmp_path / "python-gzip.tar.gz"
+    theirs.write_bytes(gzip.compress(stream, compresslevel=5, mtime=123))
+    assert theirs.read_bytes() != ours.path.read_bytes()
+    artifacts.verify_archive(theirs, ours.sha256)
 
 
 def test_one_changed_byte_changes_the_digest(
@@ -494,7 +558,8 @@ def gzip_bytes(pieces: list[bytes], *, chunk_size: int, workers: int, level: int
         sha256, size = writer.close()
     data = out.getvalue()
     assert size == len(data)
-    assert sha256 == hashlib.sha256(data).hexdigest()
+    # The digest names what went in, not one compressor's output.
+    assert sha256 == hashlib.sha256(b"".join(pieces)).hexdigest()
     return data
 
 
@@ -616,7 +681,9 @@ def test_cache_misses_when_the_level_changes(tmp_path: Path) -> None:
     model = make_tree(tmp_path / "model", {"vocab.txt": "the same words again " * 5000})
     fast = package(flat(model), tmp_path / "cache", level=1)
     small = package(flat(model), tmp_path / "cache", level=9)
-    assert not small.cached and small.sha256 != fast.sha256
+    # Other bytes, the same content: the same name, in a file of its own.
+    assert not small.cached and small.sha256 == fast.sha256
+    assert small.path != fast.path and small.path.read_bytes() != fast.path.read_bytes()
     assert package(flat(model), tmp_path / "cache", level=1) == PackagedArtifact(
         fast.sha256, fast.size, fast.path, cached=True
     )
@@ -833,10 +900,10 @@ def test_file_changing_during_packaging_is_an_error(
     model = make_tree(tmp_path / "model", {"w.bin": b"w" * 100})
     real_lookup = artifacts._lookup
 
-    def lookup_then_grow(cache_dir: Path, key: str) -> PackagedArtifact | None:
+    def lookup_then_grow(cache_dir: Path, key: str, level: int) -> PackagedArtifact | None:
         with (model / "w.bin").open("ab") as handle:  # a download still in progress
             handle.write(b"more")
-        return real_lookup(cache_dir, key)
+        return real_lookup(cache_dir, key, level)
 
     monkeypatch.setattr(artifacts, "_lookup", lookup_then_grow)
     with pytest.raises(ArtifactError, match=r"w.bin changed while it was being packaged"):
