@@ -1,16 +1,21 @@
 """From a validated spec to the exact resources it asks for.
 
 Contract: `build_desired(loaded, region, role)` returns `Desired`: the image URI (from the SDK's
-tables, or the spec's override), the packaged artifact (deterministic model.tar.gz, its sha256
-and content-addressed S3 key), and the Model, EndpointConfig, endpoint, scaling and deployment
-settings with content-hash names. It makes no AWS calls: the account for the default bucket is
-the execution role's (SageMaker can only be passed a role of the caller's own account).
+tables, or the spec's override), the packaged artifact (deterministic model.tar.gz, its
+digest: the sha256 of the uncompressed tar stream, which names the content whatever zlib
+compressed it, and the S3 key that digest names), and the Model, EndpointConfig, endpoint,
+scaling and deployment settings with content-hash names. It makes no AWS calls: the account
+for the default bucket is the execution role's (SageMaker can only be passed a role of the
+caller's own account), and the values of Secrets Manager / SSM references in model.env arrive
+already read (`resolved_env`, from operations.resolve_references). The Model records which of
+its environment keys are secret (`sensitive_environment`, for display only).
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +39,7 @@ from .resources import (
     ownership_tags,
     scaling_resource_id,
 )
+from .secrets import is_secret_key, secret_env_keys
 from .spec import Framework, LoadedSpec, Strategy
 
 DEFAULT_SCALING_POLICY = "deployspec-invocations"
@@ -81,6 +87,7 @@ def account_of_role(role: str) -> str:
 
 
 def artifact_key(prefix: str, sha256: str) -> str:
+    """The S3 key of a model.tar.gz: named by its content digest (artifacts.py), not its bytes."""
     return f"{prefix}/{sha256}/model.tar.gz"
 
 
@@ -99,7 +106,8 @@ def package_artifact(loaded: LoadedSpec, cache: Path | None = None) -> PackagedA
     model_spec = loaded.spec.model
     if model_spec.is_s3():
         return None
-    assert loaded.paths.artifacts is not None  # load_spec checked that the path exists
+    if loaded.paths.artifacts is None:  # load_spec resolves every local artifacts path
+        raise DeployspecError(f"{loaded.file}: model.artifacts was not resolved")
     layout = Layout.TENSORFLOW if model_spec.framework is Framework.TENSORFLOW else Layout.FLAT
     return package(
         ArtifactSource(
@@ -112,9 +120,19 @@ def package_artifact(loaded: LoadedSpec, cache: Path | None = None) -> PackagedA
     )
 
 
-def container_environment(loaded: LoadedSpec, region: str) -> dict[str, str]:
+def container_environment(
+    loaded: LoadedSpec, region: str, resolved: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The model's environment: the spec's values, with each Secrets Manager or SSM reference
+    replaced by its value from `resolved` (operations.resolve_references reads them; this
+    module makes no AWS calls). A reference without a value is left out."""
     model_spec = loaded.spec.model
-    environment = dict(model_spec.env)
+    values = resolved or {}
+    environment = {
+        key: value if isinstance(value, str) else values[key]
+        for key, value in model_spec.env.items()
+        if isinstance(value, str) or key in values
+    }
     if model_spec.entry_point and model_spec.framework is not Framework.TENSORFLOW:
         # The PyTorch, scikit-learn, XGBoost and Hugging Face toolkits find the user's
         # script through these two variables; TensorFlow Serving looks in code/ by itself.
@@ -124,15 +142,40 @@ def container_environment(loaded: LoadedSpec, region: str) -> dict[str, str]:
     return environment
 
 
+def sensitive_environment(loaded: LoadedSpec, environment: Mapping[str, str]) -> tuple[str, ...]:
+    """The environment keys whose values are secret: listed in secret_env, referenced, named or
+    shaped like credentials, or holding the value of a variable named like one (`--var
+    api_token=...` templated into a key of any name)."""
+    model_spec = loaded.spec.model
+    declared = {*model_spec.secret_env, *model_spec.references()}
+    carried = [
+        str(value)
+        for name, value in loaded.variables.items()
+        if is_secret_key(name) and isinstance(value, str) and len(value) >= 4
+    ]
+    secret = secret_env_keys(environment, declared)
+    secret.update(k for k, v in environment.items() if any(c in v for c in carried))
+    return tuple(sorted(secret))
+
+
 def build_desired(
     loaded: LoadedSpec,
     *,
     region: str,
     role: str,
     artifact_cache: Path | None = None,
+    resolved_env: Mapping[str, str] | None = None,
 ) -> Desired:
+    """`resolved_env`: the values of the spec's env references, by key (every one is needed)."""
     spec = loaded.spec
     model_spec = spec.model
+    unresolved = sorted(set(model_spec.references()) - set(resolved_env or {}))
+    if unresolved:
+        raise DeployspecError(
+            f"{loaded.file}: model.env {', '.join(unresolved)}: the referenced values were "
+            "not read from AWS",
+            hint="this is a bug in deployspec: please report it",
+        )
     account = account_of_role(role)
     bucket = spec.bucket or f"sagemaker-{region}-{account}"
     realtime = spec.realtime
@@ -161,13 +204,15 @@ def build_desired(
             local_path=str(packaged.path),
             s3_uri=model_data_url,
         )
-    environment = container_environment(loaded, region)
+    environment = container_environment(loaded, region, resolved_env)
 
     vpc = (
         Vpc(tuple(model_spec.vpc.subnets), tuple(model_spec.vpc.security_groups))
         if model_spec.vpc
         else None
     )
+    # The name covers every value, secrets included, so that a changed secret is a new model;
+    # a short hash of the whole content shows none of them.
     model_content = {
         "image": image,
         "model_data_url": model_data_url,
@@ -184,6 +229,7 @@ def build_desired(
         execution_role_arn=role,
         network_isolation=model_spec.network_isolation,
         vpc=vpc,
+        sensitive_environment=sensitive_environment(loaded, environment),
     )
 
     serverless = spec.effective_serverless
@@ -195,8 +241,7 @@ def build_desired(
             initial_instance_count=realtime.instance_count,
             volume_size_gb=realtime.volume_size_gb,
         )
-    else:
-        assert serverless is not None
+    elif serverless is not None:
         variant = Variant(
             model_name=model.name,
             variant_name=VARIANT_NAME,
@@ -206,6 +251,8 @@ def build_desired(
                 provisioned_concurrency=serverless.provisioned_concurrency,
             ),
         )
+    else:  # the schema gives every spec without realtime: a serverless block
+        raise DeployspecError(f"{loaded.file}: neither realtime nor serverless is set")
     capture = (
         DataCapture(spec.data_capture.destination, spec.data_capture.sampling_percent)
         if spec.data_capture

@@ -14,7 +14,7 @@ from typing import Any
 
 from .plan import Action, Change, Kind, Plan
 from .planner import flatten
-from .secrets import mask_resource
+from .secrets import DECLARED, SENSITIVE, mask_pair, secret_paths
 
 _SYMBOL = {
     Action.CREATE: "+",
@@ -52,6 +52,11 @@ def _verb(change: Change) -> str:
     return _VERB[change.action]
 
 
+def _secret(value: Any) -> str:
+    # Unquoted: it stands for a value, it is not one.
+    return SENSITIVE
+
+
 def _value(value: Any) -> str:
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
@@ -62,7 +67,8 @@ def _value(value: Any) -> str:
 
 # Execution details of an update, not attributes of the resource.
 # The spec digest moves with every other change the plan already shows.
-_HIDDEN = frozenset({"retain_instance_count", "tags.deployspec:spec-digest"})
+# Which environment keys are secret is how the plan is shown, not an attribute to show.
+_HIDDEN = frozenset({"retain_instance_count", "tags.deployspec:spec-digest", DECLARED})
 
 
 # Apply's own bookkeeping on the endpoint: shown only as the prune_mark change itself.
@@ -78,25 +84,30 @@ def _shown(key: str, change: Change) -> bool:
 
 def _attribute_lines(change: Change) -> list[tuple[str, str]]:
     """(symbol, "key = value" text) per attribute that matters for this change."""
-    before = flatten(mask_resource(change.before or {}))
-    after = flatten(mask_resource(change.after or {}))
+    hidden = secret_paths(change.before, change.after)
+    before = flatten(change.before or {})
+    after = flatten(change.after or {})
     rows: list[tuple[str, str, str]] = []
     for key in sorted(set(before) | set(after)):
         if not _shown(key, change):
             continue
+        # Compared with their real values, so that a changed secret shows as changed.
         old, new = before.get(key), after.get(key)
+        show = _secret if key in hidden else _value
         forces = "  # forces replacement" if key in change.forces else ""
         if change.action is Action.CREATE:
             if new is not None:
-                rows.append(("+", key, f"{_value(new)}"))
+                rows.append(("+", key, f"{show(new)}"))
         elif change.action is Action.DELETE:
             if old is not None:
-                rows.append(("-", key, f"{_value(old)}"))
+                rows.append(("-", key, f"{show(old)}"))
         elif old != new:
             if old is None:
-                rows.append(("+", key, f"{_value(new)}{forces}"))
+                rows.append(("+", key, f"{show(new)}{forces}"))
             elif new is None:
-                rows.append(("-", key, f"{_value(old)}{forces}"))
+                rows.append(("-", key, f"{show(old)}{forces}"))
+            elif key in hidden:
+                rows.append(("~", key, f"{SENSITIVE} changed{forces}"))
             else:
                 rows.append(("~", key, f"{_value(old)} -> {_value(new)}{forces}"))
     width = max((len(key) for _, key, _ in rows), default=0)
@@ -146,8 +157,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
     """The JSON form: the saved plan's shape, with secrets masked."""
     data = plan.to_json()
     for change in data["changes"]:
-        change["before"] = mask_resource(change["before"])
-        change["after"] = mask_resource(change["after"])
+        change["before"], change["after"] = mask_pair(change["before"], change["after"])
     return data
 
 

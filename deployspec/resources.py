@@ -76,6 +76,9 @@ class Model:
     network_isolation: bool = False
     vpc: Vpc | None = None
     arn: str | None = None
+    # Environment keys whose values are secret (secrets.py): masked wherever a plan is shown.
+    # Not a SageMaker attribute: never sent, never part of the content name, empty when read.
+    sensitive_environment: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,12 @@
 Contract: `load_spec(path, cli_vars, var_files)` reads one spec file, renders its Jinja2
 templates, parses the YAML safely, validates it against `Spec` and the SageMaker limits that
 neither botocore nor moto enforce, checks framework versions against the SageMaker SDK's image
-tables, local paths against the disk and the inference script against what its container
-needs (entrypoint.py), and returns a `LoadedSpec`. Every problem found is
-reported at once as a `SpecError` whose diagnostics carry `file:line:col`, the field path, what
-was given, what is allowed and, where one helps, a hint. It makes no AWS calls and does not
-import boto3 or the SageMaker SDK.
+tables, local paths against the disk and the project root (they may not lead outside it
+unless the operator allows a folder: DEPLOYSPEC_ALLOWED_ROOTS, --allow-path) and the inference
+script against what its container needs (entrypoint.py), and returns a `LoadedSpec`. Every
+problem found is reported at once as a `SpecError` whose diagnostics carry `file:line:col`, the
+field path, what was given, what is allowed and, where one helps, a hint. It makes no AWS calls
+and does not import boto3 or the SageMaker SDK.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -26,7 +28,9 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     WithJsonSchema,
     field_validator,
@@ -35,6 +39,7 @@ from pydantic import (
 from . import catalog
 from .entrypoint import check_script
 from .errors import Diagnostic, SpecError
+from .secrets import is_secret, is_secret_key, looks_secret, preview
 from .templating import file_defaults, render, source_lines
 from .yamlsource import Document, Marks, Path_, format_path, parse_yaml
 
@@ -88,7 +93,7 @@ def parse_duration(value: object) -> object:
             return hours * 3600 + minutes * 60 + seconds
         if value.strip().isdigit():
             return int(value)
-    raise ValueError(f"expected a duration such as 30s, 5m or 1h, got {value!r}")
+    raise ValueError(f"expected a duration such as 30s, 5m or 1h, got {preview(value)}")
 
 
 Duration = Annotated[
@@ -122,6 +127,72 @@ class Vpc(_Strict):
     security_groups: list[Annotated[str, Field(pattern=r"^[-0-9a-zA-Z]{1,32}$")]] = Field(
         min_length=1, max_length=5, description="Security group IDs (1-5).", examples=[["sg-0a1b"]]
     )
+
+
+SECRETSMANAGER_PATTERN = (
+    r"^(arn:aws[a-z\-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:)?[A-Za-z0-9/_+=.@!-]{1,512}$"
+)
+SSM_PATTERN = (
+    r"^(arn:aws[a-z\-]*:ssm:[a-z0-9-]+:\d{12}:parameter/|/?)[A-Za-z0-9_./-]{1,2048}"
+    r"(:[A-Za-z0-9_.-]{1,100})?$"
+)
+
+
+class SecretsManagerRef(_Strict):
+    """An environment value read from AWS Secrets Manager when deployspec plans."""
+
+    secretsmanager: str = Field(
+        max_length=2048,
+        pattern=SECRETSMANAGER_PATTERN,
+        description="Secret ARN or name; its current version is read (GetSecretValue) in the "
+        "region its ARN names, else the deployment's region.",
+        examples=["arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/api-token-AbCdEf"],
+    )
+    json_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description="For a secret holding a JSON object: the field whose value to use.",
+        examples=["password"],
+    )
+
+
+class SsmRef(_Strict):
+    """An environment value read from an SSM Parameter Store parameter when deployspec plans."""
+
+    ssm: str = Field(
+        max_length=2048,
+        pattern=SSM_PATTERN,
+        description="Parameter name or ARN (optionally name:version or name:label); "
+        "SecureString parameters are decrypted (GetParameter WithDecryption).",
+        examples=["/prod/api-token"],
+    )
+
+
+SecretRef = SecretsManagerRef | SsmRef
+
+
+def _env_value_kind(value: object) -> str:
+    if isinstance(value, SsmRef) or (isinstance(value, dict) and "ssm" in value):
+        return "ssm"
+    if isinstance(value, SecretsManagerRef | dict):
+        return "secretsmanager"
+    return "text"
+
+
+# Tagged so that errors name one form, not every member of the union (pydantic reports a
+# failed plain union once per member); the tag is removed from error paths (_env_location).
+EnvValue = Annotated[
+    Annotated[Annotated[str, Field(max_length=1024)], Tag("text")]
+    | Annotated[SecretsManagerRef, Tag("secretsmanager")]
+    | Annotated[SsmRef, Tag("ssm")],
+    Discriminator(_env_value_kind),
+]
+_ENV_FORMS: dict[str, type[BaseModel] | None] = {
+    "text": None,
+    "secretsmanager": SecretsManagerRef,
+    "ssm": SsmRef,
+}
 
 
 class ModelSpec(_Strict):
@@ -181,14 +252,30 @@ class ModelSpec(_Strict):
         description="Folder shipped as code/ beside the entry point (modules, requirements.txt).",
         examples=["./code"],
     )
-    env: dict[
-        Annotated[str, Field(pattern=ENV_KEY_PATTERN)], Annotated[str, Field(max_length=1024)]
-    ] = Field(
+    env: dict[Annotated[str, Field(pattern=ENV_KEY_PATTERN)], EnvValue] = Field(
         default={},
         max_length=100,
-        description="Environment of the container. Values of keys that look secret "
-        "(KEY, SECRET, TOKEN, PASSWORD, CREDENTIAL) are never printed.",
-        examples=[{"LOG_LEVEL": "info"}],
+        description="Environment of the container. A value is text, or a reference read when "
+        "deployspec plans, so the secret need not be in the spec: {secretsmanager: ARN or "
+        "name, json_key: field} or {ssm: parameter name or ARN}. Never printed: referenced "
+        "values, keys listed in secret_env, keys that look secret (KEY, SECRET, TOKEN, "
+        "PASSWORD, AUTH, CREDS, SAS, DATABASE_URL, CONNECTION_STRING, WEBHOOK, ...) and "
+        "values shaped like credentials (user:password@ in a URL, hf_, sk-, AKIA, ghp_, JWTs, "
+        "long random strings).",
+        examples=[
+            {
+                "LOG_LEVEL": "info",
+                "API_TOKEN": {"ssm": "/prod/api-token"},
+                "DB_PASSWORD": {"secretsmanager": "prod/db", "json_key": "password"},
+            }
+        ],
+    )
+    secret_env: list[Annotated[str, Field(pattern=ENV_KEY_PATTERN)]] = Field(
+        default=[],
+        max_length=100,
+        description="Keys of env whose values are secret though neither their name nor their "
+        "value says so: shown as (sensitive) in every plan and never echoed in errors.",
+        examples=[["MY_SERVICE_DSN"]],
     )
     network_isolation: bool = Field(
         default=False, description="Run the container with no network access."
@@ -198,16 +285,20 @@ class ModelSpec(_Strict):
     def is_s3(self) -> bool:
         return self.artifacts.startswith("s3://")
 
+    def references(self) -> dict[str, SecretRef]:
+        """The env entries read from Secrets Manager or SSM when deployspec plans."""
+        return {k: v for k, v in self.env.items() if not isinstance(v, str)}
+
     @field_validator("artifacts")
     @classmethod
     def _check_artifacts(cls, value: str) -> str:
         if value.startswith("s3://") and not re.fullmatch(S3_URI_PATTERN, value):
             raise ValueError(
-                f"{value!r} is not a valid S3 URI: expected s3://<bucket>/<key> with a bucket "
-                "name of 3-63 lowercase letters, digits, dots and hyphens"
+                f"{preview(value)} is not a valid S3 URI: expected s3://<bucket>/<key> with a "
+                "bucket name of 3-63 lowercase letters, digits, dots and hyphens"
             )
         if "://" in value and not value.startswith("s3://"):
-            raise ValueError(f"{value!r}: artifacts are a local path or an s3:// URI")
+            raise ValueError(f"{preview(value)}: artifacts are a local path or an s3:// URI")
         return value
 
 
@@ -266,10 +357,10 @@ class Realtime(_Strict):
     def _known_instance_type(cls, value: str) -> str:
         known = catalog.instance_types()
         if value not in known:
-            near = difflib.get_close_matches(value, sorted(known), n=3, cutoff=0.75)
+            near = difflib.get_close_matches(value[:100], sorted(known), n=3, cutoff=0.75)
             extra = f"; did you mean {', '.join(near)}?" if near else ""
             raise ValueError(
-                f"{value!r} is not a SageMaker real-time instance type{extra} "
+                f"{preview(value)} is not a SageMaker real-time instance type{extra} "
                 "(the list comes from botocore's SageMaker model)"
             )
         return value
@@ -518,17 +609,19 @@ def parse_var_assignments(items: Sequence[str]) -> dict[str, str]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not re.fullmatch(r"[A-Za-z_]\w*", key.strip()):
+            # A value is never shown: --var is how secrets reach a spec. A lone name (a value
+            # forgotten) is worth showing; any other text without '=' may be a pasted value.
+            if sep:
+                message = (
+                    f"{preview(key.strip())} is not a variable name (letters, digits and _, "
+                    "not starting with a digit)"
+                )
+            elif re.fullmatch(r"[A-Za-z_]\w{0,63}", item) and not looks_secret(item):
+                message = f"{item!r} is not NAME=VALUE"
+            else:
+                message = "expected NAME=VALUE, got text without '=' (not shown)"
             raise SpecError(
-                [
-                    Diagnostic(
-                        "--var",
-                        None,
-                        None,
-                        "",
-                        f"{item!r} is not NAME=VALUE",
-                        "for example --var stage=prod",
-                    )
-                ]
+                [Diagnostic("--var", None, None, "", message, "for example --var stage=prod")]
             )
         out[key.strip()] = value
     return out
@@ -600,16 +693,17 @@ def _validate(path: Path, rendered: str, variables: dict[str, object]) -> Loaded
     try:
         spec = Spec.model_validate(doc.data)
     except ValidationError as exc:
-        diagnostics.extend(_from_pydantic(exc, doc, file))
+        diagnostics.extend(_from_pydantic(exc, doc, file, _secret_values(doc.data, variables)))
     diagnostics.extend(_check_framework(doc, file))
     paths, path_problems = _check_paths(doc, file, path.parent)
     diagnostics.extend(path_problems)
     diagnostics.extend(_check_entry_point(doc, file, paths.entry_point))
     diagnostics.extend(_cross_field(doc.data, doc.marks, file))
+    diagnostics.extend(_check_secret_env(doc.data, doc.marks, file))
     if diagnostics or spec is None:
         # The spec's own problems first, then those found in the inference script.
         diagnostics.sort(key=lambda d: (d.file != file, d.line or 0, d.column or 0))
-        raise SpecError(_dedupe(diagnostics))
+        raise SpecError(_dedupe(_scrubbed(diagnostics, _secret_values(doc.data, variables))))
     return LoadedSpec(spec, path, paths, variables, rendered)
 
 
@@ -662,65 +756,180 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+def _shown(value: object, secrets: Sequence[str] = ()) -> str:
+    """A given value as an error shows it: short, never one that looks secret or holds one
+    of `secrets` (a cut-off repr would defeat replacing them afterwards)."""
+    if isinstance(value, str) and any(secret in value for secret in secrets):
+        return "(a secret value)"
+    return preview(value)
 
 
-def _from_pydantic(exc: ValidationError, doc: Document, file: str) -> list[Diagnostic]:
+def _withheld(value: object) -> str:
+    """What an error says about an environment value instead of showing it."""
+    if isinstance(value, str):
+        return f"a text of {len(value)} characters"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return "nothing (null)" if value is None else f"a value of type {type(value).__name__}"
+
+
+_WITHHELD_HINT = "environment values are never shown: any of them may be a secret"
+_REFERENCE_HINT = (
+    "a reference is {secretsmanager: ARN or name} (with json_key: for a field of a JSON "
+    "secret) or {ssm: parameter name or ARN}"
+)
+
+
+def _env_location(loc: Path_) -> tuple[Path_, type[BaseModel] | None]:
+    """An error path under model.env without the tag of the value's form that pydantic puts
+    in it (model.env.KEY.ssm.ssm -> model.env.KEY.ssm), and that form's model."""
+    if len(loc) >= 4 and loc[:2] == ("model", "env") and loc[3] in _ENV_FORMS:
+        return (*loc[:3], *loc[4:]), _ENV_FORMS[str(loc[3])]
+    return loc, None
+
+
+def _from_pydantic(
+    exc: ValidationError, doc: Document, file: str, secrets: Sequence[str] = ()
+) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     for error in exc.errors(include_url=False):
-        loc: Path_ = tuple(p for p in error["loc"] if isinstance(p, (str, int)))
+        loc, form = _env_location(tuple(p for p in error["loc"] if isinstance(p, (str, int))))
         kind = error["type"]
         given = error.get("input")
         ctx = error.get("ctx") or {}
         hint: str | None = None
+        # Environment values (and the references standing for them) are never echoed; the
+        # error names the key instead.
+        hidden = loc[:2] == ("model", "env")
+        show = _withheld if hidden else partial(_shown, secrets=secrets)
         if kind == "extra_forbidden":
             key = str(loc[-1])
-            allowed = _fields_of(loc[:-1])
+            allowed = list(form.model_fields) if form is not None else _fields_of(loc[:-1])
             near = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-            message = f"unknown key {key!r}"
+            message = f"unknown key {preview(key)}"
             if allowed:
                 message += f"; allowed here: {', '.join(allowed)}"
-            hint = f"did you mean {near[0]!r}?" if near else None
+            hint = f"did you mean {near[0]!r}?" if near else _REFERENCE_HINT if form else None
             out.append(_diag(file, doc.marks, loc, message, hint, key=True))
             continue
         if kind == "missing":
             parent = loc[:-1]
             where = f"under {format_path(parent)}" if parent else "at the top level"
             message = f"required key {loc[-1]!r} is missing {where}"
-            out.append(_diag(file, doc.marks, parent, message, key=True))
+            hint = _REFERENCE_HINT if form is not None else None
+            out.append(_diag(file, doc.marks, parent, message, hint, key=True))
             continue
         if kind == "string_pattern_mismatch":
-            message = f"{_shown(given)} does not match the allowed form"
-            hint = _PATTERN_HINTS.get(_field_key(loc))
+            message = f"{show(given)} does not match the allowed form"
+            hint = _PATTERN_HINTS.get(_field_key(loc) if form is None else f"ref.{loc[-1]}")
         elif kind == "literal_error":
-            message = f"{_shown(given)} is not allowed: expected one of {ctx.get('expected')}"
+            message = f"{show(given)} is not allowed: expected one of {ctx.get('expected')}"
         elif kind == "enum":
             allowed_values = [str(v) for v in re.findall(r"'([^']+)'", str(ctx.get("expected")))]
-            near = difflib.get_close_matches(str(given), allowed_values, n=1, cutoff=0.6)
-            message = f"{_shown(given)} is not allowed: expected one of {ctx.get('expected')}"
+            near = difflib.get_close_matches(str(given)[:100], allowed_values, n=1, cutoff=0.6)
+            message = f"{show(given)} is not allowed: expected one of {ctx.get('expected')}"
             hint = f"did you mean {near[0]!r}?" if near else None
         elif kind == "value_error":
             message = str(ctx.get("error", error["msg"]))
         elif kind in ("dict_type", "model_type", "model_attributes_type"):
-            message = f"expected a mapping, got {_type_name(given)}"
+            message = f"expected a mapping, got {_type_name(given, secrets, hidden)}"
             hint = "indent the settings under this key as `key: value` lines"
         elif kind == "list_type":
-            message = f"expected a list, got {_type_name(given)}"
+            message = f"expected a list, got {_type_name(given, secrets, hidden)}"
             hint = "write a list as [a, b] or as lines starting with '- '"
         else:
-            message = f"{error['msg']}; got {_shown(given)}"
+            message = f"{error['msg']}; got {show(given)}"
+        if hidden and hint is None:
+            hint = _WITHHELD_HINT if form is None else _REFERENCE_HINT
         out.append(_diag(file, doc.marks, loc, message, hint))
     return out
 
 
-def _type_name(value: object) -> str:
+def _type_name(value: object, secrets: Sequence[str] = (), hidden: bool = False) -> str:
     if isinstance(value, list):
         return "a list"
     if value is None:
         return "nothing (null)"
-    return f"{type(value).__name__} {_shown(value)}"
+    if hidden:
+        return _withheld(value)
+    return f"{type(value).__name__} {_shown(value, secrets)}"
+
+
+def _secret_values(data: dict[str, Any], variables: Mapping[str, object]) -> tuple[str, ...]:
+    """Values no error may show: those of variables named like credentials (`--var
+    api_token=...` used in the wrong field) and of the spec's secret environment entries."""
+    found = {
+        str(value)
+        for name, value in variables.items()
+        if is_secret_key(name) and not isinstance(value, bool)
+    }
+    model = data.get("model")
+    env = model.get("env") if isinstance(model, dict) else None
+    listed = model.get("secret_env") if isinstance(model, dict) else None
+    declared = [k for k in listed if isinstance(k, str)] if isinstance(listed, list) else []
+    if isinstance(env, dict):
+        found.update(
+            value
+            for key, value in env.items()
+            if isinstance(value, str) and is_secret(str(key), value, declared)
+        )
+    # Very short values would blank out ordinary words of the messages.
+    return tuple(sorted((s for s in found if len(s) >= 4), key=len, reverse=True))
+
+
+# However they arose, no message or hint is longer than this (a 300 KB scalar once came back
+# whole inside a message).
+_MAX_MESSAGE = 1000
+
+
+def _scrubbed(diagnostics: list[Diagnostic], secrets: Sequence[str]) -> list[Diagnostic]:
+    """The diagnostics with every secret value replaced and every text bounded."""
+
+    def clean(text: str) -> str:
+        for secret in secrets:
+            text = text.replace(secret, "(sensitive)")
+        return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
+
+    return [
+        replace(
+            d,
+            path=clean(d.path),
+            message=clean(d.message),
+            hint=clean(d.hint) if d.hint else d.hint,
+        )
+        for d in diagnostics
+    ]
+
+
+def _check_secret_env(data: dict[str, Any], marks: Marks, file: str) -> list[Diagnostic]:
+    """model.secret_env names keys of model.env: a key missing there is a typo."""
+    model = data.get("model")
+    if not isinstance(model, dict) or not isinstance(model.get("secret_env"), list):
+        return []
+    env = model.get("env")
+    keys = set(env) if isinstance(env, dict) else set()
+    out = []
+    for index, key in enumerate(model["secret_env"]):
+        if isinstance(key, str) and key not in keys:
+            near = difflib.get_close_matches(key, sorted(keys), n=1, cutoff=0.6)
+            out.append(
+                _diag(
+                    file,
+                    marks,
+                    ("model", "secret_env", index),
+                    f"{preview(key)} is not a key of model.env",
+                    f"did you mean {near[0]!r}?"
+                    if near
+                    else "list keys of model.env whose values are secret",
+                )
+            )
+    return out
 
 
 def _field_key(loc: Path_) -> str:
@@ -741,6 +950,10 @@ _PATTERN_HINTS = {
     "prefix": "an S3 key prefix without a leading slash or spaces",
     "vpc.subnets": "subnet IDs such as subnet-0a1b2c3d",
     "vpc.security_groups": "security group IDs such as sg-0a1b2c3d",
+    "ref.secretsmanager": "a secret name such as prod/api-token (letters, digits and /_+=.@-), "
+    "or the secret's ARN",
+    "ref.ssm": "a parameter name such as /prod/api-token (letters, digits and _.-/), "
+    "optionally :version or :label, or the parameter's ARN",
 }
 
 
@@ -789,13 +1002,14 @@ def _check_framework(doc: Document, file: str) -> list[Diagnostic]:
     if resolved is None:
         versions, aliases = catalog.supported_versions(framework)
         listing = ", ".join(versions)
-        near = difflib.get_close_matches(version, [*versions, *aliases], n=1, cutoff=0.6)
+        near = difflib.get_close_matches(version[:100], [*versions, *aliases], n=1, cutoff=0.6)
         return [
             _diag(
                 file,
                 marks,
                 ("model", "version"),
-                f"{framework} {version!r} has no SageMaker inference image; supported: {listing}",
+                f"{framework} {_shown(version)} has no SageMaker inference image; "
+                f"supported: {listing}",
                 f"did you mean {near[0]!r}?" if near else "pick one of the supported versions",
             )
         ]
@@ -822,7 +1036,8 @@ def _check_framework(doc: Document, file: str) -> list[Diagnostic]:
                     file,
                     marks,
                     ("model", "base_framework_version"),
-                    f"huggingface {version} has no {base!r} image; available: {', '.join(bases)}",
+                    f"huggingface {version} has no {_shown(base)} image; "
+                    f"available: {', '.join(bases)}",
                 )
             ]
     if isinstance(py_version, str):
@@ -834,7 +1049,7 @@ def _check_framework(doc: Document, file: str) -> list[Diagnostic]:
                     marks,
                     ("model", "py_version"),
                     f"{framework} {version} images exist for {', '.join(allowed)}, "
-                    f"not {py_version!r}",
+                    f"not {_shown(py_version)}",
                     f"use py_version: {allowed[-1]}, or leave it out",
                 )
             ]
@@ -845,11 +1060,10 @@ def _check_entry_point(doc: Document, file: str, script: Path | None) -> list[Di
     """What the container would trip over in the inference script, found without running it."""
     model = doc.data.get("model")
     framework = model.get("framework") if isinstance(model, dict) else None
-    if script is None or not isinstance(framework, str):
+    if script is None or not isinstance(model, dict) or not isinstance(framework, str):
         return []
     if framework not in catalog.FRAMEWORK_TABLES:
         return []  # a custom image may run anything
-    assert isinstance(model, dict)
     version, given, base = (
         model.get(k) for k in ("version", "py_version", "base_framework_version")
     )
@@ -871,19 +1085,98 @@ def _check_entry_point(doc: Document, file: str, script: Path | None) -> list[Di
     ]
 
 
+# Operator opt-in to local paths outside the project: the CLI's --allow-path adds to it. Not a
+# spec field, so a change to a spec (a pull request run by CI) cannot widen its own reach.
+ALLOWED_ROOTS_ENV = "DEPLOYSPEC_ALLOWED_ROOTS"
+_ALLOW_HINT = (
+    "local paths must lie inside the project (the git work tree holding the spec, else the "
+    "spec's folder), symlinks followed, so that a spec cannot package other files of the "
+    f"machine; to allow a folder, pass --allow-path DIR or set {ALLOWED_ROOTS_ENV}"
+)
+
+
+def project_root(spec_folder: Path) -> Path:
+    """The git work tree holding the spec (nearest ancestor with a .git entry), else its folder."""
+    folder = Path(os.path.realpath(spec_folder))
+    for candidate in (folder, *folder.parents):
+        # A file, in a submodule or a linked worktree; a folder otherwise.
+        if os.path.lexists(candidate / ".git"):
+            return candidate
+    return folder
+
+
+def allowed_roots(spec_folder: Path) -> tuple[list[str], list[Diagnostic]]:
+    """The real paths local inputs may lie under: the project root, then the operator's roots."""
+    roots = [str(project_root(spec_folder))]
+    problems: list[Diagnostic] = []
+    for entry in os.environ.get(ALLOWED_ROOTS_ENV, "").split(os.pathsep):
+        if not entry:
+            continue
+        if not os.path.isabs(os.path.expanduser(entry)):
+            problems.append(
+                Diagnostic(
+                    ALLOWED_ROOTS_ENV,
+                    None,
+                    None,
+                    "",
+                    f"{entry!r} is not an absolute path",
+                    f"{ALLOWED_ROOTS_ENV} holds absolute folders separated by {os.pathsep!r}",
+                )
+            )
+            continue
+        roots.append(os.path.realpath(os.path.expanduser(entry)))
+    return roots, problems
+
+
+def _is_within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _escaping_link(folder: Path, *, skip_bytecode: bool) -> tuple[str, str] | None:
+    """The first symlink under `folder` whose target lies outside it: (link, real target).
+
+    The same rule packaging applies (artifacts.py), found here with stat calls only so that
+    `validate` reports it. Links are not followed: what they point to inside the folder is
+    listed under its own name.
+    """
+    real_root = os.path.realpath(folder)
+    pending = [str(folder)]
+    while pending:
+        current = pending.pop()
+        try:
+            with os.scandir(current) as listing:
+                children = sorted(listing, key=lambda child: child.name)
+        except OSError:
+            continue  # packaging names the folder it cannot list
+        for child in children:
+            if skip_bytecode and (child.name == "__pycache__" or child.name.endswith(".pyc")):
+                continue  # left out of code/ (artifacts.py)
+            if child.is_symlink():
+                target = os.path.realpath(child.path)
+                if not _is_within(target, real_root):
+                    return child.path, target
+            elif child.is_dir(follow_symlinks=False):
+                pending.append(child.path)
+    return None
+
+
 def _check_paths(doc: Document, file: str, base: Path) -> tuple[LocalPaths, list[Diagnostic]]:
     model = doc.data.get("model")
     if not isinstance(model, dict):
         return LocalPaths(None, None, None), []
     marks = doc.marks
-    problems: list[Diagnostic] = []
+    roots, problems = allowed_roots(base)
 
-    def resolve(key: str, value: object, root: Path, want_dir: bool | None) -> Path | None:
+    def resolve(key: str, value: object, relative_to: Path, want_dir: bool | None) -> Path | None:
         if not isinstance(value, str) or value.startswith("s3://") or "://" in value:
             return None
         kind = "folder" if want_dir else "file" if want_dir is False else "file or folder"
         try:
-            candidate = (root / os.path.expanduser(value)).resolve()
+            candidate = (relative_to / os.path.expanduser(value)).resolve()
+            # Before looking at the target: a spec must not even learn what exists outside.
+            if not any(_is_within(str(candidate), root) for root in roots):
+                problems.append(_outside_roots(file, marks, key, value, candidate, roots))
+                return None
             exists = candidate.exists()
         except (OSError, RuntimeError) as exc:  # too long a name, a symlink loop
             problems.append(_diag(file, marks, ("model", key), f"cannot use this path: {exc}"))
@@ -895,7 +1188,7 @@ def _check_paths(doc: Document, file: str, base: Path) -> tuple[LocalPaths, list
                     marks,
                     ("model", key),
                     f"{kind} not found: {candidate}",
-                    f"paths are relative to {root}",
+                    f"paths are relative to {relative_to}",
                 )
             )
             return None
@@ -905,6 +1198,22 @@ def _check_paths(doc: Document, file: str, base: Path) -> tuple[LocalPaths, list
         if want_dir is False and not candidate.is_file():
             problems.append(_diag(file, marks, ("model", key), f"not a file: {candidate}"))
             return None
+        if candidate.is_dir():
+            escaping = _escaping_link(candidate, skip_bytecode=key == "source_dir")
+            if escaping is not None:
+                link, target = escaping
+                problems.append(
+                    _diag(
+                        file,
+                        marks,
+                        ("model", key),
+                        f"the symlink {link} in {value!r} leads outside that folder, to {target}",
+                        "links inside the artifacts and source_dir folders must stay inside "
+                        "them (model.tar.gz holds what they point to): copy the file into the "
+                        "folder instead",
+                    )
+                )
+                return None
         return candidate
 
     artifacts = resolve("artifacts", model.get("artifacts"), base, None)
@@ -933,6 +1242,21 @@ def _check_paths(doc: Document, file: str, base: Path) -> tuple[LocalPaths, list
     elif model.get("source_dir") is None or source_dir is not None:
         entry_point = resolve("entry_point", raw_entry, entry_root, False)
     return LocalPaths(artifacts, entry_point, source_dir), problems
+
+
+def _outside_roots(
+    file: str, marks: Marks, key: str, value: str, candidate: Path, roots: list[str]
+) -> Diagnostic:
+    where = f"outside the project root {roots[0]}"
+    if len(roots) > 1:
+        where += f" and the allowed roots {', '.join(roots[1:])}"
+    return _diag(
+        file,
+        marks,
+        ("model", key),
+        f"{value!r} resolves to {candidate}, {where}",
+        _ALLOW_HINT,
+    )
 
 
 def _get(data: object, *path: str) -> object:
@@ -997,7 +1321,7 @@ def _cross_field(data: dict[str, object], marks: Marks, file: str) -> list[Diagn
     if realtime is None and isinstance(strategy, str) and strategy != Strategy.ALL_AT_ONCE:
         problem(
             ("deployment", "strategy"),
-            f"strategy {strategy!r} needs a real-time endpoint",
+            f"strategy {_shown(strategy)} needs a real-time endpoint",
             "serverless endpoints update all at once",
         )
     shown_strategy = strategy if isinstance(strategy, str) else Strategy.ALL_AT_ONCE.value
@@ -1005,7 +1329,7 @@ def _cross_field(data: dict[str, object], marks: Marks, file: str) -> list[Diagn
         if _get(data, "deployment", step) is not None and shown_strategy != step:
             problem(
                 ("deployment", step),
-                f"deployment.{step} is set but strategy is {shown_strategy!r}",
+                f"deployment.{step} is set but strategy is {_shown(shown_strategy)}",
                 f"set strategy: {step}, or remove the {step} block",
                 key=True,
             )

@@ -16,6 +16,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .errors import Diagnostic, SpecError
+from .secrets import preview
 
 Path_ = tuple[str | int, ...]
 
@@ -155,7 +156,7 @@ class _Builder:
             self.error(
                 node,
                 path,
-                f"the tag {node.tag!r} is not allowed",
+                f"the tag {preview(node.tag)} is not allowed",
                 "deployspec reads plain YAML only: remove the tag",
             )
             return None
@@ -163,14 +164,15 @@ class _Builder:
             return self._mapping(node, path)
         if isinstance(node, SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        assert isinstance(node, ScalarNode)
+        if not isinstance(node, ScalarNode):
+            raise TypeError(f"unknown YAML node {type(node).__name__}")  # PyYAML has 3 kinds
         try:
             value = self.loader.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError:
             self.error(
                 node,
                 path,
-                f"the tag {node.tag!r} is not allowed",
+                f"the tag {preview(node.tag)} is not allowed",
                 "deployspec reads plain YAML only: remove the tag",
             )
             return None
@@ -191,7 +193,7 @@ class _Builder:
                 self.error(
                     key_node,
                     path,
-                    f"keys must be strings, got {shown!r}",
+                    f"keys must be strings, got {preview(shown)}",
                     "quote the key",
                 )
                 continue
@@ -202,7 +204,7 @@ class _Builder:
                 self.error(
                     key_node,
                     child,
-                    f"duplicate key {key!r} (first given at line {first.line})",
+                    f"duplicate key {preview(key)} (first given at line {first.line})",
                     "YAML would silently keep only the last one; remove one of them",
                 )
                 continue
@@ -273,7 +275,13 @@ def parse_yaml(text: str, file: str) -> Document:
             )
         if not isinstance(root, MappingNode):
             m = _mark(root)
-            kind = "a list" if isinstance(root, SequenceNode) else f"a single value {root.value!r}"
+            # Not the value itself: a --var-file of the wrong file (/etc/passwd, a KEY=secret
+            # .env file) is one scalar, and all of it would be printed.
+            kind = (
+                "a list"
+                if isinstance(root, SequenceNode)
+                else f"a single value ({len(str(root.value))} characters, not shown)"
+            )
             raise SpecError(
                 [
                     Diagnostic(
