@@ -8,29 +8,37 @@ config the plan named. An update SageMaker rolled back, a Failed endpoint, a tim
 endpoint changed by someone else since the plan raise ApplyError; everything created before the
 failure is content-named and owned, so running apply again resumes from there.
 
+Before any change runs, `_guard` checks its target, whatever made the plan: a model, config,
+endpoint or scaling target is written only when it carries this spec's ownership tags or is
+being created (an existing one with the name must be ours and hold the planned content), and
+only the plan's own endpoint is touched (with `adopt`, also while it is still untagged).
+
 It also refuses to delete anything in use: before pruning a config or model it re-reads which
 config the endpoint serves. Progress goes to the `report` callback; only the CLI prints it.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ApplyError
+from .errors import ApplyError, AwsError, DeployspecError, NotManagedError
 from .plan import Action, Change, Kind, Plan
 from .resources import (
+    TAG_MANAGED_BY,
     Deployment,
     Endpoint,
     EndpointConfig,
     Model,
     Scaling,
     from_json,
+    is_owned,
 )
-from .state import IN_PROGRESS
+from .state import IN_PROGRESS, check_reusable
 
 if TYPE_CHECKING:
     from .aws import Gateway
@@ -40,7 +48,7 @@ if TYPE_CHECKING:
 class Event:
     """Something worth telling the user while apply runs."""
 
-    kind: str  # "start" | "done" | "wait" | "progress"
+    kind: str  # "start" | "done" | "wait" | "progress" | "note"
     address: str
     message: str
     fraction: float | None = None
@@ -89,6 +97,7 @@ class Applier:
         }
 
     def apply(self, plan: Plan, report: Report = _ignore) -> None:
+        restorable = _scaling_removed_for_update(plan)
         removed_scaling: list[Change] = []
         for change in plan.changes:
             handler = self._handlers.get((change.kind, change.action))
@@ -99,29 +108,90 @@ class Applier:
                 )
             report(Event("start", change.address, _describe(change)))
             try:
+                self._guard(change, plan)
                 handler(change, plan, report)
-            except ApplyError:
-                # Scaling taken off only so an update could go through is put back when the
-                # update fails: the old fleet must not be left without it.
-                for taken in removed_scaling:
-                    if taken.before is not None:
-                        self.gateway.put_scaling(from_json(Scaling, taken.before))
-                        report(Event("done", taken.address, "restored after the failure"))
+            except (DeployspecError, KeyboardInterrupt):
+                # Scaling taken off before an endpoint update is put back when the update fails,
+                # however it fails (refused by SageMaker, rolled back, timed out, interrupted):
+                # the old fleet must not be left without it.
+                self._restore_scaling(removed_scaling, report)
                 raise
-            if (
-                change.kind is Kind.SCALING
-                and change.action is Action.DELETE
-                and any(
-                    c.kind is Kind.SCALING and c.action is Action.CREATE and c.name == change.name
-                    for c in plan.changes
-                )
-            ):
-                removed_scaling.append(change)
-            elif change.kind is Kind.SCALING and change.action is Action.CREATE:
-                removed_scaling = [c for c in removed_scaling if c.name != change.name]
+            if change.kind is Kind.SCALING and change.action is Action.DELETE:
+                if change.name in restorable:
+                    removed_scaling.append(change)
+            elif change.kind is Kind.ENDPOINT and change.action is Action.UPDATE:
+                removed_scaling = []  # the update went through: what it took off stays off
             report(Event("done", change.address, "done"))
         if plan.target_config is not None:
             self._verify(plan, plan.target_config, report)
+
+    def _guard(self, change: Change, plan: Plan) -> None:
+        """The one check every write passes, whatever made the plan: it touches only what this
+        spec owns, what it creates, or (with --adopt) the endpoint it takes over."""
+        kind, action = change.kind, change.action
+        if kind is Kind.MODEL or kind is Kind.ENDPOINT_CONFIG:
+            found: Model | EndpointConfig | None = (
+                self.gateway.describe_model(change.name)
+                if kind is Kind.MODEL
+                else self.gateway.describe_endpoint_config(change.name)
+            )
+            if found is None:
+                return
+            if action is Action.CREATE:
+                wanted = _resource_after(change)
+                check_reusable(self.gateway, found, wanted, plan.spec_name)
+            else:
+                self._require_owned(found.arn, change.address, plan)
+        elif kind is Kind.ENDPOINT or kind is Kind.PRUNE_MARK or kind is Kind.SCALING:
+            endpoint = change.name if kind is not Kind.SCALING else _scaled_endpoint(change.name)
+            if endpoint != plan.endpoint_name:
+                raise NotManagedError(
+                    f"{change.address} is not part of endpoint {plan.endpoint_name}: refusing a "
+                    "plan that reaches beyond its own endpoint"
+                )
+            live = self.gateway.describe_endpoint(endpoint)
+            if live is None:
+                return  # being created (or already gone)
+            tags = self.gateway.list_tags(live.arn) if live.arn else {}
+            if is_owned(tags, plan.spec_name):
+                return
+            if plan.adopt and TAG_MANAGED_BY not in tags:
+                return  # the endpoint this plan takes over; the endpoint change tags it
+            raise NotManagedError(
+                f"refusing to change {change.address}: endpoint {endpoint} is not managed by "
+                f"deployspec for spec {plan.spec_name}",
+                hint="deployspec changes only what it owns; plan with --adopt to take over an "
+                "endpoint made by hand",
+            )
+        elif (
+            kind is Kind.ARTIFACT
+            and action is Action.DELETE
+            and not _UPLOADED_ARCHIVE.fullmatch(change.name)
+        ):
+            raise NotManagedError(
+                f"refusing to delete {change.name}: not an archive deployspec uploaded"
+            )
+
+    def _require_owned(self, arn: str | None, address: str, plan: Plan) -> None:
+        tags = self.gateway.list_tags(arn) if arn else {}
+        if not is_owned(tags, plan.spec_name):
+            raise NotManagedError(
+                f"refusing to change {address}: it is not managed by deployspec for spec "
+                f"{plan.spec_name} (it lacks the ownership tags)",
+                hint="deployspec never changes or deletes what it does not own",
+            )
+
+    def _restore_scaling(self, removed: list[Change], report: Report) -> None:
+        """Best effort: a failure here is reported, never raised over the one that led here."""
+        for taken in removed:
+            if taken.before is None:
+                continue
+            try:
+                self.gateway.put_scaling(from_json(Scaling, taken.before))
+            except DeployspecError as error:
+                report(Event("note", taken.address, f"could not be restored: {error}"))
+            else:
+                report(Event("done", taken.address, "restored after the failure"))
 
     def _verify(self, plan: Plan, config_name: str, report: Report) -> None:
         """Success is the endpoint InService on the planned config, whatever ran before."""
@@ -143,6 +213,7 @@ class Applier:
             self.gateway.create_bucket(after["bucket"])
 
     def _upload(self, change: Change, plan: Plan, report: Report) -> None:
+        self._abort_incomplete_uploads(change, report)
         after = _after(change)
         local = Path(after["local_path"])
         size = int(after["size"])
@@ -152,6 +223,15 @@ class Applier:
                 "was made on another machine)",
                 hint="run plan again to repackage it",
             )
+        from .artifacts import ArtifactError, verify_archive
+
+        # The cache trusts its files by size: bytes changed since packaging would be uploaded
+        # under a content address that no longer names them, and reused by every later apply.
+        report(Event("note", change.address, "checking model.tar.gz against its digest"))
+        try:
+            verify_archive(local, str(after["sha256"]))
+        except ArtifactError as exc:
+            raise ApplyError(str(exc), hint=exc.hint) from None
         sent = 0
 
         def progress(chunk: int) -> None:
@@ -160,6 +240,18 @@ class Applier:
             report(Event("progress", change.address, "uploading", sent / size if size else 1.0))
 
         self.gateway.upload_file(local, after["s3_uri"], progress)
+
+    def _abort_incomplete_uploads(self, change: Change, report: Report) -> None:
+        """Parts of an upload killed midway stay in S3, billed, until aborted; boto3 never
+        resumes one, and the key is content-addressed under deployspec's prefix, so any for it is
+        a dead upload of ours. Housekeeping: a failure to list them does not stop the upload."""
+        try:
+            aborted = self.gateway.abort_incomplete_uploads(_after(change)["s3_uri"])
+        except AwsError as error:
+            report(Event("note", change.address, f"incomplete uploads not cleared: {error}"))
+            return
+        if aborted:
+            report(Event("note", change.address, f"aborted {aborted} incomplete earlier upload(s)"))
 
     def _delete_artifact(self, change: Change, plan: Plan, report: Report) -> None:
         self.gateway.delete_object(change.name)
@@ -226,7 +318,7 @@ class Applier:
         after = _after(change)
         existing = self._settle(plan, report)
         if existing is not None and existing.status == "Deleting":
-            self._wait_gone(plan, report)
+            self._wait_gone(plan, report, existing)
             existing = None
         if existing is None:
             self.gateway.create_endpoint(after["name"], after["config_name"], after["tags"])
@@ -238,15 +330,15 @@ class Applier:
         self._wait_in_service(plan, after["config_name"], report)
 
     def _replace_endpoint(self, change: Change, plan: Plan, report: Report) -> None:
-        self._settle(plan, report)
+        before = self._settle(plan, report)
         self.gateway.delete_endpoint(plan.endpoint_name)
-        self._wait_gone(plan, report)
+        self._wait_gone(plan, report, before)
         self._create_endpoint(change, plan, report)
 
     def _delete_endpoint(self, change: Change, plan: Plan, report: Report) -> None:
-        self._settle(plan, report)
+        before = self._settle(plan, report)
         if self.gateway.delete_endpoint(plan.endpoint_name):
-            self._wait_gone(plan, report)
+            self._wait_gone(plan, report, before)
 
     def _update_endpoint(self, change: Change, plan: Plan, report: Report) -> None:
         before = change.before or {}
@@ -329,12 +421,36 @@ class Applier:
             report(Event("wait", f"endpoint.{plan.endpoint_name}", f"waiting: {live.status}"))
             wait()
 
-    def _wait_gone(self, plan: Plan, report: Report) -> None:
+    def _wait_gone(self, plan: Plan, report: Report, before: Endpoint | None) -> None:
+        """Until the endpoint is gone. An endpoint never leaves Deleting except by going, so
+        one seen in another state after it (or Creating, or modified since `before`, the
+        endpoint as it was when its deletion was asked for) is a new one someone else created:
+        waiting for it to go would only end at the timeout."""
         deadline, wait = self._deadline(plan), self._poll()
+        seen_deleting = before is not None and before.status == "Deleting"
         while True:
             live = self.gateway.describe_endpoint(plan.endpoint_name)
             if live is None:
                 return
+            if live.status == "Deleting":
+                seen_deleting = True
+            elif live.status == "Failed" and seen_deleting:
+                raise ApplyError(
+                    f"endpoint {plan.endpoint_name} is Failed instead of deleted: "
+                    f"{live.failure_reason or 'no reason given'}",
+                    hint="run the command again to retry the deletion",
+                )
+            elif (
+                seen_deleting
+                or live.status == "Creating"
+                or (before is not None and live.last_modified != before.last_modified)
+            ):
+                raise ApplyError(
+                    f"endpoint {plan.endpoint_name} was created again (it is {live.status} on "
+                    f"{live.config_name}) while deployspec waited for its deletion",
+                    hint="another apply or someone else created it; run plan to see where it "
+                    "stands before running this again",
+                )
             self._check_time(deadline, plan, live)
             report(Event("wait", f"endpoint.{plan.endpoint_name}", f"waiting: {live.status}"))
             wait()
@@ -378,6 +494,41 @@ class Applier:
                 f"endpoint {plan.endpoint_name} still {live.status} after {plan.timeout_seconds}s",
                 hint="raise deployment.timeout, or run apply again later: it resumes",
             )
+
+
+# What deployspec uploads: <prefix>/<sha256 of the content>/model.tar.gz.
+_UPLOADED_ARCHIVE = re.compile(r"s3://[^/]+/(?:.+/)?[0-9a-f]{64}/model\.tar\.gz")
+
+
+def _scaled_endpoint(resource_id: str) -> str | None:
+    """`endpoint/<name>/variant/<variant>` -> <name>."""
+    parts = resource_id.split("/")
+    return parts[1] if len(parts) == 4 and parts[0] == "endpoint" else None
+
+
+def _resource_after(change: Change) -> Model | EndpointConfig:
+    data = {k: v for k, v in _after(change).items() if k != "tags"}
+    if change.kind is Kind.MODEL:
+        return from_json(Model, data)
+    return from_json(EndpointConfig, data)
+
+
+def _scaling_removed_for_update(plan: Plan) -> set[str]:
+    """Scaling targets the plan deregisters ahead of an endpoint update (SageMaker refuses an
+    instance type change under autoscaling; a serverless config has nothing to scale): the ones
+    to put back if that update fails."""
+    names: set[str] = set()
+    for index, change in enumerate(plan.changes):
+        if (
+            change.kind is Kind.SCALING
+            and change.action is Action.DELETE
+            and any(
+                c.kind is Kind.ENDPOINT and c.action is Action.UPDATE
+                for c in plan.changes[index + 1 :]
+            )
+        ):
+            names.add(change.name)
+    return names
 
 
 def _after(change: Change) -> dict[str, Any]:

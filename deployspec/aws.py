@@ -42,7 +42,7 @@ from botocore.exceptions import (
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from deployspec import __version__
-from deployspec.errors import AwsError
+from deployspec.errors import AwsError, UnsupportedShapeError
 from deployspec.resources import (
     VARIANT_NAME,
     DataCapture,
@@ -56,11 +56,13 @@ from deployspec.resources import (
     Variant,
     Vpc,
 )
+from deployspec.secrets import SEALED, SENSITIVE
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
     from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import LifecycleRuleTypeDef
     from mypy_boto3_sagemaker import SageMakerClient
     from mypy_boto3_sagemaker.type_defs import (
         ContainerDefinitionTypeDef,
@@ -70,6 +72,8 @@ if TYPE_CHECKING:
         TagTypeDef,
     )
     from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_ssm import SSMClient
     from mypy_boto3_sts import STSClient
 
 SCALING_NAMESPACE: Final = "sagemaker"
@@ -127,6 +131,18 @@ _S3_ACTIONS = {
     "CreateMultipartUpload": "s3:PutObject",
     "UploadPart": "s3:PutObject",
     "CompleteMultipartUpload": "s3:PutObject",
+    "ListMultipartUploads": "s3:ListBucketMultipartUploads",
+    "GetBucketLifecycleConfiguration": "s3:GetLifecycleConfiguration",
+    "PutBucketLifecycleConfiguration": "s3:PutLifecycleConfiguration",
+}
+
+# Given to the buckets deployspec creates: the parts of a multipart upload killed midway are
+# billed until someone aborts it.
+ABORT_INCOMPLETE_UPLOADS_RULE: Final[LifecycleRuleTypeDef] = {
+    "ID": "deployspec-abort-incomplete-uploads",
+    "Status": "Enabled",
+    "Filter": {"Prefix": ""},
+    "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
 }
 _IAM_PREFIX = {"sagemaker-runtime": "sagemaker"}
 
@@ -148,6 +164,27 @@ class Call:
 
 def is_mutating(operation: str) -> bool:
     return not (operation.startswith(_READ_PREFIXES) or operation in _READ_OPERATIONS)
+
+
+def _placeholder_in(value: Any, depth: int = 0) -> str | None:
+    """The first masked or sealed placeholder string inside request parameters, if any."""
+    if isinstance(value, str):
+        if value == SENSITIVE or value.startswith(SEALED):
+            return value if len(value) <= 20 else value[:20] + "…"
+        return None
+    if depth > 32:
+        return None
+    if isinstance(value, Mapping):
+        items: Iterable[Any] = value.values()
+    elif isinstance(value, (list, tuple)):
+        items = value
+    else:
+        return None
+    for item in items:
+        found = _placeholder_in(item, depth + 1)
+        if found is not None:
+            return found
+    return None
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
@@ -228,10 +265,21 @@ class Gateway:
                 self._clients[service] = client
             return client
 
-    def _record(self, model: Any, **_: Any) -> None:
+    def _record(self, model: Any, params: Any = None, **_: Any) -> None:
         operation = str(model.name)
         service = str(model.service_model.service_name)
-        self.calls.append(Call(service, operation, is_mutating(operation)))
+        mutating = is_mutating(operation)
+        self.calls.append(Call(service, operation, mutating))
+        if mutating and params is not None:
+            # The one place every write passes: a value masked for display or sealed in a
+            # saved plan must never reach AWS, whatever code path built the request.
+            placeholder = _placeholder_in(params)
+            if placeholder is not None:
+                raise AwsError(
+                    f"refusing {service} {operation}: the request holds the placeholder "
+                    f"{placeholder!r} instead of a real value",
+                    hint="this is a bug in deployspec or an edited plan; nothing was sent",
+                )
 
     def _sagemaker(self) -> SageMakerClient:
         return cast("SageMakerClient", self._client("sagemaker"))
@@ -330,51 +378,59 @@ class Gateway:
         found: list[tuple[str, str, str]] = []
         with self._errors("sagemaker", "ListModels", name_contains):
             pages = self._sagemaker().get_paginator("list_models")
-            for page in pages.paginate(NameContains=name_contains):
+            # "" lists every model: SageMaker refuses an empty NameContains.
+            listing = (
+                pages.paginate(NameContains=name_contains) if name_contains else pages.paginate()
+            )
+            for page in listing:
                 for item in page.get("Models", []):
                     found.append((item["ModelName"], _iso(item["CreationTime"]), item["ModelArn"]))
         return _named_like(found, name_contains)
 
     # --- S3 --------------------------------------------------------------------------------
+    # Every call to a bucket carries ExpectedBucketOwner, the caller's account, whichever bucket
+    # the spec names: bucket names are global, and the default one, sagemaker-<region>-<account>,
+    # is predictable, so anyone could create it first to receive the model artifacts (or serve
+    # others in their place). S3 answers 403 for a bucket of another account.
 
     def object_exists(self, s3_uri: str) -> bool:
         bucket, key = parse_s3_uri(s3_uri)
-        with self._errors("s3", "HeadObject", s3_uri):
+        owner = self.account_id()
+        # Without s3:ListBucket S3 answers 403 for a missing key too.
+        denied = (
+            f"allow s3:GetObject and s3:ListBucket on bucket {bucket!r} for the identity you use "
+            "(see --profile)"
+        )
+        with self._s3_errors("HeadObject", bucket, s3_uri, denied_hint=denied):
             try:
-                self._s3().head_object(Bucket=bucket, Key=key)
+                self._s3().head_object(Bucket=bucket, Key=key, ExpectedBucketOwner=owner)
             except ClientError as error:
                 if _code(error) in _S3_MISSING:
                     return False
-                if _code(error) in _ACCESS_DENIED:
-                    # Without s3:ListBucket S3 answers 403 for a missing key too.
-                    raise AwsError(
-                        f"S3 HeadObject {s3_uri} failed: access denied",
-                        hint=f"allow s3:GetObject and s3:ListBucket on bucket {bucket!r} "
-                        "for the identity you use (see --profile)",
-                    ) from error
                 raise
         return True
 
     def bucket_exists(self, bucket: str) -> bool:
-        with self._errors("s3", "HeadBucket", bucket):
+        owner = self.account_id()
+        denied = (
+            f"allow s3:ListBucket on bucket {bucket!r} for the identity you use (see --profile)"
+        )
+        with self._s3_errors("HeadBucket", bucket, bucket, denied_hint=denied):
             try:
-                self._s3().head_bucket(Bucket=bucket)
+                self._s3().head_bucket(Bucket=bucket, ExpectedBucketOwner=owner)
             except ClientError as error:
                 if _code(error) in _S3_MISSING:
                     return False
-                if _code(error) in _ACCESS_DENIED:
-                    raise AwsError(
-                        f"S3 HeadBucket {bucket!r} failed: access denied",
-                        hint="bucket names are global: this one may belong to another account; "
-                        "choose another bucket, or allow s3:ListBucket on it",
-                    ) from error
                 raise
         return True
 
     def create_bucket(self, bucket: str) -> None:
-        """A private bucket: encrypted by default (SSE-S3), all public access blocked."""
+        """A private bucket: encrypted by default (SSE-S3), all public access blocked, and
+        incomplete multipart uploads aborted a day after they began (a killed upload's parts are
+        billed until then)."""
         s3 = self._s3()
-        with self._errors("s3", "CreateBucket", bucket):
+        owner = self.account_id()
+        with self._s3_errors("CreateBucket", bucket, bucket):
             try:
                 if self._region == "us-east-1":
                     # us-east-1 is the default location and rejects an explicit constraint.
@@ -395,18 +451,34 @@ class Gateway:
                     raise
             s3.put_bucket_encryption(
                 Bucket=bucket,
+                ExpectedBucketOwner=owner,
                 ServerSideEncryptionConfiguration={
                     "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
                 },
             )
             s3.put_public_access_block(
                 Bucket=bucket,
+                ExpectedBucketOwner=owner,
                 PublicAccessBlockConfiguration={
                     "BlockPublicAcls": True,
                     "IgnorePublicAcls": True,
                     "BlockPublicPolicy": True,
                     "RestrictPublicBuckets": True,
                 },
+            )
+            try:
+                s3.get_bucket_lifecycle_configuration(Bucket=bucket, ExpectedBucketOwner=owner)
+            except ClientError as error:
+                if _code(error) != "NoSuchLifecycleConfiguration":
+                    raise
+            else:
+                # A bucket already owned, with rules someone chose: they are not ours to replace
+                # (PutBucketLifecycleConfiguration replaces them all).
+                return
+            s3.put_bucket_lifecycle_configuration(
+                Bucket=bucket,
+                ExpectedBucketOwner=owner,
+                LifecycleConfiguration={"Rules": [ABORT_INCOMPLETE_UPLOADS_RULE]},
             )
 
     def upload_file(
@@ -418,10 +490,19 @@ class Gateway:
         retried may report a negative count to undo what it had reported.
         """
         bucket, key = parse_s3_uri(s3_uri)
-        with self._errors("s3", "PutObject", s3_uri):
+        owner = self.account_id()
+        with self._s3_errors("PutObject", bucket, s3_uri):
             try:
+                # s3transfer passes it on to CreateMultipartUpload, UploadPart and
+                # CompleteMultipartUpload (not to the AbortMultipartUpload of its own cleanup,
+                # which only follows a CreateMultipartUpload the owner check let through).
                 self._s3().upload_file(
-                    str(path), bucket, key, Callback=progress, Config=self._transfer
+                    str(path),
+                    bucket,
+                    key,
+                    ExtraArgs={"ExpectedBucketOwner": owner},
+                    Callback=progress,
+                    Config=self._transfer,
                 )
             except S3UploadFailedError as error:
                 # boto3 wraps the ClientError of the failing part; report that one.
@@ -430,11 +511,117 @@ class Gateway:
                     raise cause from error
                 raise AwsError(f"S3 upload to {s3_uri} failed: {error}") from error
 
+    def abort_incomplete_uploads(self, s3_uri: str) -> int:
+        """Abort every unfinished multipart upload of exactly this object; returns how many.
+
+        For keys only deployspec writes (content-addressed under its prefix): an upload of
+        such a key that is not finished is one an interrupted apply left, since boto3 never
+        resumes one, or one a concurrent apply of the same artifact is running (that apply then
+        fails with NoSuchUpload and the next run finds the object uploaded).
+        """
+        bucket, key = parse_s3_uri(s3_uri)
+        owner = self.account_id()
+        s3 = self._s3()
+        with self._s3_errors("ListMultipartUploads", bucket, s3_uri):
+            pages = s3.get_paginator("list_multipart_uploads").paginate(
+                Bucket=bucket, Prefix=key, ExpectedBucketOwner=owner
+            )
+            # The prefix also matches longer keys: only this exact one is ours to abort.
+            found = [
+                upload["UploadId"]
+                for page in pages
+                for upload in page.get("Uploads", [])
+                if upload.get("Key") == key and "UploadId" in upload
+            ]
+        aborted = 0
+        for upload_id in found:
+            with self._s3_errors("AbortMultipartUpload", bucket, s3_uri):
+                try:
+                    s3.abort_multipart_upload(
+                        Bucket=bucket, Key=key, UploadId=upload_id, ExpectedBucketOwner=owner
+                    )
+                except ClientError as error:
+                    if _code(error) == "NoSuchUpload":
+                        continue  # completed or aborted since the listing
+                    raise
+            aborted += 1
+        return aborted
+
     def delete_object(self, s3_uri: str) -> None:
         """Delete one object; S3 answers the same whether or not it existed."""
         bucket, key = parse_s3_uri(s3_uri)
-        with self._errors("s3", "DeleteObject", s3_uri):
-            self._s3().delete_object(Bucket=bucket, Key=key)
+        owner = self.account_id()
+        with self._s3_errors("DeleteObject", bucket, s3_uri):
+            self._s3().delete_object(Bucket=bucket, Key=key, ExpectedBucketOwner=owner)
+
+    @contextmanager
+    def _s3_errors(
+        self, operation: str, bucket: str, subject: str, *, denied_hint: str | None = None
+    ) -> Iterator[None]:
+        """`_errors` for a call to `bucket`, with S3's 403 explained: with ExpectedBucketOwner
+        it means either that the identity may not do this or that another account owns the
+        bucket, and a HeadBucket or two tell which where they can."""
+        with self._errors("s3", operation, subject):
+            try:
+                yield
+            except ClientError as error:
+                if _code(error) not in _ACCESS_DENIED:
+                    raise
+                raise self._s3_denied(error, operation, bucket, subject, denied_hint) from error
+
+    def _s3_denied(
+        self,
+        error: ClientError,
+        operation: str,
+        bucket: str,
+        subject: str,
+        denied_hint: str | None,
+    ) -> AwsError:
+        account = self.account_id()
+        owner = self._bucket_owner(bucket, denied_with_owner=operation == "HeadBucket")
+        if owner == "another account":
+            return AwsError(
+                f"S3 bucket {bucket!r} belongs to another AWS account, not to {account} (the "
+                "one deploying): deployspec does not upload to or read from it",
+                hint=f"bucket names are global, and anyone can create one named like the default "
+                f"sagemaker-<region>-<account> first; set `bucket:` in the spec to a bucket of "
+                f"account {account}",
+            )
+        if denied_hint is None:
+            generic = _translate_client(error, "s3", subject, ())
+            text, hint = str(generic), generic.hint or ""
+        else:
+            text, hint = f"S3 {operation} {subject} failed: access denied", denied_hint
+        if owner is None:
+            hint += (
+                f"; or bucket {bucket!r} belongs to another account: then set `bucket:` in the "
+                f"spec to a bucket of account {account}"
+            )
+        return AwsError(text, hint=hint)
+
+    def _bucket_owner(self, bucket: str, *, denied_with_owner: bool) -> str | None:
+        """Who owns the bucket, "us" or "another account", when HeadBucket can tell, else None.
+        S3 refuses one with our ExpectedBucketOwner yet allows one without only when another
+        account owns the bucket (and lets us read it); `denied_with_owner`: the first was just
+        refused."""
+        s3 = self._s3()
+        try:
+            if not denied_with_owner:
+                try:
+                    s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=self.account_id())
+                except ClientError as error:
+                    if _code(error) not in _ACCESS_DENIED:
+                        return None
+                else:
+                    return "us"
+            s3.head_bucket(Bucket=bucket)
+        except ClientError:
+            return None
+        except BotoCoreError as error:
+            if isinstance(error, AssertionError):
+                raise  # botocore's Stubber reports test failures as BotoCoreErrors
+            return None
+        return "another account"
 
     # --- SageMaker, write ------------------------------------------------------------------
 
@@ -674,6 +861,72 @@ class Gateway:
             payload = response["Body"].read()
         return payload, response.get("ContentType", accept)
 
+    # --- Secrets Manager and SSM Parameter Store, read (model.env references) --------------
+    # Values come back only in responses: requests carry names, and no error text holds a
+    # value.
+
+    def _regional_client(self, service: str, arn_or_name: str) -> BaseClient:
+        """The service's client in the region an ARN names (a secret is read where it lives),
+        else the gateway's own."""
+        parts = arn_or_name.split(":")
+        region = parts[3] if arn_or_name.startswith("arn:") and len(parts) > 5 else ""
+        if not region or region == self._region:
+            return self._client(service)
+        key = f"{service}@{region}"
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                try:
+                    client = self._session.client(
+                        service,  # type: ignore[call-overload]
+                        region_name=region,
+                        endpoint_url=self._endpoint_url,
+                        config=self._config,
+                    )
+                except BotoCoreError as error:
+                    raise _translate_botocore(error, service, "client setup", self) from error
+                client.meta.events.register("before-parameter-build.*.*", self._record)
+                self._clients[key] = client
+            return client
+
+    def get_secret_value(self, arn_or_name: str) -> str:
+        """The SecretString of a Secrets Manager secret's current version."""
+        client = cast("SecretsManagerClient", self._regional_client("secretsmanager", arn_or_name))
+        with self._errors("secretsmanager", "GetSecretValue", arn_or_name):
+            try:
+                response = client.get_secret_value(SecretId=arn_or_name)
+            except ClientError as error:
+                if _code(error) == "ResourceNotFoundException":
+                    raise AwsError(
+                        f"AWS Secrets Manager has no secret {arn_or_name!r}",
+                        hint="check the ARN or name; a name is looked up in the deployment's "
+                        f"region ({self._region}), an ARN in the region it names",
+                    ) from None
+                raise
+        value = response.get("SecretString")
+        if value is None:
+            raise AwsError(
+                f"secret {arn_or_name!r} holds binary data (SecretBinary), not text",
+                hint="container environment values are text: store the secret as a string",
+            )
+        return value
+
+    def get_parameter(self, name: str) -> str:
+        """The value of an SSM parameter (name or ARN), SecureString decrypted."""
+        client = cast("SSMClient", self._regional_client("ssm", name))
+        with self._errors("ssm", "GetParameter", name):
+            try:
+                response = client.get_parameter(Name=name, WithDecryption=True)
+            except ClientError as error:
+                if _code(error) in ("ParameterNotFound", "ParameterVersionNotFound"):
+                    raise AwsError(
+                        f"AWS SSM Parameter Store has no parameter {name!r}",
+                        hint="check the name (hierarchical names start with /) or ARN; a name "
+                        f"is looked up in the deployment's region ({self._region})",
+                    ) from None
+                raise
+        return response["Parameter"].get("Value", "")
+
 
 # --- request building ----------------------------------------------------------------------
 
@@ -797,7 +1050,26 @@ def _model_from(data: Mapping[str, Any]) -> Model:
 
 
 def _endpoint_config_from(data: Mapping[str, Any]) -> EndpointConfig:
-    variant: Mapping[str, Any] = data["ProductionVariants"][0]
+    name = data.get("EndpointConfigName", "?")
+    variants: list[Mapping[str, Any]] = list(data.get("ProductionVariants") or [])
+    # One model on one variant is the shape deployspec manages so far: anything else is
+    # reported as such instead of read as its first variant (and silently dropping the rest).
+    if len(variants) != 1 or "ModelName" not in variants[0] or data.get("ShadowProductionVariants"):
+        shape = (
+            f"{len(variants)} production variants "
+            f"({', '.join(str(v.get('VariantName')) for v in variants)})"
+            if len(variants) != 1
+            else "shadow variants"
+            if data.get("ShadowProductionVariants")
+            else "a variant without a model (an inference-component endpoint)"
+        )
+        raise UnsupportedShapeError(
+            f"endpoint config {name} has {shape}; deployspec manages endpoints with one model "
+            "on one variant so far",
+            hint="manage this endpoint with the tool that created it, or give the spec "
+            "another name",
+        )
+    variant: Mapping[str, Any] = variants[0]
     serverless_data: Mapping[str, Any] | None = variant.get("ServerlessConfig")
     serverless = (
         ServerlessConfig(
@@ -970,6 +1242,11 @@ def _translate_client(
         hint = (
             "a request body may be at most 6 MB (4 MB for serverless endpoints): send less, "
             "or send an S3 URI that the inference script reads"
+        )
+    elif code == "NoSuchUpload":
+        hint = (
+            "the multipart upload was aborted while it ran (an apply of the same artifact aborts "
+            "unfinished uploads before its own); run apply again"
         )
     elif code in {"NoSuchBucket"}:
         hint = "the bucket does not exist; deployspec creates its default bucket, others must exist"

@@ -9,6 +9,7 @@ SageMaker SDK, rich) are imported inside the commands that need them, keeping `-
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gc
 import json
@@ -40,8 +41,43 @@ def _debug_enabled() -> bool:
     return os.environ.get("DEPLOYSPEC_DEBUG", "") not in ("", "0")
 
 
+def _allow_paths(ctx: click.Context, param: click.Parameter, folders: tuple[Path, ...]) -> None:
+    """--allow-path: added to DEPLOYSPEC_ALLOWED_ROOTS, where the spec loader reads its roots.
+
+    Through the environment rather than every command's arguments: it reaches the loader
+    however a command gets there, and a spec field could be granted by the spec itself.
+    """
+    if not folders:
+        return
+    from .spec import ALLOWED_ROOTS_ENV
+
+    before = os.environ.get(ALLOWED_ROOTS_ENV)
+    added = [os.path.abspath(folder) for folder in folders]
+    os.environ[ALLOWED_ROOTS_ENV] = os.pathsep.join([*added, *([before] if before else [])])
+
+    def restore() -> None:
+        # For callers of main() in-process: the next command must not inherit it.
+        if before is None:
+            os.environ.pop(ALLOWED_ROOTS_ENV, None)
+        else:
+            os.environ[ALLOWED_ROOTS_ENV] = before
+
+    ctx.call_on_close(restore)
+
+
 def spec_inputs(func: F) -> F:
-    """--var and --var-file, shared by every command that reads a spec."""
+    """--var, --var-file and --allow-path, shared by every command that reads a spec."""
+    func = click.option(
+        "--allow-path",
+        "allow_paths",
+        multiple=True,
+        type=click.Path(path_type=Path, exists=True, file_okay=False),
+        metavar="DIR",
+        expose_value=False,
+        callback=_allow_paths,
+        help="Let the spec's local paths lead into DIR, outside the project (repeatable; "
+        "also DEPLOYSPEC_ALLOWED_ROOTS).",
+    )(func)
     func = click.option(
         "--var-file",
         "var_files",
@@ -209,15 +245,35 @@ def _show_plan(plan: Any, fmt: str) -> None:
         click.echo(render_text(plan, color=_use_color(sys.stdout)), nl=False)
 
 
-def _save_plan(plan: Any, out: Path) -> None:
-    # The saved plan holds everything apply needs, secret environment values included (as a
-    # Terraform plan file does): keep it private to its owner.
-    data = json.dumps(plan.to_json(), indent=2) + "\n"
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    # The mode given to open() only applies to a new file; an existing one keeps its own.
-    os.fchmod(fd, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(data)
+def _check_out_path(out: Path, loaded: Any, var_files: tuple[Path, ...]) -> None:
+    """`--out` must not overwrite an input (the spec, a var file, the model's files) nor any
+    other file that is not a saved plan."""
+    from .saved import looks_like_plan
+
+    target = out.resolve()
+    paths = loaded.paths
+    files = [loaded.file, *var_files, paths.entry_point]
+    folders = [paths.artifacts, paths.source_dir]
+    for item in files:
+        if item is not None and item.resolve() == target:
+            raise DeployspecError(
+                f"--out {out} would overwrite {item}, an input of the plan",
+                hint="save the plan under another name, e.g. --out plan.json",
+            )
+    for folder in folders:
+        root = folder.resolve() if folder is not None else None
+        if root is not None and (target == root or root in target.parents):
+            raise DeployspecError(
+                f"--out {out} is inside {folder}, which is packaged into the model",
+                hint="save the plan outside the model's files, e.g. --out plan.json",
+            )
+    if target.is_dir():
+        raise DeployspecError(f"--out {out} is a folder", hint="name a file, e.g. plan.json")
+    if target.exists() and not looks_like_plan(target):
+        raise DeployspecError(
+            f"--out {out} exists and is not a saved plan: deployspec does not overwrite it",
+            hint="remove it first, or save the plan under another name",
+        )
 
 
 FORMATS = click.Choice(["text", "json", "markdown"])
@@ -253,9 +309,21 @@ def plan(
     from .operations import prepare
 
     prepared = prepare(file, variables, var_files, target, adopt=adopt)
+    if out is not None:
+        _check_out_path(out, prepared.loaded, var_files)
     _show_plan(prepared.plan, fmt)
     if out is not None:
-        _save_plan(prepared.plan, out)
+        from .saved import make_inputs, write
+
+        inputs = make_inputs(
+            file,
+            variables,
+            var_files,
+            adopt=adopt,
+            role=target.role,
+            sandbox=target.use_sandbox,
+        )
+        write(out, prepared.plan, inputs)
         click.echo(f"Saved the plan to {out}; apply it with `deployspec apply {out}`.", err=True)
     if detailed_exitcode and prepared.plan.has_changes:
         raise SystemExit(2)
@@ -301,15 +369,6 @@ class _Progress:
             click.echo(f"{event.address}: {event.message}", err=True)
 
 
-def _is_saved_plan(path: Path) -> bool:
-    if path.suffix != ".json" or not path.is_file():
-        return False
-    try:
-        return "format_version" in json.loads(path.read_text())
-    except (OSError, ValueError):
-        return False
-
-
 @cli.command()
 @click.argument("file", type=click.Path(path_type=Path))
 @spec_inputs
@@ -330,25 +389,18 @@ def apply(
     in place, without downtime; an interrupted apply is completed by running it again.
     """
     from .applier import Applier
-    from .operations import check_fresh, connect, prepare
-    from .plan import Plan
+    from .operations import prepare, prepare_saved
     from .render import render_text
+    from .saved import looks_like_plan
 
-    if _is_saved_plan(file):
-        the_plan = Plan.from_json(json.loads(file.read_text()))
-        gateway = connect(target, the_plan.region)
-        if gateway.region != the_plan.region:
+    if looks_like_plan(file):
+        if variables or var_files or adopt:
             raise DeployspecError(
-                f"the plan is for {the_plan.region}, but the session is in {gateway.region}",
-                hint=f"pass --region {the_plan.region}",
+                "--var, --var-file and --adopt cannot be given with a saved plan: it records "
+                "those it was made with"
             )
-        if gateway.account_id() != the_plan.account:
-            raise DeployspecError(
-                f"the plan is for account {the_plan.account}, but these credentials are for "
-                f"account {gateway.account_id()}",
-                hint="use the profile the plan was made with",
-            )
-        check_fresh(gateway, the_plan)
+        prepared = prepare_saved(file, target)
+        the_plan, gateway = prepared.plan, prepared.gateway
         click.echo(render_text(the_plan, color=_use_color(sys.stdout)), nl=False)
         auto_approve = True  # reviewing the saved plan was the approval
     else:
@@ -389,19 +441,27 @@ def destroy(
     from .operations import connect_spec
     from .planner import make_destroy_plan
     from .render import render_text
-    from .state import read_owned
+    from .state import archive_users, read_owned
 
     loaded, gateway, account = connect_spec(file, variables, var_files, target)
     owned = read_owned(gateway, loaded.spec.name, with_model_data=purge_artifacts)
     bucket = loaded.spec.bucket or f"sagemaker-{gateway.region}-{account}"
     # Only archives deployspec uploaded under this spec's prefix: never the user's own s3://
     # artifacts, nor anything another spec may use.
-    purge = tuple(
+    candidates = {
         uri
         for uri in owned.model_data.values()
         if is_uploaded_artifact(uri, bucket, loaded.spec.artifact_prefix)
+    }
+    users = archive_users(gateway, candidates, ignore=owned.model_data)
+    purge = tuple(uri for uri in candidates if not users[uri])
+    kept = tuple(
+        f"kept: model {', '.join(sorted(names))} still serves {uri}"
+        for uri, names in sorted(users.items())
+        if names
     )
     the_plan = make_destroy_plan(loaded.spec.name, gateway.region, account, owned, purge=purge)
+    the_plan = dataclasses.replace(the_plan, notes=(*the_plan.notes, *kept))
     if not the_plan.has_changes:
         for note in the_plan.notes:
             click.echo(f"Note: {note}")
@@ -464,40 +524,81 @@ def status(
     target: Target,
     fmt: str,
 ) -> None:
-    """The endpoint's state, config, variants, scaling, and whether it matches FILE."""
-    from .operations import prepare
+    """The endpoint's state, config, variants, scaling, and whether it matches FILE.
+
+    Read-only and cheap: it never packages the model (when the model files changed since the
+    last plan, whether the endpoint matches is reported as unknown).
+    """
+    from .errors import NotPackagedError
+    from .operations import connect, load, prepare
     from .resources import is_owned, to_json
 
-    # adopt=True: an endpoint deployspec does not manage is still reported (as not managed)
-    # instead of refused; status changes nothing either way.
-    prepared = prepare(file, variables, var_files, target, adopt=True)
-    matches = not prepared.plan.has_changes
-    endpoint, scaling = prepared.actual.endpoint, prepared.actual.scaling
-    tags = prepared.actual.endpoint_tags
+    report: dict[str, Any]
+    try:
+        # adopt=True: an endpoint deployspec does not manage is still reported (as not
+        # managed) instead of refused; status changes nothing either way.
+        prepared = prepare(file, variables, var_files, target, adopt=True, build_artifact=False)
+    except NotPackagedError as exc:
+        loaded = load(file, variables, var_files)
+        gateway = connect(target, loaded.spec.region)
+        endpoint = gateway.describe_endpoint(loaded.spec.name)
+        tags = gateway.list_tags(endpoint.arn) if endpoint is not None and endpoint.arn else {}
+        config = gateway.describe_endpoint_config(endpoint.config_name) if endpoint else None
+        scaling = None
+        if endpoint is not None and endpoint.variants:
+            from .resources import scaling_resource_id
+
+            first = endpoint.variants[0].variant_name
+            scaling = gateway.describe_scaling(scaling_resource_id(endpoint.name, first))
+        spec_name, region = loaded.spec.name, gateway.region
+        matches: bool | None = None
+        changes: list[dict[str, Any]] = []
+        unknown: str | None = str(exc)
+    else:
+        endpoint, scaling = prepared.actual.endpoint, prepared.actual.scaling
+        tags = prepared.actual.endpoint_tags
+        desired = prepared.desired
+        config = prepared.actual.current_config or (
+            desired.config
+            if endpoint is not None and endpoint.config_name == desired.config.name
+            else None
+        )
+        spec_name, region = desired.spec_name, prepared.gateway.region
+        matches = not prepared.plan.has_changes
+        changes = [
+            {"address": c.address, "action": c.action.value, "reasons": list(c.reasons)}
+            for c in prepared.plan.changes
+        ]
+        unknown = None
     report = {
-        "endpoint": prepared.desired.endpoint_name,
-        "region": prepared.gateway.region,
+        "endpoint": spec_name,
+        "region": region,
         "exists": endpoint is not None,
         "status": endpoint.status if endpoint else None,
         "failure_reason": endpoint.failure_reason if endpoint else None,
         "config": endpoint.config_name if endpoint else None,
+        "serving": _serving(config) if config is not None else None,
         "last_modified": endpoint.last_modified if endpoint else None,
         "variants": to_json(endpoint.variants) if endpoint else [],
         "scaling": to_json(scaling) if scaling else None,
-        "managed_by_deployspec": is_owned(tags, prepared.desired.spec_name),
+        "managed_by_deployspec": is_owned(tags, spec_name),
         "matches_spec": matches,
-        "pending_changes": len(prepared.plan.changes),
+        "pending_changes": len(changes),
+        "changes": changes,
+        **({"matches_spec_unknown_because": unknown} if unknown else {}),
     }
     if fmt == "json":
         click.echo(json.dumps(report, indent=2))
         return
     if endpoint is None:
-        click.echo(f"endpoint {report['endpoint']}: does not exist in {report['region']}")
+        click.echo(f"endpoint {spec_name}: does not exist in {region}")
     else:
-        click.echo(f"endpoint {endpoint.name} ({report['region']}): {endpoint.status}")
+        click.echo(f"endpoint {endpoint.name} ({region}): {endpoint.status}")
         if endpoint.failure_reason:
             click.echo(f"  failure reason: {endpoint.failure_reason}")
         click.echo(f"  config:         {endpoint.config_name}")
+        if report["serving"] is not None:
+            click.echo(f"  serving:        {report['serving']}")
         click.echo(f"  last modified:  {endpoint.last_modified}")
         for variant in endpoint.variants:
             count = (
@@ -515,25 +616,55 @@ def status(
                 f"  autoscaling:    {scaling.min_capacity}-{scaling.max_capacity} instances, "
                 f"target {scaling.target_value} invocations/instance"
             )
-    click.echo(
-        "  matches spec:   yes"
-        if matches
-        else f"  matches spec:   no ({report['pending_changes']} change(s); run `deployspec plan`)"
-    )
+    if matches is None:
+        click.echo(f"  matches spec:   unknown ({unknown})")
+    elif matches:
+        click.echo("  matches spec:   yes")
+    else:
+        pending = len(changes)
+        click.echo(
+            f"  matches spec:   no: {pending} resource{'s' if pending != 1 else ''} to change "
+            "(`deployspec plan` shows how)"
+        )
+        for change in changes:
+            why = "; ".join(change["reasons"]) or change["action"]
+            click.echo(f"    {change['address']}: {why}")
+
+
+def _serving(config: Any) -> str:
+    """What the endpoint runs, in a few words: instance type and count, or serverless memory."""
+    variant = config.variant
+    if variant.serverless is not None:
+        sizing = (
+            f"serverless, {variant.serverless.memory_mb} MB, "
+            f"up to {variant.serverless.max_concurrency} concurrent requests"
+        )
+    else:
+        sizing = f"{variant.instance_type} x{variant.initial_instance_count}"
+    return f"model {variant.model_name}: {sizing}"
 
 
 @cli.group()
 def sandbox() -> None:
-    """A local SageMaker (moto plus what moto lacks) for trying deployspec without AWS."""
+    """A local SageMaker (moto plus what moto lacks) for trying deployspec without AWS.
+
+    Its state lives in $DEPLOYSPEC_HOME/sandbox (default ~/.deployspec/sandbox). A sandbox
+    belongs to the home and the deployspec installation that started it: another checkout
+    never uses or stops it. Give each checkout or CI job its own DEPLOYSPEC_HOME (and
+    `start --port 0`) to run several side by side.
+    """
 
 
 @sandbox.command("start")
 @click.option(
-    "--port", type=click.IntRange(1, 65535), default=None, help="Port on 127.0.0.1 (default 5577)."
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Port on 127.0.0.1 (default 5577; 0 picks a free one).",
 )
 @click.option(
     "--transition-seconds",
-    type=float,
+    type=click.FloatRange(0, 3600),
     default=1.0,
     show_default=True,
     help="How long Creating/Updating/Deleting last.",
@@ -545,6 +676,7 @@ def sandbox_start(port: int | None, transition_seconds: float) -> None:
     info, started = control.start(port, transition_seconds=transition_seconds)
     verb = "started" if started else "already running"
     click.echo(f"sandbox {verb} at {info.endpoint_url} (pid {info.pid})", err=True)
+    click.echo(f"# state in {info.state_dir} (DEPLOYSPEC_HOME selects another)", err=True)
     click.echo("# use it with --sandbox, or export these:", err=True)
     for key, value in control.environment(info).items():
         click.echo(f"export {key}={value}")
@@ -559,12 +691,14 @@ def sandbox_status() -> None:
     if info is None:
         click.echo("sandbox: not running (start it with `deployspec sandbox start`)")
         raise SystemExit(1)
-    click.echo(f"sandbox: running at {info.endpoint_url} (pid {info.pid})")
+    click.echo(
+        f"sandbox: running at {info.endpoint_url} (pid {info.pid}), state in {info.state_dir}"
+    )
 
 
 @sandbox.command("stop")
 def sandbox_stop() -> None:
-    """Stop the sandbox and every model process it started."""
+    """Stop this home's sandbox and every model process it started (never another's)."""
     from .sandbox import control
 
     click.echo("sandbox: stopped" if control.stop() else "sandbox: was not running")
@@ -602,11 +736,9 @@ def sandbox_fault(
     faults = control.FaultClient(info)
     if kind in ("fail-create", "fail-update") and not endpoint:
         raise DeployspecError(f"{kind} needs --endpoint NAME")
-    if kind == "fail-create":
-        assert endpoint is not None
+    if kind == "fail-create" and endpoint:
         faults.fail_next_create(endpoint, reason)
-    elif kind == "fail-update":
-        assert endpoint is not None
+    elif kind == "fail-update" and endpoint:
         faults.fail_next_update(endpoint, reason, rollback=not no_rollback)
     elif kind == "throttle":
         faults.throttle(fraction, service)
@@ -615,14 +747,37 @@ def sandbox_fault(
     click.echo(f"sandbox: fault {kind} set" if kind != "clear" else "sandbox: faults cleared")
 
 
+# InvokeEndpoint's Body limit in botocore's sagemaker-runtime service model (what the sandbox's
+# realtime_max_payload() reads; not imported here, as it would load moto). Serverless endpoints
+# take 4 MB, but which kind FILE deploys is not known before the spec is read.
+MAX_INVOKE_BODY = 6 * 1024 * 1024
+
+
 def _read_body(body: str) -> bytes:
+    """The request body; larger than SageMaker accepts is an error, read no further than that."""
     if body.startswith("@"):
         path = Path(body[1:])
+        shown = f"in {path}"
         try:
-            return path.read_bytes()
+            # Not read_bytes(): @/dev/zero or a pipe would be read until memory runs out.
+            with path.open("rb") as handle:
+                data = handle.read(MAX_INVOKE_BODY + 1)
         except OSError as exc:
-            raise DeployspecError(f"cannot read the body file {path}: {exc.strerror}") from None
-    return body.encode()
+            raise DeployspecError(
+                f"cannot read the body file {path}: {exc.strerror or exc}"
+            ) from None
+    else:
+        shown = "given"
+        data = body.encode()
+    if len(data) > MAX_INVOKE_BODY:
+        raise DeployspecError(
+            f"the request body {shown} is larger than SageMaker's limit of "
+            f"{MAX_INVOKE_BODY // (1024 * 1024)} MB ({MAX_INVOKE_BODY:,} bytes; serverless "
+            f"endpoints take 4 MB)",
+            hint="put larger inputs in S3 and send their URI for the inference script to read, "
+            "or use asynchronous inference (InvokeEndpointAsync reads its input from S3)",
+        )
+    return data
 
 
 @cli.command()
@@ -686,7 +841,7 @@ def serve(
     from .local_serve import prepare_local_model
     from .operations import load
     from .runtime import ModelWorker
-    from .runtime.server import make_server
+    from .runtime.server import MAX_PAYLOAD_BYTES, SERVERLESS_MAX_PAYLOAD_BYTES, make_server
 
     loaded = load(file, variables, var_files)
     _check_bindable(host, port)
@@ -702,8 +857,10 @@ def serve(
     # `kill` (SIGTERM) must stop the model worker too, as Ctrl-C does.
     signal.signal(signal.SIGTERM, stop)
     _long_running()
+    serverless = loaded.spec.effective_serverless is not None
+    limit = SERVERLESS_MAX_PAYLOAD_BYTES if serverless else MAX_PAYLOAD_BYTES
     with ModelWorker(model_dir, framework=framework, program=program, env=env) as worker:
-        server = make_server(worker, host, port)
+        server = make_server(worker, host, port, max_payload=limit)
         click.echo(
             f"serving {loaded.spec.name} on http://{host}:{server.server_address[1]} "
             "(GET /ping, POST /invocations); Ctrl-C stops",

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import catalog, images
-from .artifacts import ArtifactSource, Layout, PackagedArtifact, package
+from .artifacts import ArtifactSource, Layout, PackagedArtifact, cached, package
 from .cache import cache_dir
-from .errors import DeployspecError
+from .errors import DeployspecError, NotPackagedError
 from .naming import content_name, digest
 from .resources import (
     TAG_DIGEST,
@@ -101,23 +101,36 @@ def is_uploaded_artifact(uri: str, bucket: str, prefix: str) -> bool:
     )
 
 
-def package_artifact(loaded: LoadedSpec, cache: Path | None = None) -> PackagedArtifact | None:
-    """The spec's model.tar.gz, packaged as its framework's container expects (None for s3://)."""
+def package_artifact(
+    loaded: LoadedSpec, cache: Path | None = None, *, build: bool = True
+) -> PackagedArtifact | None:
+    """The spec's model.tar.gz, packaged as its framework's container expects (None for s3://).
+
+    `build=False` only looks in the cache and raises NotPackagedError on a miss: read-only
+    commands must not spend minutes packing gigabytes."""
     model_spec = loaded.spec.model
     if model_spec.is_s3():
         return None
     if loaded.paths.artifacts is None:  # load_spec resolves every local artifacts path
         raise DeployspecError(f"{loaded.file}: model.artifacts was not resolved")
     layout = Layout.TENSORFLOW if model_spec.framework is Framework.TENSORFLOW else Layout.FLAT
-    return package(
-        ArtifactSource(
-            layout=layout,
-            artifacts=loaded.paths.artifacts,
-            entry_point=loaded.paths.entry_point,
-            source_dir=loaded.paths.source_dir,
-        ),
-        cache or cache_dir("artifacts"),
+    source = ArtifactSource(
+        layout=layout,
+        artifacts=loaded.paths.artifacts,
+        entry_point=loaded.paths.entry_point,
+        source_dir=loaded.paths.source_dir,
     )
+    folder = cache or cache_dir("artifacts")
+    if build:
+        return package(source, folder)
+    found = cached(source, folder)
+    if found is None:
+        raise NotPackagedError(
+            f"the model files of {loaded.file} are not packaged on this machine yet "
+            "(they changed since the last plan, or were never planned here)",
+            hint=f"run `deployspec plan {loaded.file}` to package them",
+        )
+    return found
 
 
 def container_environment(
@@ -165,6 +178,7 @@ def build_desired(
     role: str,
     artifact_cache: Path | None = None,
     resolved_env: Mapping[str, str] | None = None,
+    build_artifact: bool = True,
 ) -> Desired:
     """`resolved_env`: the values of the spec's env references, by key (every one is needed)."""
     spec = loaded.spec
@@ -192,7 +206,7 @@ def build_desired(
     )
 
     artifact: Artifact | None = None
-    packaged = package_artifact(loaded, artifact_cache)
+    packaged = package_artifact(loaded, artifact_cache, build=build_artifact)
     if packaged is None:
         model_data_url = model_spec.artifacts
     else:

@@ -97,8 +97,7 @@ def _parse(
             tree = ast.parse(source, str(script))
             if not judged:
                 return tree
-            assert python is not None
-            newer = _newer_syntax(tree, python)
+            newer = _newer_syntax(tree, python) if python is not None else None
             if newer is not None:
                 return newer
             # The compiler finds what the parser lets through (`return` outside a function...).

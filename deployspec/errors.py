@@ -68,6 +68,14 @@ class NotManagedError(DeployspecError):
     """A live resource exists with our name but is not owned by deployspec."""
 
 
+class UnsupportedShapeError(NotManagedError):
+    """A live endpoint has a shape (variants, components) this deployspec cannot manage."""
+
+
+class NotPackagedError(DeployspecError):
+    """A read-only command needed the model's archive, and it is not in the cache."""
+
+
 class PlanError(DeployspecError):
     """A plan cannot be made or is no longer valid (stale saved plan, endpoint in a bad state)."""
 

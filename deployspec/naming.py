@@ -23,13 +23,20 @@ def digest(content: object) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def name_base(base: str) -> str:
+    """The part of `base` that content names keep: what listings must search for.
+
+    Truncating the base keeps the hash whole (the hash is what makes the name unique), so two
+    spec names alike in their first 52 characters share a base: ownership tags tell them apart.
+    """
+    return base[: MAX_NAME - HASH_LENGTH - 1]
+
+
 def content_name(base: str, content: object) -> str:
-    # Truncating the base keeps the hash whole: the hash is what makes the name unique.
-    room = MAX_NAME - HASH_LENGTH - 1
-    return f"{base[:room]}-{digest(content)[:HASH_LENGTH]}"
+    return f"{name_base(base)}-{digest(content)[:HASH_LENGTH]}"
 
 
 def is_content_name(name: str, base: str) -> bool:
     """Whether `name` looks like one of ours for `base` (ownership is still checked by tags)."""
     match = _HASHED.match(name)
-    return match is not None and match.group("base") == base[: MAX_NAME - HASH_LENGTH - 1]
+    return match is not None and match.group("base") == name_base(base)

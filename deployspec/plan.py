@@ -3,17 +3,19 @@
 Contract: a Plan is an ordered tuple of Changes, each (kind, name, action, before, after,
 reasons, forces). `after` holds everything the applier needs to execute the change, so a plan
 saved with `--out` can be applied later without the spec; `reasons` are for people and never
-drive apply. `fingerprint` records the live state the plan was made against. `to_json` /
-`from_json` are exact inverses; FORMAT_VERSION changes whenever the JSON shape does.
+drive apply. `fingerprint` records the live state the plan was made against; `adopt` says the
+plan takes over an endpoint deployspec did not create (the applier's ownership check allows
+that endpoint and nothing else). `to_json` / `from_json` are exact inverses; FORMAT_VERSION
+changes whenever the JSON shape does. Saved plans (`saved.py`) wrap this JSON.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class Action(StrEnum):
@@ -89,8 +91,8 @@ class Plan:
     spec_file: str | None = None
     # The config the endpoint must serve, InService, when apply is done (None: destroy).
     target_config: str | None = None
+    adopt: bool = False
     format_version: int = FORMAT_VERSION
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def has_changes(self) -> bool:
@@ -127,7 +129,7 @@ class Plan:
             "changes": [c.to_json() for c in self.changes],
             "notes": list(self.notes),
             "fingerprint": self.fingerprint,
-            **({"extra": self.extra} if self.extra else {}),
+            "adopt": self.adopt,
         }
 
     @classmethod
@@ -153,5 +155,5 @@ class Plan:
             timeout_seconds=data.get("timeout_seconds", 1800),
             spec_file=data.get("spec_file"),
             target_config=data.get("target_config"),
-            extra=data.get("extra", {}),
+            adopt=bool(data.get("adopt", False)),
         )

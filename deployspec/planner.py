@@ -19,20 +19,24 @@ from .errors import NotManagedError, PlanError
 from .plan import Action, Change, Kind, Plan
 from .resources import (
     BOOKKEEPING_KEYS,
+    MANAGED_BY,
     OWNERSHIP_KEYS,
+    TAG_MANAGED_BY,
     TAG_MODEL,
     TAG_PREVIOUS,
     TAG_PRUNED,
+    TAG_SPEC,
     EndpointConfig,
     Model,
     Scaling,
     comparable_tags,
     is_owned,
     prune_mark,
+    scaling_resource_id,
     to_json,
     without_aws_tags,
 )
-from .secrets import SENSITIVE, is_secret_key
+from .secrets import DECLARED, SENSITIVE, secret_paths
 from .state import IN_PROGRESS, Actual, Owned
 
 # Endpoint states from which only a new endpoint recovers. UpdateRollbackFailed is not one:
@@ -45,7 +49,17 @@ def make_plan(
 ) -> Plan:
     endpoint = actual.endpoint
     notes: list[str] = []
-    if endpoint is not None and not is_owned(actual.endpoint_tags, desired.spec_name):
+    adopting = endpoint is not None and not is_owned(actual.endpoint_tags, desired.spec_name)
+    if endpoint is not None and adopting:
+        other = actual.endpoint_tags.get(TAG_SPEC)
+        if actual.endpoint_tags.get(TAG_MANAGED_BY) == MANAGED_BY and other:
+            # Adoption is for endpoints made by hand or by other tools, never a way to take
+            # another spec's endpoint.
+            raise NotManagedError(
+                f"endpoint {endpoint.name!r} is managed by deployspec for spec {other!r}, "
+                f"not {desired.spec_name!r}",
+                hint="two specs cannot share an endpoint; rename this spec",
+            )
         if not adopt:
             raise NotManagedError(
                 f"endpoint {endpoint.name!r} exists but was not created by deployspec for "
@@ -176,6 +190,7 @@ def make_plan(
         timeout_seconds=desired.timeout_seconds,
         spec_file=spec_file,
         target_config=desired.config.name,
+        adopt=adopting,
     )
 
 
@@ -241,7 +256,11 @@ def _endpoint_and_scaling(desired: Desired, actual: Actual, mark: str | None) ->
             )
 
     bookkeeping = {TAG_PRUNED: mark} if mark is not None else {}
-    if gone:
+    # An endpoint created in place of one being deleted or broken carries over what apply
+    # recorded on it: with the prune mark read but not rewritten (state skipped listing because
+    # of it), dropping it would make the next plan a change.
+    carried = {k: v for k, v in actual.endpoint_tags.items() if k in BOOKKEEPING_KEYS}
+    if endpoint is None or gone:
         out.append(
             Change(
                 Kind.ENDPOINT,
@@ -251,7 +270,7 @@ def _endpoint_and_scaling(desired: Desired, actual: Actual, mark: str | None) ->
                 {
                     "name": name,
                     "config_name": desired.config.name,
-                    "tags": {**desired.endpoint_tags, **bookkeeping},
+                    "tags": {**desired.endpoint_tags, **carried, **bookkeeping},
                 },
                 ("endpoint does not exist",)
                 if endpoint is None
@@ -260,7 +279,6 @@ def _endpoint_and_scaling(desired: Desired, actual: Actual, mark: str | None) ->
         )
         return [*before_scaling, *out, *after_scaling]
 
-    assert endpoint is not None
     live_tags = without_aws_tags(actual.endpoint_tags)
     if endpoint.status in BROKEN:
         out.append(
@@ -277,7 +295,7 @@ def _endpoint_and_scaling(desired: Desired, actual: Actual, mark: str | None) ->
                 {
                     "name": name,
                     "config_name": desired.config.name,
-                    "tags": {**desired.endpoint_tags, **bookkeeping},
+                    "tags": {**desired.endpoint_tags, **carried, **bookkeeping},
                     "status": "InService",
                 },
                 (f"endpoint is {endpoint.status}: {endpoint.failure_reason or 'no reason given'}",),
@@ -435,14 +453,22 @@ def _diff_reasons(
     before: dict[str, Any], after: dict[str, Any], *, drift: bool = False
 ) -> tuple[str, ...]:
     reasons = []
+    hidden = secret_paths(before, after)
     flat_before, flat_after = flatten(before), flatten(after)
     for key in sorted(set(flat_before) | set(flat_after)):
         old, new = flat_before.get(key), flat_after.get(key)
-        if old != new and key not in ("resource_id", "policy_name"):
-            if key.startswith("environment.") and is_secret_key(key):
-                reasons.append(f"{key}: changed ({SENSITIVE})")
-            else:
-                reasons.append(f"{key}: {_short(old)} → {_short(new)}")
+        # DECLARED is display metadata: the live model never carries it.
+        if old == new or key in ("resource_id", "policy_name", DECLARED):
+            continue
+        if key in hidden:
+            what = "added" if old is None else "removed" if new is None else "changed"
+            reasons.append(f"{key}: {SENSITIVE} {what}")
+        elif key.startswith("environment.") and new is None:
+            # The live value may be a secret that the spec, now without the key, no longer
+            # declares: say it went, not what it was.
+            reasons.append(f"{key}: removed")
+        else:
+            reasons.append(f"{key}: {_short(old)} → {_short(new)}")
     if drift and reasons:
         reasons.insert(0, "changed outside deployspec")
     return tuple(reasons)
@@ -479,16 +505,12 @@ def make_destroy_plan(
     notes: list[str] = []
     if endpoint is not None and not ours:
         notes.append(f"endpoint {endpoint.name} is not managed by deployspec: left alone")
-    if ours and owned.scaling is not None:
-        changes.append(
-            Change(
-                Kind.SCALING,
-                owned.scaling.resource_id,
-                Action.DELETE,
-                to_json(owned.scaling),
-                None,
-                ("destroy",),
-            )
+    if ours:
+        # Every variant's target, as read from the live endpoint: what the spec says now (say,
+        # serverless) does not tell what was registered before.
+        changes.extend(
+            Change(Kind.SCALING, s.resource_id, Action.DELETE, to_json(s), None, ("destroy",))
+            for s in owned.scaling
         )
     if ours and endpoint is not None:
         changes.append(
@@ -563,23 +585,33 @@ def make_rollback_plan(
     current: EndpointConfig | None,
     target: EndpointConfig,
 ) -> Plan:
-    """Point the endpoint back at `target`, with autoscaling handled as apply handles it: the
-    count the autoscaler chose is kept, and scaling is taken off around an instance type
-    change SageMaker would refuse."""
+    """Point the endpoint back at `target`, with autoscaling following the config that will
+    serve, as apply handles it: the count the autoscaler chose is kept, scaling is taken off
+    around an instance type change SageMaker would refuse and registered again afterwards, and
+    a serverless target (no instances to scale) or a variant the target lacks loses it."""
     endpoint = owned.endpoint
-    assert endpoint is not None
-    scaling = owned.scaling
-    type_changes = current is None or current.variant.instance_type != target.variant.instance_type
+    if endpoint is None:
+        raise NotManagedError(f"no endpoint {spec_name!r} to roll back")
+    variant = target.variant
+    serverless = variant.instance_type is None
+    type_changes = current is None or current.variant.instance_type != variant.instance_type
+    target_id = scaling_resource_id(spec_name, variant.variant_name)
+    kept = None
+    if not serverless:
+        kept = next((s for s in owned.scaling if s.resource_id == target_id), None)
     changes: list[Change] = []
-    if scaling is not None and type_changes:
+    for scaling in owned.scaling:
+        if scaling is kept and not type_changes:
+            continue
+        if scaling is kept:
+            reason = "SageMaker refuses an instance type change while autoscaling is attached"
+        elif serverless:
+            reason = f"{target.name} is serverless: it has no instances to scale"
+        else:
+            reason = f"{target.name} has no such variant"
         changes.append(
             Change(
-                Kind.SCALING,
-                scaling.resource_id,
-                Action.DELETE,
-                to_json(scaling),
-                None,
-                ("SageMaker refuses an instance type change while autoscaling is attached",),
+                Kind.SCALING, scaling.resource_id, Action.DELETE, to_json(scaling), None, (reason,)
             )
         )
     live_tags = without_aws_tags(owned.endpoint_tags)
@@ -592,20 +624,20 @@ def make_rollback_plan(
             {
                 "config_name": target.name,
                 "deployment": None,
-                "retain_instance_count": scaling is not None and not type_changes,
+                "retain_instance_count": kept is not None and not type_changes,
                 "tags": {**live_tags, TAG_PREVIOUS: endpoint.config_name},
             },
             (f"roll back to {target.name}",),
         )
     )
-    if scaling is not None and type_changes:
+    if kept is not None and type_changes:
         changes.append(
             Change(
                 Kind.SCALING,
-                scaling.resource_id,
+                kept.resource_id,
                 Action.CREATE,
                 None,
-                to_json(scaling),
+                to_json(kept),
                 ("registered again after the rollback",),
             )
         )

@@ -10,11 +10,13 @@ need pruning: when the endpoint is missing or changing, or was not yet pruned fo
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .desired import Desired
-from .naming import is_content_name
+from .errors import NotManagedError
+from .naming import is_content_name, name_base
 from .resources import (
     TAG_MODEL,
     TAG_PRUNED,
@@ -27,6 +29,7 @@ from .resources import (
     is_owned,
     prune_mark,
     scaling_resource_id,
+    to_json,
 )
 
 if TYPE_CHECKING:
@@ -97,12 +100,20 @@ def read_actual(gateway: Gateway, desired: Desired) -> Actual:
             current_model = gateway.describe_model(current_config.variant.model_name)
 
     if serving_desired:
+        # Our endpoint serves it: it was checked when it was first put there.
         config_exists = model_exists = True
     else:
-        config_exists = gateway.describe_endpoint_config(desired.config.name) is not None
-        model_exists = (
-            current_model is not None and current_model.name == desired.model.name
-        ) or gateway.describe_model(desired.model.name) is not None
+        config = gateway.describe_endpoint_config(desired.config.name)
+        if config is not None:
+            check_reusable(gateway, config, desired.config, desired.spec_name)
+        config_exists = config is not None
+        if current_model is not None and current_model.name == desired.model.name:
+            model_exists = True  # the model our own endpoint serves now
+        else:
+            model = gateway.describe_model(desired.model.name)
+            if model is not None:
+                check_reusable(gateway, model, desired.model, desired.spec_name)
+            model_exists = model is not None
 
     artifact_exists = bucket_exists = None
     if not model_exists and desired.artifact is not None:
@@ -139,16 +150,52 @@ def read_actual(gateway: Gateway, desired: Desired) -> Actual:
     )
 
 
+def check_reusable(
+    gateway: Gateway,
+    found: Model | EndpointConfig,
+    wanted: Model | EndpointConfig,
+    spec_name: str,
+) -> None:
+    """A resource that already has the content name we want is used only if it is ours and
+    holds what the name promises: anyone able to create models can create one under a name
+    `plan` shows, with another role or image, before our apply does."""
+    what = "model" if isinstance(found, Model) else "endpoint config"
+    tags = gateway.list_tags(found.arn) if found.arn else {}
+    problems = []
+    if not is_owned(tags, spec_name):
+        problems.append(f"it lacks the ownership tags of spec {spec_name!r}")
+    differing = differing_fields(found, wanted)
+    if differing:
+        # Field names only: environment values may be secrets.
+        problems.append(f"its content differs from what its name promises ({', '.join(differing)})")
+    if problems:
+        raise NotManagedError(
+            f"{what} {found.name} already exists, but deployspec did not make it for this spec: "
+            + "; ".join(problems),
+            hint=f"deployspec will neither use nor delete it; if it is yours, delete the {what} "
+            "and run again, otherwise find out who created it",
+        )
+
+
+def differing_fields(found: Model | EndpointConfig, wanted: Model | EndpointConfig) -> list[str]:
+    before, after = to_json(found), to_json(wanted)
+    keys = (set(before) | set(after)) - {"name", "arn"}
+    return sorted(k for k in keys if before.get(k) != after.get(k))
+
+
 def list_owned(gateway: Gateway, base: str) -> list[OwnedResource]:
     """Configs and models named like ours *and* tagged as ours: names alone prove nothing."""
     found: list[OwnedResource] = []
-    for name, created, arn in gateway.list_endpoint_configs(base):
+    # Search for the base content names keep, not the whole spec name: a spec name longer
+    # than that base would otherwise find none of its own configs and models.
+    search = name_base(base)
+    for name, created, arn in gateway.list_endpoint_configs(search):
         if not is_content_name(name, base):
             continue
         tags = gateway.list_tags(arn)
         if is_owned(tags, base):
             found.append(OwnedResource("endpoint_config", name, created, tags.get(TAG_MODEL)))
-    for name, created, arn in gateway.list_models(base):
+    for name, created, arn in gateway.list_models(search):
         if not is_content_name(name, base):
             continue
         if is_owned(gateway.list_tags(arn), base):
@@ -162,7 +209,8 @@ class Owned:
 
     endpoint: Endpoint | None
     endpoint_tags: dict[str, str]
-    scaling: Scaling | None
+    # Every scalable target registered on the endpoint's variants, with its policy.
+    scaling: tuple[Scaling, ...]
     resources: tuple[OwnedResource, ...]
     model_data: dict[str, str]  # model name -> its ModelDataUrl (only when asked for)
 
@@ -170,9 +218,16 @@ class Owned:
 def read_owned(gateway: Gateway, spec_name: str, *, with_model_data: bool = False) -> Owned:
     endpoint = gateway.describe_endpoint(spec_name)
     tags = gateway.list_tags(endpoint.arn) if endpoint is not None and endpoint.arn else {}
-    scaling = None
-    if _has_instances(endpoint):
-        scaling = gateway.describe_scaling(scaling_resource_id(spec_name, VARIANT_NAME))
+    scaling: list[Scaling] = []
+    if endpoint is not None:
+        # Every variant, serverless ones too: a target left on a variant that is serverless now
+        # (or on the variant deployspec names, of a Failed endpoint reporting none) is still
+        # there to remove, whatever the spec says today.
+        names = dict.fromkeys([*(v.variant_name for v in endpoint.variants), VARIANT_NAME])
+        for variant in names:
+            found = gateway.describe_scaling(scaling_resource_id(spec_name, variant))
+            if found is not None:
+                scaling.append(found)
     resources = tuple(list_owned(gateway, spec_name))
     model_data: dict[str, str] = {}
     if with_model_data:
@@ -181,4 +236,27 @@ def read_owned(gateway: Gateway, spec_name: str, *, with_model_data: bool = Fals
                 model = gateway.describe_model(item.name)
                 if model is not None and model.model_data_url:
                     model_data[item.name] = model.model_data_url
-    return Owned(endpoint, tags, scaling, resources, model_data)
+    return Owned(endpoint, tags, tuple(scaling), resources, model_data)
+
+
+def archive_users(
+    gateway: Gateway, uris: Iterable[str], ignore: Iterable[str] = ()
+) -> dict[str, list[str]]:
+    """For each archive, the models other than `ignore` that serve it, whoever made them.
+
+    Content-addressed archives are shared: two specs with the same prefix and the same model
+    files upload one archive. Deleting it must wait until no model anywhere in the account
+    still points at it, so this describes every model (once, only for --purge-artifacts).
+    """
+    wanted = set(uris)
+    skipped = set(ignore)
+    users: dict[str, list[str]] = {uri: [] for uri in wanted}
+    if not wanted:
+        return users
+    for name, _, _ in gateway.list_models(""):
+        if name in skipped:
+            continue
+        model = gateway.describe_model(name)
+        if model is not None and model.model_data_url in wanted:
+            users[model.model_data_url].append(name)
+    return users

@@ -92,6 +92,19 @@ def stubbed(service: str, **kwargs: Any) -> tuple[Gateway, Stubber]:
     return gateway, stubber
 
 
+ACCOUNT = "123456789012"
+
+
+def stubbed_s3() -> tuple[Gateway, Stubber]:
+    """S3 stubbed, and STS answering that the caller (the expected bucket owner) is ACCOUNT."""
+    gateway, stubber = stubbed("s3")
+    sts = Stubber(gateway._client("sts"))
+    identity = {"Account": ACCOUNT, "Arn": f"arn:aws:iam::{ACCOUNT}:user/ci", "UserId": "AIDA1"}
+    sts.add_response("get_caller_identity", identity, {})
+    sts.activate()
+    return gateway, stubber
+
+
 def reads_and_writes(calls: list[Call]) -> tuple[int, int]:
     writes = sum(call.mutating for call in calls)
     return len(calls) - writes, writes
@@ -360,11 +373,17 @@ def test_create_bucket_is_private_and_encrypted(moto: None, region: str) -> None
         "BlockPublicPolicy": True,
         "RestrictPublicBuckets": True,
     }
+    [rule] = s3.get_bucket_lifecycle_configuration(Bucket="artifacts")["Rules"]
+    assert rule["Status"] == "Enabled" and rule["Filter"] == {"Prefix": ""}
+    assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
     assert [call.operation for call in gateway.calls] == [
+        "GetCallerIdentity",  # the expected bucket owner, read once
         "HeadBucket",
         "CreateBucket",
         "PutBucketEncryption",
         "PutPublicAccessBlock",
+        "GetBucketLifecycleConfiguration",
+        "PutBucketLifecycleConfiguration",
         "HeadBucket",
     ]
 
@@ -373,7 +392,51 @@ def test_create_bucket_again_still_locks_it_down(gateway: Gateway) -> None:
     gateway.create_bucket("artifacts")
     gateway.create_bucket("artifacts")
 
-    assert reads_and_writes(gateway.calls) == (0, 6)
+    # The second finds its lifecycle rule there and leaves the rules alone.
+    assert reads_and_writes(gateway.calls) == (3, 7)
+
+
+def test_create_bucket_keeps_lifecycle_rules_someone_set(gateway: Gateway) -> None:
+    s3: Any = new_session().client("s3")
+    s3.create_bucket(Bucket="artifacts", CreateBucketConfiguration={"LocationConstraint": REGION})
+    theirs = {
+        "ID": "expire-logs",
+        "Status": "Enabled",
+        "Filter": {"Prefix": "logs/"},
+        "Expiration": {"Days": 30},
+    }
+    s3.put_bucket_lifecycle_configuration(
+        Bucket="artifacts", LifecycleConfiguration={"Rules": [theirs]}
+    )
+
+    gateway.create_bucket("artifacts")
+
+    rules = s3.get_bucket_lifecycle_configuration(Bucket="artifacts")["Rules"]
+    assert [r["ID"] for r in rules] == ["expire-logs"]
+    assert "PutBucketLifecycleConfiguration" not in [c.operation for c in gateway.calls]
+
+
+def test_incomplete_uploads_of_the_key_are_aborted(gateway: Gateway, tmp_path: Path) -> None:
+    gateway.create_bucket("artifacts")
+    s3 = new_session().client("s3")
+    key = "deployspec/iris/abc/model.tar.gz"
+    for _ in range(2):  # two killed applies
+        s3.create_multipart_upload(Bucket="artifacts", Key=key)
+    # A longer key under the same prefix is not this object's: left alone.
+    s3.create_multipart_upload(Bucket="artifacts", Key=key + ".other")
+    gateway.calls.clear()
+
+    assert gateway.abort_incomplete_uploads(f"s3://artifacts/{key}") == 2
+    assert gateway.abort_incomplete_uploads(f"s3://artifacts/{key}") == 0
+
+    left = s3.list_multipart_uploads(Bucket="artifacts").get("Uploads", [])
+    assert [u["Key"] for u in left] == [key + ".other"]
+    assert [c.operation for c in gateway.calls] == [
+        "ListMultipartUploads",
+        "AbortMultipartUpload",
+        "AbortMultipartUpload",
+        "ListMultipartUploads",
+    ]
 
 
 def test_multipart_upload_with_progress(moto: None, tmp_path: Path) -> None:
@@ -422,6 +485,127 @@ def test_small_upload_is_one_put(gateway: Gateway, tmp_path: Path) -> None:
     gateway.upload_file(artifact, "s3://artifacts/k/model.tar.gz")
 
     assert gateway.calls == [Call("s3", "PutObject", True)]
+
+
+def test_every_s3_call_names_the_expected_bucket_owner(moto: None, tmp_path: Path) -> None:
+    gateway = Gateway(new_session(), multipart_chunk_bytes=5 * MiB)
+    sent: list[tuple[str, dict[str, Any]]] = []
+
+    def capture(params: dict[str, Any], model: Any, **_: Any) -> None:
+        sent.append((str(model.name), dict(params)))
+
+    gateway._client("s3").meta.events.register("before-parameter-build.s3.*", capture)
+    small, large = tmp_path / "small.tar.gz", tmp_path / "large.tar.gz"
+    small.write_bytes(b"tiny")
+    large.write_bytes(b"x" * (6 * MiB))
+
+    assert gateway.bucket_exists("artifacts") is False
+    gateway.create_bucket("artifacts")
+    # An upload a killed apply left, made outside the gateway (moto's S3 is shared).
+    new_session().client("s3").create_multipart_upload(Bucket="artifacts", Key="p/a/model.tar.gz")
+    assert gateway.object_exists("s3://artifacts/p/a/model.tar.gz") is False
+    assert gateway.abort_incomplete_uploads("s3://artifacts/p/a/model.tar.gz") == 1
+    gateway.upload_file(small, "s3://artifacts/p/a/model.tar.gz")
+    gateway.upload_file(large, "s3://artifacts/p/b/model.tar.gz")
+    gateway.delete_object("s3://artifacts/p/a/model.tar.gz")
+
+    operations = {operation for operation, _ in sent}
+    assert operations == {
+        "HeadBucket",
+        "CreateBucket",
+        "PutBucketEncryption",
+        "PutPublicAccessBlock",
+        "GetBucketLifecycleConfiguration",
+        "PutBucketLifecycleConfiguration",
+        "HeadObject",
+        "ListMultipartUploads",
+        "AbortMultipartUpload",
+        "PutObject",
+        "CreateMultipartUpload",
+        "UploadPart",
+        "CompleteMultipartUpload",
+        "DeleteObject",
+    }
+    # CreateBucket takes no owner: S3 refuses it for a name another account holds.
+    unnamed = [
+        op
+        for op, params in sent
+        if op != "CreateBucket" and params.get("ExpectedBucketOwner") != ACCOUNT
+    ]
+    assert unnamed == []
+
+
+def test_head_and_delete_requests_carry_the_owner() -> None:
+    gateway, stubber = stubbed_s3()
+    owner = {"ExpectedBucketOwner": ACCOUNT}
+    stubber.add_response("head_bucket", {}, {"Bucket": "artifacts", **owner})
+    stubber.add_response("head_object", {}, {"Bucket": "artifacts", "Key": "k", **owner})
+    stubber.add_response("delete_object", {}, {"Bucket": "artifacts", "Key": "k", **owner})
+
+    assert gateway.bucket_exists("artifacts") is True
+    assert gateway.object_exists("s3://artifacts/k") is True
+    gateway.delete_object("s3://artifacts/k")
+
+    stubber.assert_no_pending_responses()
+
+
+def test_a_bucket_of_another_account_is_refused_by_name() -> None:
+    gateway, stubber = stubbed_s3()
+    # S3 answers 403 when ExpectedBucketOwner does not match; without it, the squatter's
+    # bucket answers: another account owns it.
+    stubber.add_client_error("head_object", "403", "Forbidden", http_status_code=403)
+    stubber.add_client_error("head_bucket", "403", "Forbidden", http_status_code=403)
+    stubber.add_response("head_bucket", {}, {"Bucket": "sagemaker-eu-west-1-123456789012"})
+
+    with pytest.raises(AwsError) as raised:
+        gateway.object_exists("s3://sagemaker-eu-west-1-123456789012/p/model.tar.gz")
+
+    assert "'sagemaker-eu-west-1-123456789012' belongs to another AWS account" in str(raised.value)
+    assert ACCOUNT in str(raised.value)
+    assert raised.value.hint is not None and "`bucket:`" in raised.value.hint
+    stubber.assert_no_pending_responses()
+
+
+def test_a_refused_head_bucket_probes_once_without_the_owner() -> None:
+    gateway, stubber = stubbed_s3()
+    stubber.add_client_error("head_bucket", "403", "Forbidden", http_status_code=403)
+    stubber.add_response("head_bucket", {}, {"Bucket": "artifacts"})
+
+    with pytest.raises(AwsError, match="belongs to another AWS account"):
+        gateway.bucket_exists("artifacts")
+    stubber.assert_no_pending_responses()
+
+
+def test_access_denied_that_cannot_be_told_apart_names_both_causes(tmp_path: Path) -> None:
+    gateway, stubber = stubbed_s3()
+    stubber.add_client_error("put_object", "AccessDenied", "Access Denied", http_status_code=403)
+    stubber.add_client_error("head_bucket", "403", "Forbidden", http_status_code=403)
+    stubber.add_client_error("head_bucket", "403", "Forbidden", http_status_code=403)
+    artifact = tmp_path / "model.tar.gz"
+    artifact.write_bytes(b"tiny")
+
+    with pytest.raises(AwsError) as raised:
+        gateway.upload_file(artifact, "s3://artifacts/k/model.tar.gz")
+
+    assert "AccessDenied" in str(raised.value)
+    hint = raised.value.hint or ""
+    assert "s3:PutObject" in hint
+    assert "belongs to another account" in hint and "`bucket:`" in hint
+
+
+def test_an_upload_aborted_by_another_apply_says_to_run_again() -> None:
+    from botocore.exceptions import ClientError
+
+    from deployspec.aws import _translate_client
+
+    error = ClientError(
+        {"Error": {"Code": "NoSuchUpload", "Message": "The specified upload does not exist."}},
+        "CompleteMultipartUpload",
+    )
+
+    translated = _translate_client(error, "s3", "s3://artifacts/k/model.tar.gz", ())
+
+    assert translated.hint is not None and "run apply again" in translated.hint
 
 
 def test_object_in_missing_bucket_does_not_exist(gateway: Gateway) -> None:
@@ -680,14 +864,17 @@ def test_access_denied_names_the_missing_action() -> None:
 
 
 def test_forbidden_head_object_hints_at_s3_permissions() -> None:
-    gateway, stubber = stubbed("s3")
+    gateway, stubber = stubbed_s3()
     stubber.add_client_error("head_object", "403", "Forbidden", http_status_code=403)
+    # The bucket answers with our account as its owner: the 403 is about permissions.
+    stubber.add_response("head_bucket", {}, {"Bucket": "artifacts", "ExpectedBucketOwner": ACCOUNT})
 
     with pytest.raises(AwsError) as raised:
         gateway.object_exists("s3://artifacts/iris/model.tar.gz")
 
     assert raised.value.hint is not None
     assert "s3:GetObject" in raised.value.hint and "s3:ListBucket" in raised.value.hint
+    assert "another account" not in raised.value.hint
 
 
 @pytest.mark.parametrize(

@@ -352,7 +352,7 @@ def test_json_and_markdown_plans(sandbox: dict[str, Any], sm: Any, iris: Path) -
 
     as_json = cli(sandbox, "plan", str(iris), "--format", "json")
     document = json.loads(as_json.stdout)
-    assert document["format_version"] == 1
+    assert document["format_version"] == 2
     assert document["summary"] == {"add": 5, "change": 0, "destroy": 0}
     assert [c["action"] for c in document["changes"]][:2] == ["create", "create"]
     markdown = cli(sandbox, "plan", str(iris), "--format", "markdown")
@@ -575,3 +575,50 @@ def test_failed_instance_type_change_restores_autoscaling(
     )
     targets = scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
     assert [(t["MinCapacity"], t["MaxCapacity"]) for t in targets] == [(1, 3)]
+
+
+def test_secret_references_are_read_when_planning_and_never_shown(
+    sandbox: dict[str, Any], sm: Any, iris: Path
+) -> None:
+    def client(service: str) -> Any:
+        return boto3.client(
+            service,  # type: ignore[call-overload]
+            endpoint_url=sandbox["info"].endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    ssm, secrets = client("ssm"), client("secretsmanager")
+    ssm.put_parameter(Name="/iris/token", Value="tok-first-1", Type="SecureString")
+    arn = secrets.create_secret(Name="iris/db", SecretString='{"password": "pw-first-1"}')["ARN"]
+    iris.write_text(
+        iris.read_text().replace(
+            "  entry_point: inference.py\n",
+            "  entry_point: inference.py\n  env:\n"
+            "    API_TOKEN: {ssm: /iris/token}\n"
+            f"    DB_PASSWORD: {{secretsmanager: '{arn}', json_key: password}}\n",
+        )
+    )
+    for fmt in ("text", "json", "markdown"):
+        shown = cli(sandbox, "plan", str(iris), "--format", fmt)
+        assert shown.returncode == 0, shown.stderr
+        assert "(sensitive)" in shown.stdout
+        assert "tok-first-1" not in shown.stdout + shown.stderr
+        assert "pw-first-1" not in shown.stdout + shown.stderr
+    applied = cli(sandbox, "apply", str(iris), "--auto-approve")
+    assert applied.returncode == 0, applied.stderr
+    assert "tok-first-1" not in applied.stdout + applied.stderr
+    [model] = owned_names(sm)[1]
+    environment = sm.describe_model(ModelName=model)["PrimaryContainer"]["Environment"]
+    assert environment["API_TOKEN"] == "tok-first-1"
+    assert environment["DB_PASSWORD"] == "pw-first-1"
+
+    ssm.put_parameter(Name="/iris/token", Value="tok-second-2", Type="SecureString", Overwrite=True)
+    sandbox["faults"].clear_calls()
+    rotated = cli(sandbox, "plan", str(iris), "--detailed-exitcode")
+    assert rotated.returncode == 2, rotated.stderr
+    assert "environment.API_TOKEN: (sensitive) changed" in rotated.stdout
+    assert "tok-" not in rotated.stdout + rotated.stderr
+    reads, writes = calls(sandbox)
+    assert writes == [] and {"GetParameter", "GetSecretValue"} <= set(reads)

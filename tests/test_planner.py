@@ -335,7 +335,7 @@ def test_changed_secret_reason_is_masked() -> None:
     plan = make_plan(d, actual)
     text = render_text(plan) + render_json(plan) + render_markdown(plan)
     assert "old-secret" not in text and "hunter2" not in text
-    assert "environment.API_KEY: changed ((sensitive))" in text
+    assert "environment.API_KEY: (sensitive) changed" in text
 
 
 def test_plan_json_round_trip() -> None:
@@ -461,7 +461,7 @@ def test_rollback_prefers_the_recorded_previous_config_and_handles_scaling() -> 
         OwnedResource("endpoint_config", "iris-v3", "2026-01-03T00:00:00+00:00"),
     )
     tags = {**ownership_tags("iris"), TAG_PREVIOUS: "iris-v1"}
-    owned = Owned(live_endpoint("iris-v3"), tags, scaling, configs, {})
+    owned = Owned(live_endpoint("iris-v3"), tags, (scaling,), configs, {})
     # v2's update was rolled back by SageMaker: v1 is what served before v3, not v2.
     assert rollback_target("iris", owned) == "iris-v1"
     untagged = replace(owned, endpoint_tags=ownership_tags("iris"))
