@@ -216,10 +216,7 @@ def package(
     if worker_count < 1:
         raise ArtifactError(f"workers must be at least 1, not {worker_count}")
     cache_dir = Path(os.path.abspath(cache_dir))
-    collected = _collect(source)
-    _check_cache_outside_sources(cache_dir, source)
-    key = _fingerprint(source.layout, collected, level)
-    hit = _lookup(cache_dir, key, level)
+    collected, key, hit = _cached(source, cache_dir, level)
     if hit is not None:
         return hit
     try:
@@ -229,6 +226,23 @@ def package(
     sha256, size, path = _build(source.layout, collected, cache_dir, level, worker_count)
     _remember(cache_dir, key, sha256, size)
     return PackagedArtifact(sha256=sha256, size=size, path=path, cached=False)
+
+
+def cached(
+    source: ArtifactSource, cache_dir: Path, *, level: int = DEFAULT_LEVEL
+) -> PackagedArtifact | None:
+    """The archive `package` would return if it is in the cache already, else None: the files
+    are only stat-ed, never packed (for read-only commands such as `status`)."""
+    return _cached(source, Path(os.path.abspath(cache_dir)), level)[2]
+
+
+def _cached(
+    source: ArtifactSource, cache_dir: Path, level: int
+) -> tuple[_Collected, str, PackagedArtifact | None]:
+    collected = _collect(source)
+    _check_cache_outside_sources(cache_dir, source)
+    key = _fingerprint(source.layout, collected, level)
+    return collected, key, _lookup(cache_dir, key, level)
 
 
 def list_entries(source: ArtifactSource) -> list[tuple[str, Path]]:
