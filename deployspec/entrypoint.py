@@ -2,9 +2,11 @@
 
 Contract: `check_script(script, framework, python)` reads the entry point without running it and
 returns what would make the endpoint fail only after its long start:
-- a syntax error under the container's Python (`python`, e.g. (3, 9)), judged only when that
-  Python is known and between 3.7 and this interpreter's own version: what this interpreter
-  cannot parse, and the uses of newer syntax it knows (`:=`, `/` parameters, `match`, `except*`);
+- a syntax error under the container's Python (`python`, e.g. (3, 9)). Where that Python is
+  known and between 3.7 and this interpreter's own version: what this interpreter cannot parse,
+  and the uses of newer syntax it knows (`:=`, `/` parameters, `match`, `except*`). Elsewhere
+  (a `py3` image, a Python newer than this one, an image of the user's own) only what every
+  Python 3 rejects: an error on a line that uses no syntax added after this interpreter;
 - a missing `model_fn` where the framework's container has no default in script mode
   (scikit-learn and XGBoost).
 It errs towards silence: what it cannot judge for certain, it does not report. Each problem is a
@@ -14,6 +16,7 @@ It errs towards silence: what it cannot judge for certain, it does not report. E
 from __future__ import annotations
 
 import ast
+import re
 import sys
 import warnings
 from collections.abc import Callable
@@ -38,8 +41,9 @@ class ScriptProblem:
 
 
 def check_script(
-    script: Path, framework: str, python: tuple[int, int] | None
+    script: Path, framework: str, python: tuple[int, int] | None, *, python2: bool = False
 ) -> list[ScriptProblem]:
+    """`python2`: the container runs Python 2 (a `py2` image), whose grammar is not judged."""
     try:
         with script.open("rb") as handle:
             source = handle.read(MAX_SCRIPT_BYTES + 1)
@@ -47,7 +51,7 @@ def check_script(
         return [ScriptProblem(f"cannot read {script}: {exc.strerror}", "check its permissions")]
     if len(source) > MAX_SCRIPT_BYTES:
         return []
-    tree = _parse(source, script, python)
+    tree = _parse(source, script, python, python2=python2)
     if isinstance(tree, ScriptProblem):
         return [tree]
     display = NEEDS_MODEL_FN.get(framework)
@@ -81,7 +85,7 @@ _NEWER_SYNTAX: tuple[tuple[str, tuple[int, int], Callable[[ast.AST], bool]], ...
 
 
 def _parse(
-    source: bytes, script: Path, python: tuple[int, int] | None
+    source: bytes, script: Path, python: tuple[int, int] | None, *, python2: bool = False
 ) -> ast.Module | ScriptProblem | None:
     """The script's tree; a ScriptProblem for a syntax error the container would hit; None when
     this interpreter cannot read it and cannot tell whether the container can.
@@ -104,7 +108,11 @@ def _parse(
             compile(tree, str(script), "exec", dont_inherit=True)
             return tree
     except SyntaxError as exc:
-        return _syntax_problem(exc.msg, exc.lineno, exc.offset, python) if judged else None
+        if judged:
+            return _syntax_problem(exc.msg, exc.lineno, exc.offset, python)
+        if python2 or _may_be_later_syntax(source, exc):
+            return None
+        return _syntax_problem(exc.msg, exc.lineno, exc.offset, None)
     except ValueError as exc:  # NUL bytes: no Python reads them
         return ScriptProblem(f"{script.name} is not a Python source file: {exc}", "check the file")
     except (RecursionError, MemoryError):
@@ -133,13 +141,42 @@ def _newer_syntax(tree: ast.Module, python: tuple[int, int]) -> ScriptProblem | 
     )
 
 
+# Syntax that Pythons after 3.11 added, by the first Python that reads it, recognised on the
+# line a parser stops at: a script using it may be fine in a container newer than this one.
+_LATER_GRAMMAR: tuple[tuple[tuple[int, int], re.Pattern[str]], ...] = (
+    # PEP 695 type aliases and type parameters; PEP 701 f-strings (quotes, nesting, comments).
+    (
+        (3, 12),
+        re.compile(r"^\s*type\s+\w|\b(def|class)\s+\w+\s*\[|(?<![\w.])[rRbB]?[fF][rRbB]?['\"]"),
+    ),
+    # PEP 758 `except A, B:` without parentheses; PEP 750 template strings.
+    ((3, 14), re.compile(r"^\s*except\s+[^(:\s][^:]*,|(?<![\w.])[rR]?[tT][rR]?['\"]")),
+)
+
+
+def _may_be_later_syntax(source: bytes, error: SyntaxError) -> bool:
+    """Whether a newer Python might read what this one stops at (then it is not judged)."""
+    later = [pattern for since, pattern in _LATER_GRAMMAR if since > sys.version_info[:2]]
+    if not later:
+        return False
+    lines = source.decode("utf-8", errors="replace").splitlines()
+    first = max((error.lineno or 1) - 1, 0)
+    last = max(first, (getattr(error, "end_lineno", None) or first + 1) - 1)
+    # The construct may open on the line before the one the parser stops at.
+    window = lines[max(first - 1, 0) : last + 1] or lines[-1:]
+    return "f-string" in (error.msg or "") or any(
+        pattern.search(line) for pattern in later for line in window
+    )
+
+
 def _syntax_problem(
     message: str, line: int | None, column: int | None, python: tuple[int, int] | None
 ) -> ScriptProblem:
-    major, minor = python or sys.version_info[:2]
+    """`python` None: the container's Python 3 is not known, and no Python 3 reads this."""
+    where = f"as Python {python[0]}.{python[1]} reads it" if python else "no Python 3 reads it"
     located = line is not None and line >= 1
     return ScriptProblem(
-        f"{message} (as Python {major}.{minor} reads it)",
+        f"{message} ({where})",
         "the container imports this script to serve the model; with this error the "
         "endpoint would fail its health check after a long start",
         line=line if located else None,

@@ -1081,7 +1081,9 @@ def _check_entry_point(doc: Document, file: str, script: Path | None) -> list[Di
         Diagnostic(shown, p.line, p.column, "model.entry_point", p.message, p.hint)
         if p.line is not None
         else _diag(file, doc.marks, ("model", "entry_point"), p.message, p.hint)
-        for p in check_script(script, framework, python)
+        for p in check_script(
+            script, framework, python, python2=bool(py_version and py_version.startswith("py2"))
+        )
     ]
 
 

@@ -637,6 +637,25 @@ def test_a_container_python_newer_than_this_one_is_not_judged(
     assert load_spec(write_spec(spec)).spec.model.framework is Framework.PYTORCH
 
 
+@pytest.mark.parametrize(
+    ("framework", "version"),
+    [("sklearn", "1.9-0"), ("pytorch", "2.6.0"), ("sklearn", "1.2-1")],
+    ids=["py3-tag", "newer-than-this-python", "py3"],
+)
+def test_what_no_python_3_reads_is_an_error_for_every_container(
+    write_spec: WriteSpec, project: Path, framework: str, version: str
+) -> None:
+    """`init`'s versions: a `py3` image, and a Python newer than this one."""
+    (project / "inference.py").write_text("def model_fn(model_dir)\n    return None\n")
+    spec = VALID_SKLEARN.replace(
+        'framework: sklearn\n  version: "1.2-1"', f'framework: {framework}\n  version: "{version}"'
+    )
+    [error] = errors_of(write_spec(spec))
+    assert error.startswith(
+        f"{project / 'inference.py'}:1:24: model.entry_point: expected ':' (no Python 3 reads it)"
+    ), error
+
+
 def test_an_sklearn_script_without_model_fn_is_an_error(
     write_spec: WriteSpec, project: Path
 ) -> None:
