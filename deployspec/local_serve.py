@@ -7,6 +7,8 @@ ModelWorker needs; `invoke_local(url, ...)` posts to a running server's /invocat
 
 from __future__ import annotations
 
+import http.client
+import socket
 import tarfile
 import urllib.error
 import urllib.request
@@ -16,6 +18,9 @@ from .cache import cache_dir
 from .desired import container_environment, package_artifact
 from .errors import DeployspecError
 from .spec import LoadedSpec
+
+# An error body is shown to the user; a server could send any amount.
+_MAX_ERROR_BODY = 64 * 1024
 
 
 def prepare_local_model(loaded: LoadedSpec) -> tuple[Path, str, str | None, dict[str, str]]:
@@ -56,10 +61,26 @@ def invoke_local(url: str, body: bytes, content_type: str, accept: str) -> tuple
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.read(), response.headers.get("Content-Type", "")
     except urllib.error.HTTPError as exc:
-        detail = exc.read().decode("utf-8", errors="replace")
+        detail = exc.read(_MAX_ERROR_BODY).decode("utf-8", errors="replace")
         raise DeployspecError(f"the local model answered {exc.code}: {detail}") from None
     except (urllib.error.URLError, ValueError, OSError) as exc:
+        reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+        if isinstance(reason, ConnectionRefusedError | socket.gaierror):
+            raise DeployspecError(
+                f"nothing answers at {url}: {reason}",
+                hint="start it with `deployspec serve FILE`",
+            ) from None
+        if isinstance(reason, TimeoutError | socket.timeout):
+            raise DeployspecError(
+                f"{url} did not answer within 60 s",
+                hint="the model may still be busy; `deployspec serve` shows its log",
+            ) from None
+        if isinstance(reason, ConnectionError | http.client.HTTPException):
+            # The server runs: it ended the connection (a crash, or a request it refused).
+            raise DeployspecError(
+                f"{url} closed the connection without answering: {reason}",
+                hint="see the output of `deployspec serve` for what happened",
+            ) from None
         raise DeployspecError(
-            f"cannot reach {url}: {getattr(exc, 'reason', exc)}",
-            hint="start it with `deployspec serve FILE`",
+            f"cannot reach {url}: {reason}", hint="start it with `deployspec serve FILE`"
         ) from None

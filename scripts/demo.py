@@ -1,15 +1,18 @@
 """`make demo`: the whole deployspec cycle against the local sandbox, no AWS account needed.
 
 validate → plan → apply → plan (no changes) → a change through --var → plan → apply →
-invoke (a real prediction) → destroy. Starts the sandbox if it is not running and stops it
-again if it started it, leaving no process behind.
+invoke (a real prediction) → destroy. The demo runs its own private sandbox (DEPLOYSPEC_HOME in
+a temporary folder, a free port), so it never deploys into, or stops, a sandbox that you or
+another checkout run; it stops it at the end, leaving no process behind.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,10 +22,14 @@ SPEC = "examples/sklearn-iris/deployment.yaml"
 RESNET = "examples/tensorflow-resnet50/deployment.yaml"
 
 
+# Set by main(): the private sandbox's home, for every command the demo runs.
+_HOME: dict[str, str] = {}
+
+
 def run(*args: str, check: bool = True, codes: tuple[int, ...] = (0,)) -> int:
     shown = " ".join(a if " " not in a else repr(a) for a in args)
     print(f"\n$ deployspec {shown}", flush=True)
-    env = {**os.environ, "NO_COLOR": os.environ.get("NO_COLOR", "")}
+    env = {**os.environ, "NO_COLOR": os.environ.get("NO_COLOR", ""), **_HOME}
     result = subprocess.run(
         [sys.executable, "-m", "deployspec", *args], env=env, cwd=ROOT, check=False
     )
@@ -51,11 +58,11 @@ def main() -> None:
         "stage=prod",
     )
 
-    from deployspec.sandbox import control
-
-    started_here = control.status() is None
-    run("sandbox", "start")
+    home = tempfile.mkdtemp(prefix="deployspec-demo-")
+    _HOME["DEPLOYSPEC_HOME"] = home
+    print(f"\n# A private sandbox for this demo: DEPLOYSPEC_HOME={home}, any free port")
     try:
+        run("sandbox", "start", "--port", "0")
         run("plan", SPEC, "--sandbox", "--detailed-exitcode", codes=(2,))
         run("apply", SPEC, "--sandbox", "--auto-approve")
         run("plan", SPEC, "--sandbox", "--detailed-exitcode")
@@ -65,8 +72,8 @@ def main() -> None:
         run("invoke", SPEC, "--sandbox", "--body", "@examples/sklearn-iris/input.json")
         run("destroy", SPEC, "--sandbox", "--auto-approve")
     finally:
-        if started_here:
-            run("sandbox", "stop", check=False)
+        run("sandbox", "stop", check=False)
+        shutil.rmtree(home, ignore_errors=True)
     print("\nDemo complete: deployed, updated in place, invoked for a real prediction, destroyed.")
 
 

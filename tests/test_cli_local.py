@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -60,7 +61,8 @@ def test_sandbox_commands_start_report_fault_and_stop(tmp_path: Path) -> None:
         assert "already running" in again.stderr
         status = run_cli("sandbox", "status", env=env)
         assert status.returncode == 0 and f"127.0.0.1:{port}" in status.stdout
-        pid = int(status.stdout.split("pid ")[1].rstrip(")\n"))
+        pid = int(status.stdout.split("pid ")[1].split(")")[0])
+        assert f"state: {tmp_path.resolve() / 'sandbox'}" in status.stdout
         armed = run_cli("sandbox", "fault", "fail-update", "--endpoint", "iris", env=env)
         assert armed.returncode == 0, armed.stderr
         missing = run_cli("sandbox", "fault", "fail-create", env=env)
@@ -153,3 +155,44 @@ def test_invoke_local_without_a_server_says_how_to_start_one(iris: Path) -> None
     )
     assert result.returncode == 1
     assert "deployspec serve" in result.stderr
+
+
+def test_invoke_local_tells_a_dropped_connection_from_a_missing_server() -> None:
+    from deployspec.errors import DeployspecError
+    from deployspec.local_serve import invoke_local
+
+    # A server that reads the request and hangs up without answering (a crash, a refusal).
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+
+    def hang_up() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+
+    thread = threading.Thread(target=hang_up, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(DeployspecError) as dropped:
+            invoke_local(f"http://127.0.0.1:{port}", b"{}", "application/json", "*/*")
+    finally:
+        listener.close()
+        thread.join(timeout=10)
+    assert "closed the connection without answering" in str(dropped.value)
+    assert "deployspec serve FILE" not in (dropped.value.hint or "")
+
+    with pytest.raises(DeployspecError) as refused:
+        invoke_local(f"http://127.0.0.1:{_free_port()}", b"{}", "application/json", "*/*")
+    assert "nothing answers" in str(refused.value)
+    assert "start it with `deployspec serve FILE`" in (refused.value.hint or "")
+
+
+def test_sandbox_start_refuses_a_delay_that_never_ends(tmp_path: Path) -> None:
+    result = run_cli(
+        "sandbox", "start", "--transition-seconds", "1e300", env={"DEPLOYSPEC_HOME": str(tmp_path)}
+    )
+    assert result.returncode == 1
+    assert "1e+300 is not in the range 0<=x<=3600" in result.stderr
+    assert not (tmp_path / "sandbox" / "sandbox.json").exists()

@@ -18,7 +18,12 @@ from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
 from deployspec.runtime import ModelError, framework_from_image, payloads
-from deployspec.runtime.handlers import InferenceService, load_service, read_requirements
+from deployspec.runtime.handlers import (
+    InferenceService,
+    NotRunnableHere,
+    load_service,
+    read_requirements,
+)
 
 ROWS = [[5.1, 3.5, 1.4, 0.2], [6.3, 3.3, 6.0, 2.5]]
 
@@ -408,9 +413,15 @@ def test_xgboost_defaults_name_the_missing_package(
     assert error.value.hint is not None and "pip install xgboost" in error.value.hint
 
 
-def test_tensorflow_is_not_servable_locally(tmp_path: Path) -> None:
+def test_tensorflow_has_tf_servings_contract_not_the_toolkits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The worker serves it with tfserving.py (tests/test_tensorflow_serving.py).
+    from deployspec.runtime import tfserving
+
+    monkeypatch.setattr(tfserving, "tensorflow_installed", lambda: True)
     (tmp_path / "1" / "variables").mkdir(parents=True)
-    with pytest.raises(ModelError, match="TensorFlow Serving"):
+    with pytest.raises(ModelError, match="TF Serving's contract"):
         load_service(tmp_path, "tensorflow", "inference.py")
 
 
@@ -448,3 +459,54 @@ def test_handler_with_the_wrong_arity_is_named(
     service, model = sklearn_service(tmp_path, iris_model, script)
     with pytest.raises(ModelError, match="input_fn takes 4 argument"):
         service.invoke(model, b"[]", "application/json", "")
+
+
+# ---------------------------------------------------------------- what this machine lacks, sizes
+
+
+def test_what_this_machine_lacks_is_told_apart_from_a_broken_script(
+    tmp_path: Path, iris_model: LogisticRegression, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The sandbox fails an endpoint's health check for a broken script, never for a package
+    # that the container has and this machine does not.
+    missing = model_dir(tmp_path / "a", iris_model, "import deployspec_absent_pkg\n")
+    with pytest.raises(NotRunnableHere):
+        load_service(missing, "sklearn", "inference.py")
+    monkeypatch.setitem(sys.modules, "torch", None)
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "model.pt").write_bytes(b"not really torchscript")
+    with pytest.raises(NotRunnableHere):
+        load_service(tmp_path / "b", "pytorch", None).load_model()
+    broken = model_dir(tmp_path / "c", iris_model, "def model_fn(model_dir)\n    return 1\n")
+    with pytest.raises(ModelError) as error:
+        load_service(broken, "sklearn", "inference.py")
+    assert not isinstance(error.value, NotRunnableHere)
+    assert "SyntaxError" in error.value.message
+
+
+def test_huge_exception_texts_are_cut(tmp_path: Path, iris_model: LogisticRegression) -> None:
+    script = LOAD_JOBLIB + (
+        "\n    def predict_fn(data, model):\n        raise RuntimeError('x' * 5_000_000)\n"
+    )
+    service, model = sklearn_service(tmp_path, iris_model, script)
+    with pytest.raises(ModelError) as error:
+        service.invoke(model, json.dumps(ROWS).encode(), "application/json", "")
+    assert len(error.value.message) < 5_000
+    assert error.value.message.endswith("(4,995,904 more characters cut)")
+    assert error.value.trace is not None and len(error.value.trace) < 17_000
+    assert error.value.trace.rstrip().endswith("more characters cut)")
+
+
+def test_the_entry_point_can_come_from_a_submitted_source_dir(
+    tmp_path: Path, iris_model: LogisticRegression
+) -> None:
+    root = model_dir(tmp_path, iris_model, None)
+    source = tmp_path / "sourcedir"
+    source.mkdir()
+    (source / "serve_iris.py").write_text(textwrap.dedent(LOAD_JOBLIB))
+    service = load_service(root, "sklearn", "serve_iris.py", code_dir=source)
+    model = service.load_model()
+    body, _ = service.invoke(model, json.dumps(ROWS).encode(), "application/json", "")
+    assert json.loads(body) == iris_model.predict(np.array(ROWS)).tolist()
+    with pytest.raises(ModelError, match=r"SAGEMAKER_SUBMIT_DIRECTORY names has no other\.py"):
+        load_service(root, "sklearn", "other.py", code_dir=source)

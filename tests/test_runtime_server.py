@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import textwrap
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import joblib
 import numpy as np
@@ -148,3 +152,90 @@ def test_ping_is_503_once_the_worker_is_closed(tmp_path: Path) -> None:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def serving(worker: ModelWorker, **options: Any) -> Iterator[tuple[str, int]]:
+    server = make_server(worker, port=0, **options)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    host, port = server.server_address[:2]
+    try:
+        yield str(host), int(port)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def raw_exchange(address: tuple[str, int], data: bytes, wait: float = 10.0) -> bytes:
+    """Send `data` on a fresh connection and read until the server closes it (or `wait`)."""
+    received = b""
+    with socket.create_connection(address, timeout=wait) as conn:
+        conn.sendall(data)
+        try:
+            while chunk := conn.recv(65536):
+                received += chunk
+        except TimeoutError:
+            received += b"<still open>"
+    return received
+
+
+def test_a_body_over_the_limit_gets_a_readable_413(base_url: str) -> None:
+    # Before: the server answered without reading the body and closed; the client, still
+    # sending, saw a connection reset instead of the answer.
+    status, body, _ = request(
+        f"{base_url}/invocations",
+        b"[" + b"1," * (3 * 1024 * 1024 + 10) + b"1]",
+        {"Content-Type": "application/json"},
+    )
+    assert status == 413
+    assert "over SageMaker's 6,291,456-byte payload limit" in json.loads(body)["message"]
+
+
+@pytest.mark.parametrize(("length", "status"), [("\u00b2", 400), ("abc", 400), ("-1", 400)])
+def test_a_content_length_that_is_not_a_number_is_400(
+    worker: ModelWorker, length: str, status: int
+) -> None:
+    # "²".isdigit() is True and int("²") raises: the connection used to be dropped.
+    with serving(worker) as address:
+        answer = raw_exchange(
+            address,
+            b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: "
+            + length.encode()
+            + b"\r\n\r\n[]",
+        )
+    assert answer.startswith(f"HTTP/1.1 {status} ".encode()), answer[:200]
+    assert b"is not a number" in answer
+
+
+def test_idle_and_stalled_clients_are_disconnected(worker: ModelWorker) -> None:
+    with serving(worker, read_timeout=0.5) as address:
+        started = time.monotonic()
+        assert raw_exchange(address, b"", wait=10) == b""  # closed, not left open
+        assert time.monotonic() - started < 5
+        stalled = raw_exchange(
+            address, b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n[1,"
+        )
+    assert stalled.startswith(b"HTTP/1.1 408 "), stalled[:200]
+    assert b"ended after 3 of 10 bytes" in stalled
+
+
+def test_a_response_over_the_limit_is_a_model_error(tmp_path: Path) -> None:
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "inference.py").write_text(
+        "def model_fn(model_dir):\n    return None\n\n"
+        "def transform_fn(model, body, content_type, accept):\n"
+        "    return b'x' * 5000, 'text/plain'\n"
+    )
+    with (
+        ModelWorker(tmp_path, framework="sklearn", program="inference.py") as big,
+        serving(big, max_payload=4096) as (host, port),
+    ):
+        status, body, _ = request(f"http://{host}:{port}/invocations", b"[]")
+    answer = json.loads(body)
+    assert status == 500 and answer["error"] == "ModelError"
+    assert (
+        "response of 5,000 bytes is over SageMaker's 4,096-byte payload limit"
+        in (answer["message"])
+    )

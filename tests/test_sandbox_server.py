@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -22,6 +24,7 @@ from botocore.exceptions import ClientError
 from deployspec.errors import SandboxError
 from deployspec.sandbox import control
 from deployspec.sandbox.control import FaultClient, SandboxInfo
+from tests.conftest import run_cli
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
 SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
@@ -145,8 +148,10 @@ def _upload(info: SandboxInfo, archives: dict[str, bytes]) -> dict[str, str]:
     return {name: f"s3://{BUCKET}/{name}/model.tar.gz" for name in archives}
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def iris_model(sandbox: SandboxInfo, iris_packages: dict[str, Any]) -> dict[str, Any]:
+    # Autouse: the sandbox downloads and loads every endpoint's model when it is created, as
+    # SageMaker does, so each test's models must exist in S3 (and a reset empties it).
     return {**iris_packages, "urls": _upload(sandbox, iris_packages["archives"])}
 
 
@@ -165,7 +170,8 @@ def _name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def _model(sm: Any, model_data_url: str = f"s3://{BUCKET}/iris/model.tar.gz") -> str:
+# The default model loads fast (no scikit-learn to import) for tests about the API itself.
+def _model(sm: Any, model_data_url: str = f"s3://{BUCKET}/constant/model.tar.gz") -> str:
     name = _name("model")
     sm.create_model(
         ModelName=name,
@@ -194,7 +200,8 @@ def _config(sm: Any, model: str, memory: int = 2048, instance_type: str | None =
 def _statuses(sm: Any, endpoint: str, until: Callable[[dict[str, Any]], bool]) -> list[str]:
     """Poll DescribeEndpoint until `until` holds; every status seen, in order, deduplicated."""
     seen: list[str] = []
-    deadline = time.monotonic() + 10
+    # Generous: creating an endpoint starts its model's worker, slow on a loaded machine.
+    deadline = time.monotonic() + 90
     while True:
         try:
             status = sm.describe_endpoint(EndpointName=endpoint)
@@ -204,7 +211,7 @@ def _statuses(sm: Any, endpoint: str, until: Callable[[dict[str, Any]], bool]) -
             seen.append(status["EndpointStatus"])
         if until(status):
             return seen
-        assert time.monotonic() < deadline, f"still {seen} after 10 s"
+        assert time.monotonic() < deadline, f"still {seen} after 90 s"
         time.sleep(0.02)
 
 
@@ -380,8 +387,11 @@ def test_transition_delay_can_change_at_runtime(sm: Any, faults: FaultClient) ->
     faults.set_transition_seconds(0)
     try:
         name = _name("endpoint")
+        started = time.monotonic()
         sm.create_endpoint(EndpointName=name, EndpointConfigName=_config(sm, _model(sm)))
-        assert sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService"
+        # No delay of its own: Creating lasts only while the model's container comes up.
+        assert _statuses(sm, name, _in_service)[-1] == "InService"
+        assert time.monotonic() - started < 60
     finally:
         faults.set_transition_seconds(TRANSITION)
 
@@ -468,11 +478,139 @@ def test_throttling_all_services_spares_none(sandbox: SandboxInfo, faults: Fault
     assert sts.get_caller_identity()["Account"] == "123456789012"
 
 
-def test_control_api_rejects_nonsense(faults: FaultClient) -> None:
+def test_control_api_rejects_nonsense(faults: FaultClient, sandbox: SandboxInfo) -> None:
     with pytest.raises(SandboxError, match="between 0 and 1"):
         faults.throttle(1.5)
     with pytest.raises(SandboxError, match="transition seconds"):
         faults.set_transition_seconds(-1)
+    with pytest.raises(SandboxError, match="from 0 to 3600"):
+        faults.set_transition_seconds(1e300)
+    # Both used to be answered 500 (a RecursionError, int("abc")).
+    deep = b"[" * 100_000 + b"]" * 100_000
+    assert _raw(sandbox, "POST /_sandbox/faults", deep).startswith(b"HTTP/1.1 400")
+    signed = (
+        "Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/sts/"
+        "aws4_request, SignedHeaders=host, Signature=0\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n"
+    )
+    for path, headers in (("/_sandbox/faults", ""), ("/", signed)):
+        answer = _raw(sandbox, f"POST {path}", b"Action=GetCallerIdentity", "abc", headers)
+        assert answer.startswith(b"HTTP/1.1 400"), answer[:100]
+        assert b"Content-Length 'abc' is not a number" in answer
+
+
+def _raw(
+    sandbox: SandboxInfo, request: str, body: bytes, length: str = "", headers: str = ""
+) -> bytes:
+    head = (
+        f"{request} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{headers}"
+        f"Content-Length: {length or len(body)}\r\n\r\n"
+    )
+    received = b""
+    with socket.create_connection(("127.0.0.1", sandbox.port), timeout=30) as conn:
+        conn.sendall(head.encode() + body)
+        while chunk := conn.recv(65536):
+            received += chunk
+    return received
+
+
+# --- SageMaker's startup: model data and the ping health check ----------------------------------
+
+NO_IMPORT_SCRIPT = "import os\n\ndef model_fn(model_dir)\n    return None\n"
+RAISING_SCRIPT = "def model_fn(model_dir):\n    raise RuntimeError('no weights in ' + model_dir)\n"
+
+
+def _packages(sandbox: SandboxInfo, scripts: dict[str, str]) -> dict[str, str]:
+    archives = {name: _tar_gz({"code/inference.py": s.encode()}) for name, s in scripts.items()}
+    return _upload(sandbox, archives)
+
+
+def test_a_model_that_does_not_load_fails_the_create_as_sagemaker_does(
+    sandbox: SandboxInfo, sm: Any
+) -> None:
+    urls = _packages(sandbox, {"no-import": NO_IMPORT_SCRIPT, "raising": RAISING_SCRIPT})
+    logs = _client(sandbox, "logs")
+    for url, said in ((urls["no-import"], "SyntaxError"), (urls["raising"], "no weights in")):
+        name = _name("endpoint")
+        sm.create_endpoint(EndpointName=name, EndpointConfigName=_config(sm, _model(sm, url)))
+        assert _statuses(sm, name, _in_service) == ["Creating", "Failed"]
+        assert sm.describe_endpoint(EndpointName=name)["FailureReason"] == (
+            "The primary container for production variant primary did not pass the ping "
+            "health check. Please check CloudWatch logs for this endpoint."
+        )
+        group = f"/aws/sagemaker/Endpoints/{name}"
+        (stream,) = logs.describe_log_streams(logGroupName=group)["logStreams"]
+        events = logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])
+        assert said in "\n".join(e["message"] for e in events["events"])
+    missing = _name("endpoint")
+    url = f"s3://{BUCKET}/nothing/model.tar.gz"
+    sm.create_endpoint(EndpointName=missing, EndpointConfigName=_config(sm, _model(sm, url)))
+    assert _statuses(sm, missing, _in_service)[-1] == "Failed"
+    assert sm.describe_endpoint(EndpointName=missing)["FailureReason"].startswith(
+        f'Failed to download model data for container "container_1" from URL: "{url}".'
+    )
+
+
+def test_an_update_to_a_model_that_does_not_load_is_rolled_back(
+    sandbox: SandboxInfo, sm: Any, runtime: Any
+) -> None:
+    urls = _packages(sandbox, {"raising": RAISING_SCRIPT})
+    name = _endpoint(sm, _config(sm, _model(sm)))
+    config = sm.describe_endpoint(EndpointName=name)["EndpointConfigName"]
+    broken = _config(sm, _model(sm, urls["raising"]))
+    sm.update_endpoint(EndpointName=name, EndpointConfigName=broken)
+    assert _statuses(sm, name, lambda s: s["EndpointStatus"] != "Updating")[-1] == "InService"
+    described = sm.describe_endpoint(EndpointName=name)
+    assert described["EndpointConfigName"] == config
+    assert "did not pass the ping health check" in described["FailureReason"]
+    answer = runtime.invoke_endpoint(EndpointName=name, Body=b"{}", ContentType="application/json")
+    assert json.loads(answer["Body"].read()) == {"answer": 42}  # the old model still answers
+
+
+def test_code_in_an_s3_source_dir_is_imported_as_the_container_does(
+    sandbox: SandboxInfo, sm: Any, runtime: Any, iris_model: dict[str, Any]
+) -> None:
+    """The SDK's default scikit-learn path: SAGEMAKER_SUBMIT_DIRECTORY=s3://.../sourcedir.tar.gz
+    and a model.tar.gz without code/ (it answered ModelError before)."""
+    with tarfile.open(fileobj=io.BytesIO(iris_model["archives"]["iris"])) as packaged:
+        member = packaged.extractfile("model.joblib")
+        assert member is not None
+        weights = member.read()
+    s3 = _client(sandbox, "s3")
+    objects = {
+        "sdk/model.tar.gz": _tar_gz({"model.joblib": weights}),
+        "sdk/source/sourcedir.tar.gz": _tar_gz({"serve.py": IRIS_SCRIPT.encode()}),
+    }
+    for key, data in objects.items():
+        s3.put_object(Bucket=BUCKET, Key=key, Body=data)
+    model = _name("model")
+    sm.create_model(
+        ModelName=model,
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={
+            "Image": SKLEARN_IMAGE,
+            "ModelDataUrl": f"s3://{BUCKET}/sdk/model.tar.gz",
+            "Environment": {
+                "SAGEMAKER_PROGRAM": "serve.py",
+                "SAGEMAKER_SUBMIT_DIRECTORY": f"s3://{BUCKET}/sdk/source/sourcedir.tar.gz",
+            },
+        },
+    )
+    name = _endpoint(sm, _config(sm, model))
+    answer = runtime.invoke_endpoint(
+        EndpointName=name, Body=json.dumps(iris_model["samples"]), ContentType="application/json"
+    )
+    assert json.loads(answer["Body"].read()) == iris_model["expected"]
+
+
+def _tar_gz(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for member, data in members.items():
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
 
 
 # --- InvokeEndpoint ----------------------------------------------------------------------------
@@ -611,12 +749,77 @@ def test_start_status_stop_leave_nothing_running(
     assert not (home / "sandbox" / "sandbox.json").exists()
 
 
-def test_start_reports_a_server_that_cannot_start(tmp_path: Path, sandbox: SandboxInfo) -> None:
-    # The port is taken by the module's sandbox.
-    with pytest.raises(SandboxError) as info:
+def test_a_state_file_from_another_home_is_never_attached_to(
+    tmp_path: Path, sandbox: SandboxInfo
+) -> None:
+    # The module's sandbox answers at the address the copied file names, with the same pid;
+    # it serves another home, so this home has no sandbox.
+    copied = tmp_path / "sandbox" / "sandbox.json"
+    copied.parent.mkdir()
+    copied.write_text((Path(sandbox.state_dir) / "sandbox.json").read_text())
+    assert control.status(tmp_path) is None
+    assert not copied.exists()
+    assert control.stop(tmp_path) is False
+    assert control.status(Path(sandbox.state_dir).parent) == sandbox  # untouched
+
+
+def test_a_sandbox_of_another_checkout_is_never_used_or_stopped(tmp_path: Path) -> None:
+    """Two checkouts (or virtualenvs) on one machine, one home: neither takes the other's."""
+    other = tmp_path / "other-checkout"
+    shutil.copytree(
+        control.package_root() / "deployspec",
+        other / "deployspec",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    home = tmp_path / "home"
+    env = {**os.environ, "PYTHONPATH": str(other)}
+    state = str(home / "sandbox")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "deployspec.sandbox.server", "--port", "0", "--state-dir", state],
+        env=env,
+        cwd=other,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (home / "sandbox" / "sandbox.json").exists():
+            assert time.monotonic() < deadline and server.poll() is None
+            time.sleep(0.1)
+        recorded = json.loads((home / "sandbox" / "sandbox.json").read_text())
+        assert recorded["package_root"] == str(other.resolve())
+        for attempt in (
+            lambda: control.status(home),
+            lambda: control.stop(home),
+            lambda: control.start(0, home=home),
+        ):
+            with pytest.raises(control.ForeignSandboxError) as refused:
+                attempt()
+            assert str(other.resolve()) in str(refused.value)
+            assert refused.value.hint is not None and "DEPLOYSPEC_HOME" in refused.value.hint
+        stopped = run_cli("sandbox", "stop", env={"DEPLOYSPEC_HOME": str(home)})
+        assert stopped.returncode == 1 and "another deployspec installation" in stopped.stderr
+        assert server.poll() is None  # still running: it was never ours to stop
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_start_reports_a_server_that_cannot_start(
+    tmp_path: Path, sandbox: SandboxInfo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The port is taken by the module's sandbox: said before any server is spawned.
+    with pytest.raises(SandboxError) as taken:
         control.start(sandbox.port, home=tmp_path)
-    assert "exited" in str(info.value)
-    assert info.value.hint is not None and "Address already in use" in info.value.hint
+    assert f"cannot start the sandbox on port {sandbox.port}" in str(taken.value)
+    assert taken.value.hint is not None and "--port 0" in taken.value.hint
+    # A server that dies while starting is reported with the end of its log.
+    monkeypatch.setattr(control, "_SERVER_MODULE", "deployspec.sandbox.no_such_module")
+    with pytest.raises(SandboxError) as died:
+        control.start(0, home=tmp_path)
+    assert "exited" in str(died.value)
+    assert died.value.hint is not None and "No module named" in died.value.hint
 
 
 def test_the_sklearn_example_answers_through_plain_boto3(

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import tarfile
+import threading
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +17,11 @@ import pytest
 from moto import mock_aws
 
 from deployspec.runtime import ModelError
+from deployspec.runtime.handlers import NotRunnableHere
 from deployspec.sandbox import sagemaker_ext
 from deployspec.sandbox.hosting import ModelHost, extract_model_archive
 from deployspec.sandbox.sagemaker_ext import (
+    ContainerFailure,
     InvocationTarget,
     ModelInvocationError,
     VariantTarget,
@@ -35,10 +40,35 @@ class FakeClock:
         return self.now
 
 
+class FakeStartup:
+    """A ContainerStartup the test finishes by hand (or at once)."""
+
+    def __init__(self, failure: ContainerFailure | None, done: bool) -> None:
+        self.outcome = failure
+        self.done = done
+
+    def finished(self) -> bool:
+        return self.done
+
+    def failure(self) -> ContainerFailure | None:
+        return self.outcome if self.done else None
+
+
 class RecordingInvoker:
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, bytes]] = []
         self.released: list[str] = []
+        self.started: list[tuple[str, ...]] = []
+        self.startups: list[FakeStartup] = []
+        # What the next start reports; `hold` leaves it unfinished until the test finishes it.
+        self.next_failure: ContainerFailure | None = None
+        self.hold = False
+
+    def start(self, targets: tuple[InvocationTarget, ...]) -> FakeStartup:
+        self.started.append(tuple(t.deployment_key for t in targets))
+        startup = FakeStartup(self.next_failure, done=not self.hold)
+        self.startups.append(startup)
+        return startup
 
     def invoke(
         self, target: InvocationTarget, body: bytes, content_type: str, accept: str
@@ -46,6 +76,10 @@ class RecordingInvoker:
         self.calls.append((target.variant.model_data_url or "", content_type, body))
         if body == b"fail":
             raise ModelInvocationError(400, "bad input")
+        if body == b"loud":
+            raise ModelInvocationError(500, "x" * 5_000_000)
+        if body == b"big":
+            return b"y" * (sagemaker_ext.SERVERLESS_MAX_PAYLOAD + 1), "text/plain"
         return b'{"from": "%s"}' % target.variant.model_name.encode(), "application/json"
 
     def release(self, deployment_keys: Iterable[str]) -> None:
@@ -212,26 +246,235 @@ def test_a_config_deleted_under_a_running_endpoint_keeps_serving(
     assert json.loads(answer["Body"].read()) == {"from": "model-a"}
 
 
+def test_describe_calls_return_only_the_keys_aws_returns(
+    invoker: RecordingInvoker, clock: FakeClock
+) -> None:
+    # moto answered VpcConfig: {}, Containers: [] and DataCaptureConfig: {}; SDKs copy those
+    # back into requests that botocore refuses, and sagemaker-core cannot even parse them.
+    sm = boto3.client("sagemaker", region_name="us-east-1")
+    sm.create_endpoint(EndpointName="ep", EndpointConfigName=_setup(sm, "a"))
+    clock.now += 30
+    model: dict[str, Any] = dict(sm.describe_model(ModelName="model-a"))
+    config: dict[str, Any] = dict(sm.describe_endpoint_config(EndpointConfigName="config-a"))
+    endpoint: dict[str, Any] = dict(sm.describe_endpoint(EndpointName="ep"))
+    for response in (model, config, endpoint):
+        response.pop("ResponseMetadata")
+    assert sorted(model) == [
+        "CreationTime",
+        "EnableNetworkIsolation",
+        "ExecutionRoleArn",
+        "ModelArn",
+        "ModelName",
+        "PrimaryContainer",
+    ]
+    assert sorted(config) == [
+        "CreationTime",
+        "EndpointConfigArn",
+        "EndpointConfigName",
+        "ProductionVariants",
+    ]
+    assert "DataCaptureConfig" not in endpoint and "FailureReason" not in endpoint
+
+    capture: Any = {
+        "EnableCapture": True,
+        "InitialSamplingPercentage": 20,
+        "DestinationS3Uri": "s3://bucket/capture",
+        "CaptureOptions": [{"CaptureMode": "Input"}],
+    }
+    sm.create_model(ModelName="model-c", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": IMAGE})
+    sm.create_endpoint_config(
+        EndpointConfigName="config-c",
+        ProductionVariants=[
+            {
+                "VariantName": "primary",
+                "ModelName": "model-c",
+                "InstanceType": "ml.m5.xlarge",
+                "InitialInstanceCount": 1,
+            }
+        ],
+        DataCaptureConfig=capture,
+    )
+    sm.create_endpoint(EndpointName="captured", EndpointConfigName="config-c")
+    clock.now += 30
+    assert sm.describe_endpoint_config(EndpointConfigName="config-c")["DataCaptureConfig"] == (
+        capture
+    )
+    # DescribeEndpoint answers DataCaptureConfigSummary, not the config's DataCaptureConfig.
+    assert sm.describe_endpoint(EndpointName="captured")["DataCaptureConfig"] == {
+        "EnableCapture": True,
+        "CaptureStatus": "Started",
+        "CurrentSamplingPercentage": 20,
+        "DestinationS3Uri": "s3://bucket/capture",
+    }
+
+
+def test_omit_unset_follows_the_service_model() -> None:
+    shape = sagemaker_ext._output_shape("DescribeModel")
+    described: dict[str, Any] = {
+        "ModelName": "m",
+        "ModelArn": "arn",
+        "CreationTime": None,  # required: kept whatever it is
+        "VpcConfig": {},
+        "Containers": [],
+        "PrimaryContainer": {"Image": "i", "Environment": {}, "ImageConfig": {}},
+        "EnableNetworkIsolation": False,
+        "NotInTheModel": "x",
+    }
+    assert sagemaker_ext.omit_unset(described, shape) == {
+        "ModelName": "m",
+        "ModelArn": "arn",
+        "CreationTime": None,
+        "PrimaryContainer": {"Image": "i", "Environment": {}},
+        "EnableNetworkIsolation": False,
+    }
+
+
+def test_add_tags_overwrites_a_key_as_aws_does(invoker: RecordingInvoker) -> None:
+    sm = boto3.client("sagemaker", region_name="us-east-1")
+    sm.create_model(
+        ModelName="m",
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": IMAGE},
+        Tags=[{"Key": "deployspec:spec-digest", "Value": "one"}, {"Key": "team", "Value": "a"}],
+    )
+    arn = sm.describe_model(ModelName="m")["ModelArn"]
+    for digest in ("two", "three"):
+        sm.add_tags(ResourceArn=arn, Tags=[{"Key": "deployspec:spec-digest", "Value": digest}])
+    sm.add_tags(ResourceArn=arn, Tags=[{"Key": "new", "Value": "n"}])
+    assert sm.list_tags(ResourceArn=arn)["Tags"] == [
+        {"Key": "deployspec:spec-digest", "Value": "three"},
+        {"Key": "team", "Value": "a"},
+        {"Key": "new", "Value": "n"},
+    ]
+
+
+def _failure(kind: Any = "health_check") -> ContainerFailure:
+    return ContainerFailure("primary", kind, "importing code/inference.py failed", url="s3://x/y")
+
+
+def test_containers_that_do_not_come_up_fail_the_create(
+    invoker: RecordingInvoker, clock: FakeClock
+) -> None:
+    sm = boto3.client("sagemaker", region_name="us-east-1")
+    invoker.hold = True
+    invoker.next_failure = _failure()
+    sm.create_endpoint(EndpointName="ep", EndpointConfigName=_setup(sm, "a"))
+    assert len(invoker.started) == 1 and "config-a" in invoker.started[0][0]
+    clock.now += 300
+    assert _status(sm, "ep") == "Creating"  # as long as the containers are coming up
+    invoker.startups[-1].done = True
+    described = sm.describe_endpoint(EndpointName="ep")
+    assert described["EndpointStatus"] == "Failed"
+    assert described["FailureReason"] == (
+        "The primary container for production variant primary did not pass the ping health "
+        "check. Please check CloudWatch logs for this endpoint."
+    )
+    assert invoker.released == list(invoker.started[0])  # nothing runs it: its worker may go
+    logs = boto3.client("logs", region_name="us-east-1")
+    group = "/aws/sagemaker/Endpoints/ep"
+    (stream,) = logs.describe_log_streams(logGroupName=group)["logStreams"]
+    assert stream["logStreamName"].startswith("primary/i-")
+    events = logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])
+    assert [e["message"] for e in events["events"]] == ["importing code/inference.py failed"]
+
+    invoker.hold = False
+    invoker.next_failure = _failure("model_data")
+    sm.create_endpoint(EndpointName="nodata", EndpointConfigName="config-a")
+    clock.now += 30
+    assert sm.describe_endpoint(EndpointName="nodata")["FailureReason"] == (
+        'Failed to download model data for container "container_1" from URL: "s3://x/y". '
+        "Please ensure that there is an object located at the URL and that the role passed to "
+        "CreateModel has permissions to download the object."
+    )
+
+
+def test_containers_that_do_not_come_up_roll_the_update_back(
+    invoker: RecordingInvoker, clock: FakeClock
+) -> None:
+    sm = boto3.client("sagemaker", region_name="us-east-1")
+    runtime = boto3.client("sagemaker-runtime", region_name="us-east-1")
+    sm.create_endpoint(EndpointName="ep", EndpointConfigName=_setup(sm, "a"))
+    clock.now += 30
+    invoker.next_failure = _failure()
+    sm.update_endpoint(EndpointName="ep", EndpointConfigName=_setup(sm, "b"))
+    clock.now += 30
+    described = sm.describe_endpoint(EndpointName="ep")
+    assert (described["EndpointStatus"], described["EndpointConfigName"]) == (
+        "InService",
+        "config-a",
+    )
+    assert "did not pass the ping health check" in described["FailureReason"]
+    assert invoker.released == [invoker.started[1][0]]
+    answer = runtime.invoke_endpoint(EndpointName="ep", Body=b"1", ContentType="text/csv")
+    assert json.loads(answer["Body"].read()) == {"from": "model-a"}  # still the old model
+
+
+def test_transition_delays_are_bounded(tmp_path: Path) -> None:
+    from deployspec.errors import SandboxError
+    from deployspec.sandbox import control
+
+    for seconds in (1e300, math.inf, math.nan, -1.0):
+        with pytest.raises(ValueError, match="from 0 to 3600"):
+            sagemaker_ext.set_transition_seconds(seconds)
+        with pytest.raises(SandboxError, match="from 0 to 3600"):
+            control.start(0, transition_seconds=seconds, home=tmp_path)
+    assert not (tmp_path / "sandbox" / "sandbox.json").exists()
+
+
+def test_model_errors_and_responses_are_capped(invoker: RecordingInvoker, clock: FakeClock) -> None:
+    sm = boto3.client("sagemaker", region_name="us-east-1")
+    runtime = boto3.client("sagemaker-runtime", region_name="us-east-1")
+    sm.create_endpoint(EndpointName="ep", EndpointConfigName=_setup(sm, "a"))
+    clock.now += 30
+    with pytest.raises(runtime.exceptions.ModelError) as loud:
+        runtime.invoke_endpoint(EndpointName="ep", Body=b"loud", ContentType="text/csv")
+    response: Any = loud.value.response
+    assert len(response["Error"]["Message"]) < 9_000
+    assert len(response["OriginalMessage"]) < 9_000
+    assert response["OriginalMessage"].endswith("(4,991,808 more characters cut)")
+    with pytest.raises(runtime.exceptions.ModelError) as big:
+        runtime.invoke_endpoint(EndpointName="ep", Body=b"big", ContentType="text/csv")
+    big_response: Any = big.value.response
+    assert big_response["OriginalMessage"] == (
+        "the model's response of 4,194,305 bytes is over the 4,194,304-byte limit of an "
+        "InvokeEndpoint response"
+    )
+
+
 def test_uninstall_gives_back_plain_moto(clock: FakeClock) -> None:
-    sagemaker_ext.install(None)
+    # Judged by what moto's classes hold, not by what moto does without the patches (lacking
+    # UpdateEndpoint, overwriting on create): that is moto's behaviour, and it changes.
+    absent = object()
+    targets = [(cls, name) for cls, name, _ in sagemaker_ext._patches()]
+
+    def held() -> list[object]:
+        return [cls.__dict__.get(name, absent) for cls, name in targets]
+
     sagemaker_ext.uninstall()
-    with mock_aws():
-        sm = boto3.client("sagemaker", region_name="us-east-1")
-        _setup(sm, "a")
-        _setup(sm, "a")  # moto itself overwrites silently
-        with pytest.raises(NotImplementedError, match="update_endpoint"):
-            sm.update_endpoint(EndpointName="x", EndpointConfigName="config-a")
+    plain = held()
+    sagemaker_ext.install(None)
+    assert all(now is not then for now, then in zip(held(), plain, strict=True))
+    sagemaker_ext.uninstall()
+    assert all(now is then for now, then in zip(held(), plain, strict=True))
 
 
 # --- hosting -----------------------------------------------------------------------------------
 
 
 class FakeWorker:
-    def __init__(self, model_dir: Path, framework: str, program: str | None) -> None:
+    def __init__(
+        self, model_dir: Path, framework: str, program: str | None, code_dir: Path | None
+    ) -> None:
         self.model_dir = model_dir
         self.framework = framework
         self.program = program
+        self.code_dir = code_dir
         self.files = sorted(p.relative_to(model_dir).as_posix() for p in model_dir.rglob("*"))
+        self.code_files = (
+            sorted(p.relative_to(code_dir).as_posix() for p in code_dir.rglob("*"))
+            if code_dir
+            else []
+        )
         self.closed = False
 
     def invoke(
@@ -246,8 +489,9 @@ class FakeWorker:
 
 
 class Factory:
-    def __init__(self) -> None:
+    def __init__(self, fail_with: ModelError | None = None) -> None:
         self.workers: list[FakeWorker] = []
+        self.fail_with = fail_with
 
     def __call__(
         self,
@@ -257,8 +501,11 @@ class Factory:
         program: str | None,
         env: Mapping[str, str] | None = None,
         startup_timeout: float = 60.0,
+        code_dir: Path | None = None,
     ) -> FakeWorker:
-        worker = FakeWorker(model_dir, framework, program)
+        if self.fail_with is not None:
+            raise self.fail_with
+        worker = FakeWorker(model_dir, framework, program, code_dir)
         self.workers.append(worker)
         return worker
 
@@ -328,6 +575,107 @@ def test_host_reports_what_it_cannot_run(tmp_path: Path) -> None:
         host.invoke(_target("d", url=None), b"", "a", "b")
     with pytest.raises(ModelInvocationError, match=r"boom \(hint: fix the script\)"):
         host.invoke(_target("d"), b"boom", "a", "b")
+
+
+def _started(host: ModelHost, *targets: Any) -> ContainerFailure | None:
+    startup = host.start(tuple(targets))
+    assert startup.wait(30)
+    return startup.failure()
+
+
+def test_host_start_brings_workers_up_and_reports_what_sagemaker_would(tmp_path: Path) -> None:
+    archive = _archive({"model.joblib": b"m", "code/inference.py": b"pass"})
+
+    def read(account: str, region: str, url: str) -> bytes:
+        if "missing" in url:
+            raise ModelInvocationError(500, f"model data {url} does not exist")
+        return archive
+
+    factory = Factory()
+    host = ModelHost(tmp_path, read_object=read, worker_factory=factory)
+    assert _started(host, _target("d1")) is None
+    assert len(factory.workers) == 1
+    host.invoke(_target("d1"), b"a", "text/csv", "text/csv")
+    assert len(factory.workers) == 1  # the invocation reuses the worker the start brought up
+
+    missing = _started(host, _target("d2", url="s3://b/missing.tar.gz"))
+    assert missing is not None and (missing.kind, missing.url) == (
+        "model_data",
+        "s3://b/missing.tar.gz",
+    )
+    # What the sandbox cannot run is no failed start (SageMaker could run it) ...
+    custom = _target("d3", image="123.dkr.ecr.us-east-1.amazonaws.com/tgi:1")
+    assert _started(host, custom) is None
+    lacking = Factory(fail_with=NotRunnableHere("needs the torch package"))
+    host_without_torch = ModelHost(tmp_path / "t", read_object=read, worker_factory=lacking)
+    assert _started(host_without_torch, _target("d4")) is None
+    # ... but a script that does not load is.
+    broken = Factory(fail_with=ModelError("importing code/inference.py failed", trace="Trace"))
+    host_broken = ModelHost(tmp_path / "b", read_object=read, worker_factory=broken)
+    failure = _started(host_broken, _target("d5"))
+    assert failure is not None and failure.kind == "health_check"
+    assert failure.detail == "importing code/inference.py failed\nTrace"
+    for each in (host, host_without_torch, host_broken):
+        each.close()
+
+
+def test_host_releases_workers_started_for_a_deployment_released_meanwhile(
+    tmp_path: Path,
+) -> None:
+    archive = _archive({"model.joblib": b"m"})
+    gate = threading.Event()
+
+    def slow_read(account: str, region: str, url: str) -> bytes:
+        gate.wait(30)
+        return archive
+
+    factory = Factory()
+    host = ModelHost(tmp_path, read_object=slow_read, worker_factory=factory)
+    startup = host.start((_target("d1"),))
+    host.release_all()  # a reset while the containers come up
+    gate.set()
+    assert startup.wait(30)
+    assert len(factory.workers) == 1 and factory.workers[0].closed
+    host.close()
+
+
+def test_host_imports_the_program_from_an_s3_source_dir(tmp_path: Path) -> None:
+    # The SDK's default scikit-learn path: code in s3://.../sourcedir.tar.gz, not in the model.
+    objects = {
+        "s3://b/m.tar.gz": _archive({"model.joblib": b"m"}),
+        "s3://b/src/sourcedir.tar.gz": _archive({"inference.py": b"pass", "util.py": b""}),
+    }
+    factory = Factory()
+    host = ModelHost(tmp_path, read_object=lambda a, r, url: objects[url], worker_factory=factory)
+    target = _target("d1")
+    variant = replace(
+        target.variant,
+        environment={
+            "SAGEMAKER_PROGRAM": "inference.py",
+            "SAGEMAKER_SUBMIT_DIRECTORY": "s3://b/src/sourcedir.tar.gz",
+        },
+    )
+    host.invoke(replace(target, variant=variant), b"a", "text/csv", "text/csv")
+    (worker,) = factory.workers
+    assert worker.files == ["model.joblib"]
+    assert worker.code_dir is not None and worker.code_files == ["inference.py", "util.py"]
+    host.release(["d1"])
+    assert not worker.code_dir.exists()
+    missing = replace(
+        variant,
+        environment={**variant.environment, "SAGEMAKER_SUBMIT_DIRECTORY": "s3://b/none.tar.gz"},
+    )
+
+    def read(account: str, region: str, url: str) -> bytes:
+        if url not in objects:
+            raise ModelInvocationError(500, f"model data {url} does not exist")
+        return objects[url]
+
+    host = ModelHost(tmp_path / "2", read_object=read, worker_factory=factory)
+    failure = _started(host, replace(target, variant=missing))
+    assert failure is not None and failure.kind == "health_check"
+    assert "SAGEMAKER_SUBMIT_DIRECTORY s3://b/none.tar.gz" in failure.detail
+    host.close()
 
 
 @pytest.mark.parametrize(

@@ -1,13 +1,19 @@
 """The SageMaker container's HTTP contract in front of a ModelWorker.
 
-Contract: `make_server(worker, host, port)` returns a bound, not yet serving ThreadingHTTPServer
-(port 0 picks a free port; read it from `server.server_address`). The caller runs
-`serve_forever()` and `shutdown()`; closing the worker stays the caller's job.
+Contract: `make_server(worker, host, port, max_payload=, read_timeout=)` returns a bound, not yet
+serving ThreadingHTTPServer (port 0 picks a free port; read it from `server.server_address`).
+The caller runs `serve_forever()` and `shutdown()`; closing the worker stays the caller's job.
 - `GET /ping` -> 200 while the worker is up, 503 when it is not.
 - `POST /invocations` -> the worker's body and Content-Type; `Content-Type` (or `ContentType`)
   and `Accept` are passed through. A ModelError answers with its status code and a JSON body
   `{"error": "ModelError", "status": ..., "message": ..., "hint": ...}`.
-- Bodies over 6 MiB (SageMaker's real-time payload limit) get 413; anything else 404/405.
+- SageMaker's payload limit (`max_payload`: 6 MiB real-time, 4 MiB serverless) holds both ways:
+  a larger request gets 413, read and discarded first (up to 64 MiB) so that the client, still
+  sending, can read the answer instead of a reset connection; a larger response becomes a 500
+  ModelError, as the endpoint would not deliver it. No Content-Length is 411, one that is not a
+  decimal number 400; anything else 404/405.
+- A client that sends nothing for `read_timeout` seconds is disconnected (408 when it stalls
+  inside a request body), so idle connections cannot hold the server's threads forever.
 Access logs go to the `deployspec.runtime.server` logger, never to stdout.
 """
 
@@ -23,6 +29,12 @@ from deployspec.runtime.errors import ModelError
 from deployspec.runtime.worker import ModelWorker
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
+SERVERLESS_MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
+READ_TIMEOUT_SECONDS = 60.0
+# A request over the limit is read to its end (and discarded) up to this size, so that the
+# client gets the 413; beyond it the connection is closed unread.
+_DRAIN_LIMIT = 64 * 1024 * 1024
+_CHUNK = 64 * 1024
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +44,17 @@ class ModelHTTPServer(http.server.ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], worker: ModelWorker) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        worker: ModelWorker,
+        *,
+        max_payload: int = MAX_PAYLOAD_BYTES,
+        read_timeout: float = READ_TIMEOUT_SECONDS,
+    ) -> None:
         self.worker = worker
+        self.max_payload = max_payload
+        self.read_timeout = read_timeout
         super().__init__(address, _ContainerHandler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -44,6 +65,11 @@ class ModelHTTPServer(http.server.ThreadingHTTPServer):
 class _ContainerHandler(http.server.BaseHTTPRequestHandler):
     server: ModelHTTPServer
     protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        # Reads through rfile time out with the socket; handle_one_request then closes.
+        self.connection.settimeout(self.server.read_timeout)
 
     def do_GET(self) -> None:
         if self.path.split("?", 1)[0] != "/ping":
@@ -57,41 +83,117 @@ class _ContainerHandler(http.server.BaseHTTPRequestHandler):
             self._drain()
             self._send_json(HTTPStatus.NOT_FOUND, {"error": "NotFound", "path": self.path})
             return
-        length_header = self.headers.get("Content-Length")
-        if length_header is None or not length_header.isdigit():
-            self.close_connection = True
-            self._send_json(
-                HTTPStatus.LENGTH_REQUIRED, {"error": "LengthRequired", "message": "no length"}
-            )
+        length = self._content_length()
+        if length is None:
             return
-        length = int(length_header)
-        if length > MAX_PAYLOAD_BYTES:
-            self.close_connection = True
-            self._send_json(
-                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                {
-                    "error": "PayloadTooLarge",
-                    "message": f"{length} bytes is over the {MAX_PAYLOAD_BYTES}-byte limit",
-                },
-            )
+        limit = self.server.max_payload
+        if length > limit:
+            self._refuse_oversize(length, limit)
             return
-        body = self.rfile.read(length)
+        body = self._read_body(length)
+        if body is None:
+            return
         content_type = self.headers.get("Content-Type") or self.headers.get("ContentType") or ""
         accept = self.headers.get("Accept") or ""
         try:
             result, result_type = self.server.worker.invoke(body, content_type, accept)
         except ModelError as exc:
-            self._send_json(
-                exc.status_code,
-                {
-                    "error": "ModelError",
-                    "status": exc.status_code,
-                    "message": exc.message,
-                    "hint": exc.hint,
-                },
+            self._send_model_error(exc)
+            return
+        if len(result) > limit:
+            self._send_model_error(
+                ModelError(
+                    f"the model's response of {len(result):,} bytes is over SageMaker's "
+                    f"{limit:,}-byte payload limit: the endpoint would not deliver it",
+                    hint="return less, or write large results to S3 and return their location",
+                )
             )
             return
         self._send(HTTPStatus.OK, result, result_type)
+
+    def _content_length(self) -> int | None:
+        """The request's Content-Length, or None once the error has been answered."""
+        header = self.headers.get("Content-Length")
+        if header is None:
+            self.close_connection = True
+            self._send_json(
+                HTTPStatus.LENGTH_REQUIRED,
+                {"error": "LengthRequired", "message": "the request has no Content-Length"},
+            )
+            return None
+        value = header.strip()
+        # Only ASCII digits: str.isdigit() also accepts "²", which int() refuses.
+        if not (value.isascii() and value.isdigit()):
+            self.close_connection = True
+            self._send_json(
+                HTTPStatus.BAD_REQUEST,
+                {
+                    "error": "BadRequest",
+                    "message": f"Content-Length {header[:40]!r} is not a number",
+                },
+            )
+            return None
+        return int(value)
+
+    def _refuse_oversize(self, length: int, limit: int) -> None:
+        self.close_connection = True
+        if length <= _DRAIN_LIMIT:
+            # Unread request bytes make the kernel reset the connection when it closes, and a
+            # client still sending would see that reset instead of this answer.
+            try:
+                remaining = length
+                while remaining > 0:
+                    chunk = self.rfile.read(min(_CHUNK, remaining))
+                    if not chunk:
+                        break
+                    remaining -= len(chunk)
+            except OSError:
+                return
+        self._send_json(
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+            {
+                "error": "PayloadTooLarge",
+                "message": f"the request body of {length:,} bytes is over SageMaker's "
+                f"{limit:,}-byte payload limit",
+            },
+        )
+
+    def _read_body(self, length: int) -> bytes | None:
+        chunks: list[bytes] = []
+        received = 0
+        try:
+            while received < length:
+                # read1, unlike read, keeps what arrived before a timeout.
+                chunk = self.rfile.read1(min(_CHUNK, length - received))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                received += len(chunk)
+        except TimeoutError:
+            pass
+        body = b"".join(chunks)
+        if len(body) == length:
+            return body
+        self.close_connection = True
+        self._send_json(
+            HTTPStatus.REQUEST_TIMEOUT,
+            {
+                "error": "RequestTimeout",
+                "message": f"the request body ended after {len(body):,} of {length:,} bytes",
+            },
+        )
+        return None
+
+    def _send_model_error(self, exc: ModelError) -> None:
+        self._send_json(
+            exc.status_code,
+            {
+                "error": "ModelError",
+                "status": exc.status_code,
+                "message": exc.message,
+                "hint": exc.hint,
+            },
+        )
 
     def do_PUT(self) -> None:
         self._method_not_allowed()
@@ -104,8 +206,8 @@ class _ContainerHandler(http.server.BaseHTTPRequestHandler):
         self._send_json(HTTPStatus.METHOD_NOT_ALLOWED, {"error": "MethodNotAllowed"})
 
     def _drain(self) -> None:
-        length = self.headers.get("Content-Length")
-        if length is not None and length.isdigit() and int(length) <= MAX_PAYLOAD_BYTES:
+        length = (self.headers.get("Content-Length") or "").strip()
+        if length.isascii() and length.isdigit() and int(length) <= self.server.max_payload:
             self.rfile.read(int(length))
         else:
             self.close_connection = True
@@ -125,7 +227,12 @@ class _ContainerHandler(http.server.BaseHTTPRequestHandler):
 
 
 def make_server(
-    worker: ModelWorker, host: str = "127.0.0.1", port: int = 8080
+    worker: ModelWorker,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    *,
+    max_payload: int = MAX_PAYLOAD_BYTES,
+    read_timeout: float = READ_TIMEOUT_SECONDS,
 ) -> http.server.ThreadingHTTPServer:
     """Bind the container contract on host:port; the caller serves and shuts it down."""
-    return ModelHTTPServer((host, port), worker)
+    return ModelHTTPServer((host, port), worker, max_payload=max_payload, read_timeout=read_timeout)

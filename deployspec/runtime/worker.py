@@ -1,10 +1,12 @@
 """ModelWorker: one user model loaded in its own process, answering invocations.
 
 Contract:
-- `ModelWorker(model_dir, framework=, program=, env=)` spawns a worker process (multiprocessing
-  'spawn' context) that sets the model's environment in os.environ, imports `code/<program>`,
-  resolves the handlers (handlers.py) and runs model_fn once. The constructor returns when the
-  model is loaded, or raises ModelError with the script's error; it never waits longer than
+- `ModelWorker(model_dir, framework=, program=, env=, code_dir=)` spawns a worker process
+  (multiprocessing 'spawn' context) that sets the model's environment in os.environ, imports
+  `code/<program>` (or `<code_dir>/<program>`: the container's SAGEMAKER_SUBMIT_DIRECTORY when
+  it is not in the model), resolves the handlers (handlers.py; TensorFlow Serving's contract,
+  tfserving.py, for TensorFlow) and runs model_fn once. The constructor returns when the model
+  is loaded, or raises ModelError with the script's error; it never waits longer than
   `startup_timeout`.
 - `invoke(body, content_type, accept, timeout)` -> `(body, content_type)`. A script failure is a
   ModelError with the container's status code. A worker that dies (segfault, os._exit, sys.exit)
@@ -30,11 +32,19 @@ from multiprocessing.process import BaseProcess
 from multiprocessing.util import Finalize
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from deployspec.runtime.errors import ModelError
-from deployspec.runtime.handlers import check_servable, describe_model_error, load_service
+from deployspec.runtime.handlers import (
+    InferenceService,
+    check_servable,
+    describe_model_error,
+    load_service,
+)
 from deployspec.runtime.payloads import JSON
+
+if TYPE_CHECKING:
+    from deployspec.runtime.tfserving import TFServingService
 
 _CONTAINER_MODEL_DIR = "/opt/ml/model"
 _STOP_GRACE_SECONDS = 2.0
@@ -46,6 +56,7 @@ class _WorkerConfig:
     framework: str
     program: str | None
     env: dict[str, str]
+    code_dir: str | None = None
 
 
 def worker_environment(
@@ -72,12 +83,20 @@ def _serve(conn: Connection, config: _WorkerConfig) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.update(config.env)
     try:
-        service = load_service(
-            Path(config.model_dir),
-            config.framework,
-            config.program,
-            default_accept=os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT") or JSON,
-        )
+        service: InferenceService | TFServingService
+        if config.framework == "tensorflow":
+            # TensorFlow Serving's contract, not the toolkits' handlers; it imports TensorFlow.
+            from deployspec.runtime.tfserving import load_service as load_tf_serving
+
+            service = load_tf_serving(Path(config.model_dir))
+        else:
+            service = load_service(
+                Path(config.model_dir),
+                config.framework,
+                config.program,
+                default_accept=os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT") or JSON,
+                code_dir=Path(config.code_dir) if config.code_dir else None,
+            )
         model = service.load_model()
     except Exception as exc:
         conn.send(("error", describe_model_error(exc)))
@@ -132,6 +151,7 @@ class ModelWorker:
         program: str | None,
         env: Mapping[str, str] | None = None,
         startup_timeout: float = 60.0,
+        code_dir: Path | None = None,
     ) -> None:
         self._model_dir = Path(model_dir).resolve()
         check_servable(self._model_dir, framework)
@@ -142,6 +162,7 @@ class ModelWorker:
             framework=framework,
             program=program,
             env=worker_environment(self._model_dir, program, given),
+            code_dir=str(Path(code_dir).resolve()) if code_dir is not None else None,
         )
         self._startup_timeout = startup_timeout
         self._lock = threading.Lock()
@@ -178,7 +199,8 @@ class ModelWorker:
                 self._discard()
                 self._start()
             conn = self._conn
-            assert conn is not None
+            if conn is None:  # _start() sets it or raises; never None here
+                raise ModelError("the model worker did not start")
             try:
                 conn.send((bytes(body), content_type, accept))
             except (OSError, ValueError):
@@ -244,7 +266,8 @@ class ModelWorker:
 
     def _receive(self, timeout: float, activity: str) -> tuple[str, Any]:
         process, conn = self._process, self._conn
-        assert process is not None and conn is not None
+        if process is None or conn is None:
+            raise ModelError("the model worker is not running")
         try:
             ready = multiprocessing.connection.wait([conn, process.sentinel], timeout)
             if conn.poll(0):

@@ -14,7 +14,10 @@ invoker) and returns a WSGI app that
     GET    /_sandbox/config   {"transition_seconds"}
     POST   /_sandbox/config   {"transition_seconds": S}
     POST   /_sandbox/reset    faults, throttling, every moto resource and model worker gone
-  Bad requests get 400 {"error": ...}; unknown routes 404.
+  Bad requests get 400 {"error": ...} (a body nested too deeply to parse among them); unknown
+  routes 404.
+- answers 400 to any request whose Content-Length is not a decimal number, as an HTTP front
+  end does, before anything reads its body;
 - throttles signed AWS calls per the Throttle rules, answering like AWS;
 - hands everything else to moto's DomainDispatcherApplication (which routes by service), and
   releases the model workers after moto's own POST /moto-api/reset.
@@ -54,6 +57,12 @@ class SandboxApp:
         self.calls: deque[dict[str, str]] = deque(maxlen=10_000)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        length = str(environ.get("CONTENT_LENGTH") or "").strip()
+        if length and not (length.isascii() and length.isdigit()):
+            refusal = json.dumps({"error": f"Content-Length {length[:40]!r} is not a number"})
+            return Response(refusal, status=400, mimetype="application/json")(
+                environ, start_response
+            )
         path = str(environ.get("PATH_INFO", ""))
         if path.startswith("/_sandbox/"):
             return self._control(environ, start_response)
@@ -185,6 +194,8 @@ def _json_object(request: Request) -> dict[str, Any]:
         body = json.loads(request.get_data() or b"{}")
     except ValueError as error:
         raise _BadRequest(f"body is not JSON: {error}") from error
+    except RecursionError as error:
+        raise _BadRequest("body is nested too deeply to be a control request") from error
     if not isinstance(body, dict):
         raise _BadRequest("body must be a JSON object")
     return body

@@ -7,6 +7,14 @@ so it outlives the caller and its model workers share its process group), waits 
 answers, and returns `(info, started_now)`; a second start returns the running one. `status`
 returns None when nothing runs (a stale state file is removed). `stop` asks the server to stop,
 waits, then kills whatever is left of its process group. `FaultClient` drives the control API.
+
+A sandbox is private to what started it: the server records the state folder it serves and
+the deployspec installation it runs (`state_dir`, `package_root`), and start, status and stop
+use a sandbox only when both are this home's and this installation's. One started from another
+checkout or virtualenv into the same home is `ForeignSandboxError`, never used, stopped or
+replaced; one that answers for another home (a stale state file whose port was reused) is not
+this home's sandbox at all. Give each checkout, CI job or script its own DEPLOYSPEC_HOME (and
+port) to run sandboxes side by side.
 Errors are `SandboxError`s. This module imports neither moto nor boto3.
 """
 
@@ -15,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import math
 import os
 import signal
 import subprocess
@@ -30,6 +39,9 @@ from typing import Any
 from deployspec.errors import SandboxError
 
 DEFAULT_PORT = 5577
+# Real transitions take minutes; a delay beyond an hour would leave endpoints stuck (the
+# server refuses more too).
+MAX_TRANSITION_SECONDS = 3600.0
 DEFAULT_REGION = "us-east-1"
 STATE_FILE = "sandbox.json"
 LOG_FILE = "sandbox.log"
@@ -44,6 +56,14 @@ class SandboxInfo:
     endpoint_url: str
     region: str
     started_at: float
+    state_dir: str = ""
+    """The state folder the server was started for (resolved)."""
+    package_root: str = ""
+    """The folder holding the deployspec package the server runs (a checkout, site-packages)."""
+
+
+class ForeignSandboxError(SandboxError):
+    """The home's sandbox was started by another deployspec installation: not ours to use."""
 
 
 def sandbox_home() -> Path:
@@ -52,6 +72,11 @@ def sandbox_home() -> Path:
 
 def _state_dir(home: Path | None) -> Path:
     return (home or sandbox_home()) / "sandbox"
+
+
+def package_root() -> Path:
+    """The folder that holds this deployspec package; a sandbox records the one it runs."""
+    return Path(__file__).resolve().parents[2]
 
 
 def start(
@@ -63,6 +88,14 @@ def start(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> tuple[SandboxInfo, bool]:
+    """Start this home's sandbox, or return the one running; `port` 0 picks a free port."""
+    if not math.isfinite(transition_seconds) or not (
+        0 <= transition_seconds <= MAX_TRANSITION_SECONDS
+    ):
+        raise SandboxError(
+            f"transition seconds must be from 0 to {MAX_TRANSITION_SECONDS:g}, "
+            f"not {transition_seconds!r}"
+        )
     state = _state_dir(home)
     state.mkdir(parents=True, exist_ok=True)
     with _exclusive(state / "start.lock"):
@@ -70,14 +103,16 @@ def start(
         if running is not None:
             return running, False
         (state / STATE_FILE).unlink(missing_ok=True)
+        port = DEFAULT_PORT if port is None else port
+        _check_port(port)
         command = [
             sys.executable,
             "-m",
             _SERVER_MODULE,
             "--port",
-            str(DEFAULT_PORT if port is None else port),
+            str(port),
             "--state-dir",
-            str(state),
+            str(state.resolve()),
             "--transition-seconds",
             repr(float(transition_seconds)),
             "--region",
@@ -101,7 +136,7 @@ def start(
                     hint=_log_tail(state),
                 )
             info = _read_state(state)
-            if info is not None and info.pid == process.pid and _health(info) is not None:
+            if info is not None and info.pid == process.pid and _answers_for(info, state):
                 return info, True
             if clock() > deadline:
                 _kill_group(process.pid)
@@ -114,6 +149,8 @@ def start(
 
 
 def status(home: Path | None = None) -> SandboxInfo | None:
+    """This home's running sandbox; None when none runs. Raises ForeignSandboxError when the
+    one running there was started by another deployspec installation."""
     state = _state_dir(home)
     info = _read_state(state)
     if info is None:
@@ -121,13 +158,22 @@ def status(home: Path | None = None) -> SandboxInfo | None:
     if not _alive(info.pid):
         (state / STATE_FILE).unlink(missing_ok=True)
         return None
-    health = _health(info)
-    if health is not None and health.get("pid") == info.pid:
-        return info
-    if not _is_sandbox_process(info.pid):
+    if not (_answers_for(info, state) or _is_sandbox_process(info.pid, state)):
+        # The pid or the port now belongs to something else: what the file describes is gone.
         (state / STATE_FILE).unlink(missing_ok=True)
         return None
-    # Our server, alive but not answering: report it so that stop() can still end it.
+    # It is this home's server (answering, or alive but not answering: reported all the same,
+    # so that stop() can still end it); whether it is this installation's is the last question.
+    if info.package_root != str(package_root()):
+        started_by = info.package_root or "an older deployspec"
+        raise ForeignSandboxError(
+            f"the sandbox in {state} (pid {info.pid}, {info.endpoint_url}) was started by "
+            f"another deployspec installation ({started_by}); this one ({package_root()}) "
+            "does not use, stop or replace it",
+            hint="give this checkout its own sandbox: export DEPLOYSPEC_HOME=<a folder of its "
+            "own> and `deployspec sandbox start --port 0`; or stop that one with "
+            f"`deployspec sandbox stop` from {started_by}",
+        )
     return info
 
 
@@ -155,7 +201,7 @@ def stop(
     # Model workers share the server's process group; nothing of it may outlive the stop.
     _kill_group(pid)
     deadline = clock() + min(timeout, 5.0)
-    while _alive(pid) and clock() < deadline:
+    while (_alive(pid) or _group_alive(pid)) and clock() < deadline:
         sleep(0.05)
     if _alive(pid):
         raise SandboxError(f"the sandbox server (pid {pid}) did not stop")
@@ -252,6 +298,33 @@ def _health(info: SandboxInfo) -> dict[str, Any] | None:
         return None
 
 
+def _answers_for(info: SandboxInfo, state: Path) -> bool:
+    """Whether the server at info's address is the one info describes, serving `state`."""
+    health = _health(info)
+    return (
+        health is not None
+        and health.get("pid") == info.pid
+        and health.get("state_dir") == str(state.resolve())
+    )
+
+
+def _check_port(port: int) -> None:
+    if port == 0:
+        return
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            raise SandboxError(
+                f"cannot start the sandbox on port {port}: {error.strerror or error} "
+                "(another sandbox, or another program, listens there)",
+                hint="pick another with --port, or --port 0 for any free one",
+            ) from None
+
+
 def _read_state(state: Path) -> SandboxInfo | None:
     try:
         raw = json.loads((state / STATE_FILE).read_text())
@@ -261,6 +334,8 @@ def _read_state(state: Path) -> SandboxInfo | None:
             endpoint_url=str(raw["endpoint_url"]),
             region=str(raw["region"]),
             started_at=float(raw["started_at"]),
+            state_dir=str(raw.get("state_dir", "")),
+            package_root=str(raw.get("package_root", "")),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -281,12 +356,41 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _is_sandbox_process(pid: int) -> bool:
+def _is_sandbox_process(pid: int, state: Path) -> bool:
+    """Whether `pid` is a sandbox server started for `state` (its command line says so)."""
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return True  # no /proc to tell: assume it is ours rather than orphan a server
-    return _SERVER_MODULE.encode() in cmdline
+    if _SERVER_MODULE.encode() not in arguments:
+        return False
+    try:
+        given = arguments[arguments.index(b"--state-dir") + 1].decode()
+    except (ValueError, IndexError, UnicodeDecodeError):
+        return False
+    return Path(given).resolve() == state.resolve()
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of the group still runs (zombies, dead but unreaped, do not count)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
 
 
 def _kill_group(pgid: int) -> None:

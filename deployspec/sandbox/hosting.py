@@ -1,13 +1,22 @@
 """Runs the sandbox's endpoints' models for real, one local worker process per deployment.
 
-Contract: `ModelHost` is the `EndpointInvoker` the sandbox installs into moto. On the first
-invocation of a deployment's variant it reads the model's ModelDataUrl from moto's in-process
+Contract: `ModelHost` is the `EndpointInvoker` the sandbox installs into moto. When an endpoint
+is created or updated (`start`, on a background thread) or at the latest on the first
+invocation of a deployment's variant, it reads the model's ModelDataUrl from moto's in-process
 S3, unpacks it (refusing any member that would land outside its directory) under
 `<cache_dir>/<deployment key>/<variant>/`, and starts a `deployspec.runtime.ModelWorker` for the
-framework its image names, with the model's environment (SAGEMAKER_PROGRAM and the rest).
+framework its image names, with the model's environment (SAGEMAKER_PROGRAM and the rest). When
+SAGEMAKER_SUBMIT_DIRECTORY is an s3:// URL (the SDK's default for scikit-learn), the container
+downloads that sourcedir.tar.gz and imports SAGEMAKER_PROGRAM from it; so does the host, from
+moto's S3, into `<variant>.sourcedir/`.
+`start` reports what SageMaker's startup would: model data that cannot be read, or a container
+that does not come up (the script does not import, model_fn raises, the worker dies or hangs).
+What the sandbox cannot run at all (an image without the handler contract, a framework or
+package not installed here: `NotRunnableHere`) is not a failed start: such an endpoint goes
+InService and its invocations answer the reason.
 Workers are reused until moto reports the deployment released (replaced or deleted), then closed
-as soon as no invocation is using them. Every failure becomes a `ModelInvocationError`, which the
-extension turns into SageMaker runtime's ModelError.
+as soon as no invocation is using them. Every failure of an invocation becomes a
+`ModelInvocationError`, which the extension turns into SageMaker runtime's ModelError.
 """
 
 from __future__ import annotations
@@ -23,7 +32,12 @@ from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from deployspec.runtime import ModelError, ModelWorker, framework_from_image
-from deployspec.sandbox.sagemaker_ext import InvocationTarget, ModelInvocationError
+from deployspec.runtime.handlers import NotRunnableHere
+from deployspec.sandbox.sagemaker_ext import (
+    ContainerFailure,
+    InvocationTarget,
+    ModelInvocationError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +62,20 @@ class WorkerFactory(Protocol):
         program: str | None,
         env: Mapping[str, str] | None = None,
         startup_timeout: float = 60.0,
+        code_dir: Path | None = None,
     ) -> Worker: ...
 
 
 ObjectReader = Callable[[str, str, str], bytes]
 """(account_id, region, s3://bucket/key) -> the object's bytes; raises ModelInvocationError."""
+
+
+class _NotRunnable(ModelInvocationError):
+    """The sandbox cannot run this model at all; SageMaker might."""
+
+
+class _ModelDataUnavailable(ModelInvocationError):
+    """The ModelDataUrl cannot be read: SageMaker fails the endpoint before any container."""
 
 
 def read_moto_object(account_id: str, region: str, url: str) -> bytes:
@@ -120,6 +143,27 @@ class _Entry:
     retired: bool = False
 
 
+class _Startup:
+    """A `ContainerStartup`: set once by the thread that brings the containers up."""
+
+    def __init__(self) -> None:
+        self._done = threading.Event()
+        self._failure: ContainerFailure | None = None
+
+    def finished(self) -> bool:
+        return self._done.is_set()
+
+    def failure(self) -> ContainerFailure | None:
+        return self._failure if self._done.is_set() else None
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._done.wait(timeout)
+
+    def finish(self, failure: ContainerFailure | None) -> None:
+        self._failure = failure
+        self._done.set()
+
+
 class ModelHost:
     def __init__(
         self,
@@ -160,6 +204,72 @@ class ModelHost:
         finally:
             self._done_with(entry)
 
+    def start(self, targets: tuple[InvocationTarget, ...]) -> _Startup:
+        """Bring the variants' workers up on a background thread (SageMaker's startup)."""
+        startup = _Startup()
+        with self._lock:
+            if self._closed:
+                startup.finish(None)
+                return startup
+            # Registered now, not on the thread: a release or reset in between must see them.
+            entries = []
+            for target in targets:
+                entry = self._entries.setdefault(
+                    (target.deployment_key, target.variant.variant_name), _Entry()
+                )
+                entry.in_use += 1
+                entries.append((target, entry))
+        thread = threading.Thread(
+            target=self._bring_up,
+            args=(entries, startup),
+            name=f"sandbox-startup[{targets[0].endpoint_name if targets else ''}]",
+            daemon=True,
+        )
+        thread.start()
+        return startup
+
+    def _bring_up(self, entries: list[tuple[InvocationTarget, _Entry]], startup: _Startup) -> None:
+        failure: ContainerFailure | None = None
+        try:
+            for target, entry in entries:
+                if failure is None:
+                    failure = self._warm(target, entry)
+        finally:
+            for _, entry in entries:
+                self._done_with(entry)
+            startup.finish(failure)
+
+    def _warm(self, target: InvocationTarget, entry: _Entry) -> ContainerFailure | None:
+        variant = target.variant.variant_name
+        try:
+            with entry.start_lock:
+                if entry.worker is None and not entry.retired:
+                    entry.worker = self._start(target)
+        except _ModelDataUnavailable as error:
+            return ContainerFailure(
+                variant, "model_data", error.message, url=target.variant.model_data_url
+            )
+        except _NotRunnable as error:
+            log.warning(
+                "endpoint %s, variant %s: not started here (%s); invocations will answer that",
+                target.endpoint_name,
+                variant,
+                error.message,
+            )
+            return None
+        except ModelInvocationError as error:
+            log.warning(
+                "endpoint %s, variant %s: the container did not start: %s",
+                target.endpoint_name,
+                variant,
+                error.message,
+            )
+            return ContainerFailure(variant, "health_check", _log_text(error))
+        except Exception as error:  # a fault of the sandbox itself must still end the startup
+            log.exception("bringing up endpoint %s failed", target.endpoint_name)
+            return ContainerFailure(variant, "health_check", f"{type(error).__name__}: {error}")
+        return None
+
     def release(self, deployment_keys: Iterable[str]) -> None:
         keys = set(deployment_keys)
         with self._lock:
@@ -170,6 +280,7 @@ class ModelHost:
         for key, entry in zip(retired, entries, strict=True):
             self._close_if_idle(entry)
             shutil.rmtree(self._model_dir(*key), ignore_errors=True)
+            shutil.rmtree(self._source_dir(*key), ignore_errors=True)
 
     def release_all(self) -> None:
         with self._lock:
@@ -200,26 +311,34 @@ class ModelHost:
     def _model_dir(self, deployment_key: str, variant_name: str) -> Path:
         return self._cache_dir / deployment_key / variant_name.replace("/", "_")
 
+    def _source_dir(self, deployment_key: str, variant_name: str) -> Path:
+        return self._cache_dir / deployment_key / (variant_name.replace("/", "_") + ".sourcedir")
+
     def _start(self, target: InvocationTarget) -> Worker:
         variant = target.variant
+        if variant.model_data_url:
+            try:
+                data = self._read_object(target.account_id, target.region, variant.model_data_url)
+            except ModelInvocationError as error:
+                raise _ModelDataUnavailable(error.status_code, error.message) from error
         framework = framework_from_image(variant.image) if variant.image else None
         if framework is None:
-            raise ModelInvocationError(
+            raise _NotRunnable(
                 _SERVER_ERROR,
                 f"the sandbox cannot run image {variant.image!r} of model {variant.model_name}: "
                 "it runs only SageMaker framework images (scikit-learn, XGBoost, PyTorch, "
                 "TensorFlow, Hugging Face) from a model.tar.gz",
             )
         if not variant.model_data_url:
-            raise ModelInvocationError(
+            raise _NotRunnable(
                 _SERVER_ERROR,
                 f"model {variant.model_name} has no ModelDataUrl; the sandbox runs models only "
                 "from a model.tar.gz in S3",
             )
-        data = self._read_object(target.account_id, target.region, variant.model_data_url)
         model_dir = self._model_dir(target.deployment_key, variant.variant_name)
         shutil.rmtree(model_dir, ignore_errors=True)
         extract_model_archive(data, model_dir)
+        code_dir = self._submitted_code(target)
         try:
             return self._worker_factory(
                 model_dir,
@@ -227,11 +346,48 @@ class ModelHost:
                 program=variant.environment.get("SAGEMAKER_PROGRAM"),
                 env=variant.environment,
                 startup_timeout=self._startup_timeout,
+                code_dir=code_dir,
             )
+        except NotRunnableHere as error:
+            raise _NotRunnable(error.status_code, _message(error)) from error
         except ModelError as error:
             raise _invocation_error(error) from error
 
+    def _submitted_code(self, target: InvocationTarget) -> Path | None:
+        """The unpacked sourcedir.tar.gz an s3:// SAGEMAKER_SUBMIT_DIRECTORY names, as the
+        container's toolkit downloads it; None when the code is in the model (code/)."""
+        url = target.variant.environment.get("SAGEMAKER_SUBMIT_DIRECTORY", "")
+        if not url.startswith("s3://"):
+            return None
+        try:
+            data = self._read_object(target.account_id, target.region, url)
+        except ModelInvocationError as error:
+            raise ModelInvocationError(
+                error.status_code,
+                f"SAGEMAKER_SUBMIT_DIRECTORY {url}: the source code cannot be downloaded: "
+                f"{error.message}",
+            ) from error
+        source_dir = self._source_dir(target.deployment_key, target.variant.variant_name)
+        shutil.rmtree(source_dir, ignore_errors=True)
+        try:
+            extract_model_archive(data, source_dir)
+        except ModelInvocationError as error:
+            raise ModelInvocationError(
+                error.status_code, f"SAGEMAKER_SUBMIT_DIRECTORY {url}: {error.message}"
+            ) from error
+        return source_dir
+
+
+def _log_text(error: ModelInvocationError) -> str:
+    """What the container would have logged: the error, then its traceback when there is one."""
+    cause = error.__cause__
+    trace = cause.trace if isinstance(cause, ModelError) else None
+    return f"{error.message}\n{trace.rstrip()}" if trace else error.message
+
+
+def _message(error: ModelError) -> str:
+    return error.message if not error.hint else f"{error.message} (hint: {error.hint})"
+
 
 def _invocation_error(error: ModelError) -> ModelInvocationError:
-    message = error.message if not error.hint else f"{error.message} (hint: {error.hint})"
-    return ModelInvocationError(error.status_code, message)
+    return ModelInvocationError(error.status_code, _message(error))

@@ -6,8 +6,9 @@ attribute it touched). Afterwards, in server mode and under `mock_aws` alike:
 - Endpoints move Creating -> InService, Updating -> InService and Deleting -> gone after a delay
   read from moto's state manager, model name `sagemaker::endpoint` (`{"progression":
   "immediate"}` by default, `{"progression": "time", "seconds": S}` through
-  `set_transition_seconds`). Transitions are settled lazily, from timestamps, under one lock,
-  whenever endpoints are read or changed: no timers, no background threads.
+  `set_transition_seconds`, at most an hour). Transitions are settled lazily, from timestamps,
+  under one lock, whenever endpoints are read or changed: no timers, and no threads of this
+  module's own (an invoker may bring containers up on its own; see below).
 - UpdateEndpoint exists (RetainAllVariantProperties, ExcludeRetainedVariantProperties,
   DeploymentConfig, RetainDeploymentConfig); while Updating, DescribeEndpoint shows the old
   config plus PendingDeploymentSummary, as AWS does.
@@ -17,10 +18,23 @@ attribute it touched). Afterwards, in server mode and under `mock_aws` alike:
   old config with a FailureReason, or Failed).
 - Endpoint configs accept every instance type in botocore's ProductionVariantInstanceType enum
   (moto's own list stops at older families such as ml.m5 and rejects ml.g5, ml.m6i, ml.inf2).
+- DescribeModel, DescribeEndpointConfig and DescribeEndpoint return the keys AWS returns: an
+  optional member that was never set is omitted (moto answers `VpcConfig: {}`, `Containers: []`,
+  `DataCaptureConfig: {}`, which SDKs copy back into invalid requests), and DescribeEndpoint's
+  DataCaptureConfig is the DataCaptureConfigSummary of botocore's model, not the config's input.
+- AddTags overwrites the value of a key the resource already has, as AWS does (moto appends a
+  second tag with the same key).
+- With an invoker installed, creating or updating an endpoint brings its containers up
+  (`EndpointInvoker.start`): the endpoint stays Creating or Updating until they are up, and when
+  one is not, the create ends Failed and the update is rolled back to the old config, with
+  SageMaker's FailureReason (model data that cannot be downloaded; a container that does not
+  pass the ping health check). What the container said is written to CloudWatch Logs,
+  `/aws/sagemaker/Endpoints/<endpoint>`, as SageMaker does.
 - With an invoker installed, InvokeEndpoint runs the endpoint's current model through it and
   answers with its output, or with a ModelError shaped like SageMaker runtime's (HTTP 424).
   Bodies over the endpoint's limit are refused as AWS refuses them: over 4 MB on a serverless
-  endpoint (ValidationError), over the service model's 6 MB on a real-time one (HTTP 413).
+  endpoint (ValidationError), over the service model's 6 MB on a real-time one (HTTP 413); a
+  model's response over the same limits is a ModelError, and model error texts are capped.
 
 Nothing here knows about deployspec: the module is meant to be offered to moto as it stands.
 """
@@ -113,10 +127,35 @@ class ModelInvocationError(Exception):
         self.message = message
 
 
+@dataclass(frozen=True)
+class ContainerFailure:
+    """Why a variant's container did not come up; SageMaker fails the create or rolls back."""
+
+    variant_name: str
+    kind: Literal["model_data", "health_check"]
+    detail: str
+    """What the container logged (its error and traceback), for CloudWatch Logs."""
+    url: str | None = None
+    """The model data that could not be downloaded (kind "model_data")."""
+
+
+class ContainerStartup(Protocol):
+    """A deployment's containers being brought up in the background."""
+
+    def finished(self) -> bool: ...
+
+    def failure(self) -> ContainerFailure | None:
+        """The first container that did not come up; None when all did (or are not yet)."""
+
+
 class EndpointInvoker(Protocol):
     def invoke(
         self, target: InvocationTarget, body: bytes, content_type: str, accept: str
     ) -> tuple[bytes, str]: ...
+
+    def start(self, targets: tuple[InvocationTarget, ...]) -> ContainerStartup:
+        """Bring up the containers of a deployment being created or updated, without blocking:
+        SageMaker's download of the model data and its ping health check."""
 
     def release(self, deployment_keys: Iterable[str]) -> None:
         """No endpoint runs these deployments any more; their resources may go."""
@@ -178,9 +217,16 @@ def set_clock(clock: Callable[[], float]) -> None:
     _clock = clock
 
 
+# Real transitions take minutes; a delay beyond an hour would only leave endpoints stuck.
+MAX_TRANSITION_SECONDS = 3600.0
+
+
 def set_transition_seconds(seconds: float) -> None:
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"transition seconds must be a finite number >= 0, not {seconds!r}")
+    if not math.isfinite(seconds) or not 0 <= seconds <= MAX_TRANSITION_SECONDS:
+        raise ValueError(
+            f"transition seconds must be a number from 0 to {MAX_TRANSITION_SECONDS:g}, "
+            f"not {seconds!r}"
+        )
     if seconds == 0:
         state_manager.set_transition(ENDPOINT_STATE_MODEL, {"progression": "immediate"})
     else:
@@ -211,6 +257,7 @@ class _Transition:
     variants: list[dict[str, Any]] = field(default_factory=list)
     raw_variants: list[dict[str, Any]] = field(default_factory=list)
     data_capture_config: Any = None
+    startup: ContainerStartup | None = None
 
 
 @dataclass
@@ -299,30 +346,30 @@ def _complete(
     if t.kind == "capacity":
         endpoint.endpoint_status = "InService"
         return []
+    failure = t.failure if t.failure is not None else _startup_failure(backend, name, t)
     if t.kind == "create":
-        if t.failure is not None:
+        if failure is not None:
             endpoint.endpoint_status = "Failed"
-            setattr(endpoint, "failure_reason", t.failure)  # noqa: B010 - moto types it as None
-            return []
+            setattr(endpoint, "failure_reason", failure)  # noqa: B010 - moto types it as None
+            return _unused(book, t.deployment)
         endpoint.endpoint_status = "InService"
-        assert t.deployment is not None
-        book.deployments[name] = t.deployment
+        book.deployments[name] = _deployment_of(t)
         return []
-    if t.failure is not None:
-        setattr(endpoint, "failure_reason", t.failure)  # noqa: B010 - moto types it as None
+    if failure is not None:
+        setattr(endpoint, "failure_reason", failure)  # noqa: B010 - moto types it as None
         if t.rollback:
             endpoint.endpoint_status = "InService"
-            return []
+            return _unused(book, t.deployment)
         endpoint.endpoint_status = "Failed"
-        return _drop_deployment(book, name)
-    assert t.deployment is not None
-    endpoint.endpoint_config_name = t.deployment.endpoint_config_name
+        return _drop_deployment(book, name) + _unused(book, t.deployment)
+    deployment = _deployment_of(t)
+    endpoint.endpoint_config_name = deployment.endpoint_config_name
     endpoint.production_variants = t.variants
     endpoint.data_capture_config = t.data_capture_config
     endpoint.endpoint_status = "InService"
     old = book.deployments.get(name)
-    book.deployments[name] = t.deployment
-    if old is not None and old.key != t.deployment.key:
+    book.deployments[name] = deployment
+    if old is not None and old.key != deployment.key:
         return _unused(book, old)
     return []
 
@@ -335,11 +382,65 @@ def _settle(backend: SageMakerModelBackend) -> list[str]:
     for name, transition in sorted(book.pending.items(), key=lambda item: item[1].due):
         if transition.due > now:
             continue
+        if transition.startup is not None and not transition.startup.finished():
+            continue  # as on AWS, Creating and Updating last until the containers are up
         del book.pending[name]
         endpoint = backend.endpoints.get(name)
         if endpoint is not None:
             released += _complete(backend, book, endpoint, transition)
     return released
+
+
+def _start_containers(
+    backend: SageMakerModelBackend, endpoint_name: str, deployment: Deployment
+) -> ContainerStartup | None:
+    invoker = _invoker
+    if invoker is None:
+        return None
+    targets = tuple(
+        InvocationTarget(
+            backend.account_id, backend.region_name, endpoint_name, deployment.key, variant
+        )
+        for variant in deployment.variants
+    )
+    return invoker.start(targets)
+
+
+def _startup_failure(
+    backend: SageMakerModelBackend, endpoint_name: str, t: _Transition
+) -> str | None:
+    """SageMaker's FailureReason for containers that did not come up, or None."""
+    failure = t.startup.failure() if t.startup is not None else None
+    if failure is None:
+        return None
+    if failure.kind == "model_data":
+        # Before any container runs, so nothing is logged.
+        return (
+            f'Failed to download model data for container "container_1" from URL: '
+            f'"{failure.url}". Please ensure that there is an object located at the URL and '
+            "that the role passed to CreateModel has permissions to download the object."
+        )
+    _log_container_failure(backend, endpoint_name, failure)
+    return (
+        f"The primary container for production variant {failure.variant_name} did not pass "
+        "the ping health check. Please check CloudWatch logs for this endpoint."
+    )
+
+
+def _log_container_failure(
+    backend: SageMakerModelBackend, endpoint_name: str, failure: ContainerFailure
+) -> None:
+    """Write what the container said where SageMaker writes it: the endpoint's log group."""
+    from moto.logs.models import logs_backends
+
+    logs = logs_backends[backend.account_id][backend.region_name]
+    group = f"/aws/sagemaker/Endpoints/{endpoint_name}"
+    stream = f"{failure.variant_name}/i-{uuid.uuid4().hex[:17]}"
+    logs.ensure_log_group(group)
+    logs.ensure_log_stream(group, stream)
+    now = int(time.time() * 1000)
+    lines = failure.detail.splitlines() or [failure.detail]
+    logs.put_log_events(group, stream, [{"timestamp": now, "message": line} for line in lines])
 
 
 def _release(keys: list[str]) -> None:
@@ -448,15 +549,17 @@ def create_endpoint(
             endpoint_config_name=endpoint_config_name,
             tags=tags or [],
         )
+        fault = faults.take_create(endpoint_name)
         _schedule(
             self,
             endpoint,
             "create",
             "Creating",
-            failure=faults.take_create(endpoint_name),
+            failure=fault,
             deployment=deployment,
             variants=[dict(v) for v in endpoint.production_variants],
             raw_variants=list(self.endpoint_configs[endpoint_config_name].production_variants),
+            startup=None if fault else _start_containers(self, endpoint_name, deployment),
         )
     _release(released)
     return endpoint
@@ -476,8 +579,15 @@ def describe_endpoint(self: SageMakerModelBackend, endpoint_name: str) -> dict[s
     return response
 
 
+def _deployment_of(t: _Transition) -> Deployment:
+    """The deployment a create or update transition brings (only deletes have none)."""
+    if t.deployment is None:
+        raise RuntimeError(f"the {t.kind} transition carries no deployment")
+    return t.deployment
+
+
 def _pending_summary(t: _Transition) -> dict[str, Any]:
-    assert t.deployment is not None
+    deployment = _deployment_of(t)
     instance_types = {v["VariantName"]: v.get("InstanceType") for v in t.raw_variants}
     variants = []
     for variant in t.variants:
@@ -487,7 +597,7 @@ def _pending_summary(t: _Transition) -> dict[str, Any]:
             summary["InstanceType"] = instance_types[variant["VariantName"]]
         variants.append(summary)
     return {
-        "EndpointConfigName": t.deployment.endpoint_config_name,
+        "EndpointConfigName": deployment.endpoint_config_name,
         "ProductionVariants": variants,
         "StartTime": t.started,
     }
@@ -563,6 +673,7 @@ def update_endpoint(
             variants=variants,
             raw_variants=list(config.production_variants),
             data_capture_config=data_capture,
+            startup=None if fault else _start_containers(self, endpoint_name, deployment),
         )
         arn: str = endpoint.arn
     _release(released)
@@ -625,6 +736,20 @@ def _variants_after_update(
     return variants
 
 
+def add_tags(
+    self: SageMakerModelBackend, arn: str, tags: list[dict[str, str]]
+) -> list[dict[str, str]]:
+    """AWS overwrites the value of a key the resource already has; moto appended a second tag."""
+    with _LOCK:
+        resource = self._get_resource_from_arn(arn)
+        merged: dict[str, dict[str, str]] = {tag["Key"]: tag for tag in resource.tags}
+        for tag in tags:
+            merged[tag["Key"]] = dict(tag)
+        resource.tags = list(merged.values())
+        result: list[dict[str, str]] = resource.tags
+        return result
+
+
 def update_endpoint_weights_and_capacities(
     self: SageMakerModelBackend, endpoint_name: str, **kwargs: Any
 ) -> str:
@@ -680,8 +805,13 @@ def realtime_max_payload() -> int:
 
     model = botocore.session.get_session().get_service_model("sagemaker-runtime")
     request = model.operation_model("InvokeEndpoint").input_shape
-    assert request is not None
+    if request is None:
+        raise RuntimeError("botocore's sagemaker-runtime model has no InvokeEndpoint input")
     return int(request.members["Body"].metadata["max"])
+
+
+def _payload_limit(target: InvocationTarget) -> int:
+    return SERVERLESS_MAX_PAYLOAD if target.variant.serverless else realtime_max_payload()
 
 
 def _oversize(target: InvocationTarget, size: int) -> TYPE_RESPONSE | None:
@@ -708,7 +838,8 @@ def _instance_types() -> tuple[str, ...]:
 
     model = botocore.session.get_session().get_service_model("sagemaker")
     shape = model.shape_for("ProductionVariantInstanceType")
-    assert isinstance(shape, StringShape)
+    if not isinstance(shape, StringShape):
+        raise RuntimeError("botocore's ProductionVariantInstanceType is no longer a string enum")
     return tuple(shape.enum)
 
 
@@ -720,7 +851,95 @@ def validate_instance_type(self: FakeEndpointConfig, instance_type: str) -> None
         )
 
 
+# --- what AWS returns --------------------------------------------------------------------------
+
+
+@functools.cache
+def _output_shape(operation: str) -> Any:
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    shape = model.operation_model(operation).output_shape
+    if shape is None:
+        raise RuntimeError(f"botocore's sagemaker model has no output for {operation}")
+    return shape
+
+
+def omit_unset(value: Any, shape: Any) -> Any:
+    """`value` as AWS would send it for `shape` (a botocore shape): keys the shape does not have
+    are dropped, and so are optional members that were never set (None, or an empty structure
+    or list, which AWS omits and which SDKs that copy a description back would send as an
+    invalid request). Required members and maps are kept as they are."""
+    from botocore.model import ListShape, StructureShape
+
+    if isinstance(shape, StructureShape) and isinstance(value, dict):
+        result: dict[str, Any] = {}
+        for key, member_value in value.items():
+            member = shape.members.get(key)
+            if member is None:
+                continue
+            cleaned = omit_unset(member_value, member)
+            unset = cleaned is None or (
+                isinstance(member, StructureShape | ListShape)
+                and isinstance(cleaned, dict | list)
+                and not cleaned
+            )
+            if unset and key not in shape.required_members:
+                continue
+            result[key] = cleaned
+        return result
+    if isinstance(shape, ListShape) and isinstance(value, list):
+        return [omit_unset(item, shape.member) for item in value]
+    return value
+
+
+def data_capture_summary(config: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """DescribeEndpoint's DataCaptureConfigSummary for the DataCaptureConfig an endpoint runs."""
+    if not config:
+        return None
+    # "Whether data capture should be enabled or disabled (defaults to enabled)."
+    enabled = bool(config.get("EnableCapture", True))
+    summary: dict[str, Any] = {
+        "EnableCapture": enabled,
+        "CaptureStatus": "Started" if enabled else "Stopped",
+        "CurrentSamplingPercentage": config.get("InitialSamplingPercentage"),
+        "DestinationS3Uri": config.get("DestinationS3Uri"),
+    }
+    if config.get("KmsKeyId"):
+        summary["KmsKeyId"] = config["KmsKeyId"]
+    return summary
+
+
+# AWS's cap on the message of a model's error is not documented; this keeps a runaway exception
+# text (megabytes) from being repeated in Message and OriginalMessage.
+MAX_MODEL_MESSAGE = 8 * 1024
+
+
+def cap_text(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit:,} more characters cut)"
+
+
 # --- response handlers -------------------------------------------------------------------------
+
+
+def _handle_describe_model(self: SageMakerResponse) -> ActionResult:
+    model = self.sagemaker_backend.describe_model(self._get_param("ModelName"))
+    return ActionResult(omit_unset(model.response_object, _output_shape("DescribeModel")))
+
+
+def _handle_describe_endpoint_config(self: SageMakerResponse) -> ActionResult:
+    response = self.sagemaker_backend.describe_endpoint_config(
+        self._get_param("EndpointConfigName")
+    )
+    return ActionResult(omit_unset(response, _output_shape("DescribeEndpointConfig")))
+
+
+def _handle_describe_endpoint(self: SageMakerResponse) -> ActionResult:
+    response = dict(self.sagemaker_backend.describe_endpoint(self._get_param("EndpointName")))
+    response["DataCaptureConfig"] = data_capture_summary(response.get("DataCaptureConfig"))
+    return ActionResult(omit_unset(response, _output_shape("DescribeEndpoint")))
 
 
 def _handle_update_endpoint(self: SageMakerResponse) -> ActionResult:
@@ -761,6 +980,17 @@ def _handle_invoke_endpoint(self: SageMakerRuntimeResponse) -> TYPE_RESPONSE:
         output, output_type = invoker.invoke(target, body, content_type, accept)
     except ModelInvocationError as error:
         return _model_error(target, error)
+    limit = _payload_limit(target)
+    if len(output) > limit:
+        # SageMaker's response limit is the request's; its wording for a breach is not public.
+        return _model_error(
+            target,
+            ModelInvocationError(
+                500,
+                f"the model's response of {len(output):,} bytes is over the {limit:,}-byte "
+                "limit of an InvokeEndpoint response",
+            ),
+        )
     headers = {
         "Content-Type": output_type,
         "x-Amzn-Invoked-Production-Variant": target.variant.variant_name,
@@ -772,9 +1002,10 @@ def _model_error(target: InvocationTarget, error: ModelInvocationError) -> TYPE_
     side = "client" if 400 <= error.status_code < 500 else "server"
     region, account = target.region, target.account_id
     log_group = f"/aws/sagemaker/Endpoints/{target.endpoint_name}"
+    original = cap_text(error.message, MAX_MODEL_MESSAGE)
     message = (
         f"Received {side} error ({error.status_code}) from {target.variant.variant_name} "
-        f'with message "{error.message}". See https://{region}.console.aws.amazon.com/'
+        f'with message "{original}". See https://{region}.console.aws.amazon.com/'
         f"cloudwatch/home?region={region}#logEventViewer:group={log_group} "
         f"in account {account} for more information."
     )
@@ -782,7 +1013,7 @@ def _model_error(target: InvocationTarget, error: ModelInvocationError) -> TYPE_
         "ErrorCode": f"{side.upper()}_ERROR_FROM_MODEL",
         "Message": message,
         "OriginalStatusCode": error.status_code,
-        "OriginalMessage": error.message,
+        "OriginalMessage": original,
         "LogStreamArn": f"arn:aws:logs:{region}:{account}:log-group:{log_group}",
     }
     # moto takes the status from the headers, not from the tuple's first element.
@@ -818,6 +1049,7 @@ def _patches() -> list[tuple[type, str, Any]]:
         delete_endpoint,
         update_endpoint,
         update_endpoint_weights_and_capacities,
+        add_tags,
     ]
     patches: list[tuple[type, str, Any]] = [
         (SageMakerModelBackend, f.__name__, f) for f in backend_methods
@@ -825,6 +1057,9 @@ def _patches() -> list[tuple[type, str, Any]]:
     patches += [
         (FakeEndpointConfig, "validate_instance_type", validate_instance_type),
         (SageMakerResponse, "update_endpoint", _handle_update_endpoint),
+        (SageMakerResponse, "describe_model", _handle_describe_model),
+        (SageMakerResponse, "describe_endpoint_config", _handle_describe_endpoint_config),
+        (SageMakerResponse, "describe_endpoint", _handle_describe_endpoint),
         (SageMakerRuntimeResponse, "invoke_endpoint", _handle_invoke_endpoint),
         # Bodies of InvokeEndpoint are arbitrary bytes; moto would decode them as UTF-8.
         (SageMakerRuntimeResponse, "use_raw_body", True),

@@ -3,7 +3,8 @@
 Contract: serves moto (S3, SageMaker, SageMaker runtime, application-autoscaling, STS, IAM and
 the rest, routed by service) with the deployspec extensions, throttling and control API, on
 127.0.0.1 only, threaded. Once listening it writes `<state-dir>/sandbox.json` (pid, port,
-endpoint_url, region, started_at) atomically; `deployspec.sandbox.control` waits for that file.
+endpoint_url, region, started_at, and whose it is: state_dir, package_root) atomically;
+`deployspec.sandbox.control` waits for that file, and GET /_sandbox/health answers the same.
 Model artifacts are unpacked under `<state-dir>/models/`. SIGTERM or SIGINT stop it cleanly:
 model workers are closed, then the state file is removed. Port 0 picks a free port.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import shutil
 import signal
@@ -25,6 +27,7 @@ from types import FrameType
 from moto.moto_server.werkzeug_app import MotoRequestHandler
 from werkzeug.serving import make_server
 
+import deployspec
 from deployspec.sandbox import sagemaker_ext
 from deployspec.sandbox.app import build_app
 from deployspec.sandbox.hosting import ModelHost
@@ -40,9 +43,18 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m deployspec.sandbox.server")
     parser.add_argument("--port", type=int, required=True, help="0 picks a free port")
     parser.add_argument("--state-dir", type=Path, required=True)
-    parser.add_argument("--transition-seconds", type=float, default=1.0)
+    parser.add_argument("--transition-seconds", type=_transition_seconds, default=1.0)
     parser.add_argument("--region", default="us-east-1")
     return parser.parse_args(argv)
+
+
+def _transition_seconds(text: str) -> float:
+    seconds = float(text)
+    if not math.isfinite(seconds) or not 0 <= seconds <= sagemaker_ext.MAX_TRANSITION_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"must be from 0 to {sagemaker_ext.MAX_TRANSITION_SECONDS:g}, not {text}"
+        )
+    return seconds
 
 
 def write_state(path: Path, info: dict[str, object]) -> None:
@@ -54,13 +66,19 @@ def write_state(path: Path, info: dict[str, object]) -> None:
 def serve(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    state_dir: Path = args.state_dir
+    state_dir: Path = args.state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     models = state_dir / MODELS_DIR
     shutil.rmtree(models, ignore_errors=True)  # moto's state is in memory: old unpacks are stale
 
     host = ModelHost(models)
-    info: dict[str, object] = {"pid": os.getpid(), "region": args.region}
+    info: dict[str, object] = {
+        "pid": os.getpid(),
+        "region": args.region,
+        # Whose sandbox this is: control.status() uses only its own home's and installation's.
+        "state_dir": str(state_dir),
+        "package_root": str(Path(deployspec.__file__).resolve().parents[1]),
+    }
     app = build_app(info, host)
     sagemaker_ext.set_transition_seconds(args.transition_seconds)
     server = make_server(HOST, args.port, app, threaded=True, request_handler=MotoRequestHandler)
