@@ -22,6 +22,7 @@ from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
 from deployspec.runtime import ModelError, ModelWorker
+from deployspec.runtime.handlers import NotRunnableHere
 
 ROWS = [[5.1, 3.5, 1.4, 0.2], [6.3, 3.3, 6.0, 2.5], [5.9, 3.0, 4.2, 1.5]]
 JSON_ROWS = json.dumps(ROWS).encode()
@@ -349,12 +350,30 @@ def test_missing_requirement_is_named(tmp_path: Path, iris_model: LogisticRegres
     assert not leaked_since(before)
 
 
-def test_tensorflow_is_refused_without_starting_a_process(tmp_path: Path) -> None:
+def test_tensorflow_without_the_extra_is_refused_without_starting_a_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deployspec.runtime import tfserving
+
+    monkeypatch.setattr(tfserving, "tensorflow_installed", lambda: False)
     before = set(multiprocessing.active_children())
     (tmp_path / "1").mkdir()
     (tmp_path / "1" / "saved_model.pb").write_bytes(b"")
-    with pytest.raises(ModelError, match="TensorFlow Serving"):
-        ModelWorker(tmp_path, framework="tensorflow", program="inference.py")
+    with pytest.raises(NotRunnableHere, match="needs TensorFlow") as error:
+        ModelWorker(tmp_path, framework="tensorflow", program=None)
+    assert error.value.hint is not None and "deployspec[tensorflow]" in error.value.hint
+    assert not leaked_since(before)
+
+
+def test_a_savedmodel_that_does_not_load_fails_the_worker_start(tmp_path: Path) -> None:
+    # TensorFlow Serving's own loader fails on it, so the container never comes up.
+    pytest.importorskip("tensorflow")
+    before = set(multiprocessing.active_children())
+    (tmp_path / "1").mkdir()
+    (tmp_path / "1" / "saved_model.pb").write_bytes(b"\xff not a SavedModel")
+    with pytest.raises(ModelError, match="TensorFlow cannot load the SavedModel") as error:
+        ModelWorker(tmp_path, framework="tensorflow", program=None)
+    assert not isinstance(error.value, NotRunnableHere)
     assert not leaked_since(before)
 
 

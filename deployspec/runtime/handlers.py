@@ -12,6 +12,11 @@ Contract:
 - `InferenceService.load_model()` runs model_fn once; `InferenceService.invoke()` runs one
   request and returns `(body, content_type)`. Every failure is a ModelError with the status the
   container would answer (500 script failure, 415 content type, 406 accept, 400 bad body).
+- TensorFlow has TF Serving's contract instead (tfserving.py, which the worker uses for it);
+  check_servable hands a tensorflow model's check to it.
+- `NotRunnableHere` (a ModelError) marks what fails only because this machine lacks what the
+  container has (a framework runtime, a package); the sandbox does not fail an endpoint's
+  health check for it. Exception texts and traces in ModelErrors are capped in size.
 Nothing here spawns processes or sets os.environ, but load_user_module puts code/ on sys.path and
 imports user code: the worker process (worker.py) is where this runs.
 Framework packages (numpy, torch, xgboost, transformers) are imported only when a default needs
@@ -41,6 +46,37 @@ from deployspec.runtime.errors import ModelError
 from deployspec.runtime.payloads import ANY, CSV, JSON, LIBSVM, NPY, UTF8_TYPES, X_LIBSVM
 
 Handler = Callable[..., Any]
+
+# A script can raise an exception whose text is megabytes long; the error reports quote it.
+MAX_EXCEPTION_TEXT = 4 * 1024
+MAX_TRACE_TEXT = 16 * 1024
+
+
+class NotRunnableHere(ModelError):
+    """The model needs what its container has and this machine lacks (the framework's runtime,
+    a package the image or code/requirements.txt provides): not necessarily a fault of the model.
+    """
+
+
+def brief(text: str, limit: int = MAX_EXCEPTION_TEXT) -> str:
+    """`text` cut to `limit` characters, saying how much was cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit:,} more characters cut)"
+
+
+def _trace(text: str) -> str:
+    # Each line is cut like an exception text (the last line is one), then the end of the
+    # traceback is kept: it names the failing line.
+    text = "\n".join(brief(line) for line in text.splitlines())
+    if len(text) <= MAX_TRACE_TEXT:
+        return text
+    return f"({len(text) - MAX_TRACE_TEXT:,} characters cut)...\n{text[-MAX_TRACE_TEXT:]}"
+
+
+def _exception_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {brief(str(exc))}"
+
 
 # Checked in order: the Hugging Face repositories also contain "pytorch"/"tensorflow".
 _IMAGE_REPOSITORIES: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -139,7 +175,7 @@ def _require(module: str, purpose: str, install: str) -> Any:
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as exc:
-        raise ModelError(
+        raise NotRunnableHere(
             f"{purpose} needs the {module} package, which is not installed here "
             f"({exc.name} is missing)",
             hint=f"pip install {install}, or define the handler yourself in your script",
@@ -406,14 +442,13 @@ DEFAULTS: dict[str, FrameworkDefaults] = {
 def check_servable(model_dir: Path, framework: str) -> None:
     """Raise ModelError unless this runtime can serve `framework` from `model_dir`."""
     if framework == "tensorflow":
-        raise ModelError(
-            "TensorFlow models cannot be served locally: the tensorflow-inference image runs "
-            "TensorFlow Serving on the numbered SavedModel folder, and that needs its container",
-            hint="check the artifact with `deployspec validate`, and test inference against a "
-            "real endpoint or with the inference image under Docker",
-        )
+        # TensorFlow Serving's contract, not the toolkits' handlers: tfserving.py.
+        from deployspec.runtime import tfserving
+
+        tfserving.check_servable(model_dir)
+        return
     if framework not in DEFAULTS:
-        raise ModelError(
+        raise NotRunnableHere(
             f"no local runtime for framework {framework!r} "
             f"(local serving supports {', '.join(sorted(DEFAULTS))})"
         )
@@ -429,11 +464,20 @@ def _module_name(program: str) -> str:
     return stem.replace("/", ".")
 
 
-def load_user_module(model_dir: Path, program: str) -> ModuleType:
-    """Import code/<program> with code/ first on sys.path, as the containers do."""
-    code_dir = model_dir / "code"
+def load_user_module(model_dir: Path, program: str, code_dir: Path | None = None) -> ModuleType:
+    """Import code/<program> with code/ first on sys.path, as the containers do; `code_dir`
+    replaces code/ when SAGEMAKER_SUBMIT_DIRECTORY named another place (an unpacked
+    sourcedir.tar.gz)."""
+    submitted = code_dir is not None
+    code_dir = code_dir if code_dir is not None else model_dir / "code"
     module_name = _module_name(program)
     script = code_dir / (module_name.replace(".", "/") + ".py")
+    if not script.is_file() and submitted:
+        raise ModelError(
+            f"SAGEMAKER_PROGRAM is {program} but the source directory that "
+            f"SAGEMAKER_SUBMIT_DIRECTORY names has no {script.relative_to(code_dir)}",
+            hint="put the entry point at the root of sourcedir.tar.gz",
+        )
     if not script.is_file():
         flat = model_dir / script.name
         hint = (
@@ -449,19 +493,19 @@ def load_user_module(model_dir: Path, program: str) -> ModuleType:
         )
     sys.path.insert(0, str(code_dir))
     importlib.invalidate_caches()
-    where = f"code/{script.relative_to(code_dir)}"
+    where = _where(program, submitted)
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        raise ModelError(
-            f"importing {where} failed: {exc}",
+        raise NotRunnableHere(
+            f"importing {where} failed: {brief(str(exc))}",
             hint=missing_module_hint(exc, code_dir),
-            trace=traceback.format_exc(),
+            trace=_trace(traceback.format_exc()),
         ) from exc
     except Exception as exc:
         raise ModelError(
-            f"importing {where} failed: {type(exc).__name__}: {exc}",
-            trace=traceback.format_exc(),
+            f"importing {where} failed: {_exception_text(exc)}",
+            trace=_trace(traceback.format_exc()),
         ) from exc
     loaded_from = getattr(module, "__file__", None)
     if loaded_from is None or Path(loaded_from).resolve() != script.resolve():
@@ -471,6 +515,12 @@ def load_user_module(model_dir: Path, program: str) -> ModuleType:
             hint=f"rename {where} and SAGEMAKER_PROGRAM",
         )
     return module
+
+
+def _where(program: str, submitted: bool) -> str:
+    """How error messages name the entry point."""
+    script = _module_name(program).replace(".", "/") + ".py"
+    return f"{script} (from SAGEMAKER_SUBMIT_DIRECTORY)" if submitted else f"code/{script}"
 
 
 def _call(handler: Handler, *args: Any) -> Any:
@@ -510,6 +560,12 @@ class InferenceService:
     output_fn: Handler
     transform_fn: Handler | None
     default_accept: str = JSON
+    code_dir_override: Path | None = None
+
+    @property
+    def code_dir(self) -> Path:
+        """Where the entry point and its requirements.txt are."""
+        return self.code_dir_override or self.model_dir / "code"
 
     def load_model(self) -> Any:
         return self._run("model_fn", self.model_fn, str(self.model_dir))
@@ -537,17 +593,17 @@ class InferenceService:
             return _call(handler, *args)
         except ModelError as exc:
             if exc.trace is None:
-                exc.trace = traceback.format_exc()
+                exc.trace = _trace(traceback.format_exc())
             raise
         except ModuleNotFoundError as exc:
-            raise ModelError(
-                f"{stage} raised ModuleNotFoundError: {exc}",
-                hint=missing_module_hint(exc, self.model_dir / "code"),
-                trace=traceback.format_exc(),
+            raise NotRunnableHere(
+                f"{stage} raised {_exception_text(exc)}",
+                hint=missing_module_hint(exc, self.code_dir),
+                trace=_trace(traceback.format_exc()),
             ) from exc
         except Exception as exc:
             raise ModelError(
-                f"{stage} raised {type(exc).__name__}: {exc}", trace=traceback.format_exc()
+                f"{stage} raised {_exception_text(exc)}", trace=_trace(traceback.format_exc())
             ) from exc
 
 
@@ -576,13 +632,23 @@ _HANDLER_NAMES = ("model_fn", "input_fn", "predict_fn", "output_fn", "transform_
 
 
 def load_service(
-    model_dir: Path, framework: str, program: str | None, default_accept: str = JSON
+    model_dir: Path,
+    framework: str,
+    program: str | None,
+    default_accept: str = JSON,
+    code_dir: Path | None = None,
 ) -> InferenceService:
-    """Import the user's script (if any) and resolve every handler against the defaults."""
+    """Import the user's script (if any) and resolve every handler against the defaults;
+    `code_dir` is where the script is when not under code/ (see load_user_module)."""
     check_servable(model_dir, framework)
+    if framework == "tensorflow":
+        raise ModelError(
+            "TensorFlow models have TF Serving's contract, not the toolkits' handlers: "
+            "serve them with tfserving.load_service"
+        )
     defaults = DEFAULTS[framework]
-    module = load_user_module(model_dir, program) if program else None
-    where = f"code/{program}" if program else None
+    module = load_user_module(model_dir, program, code_dir) if program else None
+    where = _where(program, code_dir is not None) if program else None
     user: dict[str, Handler] = {}
     for name in _HANDLER_NAMES:
         handler = getattr(module, name, None) if module is not None else None
@@ -630,6 +696,7 @@ def load_service(
         output_fn=user.get("output_fn", defaults.output_fn),
         transform_fn=transform_fn,
         default_accept=default_accept,
+        code_dir_override=code_dir,
     )
 
 
@@ -637,5 +704,5 @@ def describe_model_error(exc: BaseException) -> ModelError:
     """Any exception escaping the service, as the ModelError the worker sends back."""
     if isinstance(exc, ModelError):
         return exc
-    trace = "".join(traceback.format_exception(exc))
-    return ModelError(f"{type(exc).__name__}: {exc}", trace=trace)
+    trace = _trace("".join(traceback.format_exception(exc)))
+    return ModelError(_exception_text(exc), trace=trace)

@@ -6,8 +6,9 @@ returns the top five ImageNet labels and their probabilities, so the endpoint an
 and inference.py only has to wrap and unwrap JSON. Decoding, resizing to 224x224 and ResNet50's
 "caffe" preprocessing (RGB to BGR, ImageNet mean subtracted) happen inside the graph.
 
-Needs TensorFlow (`pip install tensorflow-cpu`) and network access for the ImageNet weights and
-class names, which Keras downloads on first use; without TensorFlow it explains and exits 1.
+Needs TensorFlow (deployspec's extra: `pip install 'deployspec[tensorflow]'`, or
+`pip install tensorflow-cpu`) and network access for the ImageNet weights and class names, which
+Keras downloads on first use; without TensorFlow it explains and exits 1.
 `--weights none` exports an untrained network with labels `class_0`..`class_999`: it checks the
 export path offline but classifies nothing.
 
@@ -39,7 +40,8 @@ NUM_CLASSES = 1000
 
 MISSING_TF = """\
 export_model.py needs TensorFlow, which is not installed in this Python ({python}).
-Install it (for example: pip install tensorflow-cpu) and run this script again.
+Install it (deployspec's extra, pip install 'deployspec[tensorflow]', or for example:
+pip install tensorflow-cpu) and run this script again.
 Without TensorFlow the committed stand-in in 00002/ still lets the example validate,
 package and deploy; it just cannot classify images."""
 

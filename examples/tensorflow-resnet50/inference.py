@@ -103,6 +103,10 @@ def output_handler(response: ServingResponse, context: Context) -> tuple[str, st
     accept = _media_type(context.accept_header)
     if accept not in (JSON_CONTENT_TYPE, "*/*"):
         raise ValueError(f"unsupported accept type {accept!r}; supported: {JSON_CONTENT_TYPE}")
-    answer = json.loads(response.content)
+    # TF Serving writes a string output's bytes as they are, UTF-8 or not (the stand-in echoes
+    # the image): read leniently, so that the check below can say what the endpoint serves.
+    answer = json.loads(response.content.decode("utf-8", errors="replace"))
+    if not isinstance(answer, dict) or not isinstance(answer.get("predictions"), list):
+        raise ValueError('TensorFlow Serving\'s answer has no "predictions" list')
     predictions = [_top_classes(row) for row in answer["predictions"]]
     return json.dumps({"predictions": predictions}), JSON_CONTENT_TYPE
