@@ -1,16 +1,27 @@
 """What SageMaker accepts, read from the libraries that describe it, never hand-written.
 
 Contract: `instance_types()` is the ProductionVariantInstanceType enum of botocore's own
-SageMaker service model; `framework_table(name)` is the inference section of the SageMaker
-SDK's image table for a framework (sagemaker-core's bundled JSON). Both are pure lookups of
-installed data files, found on the Python path so that neither boto3 nor the heavy
-`sagemaker.core` package is imported (validation must start fast).
+SageMaker service model; `framework_table(name, scope)` is a scope (inference, or
+inference_graviton for arm64) of the SageMaker SDK's image table for a framework (sagemaker-core's
+bundled JSON); `graviton_families()` are the instance families for which the SDK picks arm64
+images. All are pure lookups of installed data files, found on the Python path so that neither
+boto3 nor the heavy `sagemaker.core` package is imported (validation must start fast).
+
+`image_problem(...)` says, without the SDK, why `sagemaker.core.image_uris.retrieve` would
+refuse a framework, version and instance type (the image has no build for that processor: a
+CPU-only container on a GPU type), or would return an image other than the one asked for (an
+x86 image for a Graviton family the SDK does not know; another version on Graviton): the same
+decisions the SDK makes, read from the same tables (tests/test_validate_gate.py compares the
+two over every version). `resolve_base(...)` is the Hugging Face base framework the SDK must
+be given: an alias (pytorch2.6) made full (pytorch2.6.0), as the published tags are, and the
+only base of a version when none is named.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
 from functools import cache
 from pathlib import Path
@@ -75,9 +86,13 @@ FRAMEWORK_TABLES = {
 }
 
 
+INFERENCE = "inference"
+# The SDK's scope for arm64 (Graviton) images, chosen by the instance family.
+GRAVITON = "inference_graviton"
+
+
 @cache
-def framework_table(framework: str) -> dict[str, Any]:
-    """The `inference` scope of the SDK's image table for `framework`."""
+def _config(framework: str) -> dict[str, Any]:
     table = FRAMEWORK_TABLES[framework]
     path = _locate("sagemaker-core", f"sagemaker/core/image_uri_config/{table}.json")
     try:
@@ -88,18 +103,28 @@ def framework_table(framework: str) -> dict[str, Any]:
             f"cannot read the SageMaker SDK's image table {path}: {exc.strerror}",
             hint="reinstall sagemaker-core",
         ) from None
-    scope: dict[str, Any] = config.get("inference", config)
-    return scope
+    return config
 
 
-def supported_versions(framework: str) -> tuple[list[str], dict[str, str]]:
+def framework_table(framework: str, scope: str = INFERENCE) -> dict[str, Any]:
+    """A scope of the SDK's image table for `framework` (inference unless told)."""
+    config = _config(framework)
+    found: dict[str, Any] = config.get(scope, config if scope == INFERENCE else {})
+    return found
+
+
+def has_scope(framework: str, scope: str) -> bool:
+    return scope in _config(framework)
+
+
+def supported_versions(framework: str, scope: str = INFERENCE) -> tuple[list[str], dict[str, str]]:
     """(full versions, aliases such as '2.3' -> '2.3.2') for inference images."""
-    scope = framework_table(framework)
-    return list(scope.get("versions", {})), dict(scope.get("version_aliases", {}))
+    table = framework_table(framework, scope)
+    return list(table.get("versions", {})), dict(table.get("version_aliases", {}))
 
 
-def resolve_version(framework: str, version: str) -> str | None:
-    versions, aliases = supported_versions(framework)
+def resolve_version(framework: str, version: str, scope: str = INFERENCE) -> str | None:
+    versions, aliases = supported_versions(framework, scope)
     if version in versions:
         return version
     target = aliases.get(version)
@@ -107,21 +132,25 @@ def resolve_version(framework: str, version: str) -> str | None:
 
 
 def image_py_version(
-    framework: str, version: str, given: str | None, base: str | None = None
+    framework: str,
+    version: str,
+    given: str | None,
+    base: str | None = None,
+    scope: str = INFERENCE,
 ) -> str | None:
     """The image's Python tag: `given` (the spec's py_version), else the newest the SDK's table
     lists for the version (for Hugging Face, for its base framework); None when it lists none.
     The SDK picks by itself only when exactly one is listed, and refuses None otherwise."""
     if given is not None:
         return given
-    resolved = resolve_version(framework, version)
+    resolved = resolve_version(framework, version, scope)
     if resolved is None:
         return None
-    entry: dict[str, Any] = framework_table(framework)["versions"][resolved]
+    entry: dict[str, Any] = framework_table(framework, scope)["versions"][resolved]
     nested = entry.get(base_aliases(entry).get(base, base)) if base else None
     listed = nested.get("py_versions", []) if isinstance(nested, dict) else None
     if listed is None:
-        listed = py_versions(framework, resolved)
+        listed = py_versions(framework, resolved, scope)
     return max(listed, key=_py_order) if listed else None
 
 
@@ -133,6 +162,24 @@ def base_frameworks(entry: dict[str, Any]) -> list[str]:
 def base_aliases(entry: dict[str, Any]) -> dict[str, str]:
     """Short base names the SDK resolves, as for versions (pytorch1.8 -> pytorch1.8.1)."""
     return dict(entry.get("version_aliases", {}))
+
+
+def resolve_base(version: str, base: str | None) -> str | None:
+    """The full Hugging Face base framework for `version`: `base` with its alias resolved
+    (pytorch2.6 -> pytorch2.6.0), or the version's only base when `base` is None; None when
+    neither tells (several bases, none named). An unknown `base` comes back as it is.
+
+    The SDK resolves an alias to find the version's entry but builds the tag from the name it
+    was given (`2.6-transformers4.49.0`, which is not published), and without a base it fails
+    even where there is only one: it must be given the full name."""
+    resolved = resolve_version("huggingface", version)
+    if resolved is None:
+        return base
+    entry: dict[str, Any] = framework_table("huggingface")["versions"][resolved]
+    if base is None:
+        bases = base_frameworks(entry)
+        return bases[0] if len(bases) == 1 else None
+    return base_aliases(entry).get(base, base)
 
 
 def python_of(py_version: str) -> tuple[int, int] | None:
@@ -151,12 +198,188 @@ def _py_order(tag: str) -> tuple[int, int]:
     return python_of(tag) or (int(digits[0]), -1)
 
 
-def py_versions(framework: str, version: str) -> list[str]:
+def py_versions(framework: str, version: str, scope: str = INFERENCE) -> list[str]:
     """Python versions the SDK's table lists for a resolved version ([] when unconstrained)."""
-    entry: dict[str, Any] = framework_table(framework)["versions"][version]
+    entry: dict[str, Any] = framework_table(framework, scope)["versions"][version]
     found = entry.get("py_versions")
     if found is None:
         # Hugging Face nests one entry per base framework (e.g. pytorch2.6.0).
         nested = [v for k, v in entry.items() if isinstance(v, dict) and "py_versions" in v]
         return sorted({p for v in nested for p in v["py_versions"]})
     return list(found)
+
+
+# ---- which image an instance type gets ---------------------------------------------------
+
+# "ml.<family>.<size>", as the SDK reads it (common_utils.get_instance_type_family).
+_FAMILY = re.compile(r"^ml[._]([a-z\d\-]+)\.?\w*$")
+# AWS's Graviton families carry a `g` after the generation (c6g, c6gn, m7g, r7gd, c8g); GPU
+# families start with one (g5, g6e), which this does not match.
+_GRAVITON_NAME = re.compile(r"^[a-z]+\d+g[a-z]*$")
+
+
+def instance_family(instance_type: str) -> str:
+    found = _FAMILY.match(instance_type)
+    return found.group(1) if found else ""
+
+
+def is_graviton(instance_type: str) -> bool:
+    """Whether the instance type runs on AWS Graviton (arm64) processors."""
+    return _GRAVITON_NAME.match(instance_family(instance_type)) is not None
+
+
+@cache
+def graviton_families() -> frozenset[str]:
+    """The instance families for which the SDK picks arm64 images: its own list
+    (fw_utils.GRAVITON_ALLOWED_TARGET_INSTANCE_FAMILY), read from its source, not imported.
+    Empty when that list is not found, so that no family is taken for one the SDK knows."""
+    path = _locate("sagemaker-core", "sagemaker/core/fw_utils.py")
+    try:
+        source = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CatalogError(
+            f"cannot read the SageMaker SDK's {path}: {exc.strerror}",
+            hint="reinstall sagemaker-core",
+        ) from None
+    found = re.search(r"^GRAVITON_ALLOWED_TARGET_INSTANCE_FAMILY\s*=\s*\[([^\]]*)\]", source, re.M)
+    if found is None:
+        return frozenset()
+    return frozenset(re.findall(r"[\"']([a-z0-9-]+)[\"']", found.group(1)))
+
+
+def image_scope(framework: str, instance_type: str | None) -> str:
+    """The table scope the SDK reads for this instance type: arm64 images for the Graviton
+    families it knows, when the framework has any; the inference images otherwise."""
+    if (
+        instance_type
+        and is_graviton(instance_type)  # before reading the SDK's list: most types are not
+        and instance_family(instance_type) in graviton_families()
+        and has_scope(framework, GRAVITON)
+    ):
+        return GRAVITON
+    return INFERENCE
+
+
+def processors(framework: str, version: str, scope: str = INFERENCE) -> list[str]:
+    """The processors (cpu, gpu) the table has images for ([] when it does not say): listed
+    for the whole scope, or for the version."""
+    table = framework_table(framework, scope)
+    listed = table.get("processors")
+    if listed is None:
+        listed = table.get("versions", {}).get(version, {}).get("processors")
+    return list(listed or [])
+
+
+def processor_of(instance_type: str | None, available: list[str]) -> str | None:
+    """The processor the SDK picks for an instance type (None: serverless), as
+    image_uris._processor does: a family named in the table, inf/trn, gpu for g* and p*
+    families, cpu otherwise; serverless runs on CPU."""
+    if not available:
+        return None
+    if instance_type is None:
+        return available[0] if len(available) == 1 else "cpu"
+    family = instance_family(instance_type)
+    if family in available:
+        return family
+    for prefix in ("inf", "trn"):
+        if family.startswith(prefix):
+            return prefix
+    return "gpu" if family[:1] in ("g", "p") else "cpu"
+
+
+# (message, hint). A tuple, not a dataclass: building a class costs validate's start-up a
+# millisecond.
+ImageProblem = tuple[str, str]
+
+
+def image_problem(framework: str, version: str, instance_type: str | None) -> ImageProblem | None:
+    """Why the SDK's tables give no image of `framework` `version` (a version they list) for
+    `instance_type` (None: serverless), or would give another image than asked; None when
+    the image is the one asked for."""
+    if instance_type is not None and is_graviton(instance_type):
+        return _graviton_problem(framework, version, instance_type)
+    resolved = resolve_version(framework, version)
+    if resolved is None:
+        return None  # the version check reports it
+    name = _FRAMEWORK_NAMES.get(framework, framework)
+    if instance_type is not None and instance_family(instance_type) == "p2":
+        # The SDK refuses these in code, not in its tables (_validate_instance_deprecation).
+        newest = _P2_NEWEST.get(framework)
+        if newest is not None and _release(resolved) >= newest:
+            since = ".".join(map(str, newest))
+            return (
+                f"P2 instances are deprecated for {name} {since} and newer: the SageMaker SDK "
+                f"has no {name} {version} image for {instance_type}",
+                f"use a newer GPU instance type such as {_GPU_EXAMPLE}",
+            )
+    available = processors(framework, resolved)
+    processor = processor_of(instance_type, available)
+    if processor is None or processor in available or processor in ("inf", "trn"):
+        return None  # Inferentia and Trainium need a Neuron image: refused where they are
+    runs_on = " and ".join(_PROCESSOR_NAMES.get(p, p) for p in available)
+    where = instance_type or "serverless"
+    example = _CPU_EXAMPLE if "cpu" in available else _GPU_EXAMPLE
+    return (
+        f"{name} {version} images run on {runs_on} only, and {where} is a "
+        f"{_PROCESSOR_NAMES.get(processor, processor)} instance type",
+        f"use a {runs_on} instance type such as {example}"
+        + (" or a serverless endpoint" if "cpu" in available else "")
+        + ", or set model.image to an image built for it",
+    )
+
+
+def _graviton_problem(framework: str, version: str, instance_type: str) -> ImageProblem | None:
+    family = instance_family(instance_type)
+    known = graviton_families()
+    name = _FRAMEWORK_NAMES.get(framework, framework)
+    x86 = f"an x86 instance type such as {_CPU_EXAMPLE}"
+    if not has_scope(framework, GRAVITON):
+        return (
+            f"{instance_type} is a Graviton (arm64) instance type, and the SageMaker SDK's "
+            f"tables have no arm64 {name} inference image",
+            f"use {x86}, or set model.image to an arm64 image",
+        )
+    if family not in known:
+        return (
+            f"{instance_type} is a Graviton (arm64) instance type, and the SageMaker SDK "
+            f"picks arm64 images only for the {', '.join(sorted(known)) or '(no)'} "
+            "families: it would give this one an x86 image, which cannot start on it",
+            f"use a family it knows (such as ml.{min(known, default='c6g')}.xlarge) or {x86}, "
+            "or set model.image to an arm64 image",
+        )
+    versions, aliases = supported_versions(framework, GRAVITON)
+    if resolve_version(framework, version, GRAVITON) is not None:
+        return None
+    if len(versions) == 1 and version not in aliases:
+        # The SDK does not refuse: with one arm64 version it returns that one, whatever the
+        # version asked for (image_uris._validate_version_and_set_if_needed).
+        only = versions[0]
+        return (
+            f"{name} {version} has no arm64 image for Graviton ({instance_type}): the "
+            f"SageMaker SDK would silently deploy {name} {only} (its only arm64 image) "
+            "instead",
+            f'use version: "{only}" to deploy that image on Graviton, or {x86}',
+        )
+    return (
+        f"{name} {version} has no arm64 image for Graviton ({instance_type}); arm64 images "
+        f"exist for {', '.join(versions)}",
+        f"use one of those versions on Graviton, or {x86}",
+    )
+
+
+def _release(version: str) -> tuple[int, ...]:
+    parts = re.match(r"\d+(?:\.\d+)*", version)
+    return tuple(int(p) for p in parts.group().split(".")) if parts else ()
+
+
+_CPU_EXAMPLE, _GPU_EXAMPLE = "ml.m5.xlarge", "ml.g5.xlarge"
+_PROCESSOR_NAMES = {"cpu": "CPU", "gpu": "GPU", "inf": "Inferentia", "trn": "Trainium"}
+_FRAMEWORK_NAMES = {
+    "sklearn": "scikit-learn",
+    "xgboost": "XGBoost",
+    "pytorch": "PyTorch",
+    "tensorflow": "TensorFlow",
+    "huggingface": "Hugging Face",
+}
+# The first versions the SDK refuses on P2 instances.
+_P2_NEWEST = {"pytorch": (1, 13), "tensorflow": (2, 12)}

@@ -2,9 +2,11 @@
 
 Contract: `image_uri(...)` returns what `sagemaker.core.image_uris.retrieve` returns for the
 spec's framework, version, py_version, region and instance type (GPU instance types give GPU
-images; serverless gives the CPU image). The SDK is slow to import (seconds), so it is imported
-only here, only on a cache miss; answers are cached per sagemaker-core version, which makes
-re-planning an unchanged spec fast. Nothing here calls AWS.
+images; serverless gives the CPU image). For Hugging Face the base framework is made full
+first (`catalog.resolve_base`: pytorch2.6 -> pytorch2.6.0, and a version's only base when none
+is named), because the SDK builds the tag from the name it is given. The SDK is slow to import
+(seconds), so it is imported only here, only on a cache miss; answers are cached per
+sagemaker-core version, which makes re-planning an unchanged spec fast. Nothing here calls AWS.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import warnings
 from importlib import metadata
 
+from . import catalog
 from .cache import optional_cache_file, read_json, write_json
 from .errors import DeployspecError
 
@@ -31,6 +34,8 @@ def image_uri(
     instance_type: str | None,
     base_framework_version: str | None = None,
 ) -> str:
+    if framework == "huggingface":
+        base_framework_version = _huggingface_base(version, base_framework_version, region)
     request = {
         "framework": framework,
         "region": region,
@@ -49,6 +54,23 @@ def image_uri(
     if cached_file:
         write_json(cached_file, {"request": request, "uri": uri})
     return uri
+
+
+def _huggingface_base(version: str, base: str | None, region: str) -> str:
+    full = catalog.resolve_base(version, base)
+    resolved = catalog.resolve_version("huggingface", version)
+    if resolved is None:
+        return base or ""  # the SDK names the versions it has
+    bases = catalog.base_frameworks(catalog.framework_table("huggingface")["versions"][resolved])
+    if full in bases:
+        return full
+    # Said here rather than by the SDK, whose listing includes its table's own keys.
+    why = f"none for {base}" if base else "several base frameworks, and none was named"
+    raise ImageError(
+        f"no SageMaker huggingface {version} inference image in {region}: it has {why} "
+        f"(available: {', '.join(bases)})",
+        hint="set model.base_framework_version to one of them",
+    )
 
 
 def _retrieve(

@@ -51,6 +51,11 @@ def test_var_flags(project: Path) -> None:
     result = run_cli("validate", str(spec), "--var", "stage")
     assert result.returncode == 1
     assert "'stage' is not NAME=VALUE" in result.stderr
+    # A misspelt name would otherwise be ignored, and its variable keep its default.
+    result = run_cli("validate", str(spec), "--var", "stgae=prod")
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"--var: 'stgae' is not a variable of {spec}")
+    assert "did you mean 'stage'?" in result.stderr and "prod" not in result.stderr
 
 
 def test_usage_errors_exit_1_not_2() -> None:
@@ -108,12 +113,28 @@ def test_schema_documents_fields() -> None:
     assert "description" in schema["properties"]["name"]
 
 
-def test_init_writes_a_spec_that_validates(tmp_path: Path) -> None:
-    for framework in ("sklearn", "pytorch", "tensorflow", "xgboost"):
+def test_init_writes_a_spec_that_validates_once_the_model_is_in_place(tmp_path: Path) -> None:
+    model_files = {
+        "sklearn": "model.joblib",
+        "pytorch": "model.pth",
+        "tensorflow": "saved_model.pb",
+        "xgboost": "xgboost-model",
+    }
+    for framework, model_file in model_files.items():
         target = tmp_path / framework
         created = run_cli("init", "--framework", framework, str(target))
         assert created.returncode == 0, created.stderr
-        checked = run_cli("validate", str(target / "deployment.yaml"))
+        # As `init` says next: the folder it makes is empty until the model is put there,
+        # and plan could not package it.
+        spec = target / "deployment.yaml"
+        empty = run_cli("validate", str(spec))
+        assert empty.returncode == 1
+        assert "model.artifacts: the artifacts folder" in empty.stderr, empty.stderr
+        assert "holds no files" in empty.stderr
+        # TensorFlow Serving's SavedModel sits in a numeric version folder.
+        folder = target / ("model/1" if framework == "tensorflow" else "model")
+        (folder / model_file).write_bytes(b"weights")
+        checked = run_cli("validate", str(spec))
         assert checked.returncode == 0, checked.stderr
     again = run_cli("init", "--framework", "sklearn", str(tmp_path / "sklearn"))
     assert again.returncode == 1
