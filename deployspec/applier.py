@@ -6,7 +6,9 @@ an explicit (kind, action) table; the calls each change makes follow only from i
 timeout, and verifies: an endpoint change succeeds only when the endpoint is InService on the
 config the plan named. An update SageMaker rolled back, a Failed endpoint, a timeout or an
 endpoint changed by someone else since the plan raise ApplyError; everything created before the
-failure is content-named and owned, so running apply again resumes from there.
+failure is content-named and owned, so running apply again resumes from there. An endpoint the
+plan creates that appears meanwhile (a concurrent apply; AWS refuses the second CreateEndpoint)
+is waited for when it is ours on the planned config, and refused otherwise.
 
 Before any change runs, `_guard` checks its target, whatever made the plan: a model, config,
 endpoint or scaling target is written only when it carries this spec's ownership tags or is
@@ -20,6 +22,7 @@ config the endpoint serves. Progress goes to the `report` callback; only the CLI
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,7 +41,7 @@ from .resources import (
     from_json,
     is_owned,
 )
-from .state import IN_PROGRESS, check_reusable
+from .state import IN_PROGRESS, archive_users, check_reusable
 
 if TYPE_CHECKING:
     from .aws import Gateway
@@ -127,14 +130,24 @@ class Applier:
 
     def _guard(self, change: Change, plan: Plan) -> None:
         """The one check every write passes, whatever made the plan: it touches only what this
-        spec owns, what it creates, or (with --adopt) the endpoint it takes over."""
+        spec owns, what it creates, or (with --adopt) the endpoint it takes over. Every name a
+        handler writes is checked, not only the change's own."""
         kind, action = change.kind, change.action
+        after = change.after or {}
+        _same_target(change, "name" if kind is not Kind.ARTIFACT else "s3_uri")
+        if kind is Kind.BUCKET:
+            _same_target(change, "bucket")
+        elif kind is Kind.SCALING:
+            _same_target(change, "resource_id")
         if kind is Kind.MODEL or kind is Kind.ENDPOINT_CONFIG:
             found: Model | EndpointConfig | None = (
                 self.gateway.describe_model(change.name)
                 if kind is Kind.MODEL
                 else self.gateway.describe_endpoint_config(change.name)
             )
+            if action is Action.CREATE and kind is Kind.ENDPOINT_CONFIG:
+                model = (after.get("variant") or {}).get("model_name")
+                self._require_owned_resource(Kind.MODEL, str(model), change, plan)
             if found is None:
                 return
             if action is Action.CREATE:
@@ -147,8 +160,13 @@ class Applier:
             if endpoint != plan.endpoint_name:
                 raise NotManagedError(
                     f"{change.address} is not part of endpoint {plan.endpoint_name}: refusing a "
-                    "plan that reaches beyond its own endpoint"
+                    "plan that reaches beyond its own endpoint",
+                    hint="make the plan with deployspec, for this spec's endpoint",
                 )
+            if kind is Kind.ENDPOINT and action is not Action.DELETE:
+                # The config the endpoint will serve must be this spec's too.
+                config = after.get("config_name")
+                self._require_owned_resource(Kind.ENDPOINT_CONFIG, str(config), change, plan)
             live = self.gateway.describe_endpoint(endpoint)
             if live is None:
                 return  # being created (or already gone)
@@ -163,14 +181,37 @@ class Applier:
                 hint="deployspec changes only what it owns; plan with --adopt to take over an "
                 "endpoint made by hand",
             )
-        elif (
-            kind is Kind.ARTIFACT
-            and action is Action.DELETE
-            and not _UPLOADED_ARCHIVE.fullmatch(change.name)
-        ):
+        elif kind is Kind.ARTIFACT:
+            archive = _UPLOADED_ARCHIVE.fullmatch(change.name)
+            if archive is None or (
+                action is Action.CREATE and archive.group("sha") != after.get("sha256")
+            ):
+                raise NotManagedError(
+                    f"refusing to write {change.name}: not the content address "
+                    "(<prefix>/<sha256>/model.tar.gz) of the archive deployspec built",
+                    hint="make the plan with deployspec",
+                )
+            if action is Action.DELETE:
+                users = archive_users(self.gateway, [change.name])[change.name]
+                if users:
+                    raise NotManagedError(
+                        f"refusing to delete {change.name}: model {', '.join(users)} serves it",
+                        hint="an archive is deleted only when no model in the account uses it",
+                    )
+
+    def _require_owned_resource(self, kind: Kind, name: str, change: Change, plan: Plan) -> None:
+        """`name`, which `change` makes use of, exists and is this spec's."""
+        found: Model | EndpointConfig | None = (
+            self.gateway.describe_model(name)
+            if kind is Kind.MODEL
+            else self.gateway.describe_endpoint_config(name)
+        )
+        if found is None:
             raise NotManagedError(
-                f"refusing to delete {change.name}: not an archive deployspec uploaded"
+                f"refusing {change.address}: it uses {kind.value} {name}, which does not exist",
+                hint="make the plan again with deployspec",
             )
+        self._require_owned(found.arn, f"{change.address} (it uses {kind.value} {name})", plan)
 
     def _require_owned(self, arn: str | None, address: str, plan: Plan) -> None:
         tags = self.gateway.list_tags(arn) if arn else {}
@@ -233,18 +274,25 @@ class Applier:
         except ArtifactError as exc:
             raise ApplyError(str(exc), hint=exc.hint) from None
         sent = 0
+        # s3transfer calls back from its worker threads, one per part in flight.
+        lock = threading.Lock()
 
         def progress(chunk: int) -> None:
             nonlocal sent
-            sent += chunk
-            report(Event("progress", change.address, "uploading", sent / size if size else 1.0))
+            with lock:
+                sent += chunk
+                fraction = sent / size if size else 1.0
+                report(Event("progress", change.address, "uploading", fraction))
 
         self.gateway.upload_file(local, after["s3_uri"], progress)
 
     def _abort_incomplete_uploads(self, change: Change, report: Report) -> None:
-        """Parts of an upload killed midway stay in S3, billed, until aborted; boto3 never
-        resumes one, and the key is content-addressed under deployspec's prefix, so any for it is
-        a dead upload of ours. Housekeeping: a failure to list them does not stop the upload."""
+        """Parts of an upload killed midway stay in S3, billed, until aborted, and boto3 never
+        resumes one: the gateway aborts those of this archive and the stale ones of the other
+        archives under the spec's prefix (the one in the change's s3_uri; a killed upload of an
+        earlier model would otherwise stay forever in a bucket without a lifecycle rule, such
+        as the account's default one). Housekeeping: a failure to list them does not stop the
+        upload."""
         try:
             aborted = self.gateway.abort_incomplete_uploads(_after(change)["s3_uri"])
         except AwsError as error:
@@ -321,13 +369,39 @@ class Applier:
             self._wait_gone(plan, report, existing)
             existing = None
         if existing is None:
-            self.gateway.create_endpoint(after["name"], after["config_name"], after["tags"])
-        elif existing.config_name != after["config_name"]:
-            raise ApplyError(
-                f"endpoint {plan.endpoint_name} was created by someone else since the plan",
-                hint="run plan again",
-            )
+            try:
+                self.gateway.create_endpoint(after["name"], after["config_name"], after["tags"])
+            except AwsError:
+                # Another apply may have created it between the look above and this call:
+                # AWS then refuses with "Cannot create already existing endpoint". Judged by
+                # what exists now, not by AWS's wording; anything else is the error it was.
+                existing = self.gateway.describe_endpoint(plan.endpoint_name)
+                if existing is None:
+                    raise
+                self._accept_existing(existing, after["config_name"], plan)
+                report(
+                    Event(
+                        "note",
+                        change.address,
+                        "another apply created it meanwhile, on the planned config: waiting for it",
+                    )
+                )
+        else:
+            self._accept_existing(existing, after["config_name"], plan)
         self._wait_in_service(plan, after["config_name"], report)
+
+    def _accept_existing(self, existing: Endpoint, config_name: str, plan: Plan) -> None:
+        """An endpoint the plan would create exists already: one of ours on the planned config
+        (a concurrent apply of the same spec) is waited for; anything else is not ours to
+        take over."""
+        tags = self.gateway.list_tags(existing.arn) if existing.arn else {}
+        if existing.config_name == config_name and is_owned(tags, plan.spec_name):
+            return
+        raise ApplyError(
+            f"endpoint {plan.endpoint_name} was created by someone else since the plan (it is "
+            f"{existing.status} on {existing.config_name})",
+            hint="run plan again",
+        )
 
     def _replace_endpoint(self, change: Change, plan: Plan, report: Report) -> None:
         before = self._settle(plan, report)
@@ -497,7 +571,18 @@ class Applier:
 
 
 # What deployspec uploads: <prefix>/<sha256 of the content>/model.tar.gz.
-_UPLOADED_ARCHIVE = re.compile(r"s3://[^/]+/(?:.+/)?[0-9a-f]{64}/model\.tar\.gz")
+_UPLOADED_ARCHIVE = re.compile(r"s3://[^/]+/(?:.+/)?(?P<sha>[0-9a-f]{64})/model\.tar\.gz")
+
+
+def _same_target(change: Change, key: str) -> None:
+    """What a handler writes (`after[key]`, or `before[key]` for a delete) is the change's name:
+    the guard checked that name, so nothing else may be written."""
+    data = change.after if change.after is not None else change.before
+    if data is not None and key in data and data[key] != change.name:
+        raise NotManagedError(
+            f"refusing {change.address}: it would write {key} {data[key]!r}, not {change.name!r}",
+            hint="make the plan with deployspec; plans must not be edited",
+        )
 
 
 def _scaled_endpoint(resource_id: str) -> str | None:
@@ -544,6 +629,6 @@ def _describe(change: Change) -> str:
         Action.DELETE: "deleting",
         Action.REPLACE: "replacing",
     }
-    if change.kind is Kind.ARTIFACT:
+    if change.kind is Kind.ARTIFACT and change.action is Action.CREATE:
         return "uploading"
     return verbs[change.action]

@@ -1016,3 +1016,33 @@ def _remember(cache_dir: Path, key: str, sha256: str, size: int) -> None:
             raise
     except OSError as exc:
         raise _cache_error(cache_dir, exc) from exc
+
+
+def s3_etag(path: Path, part_bytes: int) -> str:
+    """The ETag S3 gives this file uploaded as the gateway uploads it: the MD5 of its bytes, or,
+    from `part_bytes` on (multipart), the MD5 of its parts' MD5s and `-<parts>`. (Not what S3
+    reports for SSE-KMS objects: those are then uploaded again once, never trusted.)"""
+    import hashlib
+
+    digests: list[bytes] = []
+    size = 0
+    with path.open("rb") as handle:
+        while True:
+            part = hashlib.md5(usedforsecurity=False)
+            taken = 0
+            while taken < part_bytes:
+                block = handle.read(min(1 << 20, part_bytes - taken))
+                if not block:
+                    break
+                part.update(block)
+                taken += len(block)
+            if taken == 0 and digests:
+                break
+            digests.append(part.digest())
+            size += taken
+            if taken < part_bytes:
+                break
+    if size < part_bytes:
+        return digests[0].hex()
+    combined = hashlib.md5(b"".join(digests), usedforsecurity=False).hexdigest()
+    return f"{combined}-{len(digests)}"

@@ -9,7 +9,9 @@ Request parameters never appear in error messages: environment values may be sec
 Every API call made through a gateway, including each page of a listing and each part of a
 multipart upload, is appended to `Gateway.calls` (read or mutating), so tests, benchmarks and
 `--debug` can count them. Retries use botocore's adaptive mode; time between attempts is
-botocore's. Clients are created lazily, one per service, and are safe to share across threads.
+botocore's, and each retry is told to `Gateway.on_retry` (a `Retry`) before botocore waits, so
+a throttled apply shows progress. Clients are created lazily, one per service, and are safe to
+share across threads.
 """
 
 from __future__ import annotations
@@ -40,9 +42,15 @@ from botocore.exceptions import (
     TokenRetrievalError,
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.retries.standard import (
+    RetryEventAdapter,
+    StandardRetryConditions,
+    ThrottlingErrorDetector,
+)
 
 from deployspec import __version__
 from deployspec.errors import AwsError, UnsupportedShapeError
+from deployspec.limits import MAX_DEPLOY_TIMEOUT, MIN_DEPLOY_TIMEOUT
 from deployspec.resources import (
     VARIANT_NAME,
     DataCapture,
@@ -85,9 +93,6 @@ DEFAULT_POLICY_NAME = "deployspec-invocations"
 # (S3 allows 10,000) while the default 10 threads hold at most 640 MiB in flight.
 MULTIPART_CHUNK_BYTES = 64 * 1024 * 1024
 
-# MaximumExecutionTimeoutInSeconds bounds in botocore's SageMaker model (older docs said 14400).
-_MIN_DEPLOY_TIMEOUT = 600
-_MAX_DEPLOY_TIMEOUT = 28800
 
 _READ_PREFIXES = ("Describe", "List", "Get", "Head")
 # Invoking runs the model but changes no resource: it must not count against "zero writes".
@@ -145,6 +150,11 @@ ABORT_INCOMPLETE_UPLOADS_RULE: Final[LifecycleRuleTypeDef] = {
     "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
 }
 _IAM_PREFIX = {"sagemaker-runtime": "sagemaker"}
+# The key of an archive deployspec uploads: `<prefix>/<sha256 of its content>/model.tar.gz`.
+_ARCHIVE_KEY = re.compile(r"(?P<prefix>.+)/[0-9a-f]{64}/model\.tar\.gz")
+# How old an unfinished upload of another archive must be before apply aborts it: no upload of
+# a model archive takes a day, and the lifecycle rule above waits as long.
+STALE_UPLOAD_SECONDS = 24 * 60 * 60
 
 _CREDENTIALS_HINT = (
     "configure credentials with `aws configure` (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
@@ -160,6 +170,28 @@ class Call:
     service: str
     operation: str
     mutating: bool
+
+
+@dataclass(frozen=True)
+class Retry:
+    """botocore is about to retry a call: it waits first (backoff, and in adaptive mode the
+    client's own rate limit), silently, so `Gateway.on_retry` is told for the user to see."""
+
+    service: str
+    operation: str
+    attempt: int  # the attempt about to be made: 2 or more
+    max_attempts: int  # botocore's total, the first attempt included
+    throttled: bool
+    cause: str  # the error code, or the exception's type when no response came
+
+    @property
+    def message(self) -> str:
+        what = (
+            f"AWS is throttling {self.operation}"
+            if self.throttled
+            else f"AWS {self.operation} failed ({self.cause})"
+        )
+        return f"{what}; retrying (attempt {self.attempt} of {self.max_attempts})"
 
 
 def is_mutating(operation: str) -> bool:
@@ -215,6 +247,7 @@ class Gateway:
             retries={"mode": "adaptive", "max_attempts": max_attempts},
             user_agent_extra=f"deployspec/{__version__}",
         )
+        self.multipart_chunk_bytes = multipart_chunk_bytes
         self._transfer = TransferConfig(
             multipart_threshold=multipart_chunk_bytes,
             multipart_chunksize=multipart_chunk_bytes,
@@ -224,6 +257,9 @@ class Gateway:
         self._lock = threading.Lock()
         self._account_id: str | None = None
         self.calls: list[Call] = []
+        # Told of every retry botocore is about to make (the CLI shows it as progress). Called
+        # from whichever thread made the call, s3transfer's workers included.
+        self.on_retry: Callable[[Retry], None] | None = None
 
     @classmethod
     def connect(
@@ -238,6 +274,15 @@ class Gateway:
                 hint="profiles live in ~/.aws/config and ~/.aws/credentials; "
                 "list them with `aws configure list-profiles`",
             ) from error
+        return cls(session, endpoint_url=endpoint_url)
+
+    @classmethod
+    def local(cls, *, endpoint_url: str, region: str, access_key: str, secret_key: str) -> Gateway:
+        """A gateway to a local endpoint (the sandbox), with its own static credentials: the
+        credential chain is never consulted, so nothing can reach AWS by accident."""
+        session = boto3.Session(
+            aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=region
+        )
         return cls(session, endpoint_url=endpoint_url)
 
     @property
@@ -262,8 +307,63 @@ class Gateway:
                 # before-parameter-build fires once per API call (not per retry), for stubbed
                 # and paginated calls alike, and from s3transfer's worker threads.
                 client.meta.events.register("before-parameter-build.*.*", self._record)
+                # The generic event runs after botocore's own retry handler (registered for
+                # the service), which has then marked a response it will not retry.
+                client.meta.events.register("needs-retry", self._retrying)
                 self._clients[service] = client
             return client
+
+    def _retrying(
+        self,
+        attempts: int,
+        operation: Any,
+        request_dict: Mapping[str, Any],
+        response: Any = None,
+        caught_exception: Exception | None = None,
+        **_: Any,
+    ) -> None:
+        """needs-retry: tell `on_retry` when botocore's standard conditions retry this attempt.
+        Returns None, so that botocore's handler alone decides."""
+        listener = self.on_retry
+        if listener is None:
+            return
+        # botocore seeds the total with the first attempt.
+        total = request_dict.get("context", {}).get("retries", {}).get("max")
+        if not isinstance(total, int) or attempts >= total:
+            return
+        parsed = response[1] if response is not None else None
+        metadata = parsed.get("ResponseMetadata", {}) if isinstance(parsed, dict) else {}
+        if metadata.get("RetryQuotaReached") or metadata.get("MaxAttemptsReached"):
+            return  # botocore gives up on this one: the error follows at once
+        event = {
+            "attempts": attempts,
+            "operation": operation,
+            "request_dict": request_dict,
+            "response": response,
+            "caught_exception": caught_exception,
+        }
+        adapter = RetryEventAdapter()
+        context = adapter.create_retry_context(**event)
+        if not StandardRetryConditions(max_attempts=total).is_retryable(context):
+            return
+        code = context.get_error_code()
+        if caught_exception is not None:
+            cause = type(caught_exception).__name__
+        elif code is None or str(code).isdigit():
+            # A response without a body (HEAD requests): botocore names it by its status.
+            cause = f"HTTP {code or context.http_response.status_code}"
+        else:
+            cause = str(code)
+        listener(
+            Retry(
+                service=str(operation.service_model.service_name),
+                operation=str(operation.name),
+                attempt=attempts + 1,
+                max_attempts=total,
+                throttled=ThrottlingErrorDetector(adapter).is_throttling_error(**event),
+                cause=cause,
+            )
+        )
 
     def _record(self, model: Any, params: Any = None, **_: Any) -> None:
         operation = str(model.name)
@@ -410,6 +510,23 @@ class Gateway:
                 raise
         return True
 
+    def object_etag(self, s3_uri: str) -> str | None:
+        """The object's ETag (quotes removed), or None when there is no object."""
+        bucket, key = parse_s3_uri(s3_uri)
+        owner = self.account_id()
+        denied = (
+            f"allow s3:GetObject and s3:ListBucket on bucket {bucket!r} for the identity you use "
+            "(see --profile)"
+        )
+        with self._s3_errors("HeadObject", bucket, s3_uri, denied_hint=denied):
+            try:
+                found = self._s3().head_object(Bucket=bucket, Key=key, ExpectedBucketOwner=owner)
+            except ClientError as error:
+                if _code(error) in _S3_MISSING:
+                    return None
+                raise
+        return str(found.get("ETag", "")).strip('"')
+
     def bucket_exists(self, bucket: str) -> bool:
         owner = self.account_id()
         denied = (
@@ -423,6 +540,25 @@ class Gateway:
                     return False
                 raise
         return True
+
+    def bucket_ownership(self, bucket: str) -> str:
+        """Whose `bucket` is, as far as HeadBucket tells: "us" (the caller's account),
+        "missing", "another account", or "unknown" (refused with and without our
+        ExpectedBucketOwner: a missing s3:ListBucket, or another account's bucket we may not
+        read). For buckets deployspec never calls itself but hands to SageMaker (a data
+        capture destination, a spec's own s3:// model archive)."""
+        owner = self.account_id()
+        with self._errors("s3", "HeadBucket", bucket):
+            try:
+                self._s3().head_bucket(Bucket=bucket, ExpectedBucketOwner=owner)
+            except ClientError as error:
+                if _code(error) in _S3_MISSING:
+                    return "missing"
+                if _code(error) not in _ACCESS_DENIED:
+                    raise
+            else:
+                return "us"
+        return self._bucket_owner(bucket, denied_with_owner=True) or "unknown"
 
     def create_bucket(self, bucket: str) -> None:
         """A private bucket: encrypted by default (SSE-S3), all public access blocked, and
@@ -511,34 +647,57 @@ class Gateway:
                     raise cause from error
                 raise AwsError(f"S3 upload to {s3_uri} failed: {error}") from error
 
-    def abort_incomplete_uploads(self, s3_uri: str) -> int:
-        """Abort every unfinished multipart upload of exactly this object; returns how many.
+    def abort_incomplete_uploads(self, s3_uri: str, *, now: datetime | None = None) -> int:
+        """Abort the unfinished multipart uploads of deployspec's archives beside `s3_uri`;
+        returns how many.
 
-        For keys only deployspec writes (content-addressed under its prefix): an upload of
-        such a key that is not finished is one an interrupted apply left, since boto3 never
-        resumes one, or one a concurrent apply of the same artifact is running (that apply then
-        fails with NoSuchUpload and the next run finds the object uploaded).
+        `s3_uri` is the archive about to be uploaded, `s3://bucket/<prefix>/<sha256>/model.tar.gz`.
+        Under that prefix every key of that form is content-addressed and written only by
+        deployspec, and boto3 never resumes an upload: an unfinished one is what an interrupted
+        apply left. Aborted are those of this very key, whatever their age (the other possibility,
+        a concurrent apply of the same archive, then fails with NoSuchUpload and the next run finds
+        the object uploaded), and those of the prefix's other archives begun more than
+        STALE_UPLOAD_SECONDS before `now` (a killed upload of an earlier model; a younger one may
+        be another apply at work, of a spec sharing the prefix). Any other key, and anything
+        outside the prefix, is left alone: the bucket may be shared.
         """
         bucket, key = parse_s3_uri(s3_uri)
+        archive = _ARCHIVE_KEY.fullmatch(key)
+        prefix = f"{archive.group('prefix')}/" if archive else key
+        cutoff = (now or datetime.now(UTC)).timestamp() - STALE_UPLOAD_SECONDS
         owner = self.account_id()
         s3 = self._s3()
         with self._s3_errors("ListMultipartUploads", bucket, s3_uri):
             pages = s3.get_paginator("list_multipart_uploads").paginate(
-                Bucket=bucket, Prefix=key, ExpectedBucketOwner=owner
+                Bucket=bucket, Prefix=prefix, ExpectedBucketOwner=owner
             )
-            # The prefix also matches longer keys: only this exact one is ours to abort.
-            found = [
-                upload["UploadId"]
-                for page in pages
-                for upload in page.get("Uploads", [])
-                if upload.get("Key") == key and "UploadId" in upload
-            ]
+            found: list[tuple[str, str]] = []
+            for page in pages:
+                for upload in page.get("Uploads", []):
+                    found_key, upload_id = upload.get("Key", ""), upload.get("UploadId")
+                    if upload_id is None:
+                        continue
+                    if found_key == key:
+                        found.append((found_key, upload_id))
+                        continue
+                    # Only an archive of this very prefix: `<prefix>/<sha256>/model.tar.gz`,
+                    # not a deeper key (another spec's prefix may lie below this one).
+                    match = _ARCHIVE_KEY.fullmatch(found_key)
+                    began = upload.get("Initiated")
+                    if (
+                        archive is not None
+                        and match is not None
+                        and match.group("prefix") == archive.group("prefix")
+                        and isinstance(began, datetime)
+                        and began.timestamp() < cutoff
+                    ):
+                        found.append((found_key, upload_id))
         aborted = 0
-        for upload_id in found:
+        for found_key, upload_id in found:
             with self._s3_errors("AbortMultipartUpload", bucket, s3_uri):
                 try:
                     s3.abort_multipart_upload(
-                        Bucket=bucket, Key=key, UploadId=upload_id, ExpectedBucketOwner=owner
+                        Bucket=bucket, Key=found_key, UploadId=upload_id, ExpectedBucketOwner=owner
                     )
                 except ClientError as error:
                     if _code(error) == "NoSuchUpload":
@@ -934,7 +1093,7 @@ class Gateway:
 def deployment_config(deployment: Deployment) -> DeploymentConfigTypeDef:
     """UpdateEndpoint's DeploymentConfig for a strategy of the spec."""
     wait = deployment.step_wait_seconds or 0
-    timeout = min(max(deployment.timeout_seconds, _MIN_DEPLOY_TIMEOUT), _MAX_DEPLOY_TIMEOUT)
+    timeout = min(max(deployment.timeout_seconds, MIN_DEPLOY_TIMEOUT), MAX_DEPLOY_TIMEOUT)
     config: dict[str, Any]
     match deployment.strategy:
         case "all_at_once" | "canary" | "linear":

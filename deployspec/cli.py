@@ -3,7 +3,7 @@
 Every expected failure is a DeployspecError, printed once on stderr without a traceback and
 mapped to exit code 1 (`--debug` shows the traceback). Exit code 2 is reserved for "changes
 present" with `--detailed-exitcode`, so usage errors exit 1 too. Heavy modules (boto3, the
-SageMaker SDK, rich) are imported inside the commands that need them, keeping `--help` and
+SageMaker SDK) are imported inside the commands that need them, keeping `--help` and
 `validate` fast.
 """
 
@@ -16,6 +16,7 @@ import json
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -245,11 +246,22 @@ def _show_plan(plan: Any, fmt: str) -> None:
         click.echo(render_text(plan, color=_use_color(sys.stdout)), nl=False)
 
 
-def _check_out_path(out: Path, loaded: Any, var_files: tuple[Path, ...]) -> None:
-    """`--out` must not overwrite an input (the spec, a var file, the model's files) nor any
-    other file that is not a saved plan."""
-    from .saved import looks_like_plan
+def _sandbox_home() -> str:
+    from .sandbox.control import sandbox_home
 
+    return str(sandbox_home().resolve())
+
+
+def _check_out_path(out: Path, loaded: Any, var_files: tuple[Path, ...]) -> None:
+    """`--out` must not overwrite an input (the spec, a var file, the model's files), nor any
+    file that is not a saved plan, nor write through a symlink."""
+    from .saved import is_saved_plan
+
+    if out.is_symlink():
+        raise DeployspecError(
+            f"--out {out} is a symbolic link: deployspec does not write a plan through one",
+            hint="name a regular file, e.g. --out plan.json",
+        )
     target = out.resolve()
     paths = loaded.paths
     files = [loaded.file, *var_files, paths.entry_point]
@@ -269,7 +281,12 @@ def _check_out_path(out: Path, loaded: Any, var_files: tuple[Path, ...]) -> None
             )
     if target.is_dir():
         raise DeployspecError(f"--out {out} is a folder", hint="name a file, e.g. plan.json")
-    if target.exists() and not looks_like_plan(target):
+    if not target.parent.is_dir():
+        raise DeployspecError(
+            f"--out {out}: the folder {out.parent} does not exist",
+            hint="create it first, or save the plan elsewhere",
+        )
+    if target.exists() and not is_saved_plan(target):
         raise DeployspecError(
             f"--out {out} exists and is not a saved plan: deployspec does not overwrite it",
             hint="remove it first, or save the plan under another name",
@@ -313,8 +330,9 @@ def plan(
         _check_out_path(out, prepared.loaded, var_files)
     _show_plan(prepared.plan, fmt)
     if out is not None:
-        from .saved import make_inputs, write
+        from .saved import make_inputs, new_salt, sealed_variables, write
 
+        salt = new_salt()
         inputs = make_inputs(
             file,
             variables,
@@ -322,9 +340,19 @@ def plan(
             adopt=adopt,
             role=target.role,
             sandbox=target.use_sandbox,
+            salt=salt,
+            sandbox_home=_sandbox_home() if target.use_sandbox else None,
         )
-        write(out, prepared.plan, inputs)
-        click.echo(f"Saved the plan to {out}; apply it with `deployspec apply {out}`.", err=True)
+        write(out, prepared.plan, inputs, salt)
+        # The command to apply it: what the saved plan cannot hold must be given again.
+        again = "".join(f" --var {name}=..." for name in sealed_variables(inputs))
+        roots = os.environ.get("DEPLOYSPEC_ALLOWED_ROOTS")
+        if roots:
+            again += "".join(f" --allow-path {r}" for r in roots.split(os.pathsep) if r)
+        # No --sandbox: the saved plan records where it was made against.
+        click.echo(
+            f"Saved the plan to {out}; apply it with `deployspec apply {out}{again}`.", err=True
+        )
     if detailed_exitcode and prepared.plan.has_changes:
         raise SystemExit(2)
 
@@ -345,28 +373,62 @@ def _confirm(auto_approve: bool, what: str) -> None:
 
 
 class _Progress:
-    """Prints apply events on stderr: a progress bar on a terminal, lines otherwise."""
+    """Prints apply events on stderr: a progress bar on a terminal, lines otherwise. Called
+    from s3transfer's worker threads too (upload progress, retries): a lock keeps lines whole."""
 
     def __init__(self) -> None:
         self.last: tuple[str, str] | None = None
         self.last_percent = -1
-        self.tty = _use_color(sys.stderr)
+        # NO_COLOR asks for no colour, not for no progress bar: the bar is plain text.
+        self.tty = bool(getattr(sys.stderr, "isatty", lambda: False)())
+        self.bar_open = False  # a progress bar is drawn on the current line
+        self.lock = threading.Lock()
 
     def __call__(self, event: Any) -> None:
-        if event.kind == "progress":
-            percent = int((event.fraction or 0) * 100)
-            if self.tty:
-                bar = "#" * (percent // 4)
-                end = "\n" if percent >= 100 else ""
-                click.echo(f"\r{event.address}: [{bar:<25}] {percent:3d}%{end}", nl=False, err=True)
-            elif percent >= self.last_percent + 10 or percent == 100:
-                self.last_percent = percent
-                click.echo(f"{event.address}: uploading {percent}%", err=True)
-            return
-        key = (event.address, event.message)
-        if key != self.last:
-            self.last = key
-            click.echo(f"{event.address}: {event.message}", err=True)
+        with self.lock:
+            if event.kind == "progress":
+                self._progress(event)
+                return
+            key = (event.address, event.message)
+            if key != self.last:
+                self.last = key
+                self._line(f"{event.address}: {event.message}")
+
+    def retry(self, retry: Any) -> None:
+        """Gateway.on_retry: botocore waits before it retries, which would look like a hang."""
+        with self.lock:
+            self.last = None
+            self._line(retry.message)
+
+    def _progress(self, event: Any) -> None:
+        percent = int((event.fraction or 0) * 100)
+        if self.tty:
+            bar = "#" * (percent // 4)
+            done = percent >= 100
+            end = "\n" if done else ""
+            click.echo(f"\r{event.address}: [{bar:<25}] {percent:3d}%{end}", nl=False, err=True)
+            self.bar_open = not done
+        elif percent >= self.last_percent + 10 or percent == 100:
+            self.last_percent = percent
+            click.echo(f"{event.address}: uploading {percent}%", err=True)
+
+    def _line(self, text: str) -> None:
+        if self.bar_open:
+            click.echo("", err=True)  # end the bar's line, not overwrite it
+            self.bar_open = False
+        click.echo(text, err=True)
+
+
+def _run_plan(gateway: Any, plan: Any) -> None:
+    """Apply `plan`, its events and botocore's retries shown as progress on stderr."""
+    from .applier import Applier
+
+    progress = _Progress()
+    gateway.on_retry = progress.retry
+    try:
+        Applier(gateway).apply(plan, progress)
+    finally:
+        gateway.on_retry = None
 
 
 @cli.command()
@@ -388,18 +450,19 @@ def apply(
     Idempotent: an unchanged spec changes nothing. A changed spec updates the live endpoint
     in place, without downtime; an interrupted apply is completed by running it again.
     """
-    from .applier import Applier
     from .operations import prepare, prepare_saved
     from .render import render_text
     from .saved import looks_like_plan
 
     if looks_like_plan(file):
-        if variables or var_files or adopt:
+        if var_files or adopt:
             raise DeployspecError(
-                "--var, --var-file and --adopt cannot be given with a saved plan: it records "
-                "those it was made with"
+                "--var-file and --adopt cannot be given with a saved plan: it records those it "
+                "was made with",
+                hint=f"run `deployspec apply {file}` alone (with --var only for the values it "
+                "sealed), or make a new plan",
             )
-        prepared = prepare_saved(file, target)
+        prepared = prepare_saved(file, target, variables)
         the_plan, gateway = prepared.plan, prepared.gateway
         click.echo(render_text(the_plan, color=_use_color(sys.stdout)), nl=False)
         auto_approve = True  # reviewing the saved plan was the approval
@@ -411,7 +474,7 @@ def apply(
         return
     _confirm(auto_approve, "apply these changes")
     _long_running()
-    Applier(gateway).apply(the_plan, _Progress())
+    _run_plan(gateway, the_plan)
     add, change, destroy = the_plan.counts()
     click.echo(
         f"Apply complete! Resources: {add} added, {change} changed, {destroy} destroyed. "
@@ -435,8 +498,11 @@ def destroy(
     auto_approve: bool,
     purge_artifacts: bool,
 ) -> None:
-    """Remove the endpoint, its scaling, and every config and model FILE's spec owns."""
-    from .applier import Applier
+    """Remove the endpoint, its scaling, and every config and model FILE's spec owns.
+
+    The model archives deployspec uploaded stay in S3 (named when destroy runs) unless
+    --purge-artifacts is given; archives another model still serves are always kept.
+    """
     from .desired import is_uploaded_artifact
     from .operations import connect_spec
     from .planner import make_destroy_plan
@@ -444,7 +510,9 @@ def destroy(
     from .state import archive_users, read_owned
 
     loaded, gateway, account = connect_spec(file, variables, var_files, target)
-    owned = read_owned(gateway, loaded.spec.name, with_model_data=purge_artifacts)
+    # The models' archives are read either way: those kept are named, so nobody is surprised
+    # by what stays billed in S3 (once the models are gone nothing leads deployspec to them).
+    owned = read_owned(gateway, loaded.spec.name, with_model_data=True)
     bucket = loaded.spec.bucket or f"sagemaker-{gateway.region}-{account}"
     # Only archives deployspec uploaded under this spec's prefix: never the user's own s3://
     # artifacts, nor anything another spec may use.
@@ -453,13 +521,22 @@ def destroy(
         for uri in owned.model_data.values()
         if is_uploaded_artifact(uri, bucket, loaded.spec.artifact_prefix)
     }
-    users = archive_users(gateway, candidates, ignore=owned.model_data)
-    purge = tuple(uri for uri in candidates if not users[uri])
-    kept = tuple(
-        f"kept: model {', '.join(sorted(names))} still serves {uri}"
-        for uri, names in sorted(users.items())
-        if names
-    )
+    if purge_artifacts:
+        users = archive_users(gateway, candidates, ignore=owned.model_data)
+        purge = tuple(uri for uri in candidates if not users[uri])
+        still_used = {uri: names for uri, names in users.items() if names}
+        kept = tuple(
+            f"kept: model {', '.join(sorted(names))} still serves {uri}"
+            for uri, names in sorted(still_used.items())
+        )
+    else:
+        purge = ()
+        still_used = {}
+        kept = tuple(
+            f"kept in S3: {uri} (uploaded for this spec; destroy --purge-artifacts deletes it "
+            "with the rest)"
+            for uri in sorted(candidates)
+        )
     the_plan = make_destroy_plan(loaded.spec.name, gateway.region, account, owned, purge=purge)
     the_plan = dataclasses.replace(the_plan, notes=(*the_plan.notes, *kept))
     if not the_plan.has_changes:
@@ -470,8 +547,12 @@ def destroy(
     click.echo(render_text(the_plan, color=_use_color(sys.stdout)), nl=False)
     _confirm(auto_approve, "destroy these resources")
     _long_running()
-    Applier(gateway).apply(the_plan, _Progress())
+    _run_plan(gateway, the_plan)
     click.echo(f"Destroy complete! {len(the_plan.changes)} resources removed.")
+    left = sorted(still_used) if purge_artifacts else sorted(candidates)
+    for uri in left:
+        why = "another model still serves it" if purge_artifacts else "uploaded for this spec"
+        click.echo(f"Kept in S3: {uri} ({why}); delete it with `aws s3 rm {uri}`.")
 
 
 @cli.command()
@@ -487,7 +568,6 @@ def rollback(
     auto_approve: bool,
 ) -> None:
     """Point the endpoint back at its previous kept config, verified like apply."""
-    from .applier import Applier
     from .operations import connect_spec
     from .planner import make_rollback_plan, rollback_target
     from .render import render_text
@@ -508,7 +588,7 @@ def rollback(
     click.echo(render_text(the_plan, color=_use_color(sys.stdout)), nl=False)
     _confirm(auto_approve, "roll back")
     _long_running()
-    Applier(gateway).apply(the_plan, _Progress())
+    _run_plan(gateway, the_plan)
     click.echo(f"Rollback complete! Endpoint {loaded.spec.name} serves {target_name}.")
 
 
@@ -551,9 +631,10 @@ def status(
             first = endpoint.variants[0].variant_name
             scaling = gateway.describe_scaling(scaling_resource_id(endpoint.name, first))
         spec_name, region = loaded.spec.name, gateway.region
-        matches: bool | None = None
         changes: list[dict[str, Any]] = []
-        unknown: str | None = str(exc)
+        # With no endpoint at all, the answer is known without the model's archive.
+        matches: bool | None = False if endpoint is None else None
+        unknown: str | None = str(exc) if endpoint is not None else None
     else:
         endpoint, scaling = prepared.actual.endpoint, prepared.actual.scaling
         tags = prepared.actual.endpoint_tags
@@ -620,6 +701,8 @@ def status(
         click.echo(f"  matches spec:   unknown ({unknown})")
     elif matches:
         click.echo("  matches spec:   yes")
+    elif not changes:
+        click.echo("  matches spec:   no (`deployspec plan` shows what apply would create)")
     else:
         pending = len(changes)
         click.echo(
@@ -676,7 +759,7 @@ def sandbox_start(port: int | None, transition_seconds: float) -> None:
     info, started = control.start(port, transition_seconds=transition_seconds)
     verb = "started" if started else "already running"
     click.echo(f"sandbox {verb} at {info.endpoint_url} (pid {info.pid})", err=True)
-    click.echo(f"# state in {info.state_dir} (DEPLOYSPEC_HOME selects another)", err=True)
+    click.echo(f"# state in {info.state_dir} (DEPLOYSPEC_HOME selects another sandbox)", err=True)
     click.echo("# use it with --sandbox, or export these:", err=True)
     for key, value in control.environment(info).items():
         click.echo(f"export {key}={value}")
@@ -691,9 +774,8 @@ def sandbox_status() -> None:
     if info is None:
         click.echo("sandbox: not running (start it with `deployspec sandbox start`)")
         raise SystemExit(1)
-    click.echo(
-        f"sandbox: running at {info.endpoint_url} (pid {info.pid}), state in {info.state_dir}"
-    )
+    click.echo(f"sandbox: running at {info.endpoint_url} (pid {info.pid})")
+    click.echo(f"  state: {info.state_dir} (DEPLOYSPEC_HOME selects another sandbox)")
 
 
 @sandbox.command("stop")

@@ -194,14 +194,20 @@ def build_desired(
     bucket = spec.bucket or f"sagemaker-{region}-{account}"
     realtime = spec.realtime
     framework, version = model_spec.framework.value, model_spec.version or ""
+    instance_type = realtime.instance_type if realtime else None
     image = model_spec.image or images.image_uri(
         framework,
         region,
         version,
+        # From the table the SDK reads for this instance type (arm64 images on Graviton).
         py_version=catalog.image_py_version(
-            framework, version, model_spec.py_version, model_spec.base_framework_version
+            framework,
+            version,
+            model_spec.py_version,
+            model_spec.base_framework_version,
+            catalog.image_scope(framework, instance_type),
         ),
-        instance_type=realtime.instance_type if realtime else None,
+        instance_type=instance_type,
         base_framework_version=model_spec.base_framework_version,
     )
 

@@ -33,7 +33,11 @@ def name_base(base: str) -> str:
 
 
 def content_name(base: str, content: object) -> str:
-    return f"{name_base(base)}-{digest(content)[:HASH_LENGTH]}"
+    kept = name_base(base)
+    # A cut base no longer tells two specs apart by itself: the whole name joins the hash.
+    # (Only then, so that names of shorter specs stay what earlier versions made.)
+    hashed = content if kept == base else {"spec": base, "content": content}
+    return f"{kept}-{digest(hashed)[:HASH_LENGTH]}"
 
 
 def is_content_name(name: str, base: str) -> bool:

@@ -40,8 +40,6 @@ class Target:
 
 
 def connect(target: Target, spec_region: str | None = None) -> Gateway:
-    import boto3
-
     from .aws import Gateway
 
     region = target.region or spec_region
@@ -60,12 +58,12 @@ def connect(target: Target, spec_region: str | None = None) -> Gateway:
                 hint="start it with `deployspec sandbox start`",
             )
         env = control.environment(info)
-        session = boto3.Session(
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-            region_name=region or info.region,
+        return Gateway.local(
+            endpoint_url=info.endpoint_url,
+            region=region or info.region,
+            access_key=env["AWS_ACCESS_KEY_ID"],
+            secret_key=env["AWS_SECRET_ACCESS_KEY"],
         )
-        return Gateway(session, endpoint_url=info.endpoint_url)
     return Gateway.connect(
         profile=target.profile,
         region=region,
@@ -164,13 +162,13 @@ def connect_spec(
     return loaded, gateway, account_of_role(resolve_role(loaded, target.role))
 
 
-def prepare_saved(path: Path, target: Target) -> Prepared:
+def prepare_saved(path: Path, target: Target, given: Sequence[str] = ()) -> Prepared:
     """Plan again from what a saved plan records, and refuse unless the result is that plan.
 
     The saved file's changes are never executed: the returned plan is made now, from the
     recorded spec, variables and flags, against the live state (see saved.py).
     """
-    from .saved import check_inputs, read, verify
+    from .saved import check_inputs, read, variables_for_apply, verify
 
     saved = read(path)
     inputs = saved.inputs
@@ -189,13 +187,24 @@ def prepare_saved(path: Path, target: Target) -> Prepared:
             "the saved plan was made against AWS, not the local sandbox",
             hint="apply it without --sandbox (and without DEPLOYSPEC_SANDBOX)",
         )
+    if inputs.sandbox_home is not None:
+        from .sandbox.control import sandbox_home
+
+        here = str(sandbox_home().resolve())
+        if here != inputs.sandbox_home:
+            raise PlanError(
+                f"the saved plan was made against the sandbox of {inputs.sandbox_home}, "
+                f"not this one ({here})",
+                hint=f"apply it with DEPLOYSPEC_HOME={inputs.sandbox_home}",
+            )
     check_inputs(saved)
+    variables = variables_for_apply(saved, given)
     recorded = Target(
         region=saved.region, profile=target.profile, sandbox=inputs.sandbox, role=inputs.role
     )
     prepared = prepare(
         Path(inputs.spec_file),
-        inputs.variables,
+        variables,
         [Path(f.path) for f in inputs.var_files],
         recorded,
         adopt=inputs.adopt,

@@ -11,11 +11,15 @@ changes whenever the JSON shape does. Saved plans (`saved.py`) wrap this JSON.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 FORMAT_VERSION = 2
+
+# An archive deployspec uploads: <prefix>/<sha256 of its tar stream>/model.tar.gz.
+_ARCHIVE_DIGEST = re.compile(r"/([0-9a-f]{64})/model\.tar\.gz$")
 
 
 class Action(StrEnum):
@@ -49,6 +53,13 @@ class Change:
 
     @property
     def address(self) -> str:
+        """How people and progress lines name the change. An uploaded archive's name is its
+        full S3 URI, over 150 characters: it is addressed by the first 12 hex digits of the
+        content digest that names it (its `name` stays the URI: apply and its guard use that)."""
+        if self.kind is Kind.ARTIFACT:
+            found = _ARCHIVE_DIGEST.search(self.name)
+            if found is not None:
+                return f"{self.kind.value}.{found.group(1)[:12]}"
         return f"{self.kind.value}.{self.name}"
 
     def to_json(self) -> dict[str, Any]:

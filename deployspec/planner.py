@@ -21,6 +21,7 @@ from .resources import (
     BOOKKEEPING_KEYS,
     MANAGED_BY,
     OWNERSHIP_KEYS,
+    TAG_DIGEST,
     TAG_MANAGED_BY,
     TAG_MODEL,
     TAG_PREVIOUS,
@@ -28,6 +29,7 @@ from .resources import (
     TAG_SPEC,
     EndpointConfig,
     Model,
+    OwnedResource,
     Scaling,
     comparable_tags,
     is_owned,
@@ -36,7 +38,7 @@ from .resources import (
     to_json,
     without_aws_tags,
 )
-from .secrets import DECLARED, SENSITIVE, secret_paths
+from .secrets import DECLARED, SENSITIVE, secret_paths, withheld_paths
 from .state import IN_PROGRESS, Actual, Owned
 
 # Endpoint states from which only a new endpoint recovers. UpdateRollbackFailed is not one:
@@ -111,7 +113,13 @@ def make_plan(
                     Action.CREATE,
                     None,
                     to_json(desired.artifact),
-                    (f"model.tar.gz sha256 {desired.artifact.sha256[:12]} is not in S3 yet",),
+                    (
+                        f"the object at this address is not model.tar.gz sha256 "
+                        f"{desired.artifact.sha256[:12]} as built here (other bytes, or the "
+                        "same content compressed elsewhere): it is uploaded again"
+                        if actual.artifact_differs
+                        else f"model.tar.gz sha256 {desired.artifact.sha256[:12]} is not in S3 yet",
+                    ),
                 )
             )
 
@@ -353,7 +361,14 @@ def _endpoint_and_scaling(desired: Desired, actual: Actual, mark: str | None) ->
     # Bookkeeping tags already there are kept: the applier removes what `after` lacks.
     kept = {k: v for k, v in live_tags.items() if k in BOOKKEEPING_KEYS}
     wanted_tags = {**desired.endpoint_tags, **kept, **bookkeeping}
-    tags_differ = comparable_tags(live_tags) != desired.endpoint_tags
+    # The spec digest only summarises what is compared on its own (the config, the tags, the
+    # scaling) plus rollout settings, which act at the next update and live nowhere else: a
+    # digest that alone differs (a scaling or rollout edit, a digest of another deployspec
+    # version) changes nothing on the endpoint, and planning it made an update with nothing
+    # to show. It rides along, like the bookkeeping, when the endpoint changes anyway.
+    tags_differ = _without_digest(comparable_tags(live_tags)) != _without_digest(
+        desired.endpoint_tags
+    )
     if tags_differ and not reasons:
         reasons.append("tags changed")
     # Bookkeeping alone is no reason for an endpoint change (make_plan records the prune mark
@@ -418,6 +433,10 @@ def _prune(desired: Desired, actual: Actual) -> tuple[list[Change], str | None]:
     return out, prune_mark(desired.config.name, desired.keep)
 
 
+def _without_digest(tags: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in tags.items() if k != TAG_DIGEST}
+
+
 def _user_tags(tags: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in without_aws_tags(tags).items() if k not in OWNERSHIP_KEYS}
 
@@ -454,6 +473,7 @@ def _diff_reasons(
 ) -> tuple[str, ...]:
     reasons = []
     hidden = secret_paths(before, after)
+    withheld = withheld_paths(before, after)
     flat_before, flat_after = flatten(before), flatten(after)
     for key in sorted(set(flat_before) | set(flat_after)):
         old, new = flat_before.get(key), flat_after.get(key)
@@ -463,10 +483,11 @@ def _diff_reasons(
         if key in hidden:
             what = "added" if old is None else "removed" if new is None else "changed"
             reasons.append(f"{key}: {SENSITIVE} {what}")
-        elif key.startswith("environment.") and new is None:
-            # The live value may be a secret that the spec, now without the key, no longer
-            # declares: say it went, not what it was.
-            reasons.append(f"{key}: removed")
+        elif key in withheld:
+            # The live value may be a secret that the spec, now without the key or without it
+            # in secret_env, no longer declares (AWS keeps no record of which keys were):
+            # say what happened and what the spec wants, never what the value was.
+            reasons.append(f"{key}: removed" if new is None else f"{key}: changed to {_short(new)}")
         else:
             reasons.append(f"{key}: {_short(old)} → {_short(new)}")
     if drift and reasons:
@@ -509,7 +530,7 @@ def make_destroy_plan(
         # Every variant's target, as read from the live endpoint: what the spec says now (say,
         # serverless) does not tell what was registered before.
         changes.extend(
-            Change(Kind.SCALING, s.resource_id, Action.DELETE, to_json(s), None, ("destroy",))
+            Change(Kind.SCALING, s.resource_id, Action.DELETE, to_json(s), None)
             for s in owned.scaling
         )
     if ours and endpoint is not None:
@@ -520,10 +541,13 @@ def make_destroy_plan(
                 Action.DELETE,
                 {"config_name": endpoint.config_name, "status": endpoint.status},
                 None,
-                ("destroy",),
             )
         )
     serving = endpoint.config_name if endpoint is not None and not ours else None
+    # Reasons say what each item is to the endpoint, which its name and date do not: what it
+    # serves now, or what is kept for rollback (a bare "destroy" on every line said nothing).
+    current = endpoint.config_name if endpoint is not None and ours else None
+    uses = {o.name: o.model_name for o in owned.resources if o.kind == "endpoint_config"}
     for item in sorted(owned.resources, key=lambda o: (o.kind != "endpoint_config", o.name)):
         if item.name == serving:
             continue  # in use by an endpoint that is not ours
@@ -534,12 +558,19 @@ def make_destroy_plan(
                 Action.DELETE,
                 {"name": item.name, "created": item.created},
                 None,
-                ("destroy",),
+                _destroy_reason(item, current, uses),
             )
         )
     for uri in sorted(set(purge)):
         changes.append(
-            Change(Kind.ARTIFACT, uri, Action.DELETE, {"s3_uri": uri}, None, ("--purge-artifacts",))
+            Change(
+                Kind.ARTIFACT,
+                uri,
+                Action.DELETE,
+                {"s3_uri": uri},
+                None,
+                ("--purge-artifacts: no other model uses this archive",),
+            )
         )
     return Plan(
         spec_name=spec_name,
@@ -551,6 +582,22 @@ def make_destroy_plan(
         notes=tuple(notes),
         endpoint_status=endpoint.status if endpoint else None,
     )
+
+
+def _destroy_reason(
+    item: OwnedResource, serving: str | None, uses: dict[str, str | None]
+) -> tuple[str, ...]:
+    """What a config or model is to the endpoint being destroyed; nothing when not known (no
+    endpoint of ours, a model no config names)."""
+    if serving is None:
+        return ()
+    if item.kind == "endpoint_config":
+        return ("the endpoint serves it",) if item.name == serving else ("kept for rollback",)
+    if uses.get(serving) == item.name:
+        return ("the endpoint serves it",)
+    if item.name in uses.values():
+        return ("kept for rollback",)
+    return ()
 
 
 def rollback_target(spec_name: str, owned: Owned) -> str:

@@ -3,18 +3,23 @@
 Contract: `render_text(plan, color)` reads like Terraform (`+` create, `~` update in place,
 `-/+` replace, `-` delete, before -> after per attribute, `# forces replacement`, and a closing
 `Plan: X to add, Y to change, Z to destroy.`); `render_json(plan)` is the documented, versioned
-structure (docs/plan-format.md); `render_markdown(plan)` is for a pull-request comment. Secret
-environment values are masked in all three.
+structure (docs/plan-format.md); `render_markdown(plan)` is for a pull-request comment: a
+summary table, then the changes in a ```diff block whose changed lines each begin with the
+symbol GitHub colours (`+`, `-`, and `!` for an update in place). Resources are shown by
+`Change.address` (an uploaded archive by its digest's first 12 hex digits). Secret environment
+values are masked in all three.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from typing import Any
 
 from .plan import Action, Change, Kind, Plan
 from .planner import flatten
-from .secrets import DECLARED, SENSITIVE, mask_pair, secret_paths
+from .secrets import DECLARED, SENSITIVE, mask_pair, secret_paths, withheld_paths
 
 _SYMBOL = {
     Action.CREATE: "+",
@@ -45,7 +50,7 @@ def summary_line(plan: Plan) -> str:
 
 
 def _verb(change: Change) -> str:
-    if change.kind is Kind.ARTIFACT:
+    if change.kind is Kind.ARTIFACT and change.action is Action.CREATE:
         return "will be uploaded"
     if change.kind is Kind.PRUNE_MARK:
         return "will be recorded on the endpoint"
@@ -84,34 +89,53 @@ def _shown(key: str, change: Change) -> bool:
 
 def _attribute_lines(change: Change) -> list[tuple[str, str]]:
     """(symbol, "key = value" text) per attribute that matters for this change."""
+    rows = _rows(change, _shown)
+    if not rows and change.action is Action.UPDATE:
+        # An update whose every difference is bookkeeping would render as `{ }`, a change
+        # that shows nothing: show what it does change rather than nothing.
+        rows = _rows(change, lambda key, _: key != DECLARED)
+    width = max((len(key) for _, key, _ in rows), default=0)
+    return [(symbol, f"{key.ljust(width)} = {text}") for symbol, key, text in rows]
+
+
+def _rows(change: Change, shown: Callable[[str, Change], bool]) -> list[tuple[str, str, str]]:
+    """(symbol, key, value text) per attribute `shown` lets through."""
     hidden = secret_paths(change.before, change.after)
+    # Live environment values the change replaces or drops (see secrets.withheld_paths).
+    withheld = withheld_paths(change.before, change.after)
     before = flatten(change.before or {})
     after = flatten(change.after or {})
     rows: list[tuple[str, str, str]] = []
     for key in sorted(set(before) | set(after)):
-        if not _shown(key, change):
+        if not shown(key, change):
             continue
         # Compared with their real values, so that a changed secret shows as changed.
         old, new = before.get(key), after.get(key)
         show = _secret if key in hidden else _value
+        show_old = _secret if key in withheld else show
         forces = "  # forces replacement" if key in change.forces else ""
         if change.action is Action.CREATE:
             if new is not None:
                 rows.append(("+", key, f"{show(new)}"))
         elif change.action is Action.DELETE:
             if old is not None:
-                rows.append(("-", key, f"{show(old)}"))
+                rows.append(("-", key, f"{show_old(old)}"))
         elif old != new:
             if old is None:
                 rows.append(("+", key, f"{show(new)}{forces}"))
             elif new is None:
-                rows.append(("-", key, f"{show(old)}{forces}"))
+                rows.append(("-", key, f"{show_old(old)}{forces}"))
             elif key in hidden:
                 rows.append(("~", key, f"{SENSITIVE} changed{forces}"))
             else:
-                rows.append(("~", key, f"{_value(old)} -> {_value(new)}{forces}"))
-    width = max((len(key) for _, key, _ in rows), default=0)
-    return [(symbol, f"{key.ljust(width)} = {text}") for symbol, key, text in rows]
+                rows.append(("~", key, f"{show_old(old)} -> {_value(new)}{forces}"))
+    return rows
+
+
+def _label(change: Change) -> str:
+    """The resource's name as the block shows it: the address without its kind (an uploaded
+    archive's full S3 URI is one of its attributes)."""
+    return change.address.removeprefix(f"{change.kind.value}.")
 
 
 def render_change(change: Change, color: bool = False) -> list[str]:
@@ -123,7 +147,7 @@ def render_change(change: Change, color: bool = False) -> list[str]:
     lines = [paint(_BOLD, f"  # {change.address} {_verb(change)}")]
     for reason in change.reasons:
         lines.append(paint(_DIM, f"  # ({reason})"))
-    lines.append(f"{paint(code, symbol.rjust(3))} {change.kind.value} {_value(change.name)} {{")
+    lines.append(f"{paint(code, symbol.rjust(3))} {change.kind.value} {_value(_label(change))} {{")
     for row_symbol, text in _attribute_lines(change):
         row_code = {"+": _COLOR[Action.CREATE], "-": _COLOR[Action.DELETE]}.get(
             row_symbol, _COLOR[Action.UPDATE]
@@ -165,6 +189,38 @@ def render_json(plan: Plan) -> str:
     return json.dumps(plan_document(plan), indent=2, sort_keys=False) + "\n"
 
 
+# GitHub colours a ```diff line by its first character only: `+` green, `-` red, `!` orange.
+# `~` (update in place) means nothing to it, so updates are marked `!` there.
+_DIFF_SYMBOL = {
+    Action.CREATE: "+",
+    Action.UPDATE: "!",
+    Action.DELETE: "-",
+    Action.REPLACE: "-/+",
+}
+_DIFF_ROW = {"+": "+", "-": "-", "~": "!"}
+
+
+def _diff_lines(change: Change) -> list[str]:
+    """One change as diff lines: every changed line starts with its symbol, comments with #."""
+    lines = [f"# {change.address} {_verb(change)}"]
+    lines.extend(f"# ({_one_line(reason)})" for reason in change.reasons)
+    symbol = _DIFF_SYMBOL[change.action]
+    lines.append(f"{symbol} {change.kind.value} {_value(_label(change))} {{")
+    lines.extend(f"{_DIFF_ROW[row]}     {text}" for row, text in _attribute_lines(change))
+    lines.append("  }")
+    return lines
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _fence(body: str) -> str:
+    """A backtick fence longer than any backtick run in `body`, which would otherwise close it."""
+    longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
+    return "`" * max(3, longest + 1)
+
+
 def render_markdown(plan: Plan) -> str:
     head = (
         f"### deployspec plan: `{plan.endpoint_name}` ({plan.region})\n\n**{summary_line(plan)}**\n"
@@ -173,12 +229,15 @@ def render_markdown(plan: Plan) -> str:
         return head
     rows = ["", "| action | resource | why |", "| --- | --- | --- |"]
     for item in plan.changes:
-        why = "; ".join(item.reasons).replace("|", "\\|")
+        why = _one_line("; ".join(item.reasons)).replace("|", "\\|")
         rows.append(f"| `{_SYMBOL[item.action]}` {item.action.value} | `{item.address}` | {why} |")
-    notes = "".join(f"\n> {note}\n" for note in plan.notes)
-    details = (
-        "\n<details><summary>Details</summary>\n\n```diff\n"
-        + render_text(plan, color=False)
-        + "```\n\n</details>\n"
-    )
+    notes = "".join(f"\n> {_one_line(note)}\n" for note in plan.notes)
+    blocks: list[str] = []
+    for change in plan.changes:
+        if blocks:
+            blocks.append("")
+        blocks.extend(_diff_lines(change))
+    body = "\n".join(blocks) + "\n"
+    fence = _fence(body)
+    details = f"\n<details><summary>Details</summary>\n\n{fence}diff\n{body}{fence}\n\n</details>\n"
     return head + notes + "\n".join(rows) + "\n" + details

@@ -168,7 +168,6 @@ class Artifact:
     size: int
     local_path: str | None
     s3_uri: str
-    exists: bool | None = None  # known only after state looked for it
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,11 @@
 
 Contract: `write(path, plan, inputs)` stores the plan together with the inputs it was made from
 (the spec's path and digest, `--var` and `--var-file`, `--adopt`, `--role`, the sandbox), mode
-0600, with every container environment value sealed: replaced by a salted digest, so the file
-holds no environment secret. `read(path)` validates the whole file before anything else and
-raises PlanError for anything that is not exactly a saved plan of this version.
+0600, with every container environment value sealed: replaced by a salted digest (scrypt for
+values that look secret), so the file holds no environment value. A `--var` whose name or value
+looks secret is sealed too, and must be given again to apply. `read(path)` validates the whole
+file before anything else and raises PlanError for anything that is not exactly a saved plan
+of this version.
 
 apply never executes what the file says. It plans again from the recorded inputs against the
 live state, and `verify(saved, fresh)` refuses unless the fresh plan, sealed the same way, is
@@ -28,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from . import __version__
 from .errors import PlanError
 from .plan import FORMAT_VERSION, Action, Kind, Plan
-from .secrets import SEALED
+from .secrets import DECLARED, SEALED, is_secret, is_secret_key, looks_secret
 
 MARKER = "deployspec_saved_plan"
 SAVED_VERSION = 1
@@ -46,16 +48,26 @@ class SavedFile(_Strict):
     sha256: str = Field(pattern=_HEX64)
 
 
+class SavedVar(_Strict):
+    """A `--var`: its value as given, or (when it looks secret) only a seal of it."""
+
+    name: str
+    value: str | None
+    sealed: str | None
+
+
 class Inputs(_Strict):
     """What the plan was made from; apply plans again from exactly these."""
 
     spec_file: str
     spec_sha256: str = Field(pattern=_HEX64)
-    variables: list[str]
+    variables: list[SavedVar]
     var_files: list[SavedFile]
     adopt: bool
     role: str | None
     sandbox: bool
+    # Which sandbox (its DEPLOYSPEC_HOME, resolved): each is private to what started it.
+    sandbox_home: str | None
 
 
 class _Change(_Strict):
@@ -136,15 +148,25 @@ def make_inputs(
     adopt: bool,
     role: str | None,
     sandbox: bool,
+    salt: str,
+    sandbox_home: str | None = None,
 ) -> Inputs:
+    saved = []
+    for item in variables:
+        name, _, value = item.partition("=")
+        if is_secret_key(name) or looks_secret(value):
+            saved.append(SavedVar(name=name, value=None, sealed=_slow_seal(salt, name, value)))
+        else:
+            saved.append(SavedVar(name=name, value=value, sealed=None))
     return Inputs(
         spec_file=str(spec_file),
         spec_sha256=file_digest(spec_file),
-        variables=list(variables),
+        variables=saved,
         var_files=[SavedFile(path=str(p), sha256=file_digest(p)) for p in var_files],
         adopt=adopt,
         role=role,
         sandbox=sandbox,
+        sandbox_home=sandbox_home if sandbox else None,
     )
 
 
@@ -152,9 +174,16 @@ def seal(data: Any, salt: str) -> Any:
     """A copy with every `environment` value replaced by a salted digest of key and value."""
     if isinstance(data, dict):
         out: dict[str, Any] = {}
+        listed = data.get(DECLARED)
+        declared = [str(k) for k in listed] if isinstance(listed, list) else []
         for key, value in data.items():
             if key == "environment" and isinstance(value, dict):
-                out[key] = {k: _sealed(salt, str(k), v) for k, v in value.items()}
+                out[key] = {
+                    k: _slow_seal(salt, str(k), v)
+                    if is_secret(str(k), v, declared)
+                    else _sealed(salt, str(k), v)
+                    for k, v in value.items()
+                }
             else:
                 out[key] = seal(value, salt)
         return out
@@ -168,8 +197,63 @@ def _sealed(salt: str, key: str, value: object) -> str:
     return SEALED + hashlib.sha256(material.encode()).hexdigest()
 
 
-def write(path: Path, plan: Plan, inputs: Inputs) -> None:
-    salt = token_hex(16)
+# scrypt's interactive cost: a guess at a short password costs about 0.1 s, so the seals of
+# secrets in a leaked plan file cannot be brute-forced like a plain hash (each costs 16 MiB).
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+def _slow_seal(salt: str, key: str, value: object) -> str:
+    material = json.dumps([key, value], separators=(",", ":")).encode()
+    sealed = hashlib.scrypt(material, salt=bytes.fromhex(salt), dklen=32, **_SCRYPT)
+    return SEALED + "scrypt:" + sealed.hex()
+
+
+def sealed_variables(inputs: Inputs) -> list[str]:
+    """Names of the `--var`s whose values were sealed, to be given again at apply."""
+    return [v.name for v in inputs.variables if v.sealed is not None]
+
+
+def variables_for_apply(saved: Saved, given: Sequence[str]) -> list[str]:
+    """The `--var` assignments to plan again with: the recorded values, and the sealed ones
+    from `given` (checked against their seals). Any other `--var` is refused."""
+    supplied: dict[str, str] = {}
+    for item in given:
+        name, _, value = item.partition("=")
+        supplied[name] = value
+    recorded = {v.name for v in saved.inputs.variables}
+    extra = sorted(set(supplied) - {v.name for v in saved.inputs.variables if v.sealed})
+    if extra:
+        raise PlanError(
+            f"--var {', '.join(extra)}: the saved plan records "
+            + ("this variable" if set(extra) <= recorded else "no such variable")
+            + "; only variables whose values it sealed are given again",
+            hint="apply the saved plan with only the --var it asks for, or make a new plan",
+        )
+    out = []
+    for var in saved.inputs.variables:
+        if var.sealed is None:
+            out.append(f"{var.name}={var.value}")
+            continue
+        if var.name not in supplied:
+            raise PlanError(
+                f"the saved plan sealed the value of --var {var.name} (it looks secret): give "
+                "it again",
+                hint=f"apply it with --var {var.name}=... as when the plan was made",
+            )
+        if _slow_seal(saved.salt, var.name, supplied[var.name]) != var.sealed:
+            raise PlanError(
+                f"--var {var.name} is not the value the plan was made with",
+                hint="give the value the plan was made with, or make a new plan",
+            )
+        out.append(f"{var.name}={supplied[var.name]}")
+    return out
+
+
+def new_salt() -> str:
+    return token_hex(16)
+
+
+def write(path: Path, plan: Plan, inputs: Inputs, salt: str) -> None:
     document = {
         MARKER: SAVED_VERSION,
         "deployspec_version": __version__,
@@ -178,27 +262,40 @@ def write(path: Path, plan: Plan, inputs: Inputs) -> None:
         "plan": seal(plan.to_json(), salt),
     }
     data = json.dumps(document, indent=2) + "\n"
-    # The inputs hold the --var values as given: keep the file private to its owner.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # Private to its owner all the same; O_NOFOLLOW: a symlink (a pull request may add one)
+    # must not lead the write elsewhere.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     # The mode given to open() only applies to a new file; an existing one keeps its own.
     os.fchmod(fd, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(data)
 
 
-def looks_like_plan(path: Path) -> bool:
-    """Whether `path` is JSON of a plan (saved or for reading), as opposed to a spec."""
-    if path.suffix != ".json" or not path.is_file():
-        return False
+def _json_object(path: Path) -> dict[str, Any] | None:
+    """The file as a JSON object, or None when it is not one (a spec, say)."""
     try:
+        if not path.is_file():
+            return None
         with path.open("rb") as handle:
             head = handle.read(_MAX_BYTES + 1)
+        if head.lstrip()[:1] != b"{":
+            return None
         data = json.loads(head)
-    except (OSError, ValueError):
-        return False
-    return isinstance(data, dict) and (
-        MARKER in data or "format_version" in data or "changes" in data
-    )
+    except (OSError, ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def is_saved_plan(path: Path) -> bool:
+    """Whether `path` is a file `plan --out` wrote (whatever its name)."""
+    data = _json_object(path)
+    return data is not None and MARKER in data
+
+
+def looks_like_plan(path: Path) -> bool:
+    """Whether `path` is a plan (saved, or JSON for reading), as opposed to a spec."""
+    data = _json_object(path)
+    return data is not None and (MARKER in data or "format_version" in data or "changes" in data)
 
 
 def read(path: Path) -> Saved:
@@ -213,12 +310,16 @@ def read(path: Path) -> Saved:
         data = json.loads(raw)
     except ValueError as exc:
         raise PlanError(f"{path} is not a saved plan: it is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise PlanError(f"{path} is not a saved plan: it is nested too deeply") from None
     if not isinstance(data, dict) or MARKER not in data:
         raise PlanError(
             f"{path} is a plan for reading (plan --format json), not a saved plan: it has "
             "secrets masked and no record of its inputs, so it cannot be applied",
             hint=f"save a plan to apply with `deployspec plan SPEC --out {path.name}`",
         )
+    if type(data.get(MARKER)) is not int:
+        raise PlanError(f"{path} is not a valid saved plan ({MARKER}: not a version number)")
     try:
         parsed = _File.model_validate(data)
     except ValidationError as exc:

@@ -3,9 +3,12 @@
 Contract: `load_spec(path, cli_vars, var_files)` reads one spec file, renders its Jinja2
 templates, parses the YAML safely, validates it against `Spec` and the SageMaker limits that
 neither botocore nor moto enforce, checks framework versions against the SageMaker SDK's image
-tables, local paths against the disk and the project root (they may not lead outside it
-unless the operator allows a folder: DEPLOYSPEC_ALLOWED_ROOTS, --allow-path) and the inference
-script against what its container needs (entrypoint.py), and returns a `LoadedSpec`. Every
+tables (and that they have the image for the instance type: catalog.image_problem), local
+paths against the disk and the project root (they may not lead outside it unless the operator
+allows a folder: DEPLOYSPEC_ALLOWED_ROOTS, --allow-path; an artifacts folder must hold files)
+and the inference script against what its container needs (entrypoint.py), and returns a
+`LoadedSpec`. It is the gate: what plan, apply or the container would refuse, it refuses first.
+A value given (--var, a var file) for a variable the spec does not declare is an error. Every
 problem found is reported at once as a `SpecError` whose diagnostics carry `file:line:col`, the
 field path, what was given, what is allowed and, where one helps, a hint. It makes no AWS calls
 and does not import boto3 or the SageMaker SDK.
@@ -14,10 +17,11 @@ and does not import boto3 or the SageMaker SDK.
 from __future__ import annotations
 
 import difflib
+import errno
 import os
 import re
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import partial
@@ -30,17 +34,27 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    Strict,
     Tag,
     ValidationError,
     WithJsonSchema,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from . import catalog
 from .entrypoint import check_script
 from .errors import Diagnostic, SpecError
-from .secrets import is_secret, is_secret_key, looks_secret, preview
-from .templating import file_defaults, render, source_lines
+from .limits import MAX_DEPLOY_TIMEOUT, MIN_DEPLOY_TIMEOUT
+from .secrets import (
+    MIN_REDACTED,
+    is_secret,
+    looks_secret,
+    preview,
+    redact,
+    secret_values,
+)
+from .templating import file_defaults, referenced_names, render, source_lines
 from .yamlsource import Document, Marks, Path_, format_path, parse_yaml
 
 MAX_SPEC_BYTES = 1024 * 1024
@@ -56,6 +70,8 @@ IMAGE_PATTERN = (
 ENV_KEY_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
 TAG_PATTERN = r"^[\w\s.:/=+\-@]*$"
 DURATION_PATTERN = r"^\s*(\d+\s*h)?\s*(\d+\s*m)?\s*(\d+\s*s)?\s*$"
+# The one script name the TensorFlow Serving container loads (from code/ in model.tar.gz).
+TENSORFLOW_ENTRY_POINT = "inference.py"
 # Tag keys deployspec writes itself to record ownership.
 RESERVED_TAG_PREFIX = "deployspec:"
 # SageMaker allows 50 tags per resource; deployspec's ownership tags take some of them.
@@ -81,19 +97,24 @@ class Strategy(StrEnum):
 def parse_duration(value: object) -> object:
     """'30m', '1h30m', '45s' or a number of seconds -> seconds."""
     if isinstance(value, bool):
-        raise ValueError("expected a duration such as 30s, 5m or 1h")
+        raise ValueError("expected a duration such as 30s, 5m or 1h, got a boolean")
     if isinstance(value, int):
         return value
     if isinstance(value, str):
         match = re.fullmatch(DURATION_PATTERN, value)
         if match and value.strip():
-            hours, minutes, seconds = (
-                int(re.sub(r"\D", "", g)) if g else 0 for g in match.groups()
-            )
+            counts = [re.sub(r"\D", "", g) if g else "0" for g in match.groups()]
+            if any(len(count) > _MAX_DURATION_DIGITS for count in counts):
+                raise ValueError(f"{preview(value)} is longer than any duration takes")
+            hours, minutes, seconds = (int(count) for count in counts)
             return hours * 3600 + minutes * 60 + seconds
-        if value.strip().isdigit():
+        # Decimal seconds only: `010` is no duration (YAML 1.1 would read octal 8).
+        if re.fullmatch(rf"\s*(0|[1-9]\d{{0,{_MAX_DURATION_DIGITS - 1}}})\s*", value):
             return int(value)
     raise ValueError(f"expected a duration such as 30s, 5m or 1h, got {preview(value)}")
+
+
+_MAX_DURATION_DIGITS = 9
 
 
 Duration = Annotated[
@@ -109,6 +130,22 @@ Duration = Annotated[
         }
     ),
 ]
+
+
+# Numbers and booleans are taken only as YAML typed them. Pydantic's lax mode would read
+# `true` as 1, "5" as 5 and 5.0 as 5, and so the text yamlsource leaves YAML 1.1's octal,
+# hexadecimal, base-60 and yes/no forms as (`010`, `on`) would quietly become numbers again.
+Integer = Annotated[int, Strict()]
+Number = Annotated[float, Strict()]  # an integer is a number too
+Boolean = Annotated[bool, Strict()]
+
+
+def _integer_only(value: object) -> object:
+    """For Literal fields of integers, which pydantic cannot make strict: refuse what is not
+    an int before the choices are compared (2048.0 == 2048, True == 1)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
 
 
 # Models use `default=[]` / `default={}` rather than default_factory: pydantic copies such
@@ -220,7 +257,8 @@ class ModelSpec(_Strict):
     base_framework_version: str | None = Field(
         default=None,
         pattern=r"^(pytorch|tensorflow)\d+(\.\d+)*$",
-        description="huggingface only: the base framework of the image, e.g. pytorch2.6.0.",
+        description="huggingface only: the base framework of the image, e.g. pytorch2.6.0 "
+        "(or the SDK's short form, pytorch2.6). Defaults to the version's only one.",
     )
     image: str | None = Field(
         default=None,
@@ -242,7 +280,8 @@ class ModelSpec(_Strict):
         min_length=1,
         max_length=256,
         description="Inference script (model_fn/input_fn/predict_fn/output_fn), relative to "
-        "source_dir when given, else to this spec. Required for sklearn.",
+        "source_dir when given, else to this spec. Required for sklearn; for tensorflow it "
+        "must be named inference.py, the only script TensorFlow Serving runs.",
         examples=["inference.py"],
     )
     source_dir: str | None = Field(
@@ -277,7 +316,7 @@ class ModelSpec(_Strict):
         "value says so: shown as (sensitive) in every plan and never echoed in errors.",
         examples=[["MY_SERVICE_DSN"]],
     )
-    network_isolation: bool = Field(
+    network_isolation: Boolean = Field(
         default=False, description="Run the container with no network access."
     )
     vpc: Vpc | None = Field(default=None, description="Run the container inside a VPC.")
@@ -305,15 +344,17 @@ class ModelSpec(_Strict):
 class Serverless(_Strict):
     """Serverless inference: pay per request, scale to zero. The default."""
 
-    memory_mb: Literal[1024, 2048, 3072, 4096, 5120, 6144] = Field(
+    memory_mb: Annotated[
+        Literal[1024, 2048, 3072, 4096, 5120, 6144], BeforeValidator(_integer_only)
+    ] = Field(
         default=2048,
         description="Memory in MB: 1024 to 6144 in steps of 1024.",
         examples=[2048],
     )
-    max_concurrency: int = Field(
+    max_concurrency: Integer = Field(
         default=5, ge=1, le=200, description="Concurrent invocations (1-200).", examples=[5]
     )
-    provisioned_concurrency: int | None = Field(
+    provisioned_concurrency: Integer | None = Field(
         default=None,
         ge=1,
         le=200,
@@ -325,9 +366,9 @@ class Serverless(_Strict):
 class Autoscaling(_Strict):
     """Target-tracking on invocations per instance."""
 
-    min: int = Field(ge=1, le=1000, description="Minimum instance count.", examples=[1])
-    max: int = Field(ge=1, le=1000, description="Maximum instance count.", examples=[4])
-    target_invocations_per_instance: float = Field(
+    min: Integer = Field(ge=1, le=1000, description="Minimum instance count.", examples=[1])
+    max: Integer = Field(ge=1, le=1000, description="Maximum instance count.", examples=[4])
+    target_invocations_per_instance: Number = Field(
         gt=0,
         le=1_000_000,
         description="SageMakerVariantInvocationsPerInstance target (per minute).",
@@ -344,10 +385,10 @@ class Realtime(_Strict):
         description="Instance type, checked against botocore's SageMaker service model.",
         examples=["ml.m5.xlarge"],
     )
-    instance_count: int = Field(
+    instance_count: Integer = Field(
         default=1, ge=1, le=1000, description="Initial instance count.", examples=[1]
     )
-    volume_size_gb: int | None = Field(
+    volume_size_gb: Integer | None = Field(
         default=None, ge=1, le=512, description="ML storage volume (1-512 GB)."
     )
     autoscaling: Autoscaling | None = Field(default=None, description="Scale on load.")
@@ -357,7 +398,7 @@ class Realtime(_Strict):
     def _known_instance_type(cls, value: str) -> str:
         known = catalog.instance_types()
         if value not in known:
-            near = difflib.get_close_matches(value[:100], sorted(known), n=3, cutoff=0.75)
+            near = _near(value, known)
             extra = f"; did you mean {', '.join(near)}?" if near else ""
             raise ValueError(
                 f"{preview(value)} is not a SageMaker real-time instance type{extra} "
@@ -369,7 +410,7 @@ class Realtime(_Strict):
 class Step(_Strict):
     """One traffic shift step."""
 
-    percent: int = Field(ge=1, le=99, description="Share of capacity per step (1-99 %).")
+    percent: Integer = Field(ge=1, le=99, description="Share of capacity per step (1-99 %).")
     wait: Duration = Field(default=300, ge=0, le=3600, description="Wait between steps (0s-1h).")
 
 
@@ -390,9 +431,9 @@ class Deployment(_Strict):
     )
     timeout: Duration = Field(
         default=1800,
-        ge=600,
-        le=14400,
-        description="How long an update may take (10m-4h).",
+        ge=MIN_DEPLOY_TIMEOUT,
+        le=MAX_DEPLOY_TIMEOUT,
+        description="How long an update may take (10m-8h).",
         examples=["30m"],
     )
 
@@ -401,7 +442,7 @@ class DataCapture(_Strict):
     """Capture requests and responses to S3 (real-time endpoints only)."""
 
     destination: str = Field(pattern=S3_URI_PATTERN, description="s3:// URI for captured data.")
-    sampling_percent: int = Field(default=100, ge=0, le=100, description="0-100.")
+    sampling_percent: Integer = Field(default=100, ge=0, le=100, description="0-100.")
 
 
 TagValue = Annotated[str, Field(max_length=256, pattern=TAG_PATTERN)]
@@ -462,7 +503,7 @@ class Spec(_Strict):
         description="Tags on every resource.",
         examples=[{"team": "vision"}],
     )
-    keep: int = Field(
+    keep: Integer = Field(
         default=2,
         ge=0,
         le=20,
@@ -628,6 +669,10 @@ def parse_var_assignments(items: Sequence[str]) -> dict[str, str]:
 
 
 def load_var_file(path: Path) -> dict[str, object]:
+    return _read_var_file(path)[0]
+
+
+def _read_var_file(path: Path) -> tuple[dict[str, object], Document]:
     text = read_spec_text(path)
     doc = parse_yaml(text, str(path))
     bad = [
@@ -643,10 +688,11 @@ def load_var_file(path: Path) -> dict[str, object]:
     if bad:
         raise SpecError(bad)
     # As for the spec's own vars: `v: 2.10` stays "2.10".
-    return {
+    values = {
         k: doc.raw_scalars.get((k,), v) if isinstance(v, (int, float)) else v
         for k, v in doc.data.items()
     }
+    return values, doc
 
 
 def load_spec(
@@ -656,10 +702,14 @@ def load_spec(
 ) -> LoadedSpec:
     file = str(path)
     text = read_spec_text(path)
-    variables: dict[str, object] = dict(file_defaults(text, file))
-    for var_file in var_files:
-        variables.update(load_var_file(var_file))
+    defaults = file_defaults(text, file)
+    variables: dict[str, object] = dict(defaults)
+    files = [_read_var_file(var_file) for var_file in var_files]
+    for values, _ in files:
+        variables.update(values)
     variables.update(cli_vars or {})
+    given = [(str(var_file), doc) for var_file, (_, doc) in zip(var_files, files, strict=True)]
+    _check_declared(file, text, defaults, given, cli_vars or {})
     rendered = render(text, file, variables)
     try:
         return _validate(path, rendered, variables)
@@ -667,6 +717,64 @@ def load_spec(
         if rendered == text:
             raise
         raise SpecError(_in_source(exc.diagnostics, text, variables, rendered)) from None
+
+
+def _check_declared(
+    file: str,
+    text: str,
+    defaults: Mapping[str, object],
+    var_files: Sequence[tuple[str, Document]],
+    cli_vars: Mapping[str, str],
+) -> None:
+    """A value given for a variable the spec never declares is a mistake, as in Terraform:
+    most likely a misspelt name, whose intended variable silently keeps its default.
+
+    Declared are the spec's `vars:` and the names its template reads. Both --var and var
+    files are refused (Terraform only warns for var files, which it may load implicitly and
+    share between configurations: deployspec loads none it was not given). Nothing is said
+    when the template does not parse: rendering reports that first."""
+    referenced = referenced_names(text)
+    if referenced is None:
+        return
+    declared = sorted({*defaults, *referenced})
+    problems: list[Diagnostic] = []
+
+    def hint(name: str, otherwise: str) -> str:
+        near = _near(name, declared, n=1, cutoff=0.6)
+        if not declared:
+            known = "it declares no variables (none under vars:, none used in a template)"
+        else:
+            known = f"its variables (under vars: or used in its template): {', '.join(declared)}"
+        return f"did you mean {near[0]!r}? {known}" if near else f"{known}; {otherwise}"
+
+    for var_file, doc in var_files:
+        for name in doc.data:
+            if name not in declared:
+                mark = doc.marks.key((name,))
+                problems.append(
+                    Diagnostic(
+                        var_file,
+                        mark.line if mark else None,
+                        mark.column if mark else None,
+                        "",
+                        f"{preview(name)} is not a variable of {file}",
+                        hint(name, "a file shared by specs needs it under vars: in each"),
+                    )
+                )
+    for name in cli_vars:
+        if name not in declared:
+            problems.append(
+                Diagnostic(
+                    "--var",
+                    None,
+                    None,
+                    "",
+                    f"{preview(name)} is not a variable of {file}",
+                    hint(name, "declare it under vars: for --var to set it"),
+                )
+            )
+    if problems:
+        raise SpecError(problems)
 
 
 def _in_source(
@@ -695,6 +803,7 @@ def _validate(path: Path, rendered: str, variables: dict[str, object]) -> Loaded
     except ValidationError as exc:
         diagnostics.extend(_from_pydantic(exc, doc, file, _secret_values(doc.data, variables)))
     diagnostics.extend(_check_framework(doc, file))
+    diagnostics.extend(_check_instance_type(doc, file))
     paths, path_problems = _check_paths(doc, file, path.parent)
     diagnostics.extend(path_problems)
     diagnostics.extend(_check_entry_point(doc, file, paths.entry_point))
@@ -703,8 +812,67 @@ def _validate(path: Path, rendered: str, variables: dict[str, object]) -> Loaded
     if diagnostics or spec is None:
         # The spec's own problems first, then those found in the inference script.
         diagnostics.sort(key=lambda d: (d.file != file, d.line or 0, d.column or 0))
-        raise SpecError(_dedupe(_scrubbed(diagnostics, _secret_values(doc.data, variables))))
+        ordered = _causes_first(diagnostics)
+        raise SpecError(_dedupe(_scrubbed(ordered, _secret_values(doc.data, variables))))
     return LoadedSpec(spec, path, paths, variables, rendered)
+
+
+# Marked Diagnostics, for ordering only (_causes_first turns them back into plain ones). Not
+# dataclasses of their own: building one costs validate's start-up a millisecond.
+class _Misspelt(Diagnostic):
+    """An unknown key that looks like a misspelling of `meant` (a dotted field path)."""
+
+    meant = ""
+
+
+class _Missing(Diagnostic):
+    """A key reported absent (`wanted`, a dotted field path): the consequence of a misspelt
+    one, when there is one."""
+
+    wanted = ""
+
+
+def _marked(kind: type[_Misspelt | _Missing], d: Diagnostic, name: str, value: str) -> Diagnostic:
+    marked = kind(d.file, d.line, d.column, d.path, d.message, d.hint)
+    object.__setattr__(marked, name, value)  # the dataclass is frozen
+    return marked
+
+
+def _causes_first(items: list[Diagnostic]) -> list[Diagnostic]:
+    """`items` as plain Diagnostics, each "X is missing" moved right after the misspelt key
+    that is most likely X, so that the cause is read first (the missing key is reported at its
+    parent, usually lines above the misspelling)."""
+    misspelt = {d.meant: d for d in items if isinstance(d, _Misspelt) and d.meant}
+    after: dict[int, list[Diagnostic]] = {}
+    for d in items:
+        cause = misspelt.get(d.wanted) if isinstance(d, _Missing) else None
+        if cause is not None:
+            typed = cause.path.rsplit(".", 1)[-1]
+            note = f"is {typed!r}, reported above, a misspelling of it?"
+            after.setdefault(id(cause), []).append(
+                replace(d, hint=f"{d.hint}; {note}" if d.hint else note)
+            )
+    out: list[Diagnostic] = []
+    for d in items:
+        if isinstance(d, _Missing) and d.wanted in misspelt:
+            continue
+        out.append(d)
+        out.extend(after.get(id(d), []))
+    return [Diagnostic(d.file, d.line, d.column, d.path, d.message, d.hint) for d in out]
+
+
+def _near(typed: str, candidates: Iterable[str], n: int = 3, cutoff: float = 0.75) -> list[str]:
+    """What `typed` most likely stands for, best first: the candidates that contain it (the
+    shortest first: m5.xlarge is ml.m5.xlarge, not ml.r5.xlarge), then difflib's closest."""
+    typed = typed[:100]
+    pool = sorted(candidates)
+    folded = typed.lower()
+    containing = sorted(
+        (c for c in pool if len(folded) >= 3 and folded in c.lower() and c != typed),
+        key=lambda c: (len(c), c),
+    )
+    close = difflib.get_close_matches(typed, pool, n=n, cutoff=cutoff)
+    return list(dict.fromkeys([*containing[:n], *close]))[:n]
 
 
 def _dedupe(items: list[Diagnostic]) -> list[Diagnostic]:
@@ -730,6 +898,14 @@ def _diag(
         message,
         hint,
     )
+
+
+def _missing(
+    file: str, marks: Marks, at: Path_, wanted: Path_, message: str, hint: str | None = None
+) -> Diagnostic:
+    """A required key absent under `at` (where it is reported)."""
+    d = _diag(file, marks, at, message, hint, key=True)
+    return _marked(_Missing, d, "wanted", format_path(wanted))
 
 
 # ---- pydantic errors -> located diagnostics ------------------------------------------------
@@ -816,18 +992,23 @@ def _from_pydantic(
             if allowed:
                 message += f"; allowed here: {', '.join(allowed)}"
             hint = f"did you mean {near[0]!r}?" if near else _REFERENCE_HINT if form else None
-            out.append(_diag(file, doc.marks, loc, message, hint, key=True))
+            d = _diag(file, doc.marks, loc, message, hint, key=True)
+            meant = format_path((*loc[:-1], near[0])) if near else ""
+            out.append(_marked(_Misspelt, d, "meant", meant))
             continue
         if kind == "missing":
             parent = loc[:-1]
             where = f"under {format_path(parent)}" if parent else "at the top level"
             message = f"required key {loc[-1]!r} is missing {where}"
             hint = _REFERENCE_HINT if form is not None else None
-            out.append(_diag(file, doc.marks, parent, message, hint, key=True))
+            out.append(_missing(file, doc.marks, parent, loc, message, hint))
             continue
+        yaml11 = doc.yaml11.get(loc)
         if kind == "string_pattern_mismatch":
             message = f"{show(given)} does not match the allowed form"
             hint = _PATTERN_HINTS.get(_field_key(loc) if form is None else f"ref.{loc[-1]}")
+        elif kind in _WANTED and not hidden:
+            message, hint = _wrong_type(kind, str(loc[-1]), given, yaml11, show)
         elif kind == "literal_error":
             message = f"{show(given)} is not allowed: expected one of {ctx.get('expected')}"
         elif kind == "enum":
@@ -847,8 +1028,53 @@ def _from_pydantic(
             message = f"{error['msg']}; got {show(given)}"
         if hidden and hint is None:
             hint = _WITHHELD_HINT if form is None else _REFERENCE_HINT
+        if yaml11 and kind not in _WANTED:
+            hint = f"{yaml11}; {hint}" if hint else yaml11
         out.append(_diag(file, doc.marks, loc, message, hint))
     return out
+
+
+# What a field of each strict type wants, by pydantic's error type.
+_WANTED = {"int_type": "a whole number", "float_type": "a number", "bool_type": "true or false"}
+_DECIMAL = re.compile(r"\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*")
+
+
+def _wrong_type(
+    kind: str, field: str, given: object, yaml11: str | None, show: Callable[[object], str]
+) -> tuple[str, str | None]:
+    """What a number or boolean field says of a value of another type: why it is not one,
+    and how to write it."""
+    wanted = _WANTED[kind]
+    if kind == "bool_type":
+        if isinstance(given, str):
+            why = f" ({yaml11})" if yaml11 else ""
+            return (
+                f"{show(given)} is text, and {field} is true or false{why}",
+                "write true or false, unquoted",
+            )
+        return f"{show(given)} is not true or false", "write true or false"
+    if isinstance(given, bool):
+        return (
+            f"{str(given).lower()} is a boolean, and {field} must be {wanted}",
+            f"write {wanted}, such as 1",
+        )
+    if isinstance(given, str):
+        if yaml11:
+            digits = given.strip().lstrip("+-").lstrip("0") or "0"
+            plain = f", such as {digits}" if digits.isdigit() else ""
+            return (
+                f"{show(given)} is not {wanted}: {yaml11}",
+                f"write {wanted} in decimal digits without a leading zero{plain}",
+            )
+        if _DECIMAL.fullmatch(given):
+            return (
+                f"{show(given)} is text (it is quoted), and {field} must be {wanted}",
+                f"write {given.strip()} without quotes",
+            )
+        return f"{show(given)} is text, and {field} must be {wanted}", None
+    if isinstance(given, float) and kind == "int_type":
+        return f"{show(given)} is not {wanted}", f"write {wanted}, without a decimal point"
+    return f"expected {wanted}, got {_type_name(given)}", None
 
 
 def _type_name(value: object, secrets: Sequence[str] = (), hidden: bool = False) -> str:
@@ -863,12 +1089,9 @@ def _type_name(value: object, secrets: Sequence[str] = (), hidden: bool = False)
 
 def _secret_values(data: dict[str, Any], variables: Mapping[str, object]) -> tuple[str, ...]:
     """Values no error may show: those of variables named like credentials (`--var
-    api_token=...` used in the wrong field) and of the spec's secret environment entries."""
-    found = {
-        str(value)
-        for name, value in variables.items()
-        if is_secret_key(name) and not isinstance(value, bool)
-    }
+    api_token=...` used in the wrong field) or shaped like one, and of the spec's secret
+    environment entries. Template errors hide the same variables (templating.py)."""
+    found = secret_values(variables)
     model = data.get("model")
     env = model.get("env") if isinstance(model, dict) else None
     listed = model.get("secret_env") if isinstance(model, dict) else None
@@ -880,7 +1103,7 @@ def _secret_values(data: dict[str, Any], variables: Mapping[str, object]) -> tup
             if isinstance(value, str) and is_secret(str(key), value, declared)
         )
     # Very short values would blank out ordinary words of the messages.
-    return tuple(sorted((s for s in found if len(s) >= 4), key=len, reverse=True))
+    return tuple(sorted((s for s in found if len(s) >= MIN_REDACTED), key=len, reverse=True))
 
 
 # However they arose, no message or hint is longer than this (a 300 KB scalar once came back
@@ -892,9 +1115,7 @@ def _scrubbed(diagnostics: list[Diagnostic], secrets: Sequence[str]) -> list[Dia
     """The diagnostics with every secret value replaced and every text bounded."""
 
     def clean(text: str) -> str:
-        for secret in secrets:
-            text = text.replace(secret, "(sensitive)")
-        return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
+        return redact(text, secrets, limit=_MAX_MESSAGE)
 
     return [
         replace(
@@ -972,10 +1193,11 @@ def _check_framework(doc: Document, file: str) -> list[Diagnostic]:
     if framework == "custom":
         if not image:
             return [
-                _diag(
+                _missing(
                     file,
                     marks,
                     ("model", "framework"),
+                    ("model", "image"),
                     "framework 'custom' needs model.image",
                     "set model.image to your image URI",
                 )
@@ -987,13 +1209,13 @@ def _check_framework(doc: Document, file: str) -> list[Diagnostic]:
         if image:
             return []
         return [
-            _diag(
+            _missing(
                 file,
                 marks,
                 ("model",),
+                ("model", "version"),
                 f"model.version is required for {framework}",
                 f'e.g. version: "{catalog.supported_versions(framework)[0][-1]}"',
-                key=True,
             )
         ]
     if not isinstance(version, str):
@@ -1041,7 +1263,11 @@ def _check_framework(doc: Document, file: str) -> list[Diagnostic]:
                 )
             ]
     if isinstance(py_version, str):
-        allowed = catalog.py_versions(framework, resolved)
+        scope = catalog.image_scope(framework, _instance_type(doc.data))
+        scoped = catalog.resolve_version(framework, version, scope)
+        if scoped is None:
+            return []  # no image of this version for the instance type: reported there
+        allowed = catalog.py_versions(framework, scoped, scope)
         if allowed and py_version not in allowed:
             return [
                 _diag(
@@ -1054,6 +1280,39 @@ def _check_framework(doc: Document, file: str) -> list[Diagnostic]:
                 )
             ]
     return []
+
+
+def _instance_type(data: dict[str, object]) -> str | None:
+    """The real-time instance type, None for serverless or when it is not text."""
+    found = _get(data, "realtime", "instance_type")
+    return found if isinstance(found, str) else None
+
+
+def _check_instance_type(doc: Document, file: str) -> list[Diagnostic]:
+    """Whether the SDK's tables have the framework's image for the instance type: no
+    CPU-only container on a GPU type, no x86 image on Graviton, no other version swapped in."""
+    model = doc.data.get("model")
+    if not isinstance(model, dict) or model.get("image"):
+        return []  # an image of one's own is the user's to match to the hardware
+    framework, version = model.get("framework"), model.get("version")
+    if not isinstance(framework, str) or not isinstance(version, str):
+        return []
+    if framework not in catalog.FRAMEWORK_TABLES:
+        return []
+    instance_type = _instance_type(doc.data)
+    realtime = doc.data.get("realtime")
+    if realtime is not None and instance_type not in catalog.instance_types():
+        return []  # reported as unknown, or serverless and realtime both set
+    if instance_type is not None and instance_type.startswith(("ml.inf", "ml.trn")):
+        return []  # these need a Neuron image (_cross_field)
+    if catalog.resolve_version(framework, version) is None:
+        return []  # reported by _check_framework
+    problem = catalog.image_problem(framework, version, instance_type)
+    if problem is None:
+        return []
+    message, hint = problem
+    where = ("realtime", "instance_type") if instance_type else ("model", "framework")
+    return [_diag(file, doc.marks, where, message, hint)]
 
 
 def _check_entry_point(doc: Document, file: str, script: Path | None) -> list[Diagnostic]:
@@ -1134,15 +1393,16 @@ def _is_within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def _escaping_link(folder: Path, *, skip_bytecode: bool) -> tuple[str, str] | None:
-    """The first symlink under `folder` whose target lies outside it: (link, real target).
-
-    The same rule packaging applies (artifacts.py), found here with stat calls only so that
-    `validate` reports it. Links are not followed: what they point to inside the folder is
-    listed under its own name.
+def _scan_folder(folder: Path, *, skip_bytecode: bool) -> tuple[tuple[str, str] | None, bool]:
+    """What packaging (artifacts.py) would refuse in `folder`, found with stat calls only so
+    that `validate` reports it: (the first symlink whose target lies outside the folder, as
+    (link, real target), or None; whether it holds any file at all, nested folders included,
+    what packaging leaves out of code/ not counted). Links are not followed: what they point
+    to inside the folder is listed under its own name.
     """
     real_root = os.path.realpath(folder)
     pending = [str(folder)]
+    has_files = False
     while pending:
         current = pending.pop()
         try:
@@ -1153,13 +1413,19 @@ def _escaping_link(folder: Path, *, skip_bytecode: bool) -> tuple[str, str] | No
         for child in children:
             if skip_bytecode and (child.name == "__pycache__" or child.name.endswith(".pyc")):
                 continue  # left out of code/ (artifacts.py)
-            if child.is_symlink():
-                target = os.path.realpath(child.path)
-                if not _is_within(target, real_root):
-                    return child.path, target
-            elif child.is_dir(follow_symlinks=False):
-                pending.append(child.path)
-    return None
+            try:
+                if child.is_symlink():
+                    target = os.path.realpath(child.path)
+                    if not _is_within(target, real_root):
+                        return (child.path, target), has_files
+                    has_files = has_files or os.path.isfile(target)
+                elif child.is_dir(follow_symlinks=False):
+                    pending.append(child.path)
+                else:
+                    has_files = has_files or child.is_file(follow_symlinks=False)
+            except OSError:
+                continue  # packaging names the file it cannot read
+    return None, has_files
 
 
 def _check_paths(doc: Document, file: str, base: Path) -> tuple[LocalPaths, list[Diagnostic]]:
@@ -1177,11 +1443,13 @@ def _check_paths(doc: Document, file: str, base: Path) -> tuple[LocalPaths, list
             candidate = (relative_to / os.path.expanduser(value)).resolve()
             # Before looking at the target: a spec must not even learn what exists outside.
             if not any(_is_within(str(candidate), root) for root in roots):
-                problems.append(_outside_roots(file, marks, key, value, candidate, roots))
+                problems.append(_outside_roots(file, marks, key, value, roots))
                 return None
             exists = candidate.exists()
         except (OSError, RuntimeError) as exc:  # too long a name, a symlink loop
-            problems.append(_diag(file, marks, ("model", key), f"cannot use this path: {exc}"))
+            problems.append(
+                _diag(file, marks, ("model", key), f"cannot use this path: {_path_problem(exc)}")
+            )
             return None
         if not exists:
             problems.append(
@@ -1201,18 +1469,32 @@ def _check_paths(doc: Document, file: str, base: Path) -> tuple[LocalPaths, list
             problems.append(_diag(file, marks, ("model", key), f"not a file: {candidate}"))
             return None
         if candidate.is_dir():
-            escaping = _escaping_link(candidate, skip_bytecode=key == "source_dir")
+            escaping, has_files = _scan_folder(candidate, skip_bytecode=key == "source_dir")
             if escaping is not None:
-                link, target = escaping
+                # Named within the folder, and where it leads never said: the target is
+                # outside, and a CI log would show a pull request's author the runner's files.
+                link = os.path.relpath(escaping[0], candidate)
                 problems.append(
                     _diag(
                         file,
                         marks,
                         ("model", key),
-                        f"the symlink {link} in {value!r} leads outside that folder, to {target}",
+                        f"the symlink {link!r} in {preview(value, 200)} leads outside that folder",
                         "links inside the artifacts and source_dir folders must stay inside "
                         "them (model.tar.gz holds what they point to): copy the file into the "
                         "folder instead",
+                    )
+                )
+                return None
+            if key == "artifacts" and not has_files:
+                problems.append(
+                    _diag(
+                        file,
+                        marks,
+                        ("model", key),
+                        f"the artifacts folder {preview(value, 200)} holds no files ({candidate})",
+                        "put the model's files in it (weights, saved_model.pb, ...): "
+                        "model.tar.gz is built from what it holds",
                     )
                 )
                 return None
@@ -1246,19 +1528,30 @@ def _check_paths(doc: Document, file: str, base: Path) -> tuple[LocalPaths, list
     return LocalPaths(artifacts, entry_point, source_dir), problems
 
 
-def _outside_roots(
-    file: str, marks: Marks, key: str, value: str, candidate: Path, roots: list[str]
-) -> Diagnostic:
-    where = f"outside the project root {roots[0]}"
+def _outside_roots(file: str, marks: Marks, key: str, value: str, roots: list[str]) -> Diagnostic:
+    """The path as given and the roots it must stay in; never where it resolved to: that is
+    outside by definition (where a symlink points, where home is), and CI logs are read by
+    whoever wrote the spec."""
+    where = f"the project root {roots[0]}"
     if len(roots) > 1:
         where += f" and the allowed roots {', '.join(roots[1:])}"
     return _diag(
         file,
         marks,
         ("model", key),
-        f"{value!r} resolves to {candidate}, {where}",
+        f"{preview(value, 200)} leads outside {where}",
         _ALLOW_HINT,
     )
+
+
+def _path_problem(exc: OSError | RuntimeError) -> str:
+    """Why a path cannot be resolved, without the path the system names: it may lie outside
+    the project (a symlink loop is reported where it closes, wherever that is)."""
+    if isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == errno.ELOOP:
+        return "it runs into a symlink loop"
+    if exc.strerror:
+        return exc.strerror[:1].lower() + exc.strerror[1:]
+    return type(exc).__name__
 
 
 def _get(data: object, *path: str) -> object:
@@ -1343,12 +1636,32 @@ def _cross_field(data: dict[str, object], marks: Marks, file: str) -> list[Diagn
         )
     framework = _get(data, "model", "framework")
     image = _get(data, "model", "image")
-    if framework == Framework.SKLEARN and _get(data, "model", "entry_point") is None:
+    entry_point = _get(data, "model", "entry_point")
+    if framework == Framework.SKLEARN and entry_point is None:
+        out.append(
+            _missing(
+                file,
+                marks,
+                ("model",),
+                ("model", "entry_point"),
+                "sklearn needs model.entry_point: its container has no default model_fn",
+                "add entry_point: inference.py defining model_fn(model_dir)",
+            )
+        )
+    if (
+        framework == Framework.TENSORFLOW
+        and isinstance(entry_point, str)
+        and Path(entry_point).name != TENSORFLOW_ENTRY_POINT
+    ):
+        # Refused rather than renamed: a file deployed under a name other than its own would
+        # surprise whoever reads the archive, and its imports and tests would not match.
         problem(
-            ("model",),
-            "sklearn needs model.entry_point: its container has no default model_fn",
-            "add entry_point: inference.py defining model_fn(model_dir)",
-            key=True,
+            ("model", "entry_point"),
+            f"the TensorFlow Serving container runs only code/{TENSORFLOW_ENTRY_POINT}: "
+            f"{_shown(entry_point)} would be packaged as code/{Path(entry_point).name} and "
+            "never run",
+            f"rename the script to {TENSORFLOW_ENTRY_POINT} and set entry_point: "
+            f"{TENSORFLOW_ENTRY_POINT} (it may import modules shipped beside it in source_dir)",
         )
     instance_type = _get(realtime, "instance_type")
     if (

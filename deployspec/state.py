@@ -6,16 +6,21 @@ config, that config and its model are right by construction and are not describe
 unchanged spec therefore costs DescribeEndpoint and ListTags, plus the two Application Auto
 Scaling reads for an autoscaled endpoint. Owned configs and models are listed only when they may
 need pruning: when the endpoint is missing or changing, or was not yet pruned for its config.
+A spec that hands SageMaker a bucket deployspec never calls (a data capture destination, an
+s3:// model archive) adds one HeadBucket for each, first: `check_handed_buckets` refuses one
+that is not the deploying account's.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .desired import Desired
-from .errors import NotManagedError
+from .errors import NotManagedError, PlanError
 from .naming import is_content_name, name_base
 from .resources import (
     TAG_MODEL,
@@ -31,6 +36,7 @@ from .resources import (
     scaling_resource_id,
     to_json,
 )
+from .secrets import DECLARED
 
 if TYPE_CHECKING:
     from .aws import Gateway
@@ -49,6 +55,8 @@ class Actual:
     desired_config_exists: bool = False
     desired_model_exists: bool = False
     artifact_exists: bool | None = None
+    # An object is at the artifact's address, but it is not the local archive's bytes.
+    artifact_differs: bool = False
     bucket_exists: bool | None = None
     scaling: Scaling | None = None
     # None when listing was not needed (the endpoint was pruned for its current config).
@@ -87,6 +95,7 @@ def _has_instances(endpoint: Endpoint | None) -> bool:
 
 
 def read_actual(gateway: Gateway, desired: Desired) -> Actual:
+    check_handed_buckets(gateway, desired)
     endpoint = gateway.describe_endpoint(desired.endpoint_name)
     tags: dict[str, str] = {}
     if endpoint is not None and endpoint.arn:
@@ -116,9 +125,14 @@ def read_actual(gateway: Gateway, desired: Desired) -> Actual:
             model_exists = model is not None
 
     artifact_exists = bucket_exists = None
+    artifact_differs = False
     if not model_exists and desired.artifact is not None:
-        artifact_exists = gateway.object_exists(desired.artifact.s3_uri)
-        if not artifact_exists:
+        etag = gateway.object_etag(desired.artifact.s3_uri)
+        # Anyone who may write to the bucket could have put other bytes at our content
+        # address: an object there counts only if it is the archive we would upload.
+        artifact_differs = etag is not None and etag != _local_etag(gateway, desired)
+        artifact_exists = etag is not None and not artifact_differs
+        if etag is None:
             bucket_exists = gateway.bucket_exists(desired.bucket)
 
     scaling = None
@@ -144,10 +158,96 @@ def read_actual(gateway: Gateway, desired: Desired) -> Actual:
         desired_config_exists=config_exists,
         desired_model_exists=model_exists,
         artifact_exists=artifact_exists,
+        artifact_differs=artifact_differs,
         bucket_exists=bucket_exists,
         scaling=scaling,
         owned=owned,
     )
+
+
+def _local_etag(gateway: Gateway, desired: Desired) -> str | None:
+    """The ETag S3 gives the local archive when the gateway uploads it (None: not local)."""
+    from .artifacts import s3_etag
+
+    artifact = desired.artifact
+    if artifact is None or artifact.local_path is None:
+        return None
+    return s3_etag(Path(artifact.local_path), gateway.multipart_chunk_bytes)
+
+
+# ---- buckets handed to SageMaker ---------------------------------------------------------
+
+# Buckets of another account the operator trusts for data capture and s3:// model archives.
+# An environment variable, not a spec field: a pull request must not be able to grant it.
+TRUSTED_BUCKETS_ENV = "DEPLOYSPEC_TRUSTED_BUCKETS"
+
+
+def trusted_buckets() -> frozenset[str]:
+    """The bucket names in DEPLOYSPEC_TRUSTED_BUCKETS (separated by commas or white space)."""
+    return frozenset(os.environ.get(TRUSTED_BUCKETS_ENV, "").replace(",", " ").split())
+
+
+def check_handed_buckets(gateway: Gateway, desired: Desired) -> None:
+    """Refuse, with a PlanError, an S3 bucket the spec hands to SageMaker that is not the
+    deploying account's: `data_capture.destination` (SageMaker writes every captured request
+    and response there) and a spec's own `s3://` model archive (SageMaker serves what is
+    there). deployspec never calls these buckets itself, so the ExpectedBucketOwner its own S3
+    calls carry does not protect them: one HeadBucket each does, only for a spec using them.
+    A missing bucket is refused too: anyone may create a free name, later."""
+    handed: list[tuple[str, str, str]] = []
+    capture = desired.config.data_capture
+    if capture is not None:
+        handed.append(
+            (
+                "data_capture.destination",
+                capture.destination,
+                "SageMaker would write the endpoint's requests and responses there",
+            )
+        )
+    if desired.artifact is None and desired.model.model_data_url:
+        handed.append(
+            (
+                "model.artifacts",
+                desired.model.model_data_url,
+                "SageMaker would serve whatever model that account puts there",
+            )
+        )
+    if not handed:
+        return
+    trusted = trusted_buckets()
+    seen: dict[str, str] = {}
+    for where, uri, consequence in handed:
+        bucket = uri.removeprefix("s3://").split("/", 1)[0]
+        if bucket in trusted:
+            continue
+        if bucket not in seen:
+            seen[bucket] = gateway.bucket_ownership(bucket)
+        owner = seen[bucket]
+        if owner == "us":
+            continue
+        account = gateway.account_id()
+        trust = (
+            f"if the bucket is meant to be shared across accounts, whoever runs deployspec can "
+            f"trust it: {TRUSTED_BUCKETS_ENV}={bucket}"
+        )
+        if owner == "missing":
+            raise PlanError(
+                f"{where}: S3 bucket {bucket!r} does not exist",
+                hint=f"create it in account {account} first: deployspec does not create it, "
+                "and a free bucket name can be taken by anyone",
+            )
+        if owner == "another account":
+            raise PlanError(
+                f"{where}: S3 bucket {bucket!r} belongs to another AWS account, not to "
+                f"{account} (the one deploying): {consequence}",
+                hint=f"use a bucket of account {account}; {trust}",
+            )
+        raise PlanError(
+            f"{where}: cannot tell whether S3 bucket {bucket!r} belongs to account {account} "
+            "(the one deploying): HeadBucket is refused",
+            hint=f"allow s3:ListBucket on bucket {bucket!r} for the identity you use (see "
+            f"--profile); or, {trust}",
+        )
 
 
 def check_reusable(
@@ -177,9 +277,14 @@ def check_reusable(
         )
 
 
+# Attributes that are deployspec's own view of a resource, not SageMaker's: a resource read
+# back from AWS never has them.
+_NOT_IN_AWS = frozenset({"name", "arn", DECLARED})
+
+
 def differing_fields(found: Model | EndpointConfig, wanted: Model | EndpointConfig) -> list[str]:
     before, after = to_json(found), to_json(wanted)
-    keys = (set(before) | set(after)) - {"name", "arn"}
+    keys = (set(before) | set(after)) - _NOT_IN_AWS
     return sorted(k for k in keys if before.get(k) != after.get(k))
 
 

@@ -4,7 +4,8 @@ Contract: `render(text, file, variables)` returns the rendered text, or raises `
 located at the template line for syntax errors and undefined variables. The environment is
 sandboxed (no attribute access to internals, no file loading) and strict (an undefined variable
 is an error, never an empty string). Variables come, lowest precedence first, from the spec's
-own `vars:` block (`file_defaults`), `--var-file` files, and `--var k=v`. A text whose only
+own `vars:` block (`file_defaults`), `--var-file` files, and `--var k=v`; `referenced_names`
+says which variables a template reads, so that a value for any other is refused. A text whose only
 template constructs are `{{ name }}` of defined variables is substituted without loading Jinja,
 with the output Jinja would give (the tests compare the two).
 
@@ -39,6 +40,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 from .errors import Diagnostic, SpecError
+from .secrets import redact, secret_values
 from .yamlsource import parse_yaml
 
 if TYPE_CHECKING:
@@ -92,6 +94,31 @@ def file_defaults(text: str, file: str) -> dict[str, object]:
     }
 
 
+def referenced_names(text: str) -> frozenset[str] | None:
+    """The variables the template reads (those it does not set itself); None when that cannot
+    be told because the template does not parse (rendering then reports why)."""
+    if not has_template(text):
+        return frozenset()
+    plain = {m.group(1) for m in _PLAIN_REFERENCE.finditer(text)}
+    if not has_template(_PLAIN_REFERENCE.sub("", text)):
+        return frozenset(plain - _JINJA_NAMES)
+    _environment_class()  # imported before forking, as in render
+    try:
+        found = _isolated(lambda: _undeclared(text), "<names>")
+    except SpecError:
+        return None
+    return None if found is None else frozenset(found)
+
+
+def _undeclared(text: str) -> list[str] | None:
+    from jinja2 import meta
+
+    try:
+        return sorted(meta.find_undeclared_variables(_environment().parse(text)))
+    except (Exception, RecursionError):
+        return None
+
+
 def render(text: str, file: str, variables: Mapping[str, object]) -> str:
     if not has_template(text):
         return text
@@ -105,6 +132,34 @@ def render(text: str, file: str, variables: Mapping[str, object]) -> str:
 
 
 def _render_jinja(text: str, file: str, variables: dict[str, object]) -> str:
+    """Jinja's rendering of `text`; every error it reports passes through `_redacted` here, the
+    one way out for them, before anything cuts it short (a secret cut in half would show)."""
+    try:
+        return _render_jinja_unredacted(text, file, variables)
+    except SpecError as exc:
+        raise SpecError(_redacted(exc.diagnostics, variables)) from None
+
+
+def _redacted(diagnostics: list[Diagnostic], variables: Mapping[str, object]) -> list[Diagnostic]:
+    """The diagnostics without the secret variables' values (those `spec.py` hides in its own
+    errors: named like a credential or shaped like one), with other long variable values cut to
+    a preview, then bounded. Jinja's messages quote values freely: `{{ {}[api_token] }}` says
+    "'dict object' has no attribute '<the token>'"."""
+    secrets = secret_values(variables)
+    others = [str(v) for v in variables.values() if not isinstance(v, bool)]
+
+    def clean(text: str, limit: int) -> str:
+        return _shorten(redact(text, secrets, cut=others), limit)
+
+    return [
+        dataclasses.replace(
+            d, message=clean(d.message, 200), hint=clean(d.hint, 500) if d.hint else d.hint
+        )
+        for d in diagnostics
+    ]
+
+
+def _render_jinja_unredacted(text: str, file: str, variables: dict[str, object]) -> str:
     from jinja2 import TemplateSyntaxError, UndefinedError
     from jinja2.exceptions import SecurityError
 
@@ -120,7 +175,7 @@ def _render_jinja(text: str, file: str, variables: dict[str, object]) -> str:
                     exc.lineno,
                     _column_of(text, exc.lineno, None),
                     "",
-                    f"template error: {_shorten(exc.message or '')}",
+                    f"template error: {exc.message or ''}",
                     "Jinja2 syntax: {{ variable }} for values",
                 )
             ]
@@ -136,7 +191,7 @@ def _render_jinja(text: str, file: str, variables: dict[str, object]) -> str:
                     where,
                     _column_of(text, where, name),
                     "",
-                    f"undefined template variable: {_shorten(exc.message or '')}",
+                    f"undefined template variable: {exc.message or ''}",
                     f"define it under `vars:` or pass --var {_shorten(name or 'NAME')}=VALUE "
                     f"(defined: {_shorten(known)})",
                 )
@@ -151,7 +206,7 @@ def _render_jinja(text: str, file: str, variables: dict[str, object]) -> str:
                     where,
                     _column_of(text, where, None),
                     "",
-                    f"template not allowed: {_shorten(str(exc))}",
+                    f"template not allowed: {exc}",
                     "templates may only use variables and filters",
                 )
             ]
@@ -186,7 +241,7 @@ def _render_jinja(text: str, file: str, variables: dict[str, object]) -> str:
                     where,
                     _column_of(text, where, None),
                     "",
-                    f"template failed: {type(exc).__name__}: {_shorten(str(exc))}",
+                    f"template failed: {type(exc).__name__}: {exc}",
                     "templates may only substitute variables and use filters; "
                     "include, import and extends are not available",
                 )

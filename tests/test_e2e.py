@@ -4,6 +4,8 @@ UpdateEndpoint, state transitions and faults). AWS calls are counted on the serv
 from __future__ import annotations
 
 import os
+import pty
+import select
 import shutil
 import signal
 import socket
@@ -457,6 +459,23 @@ def test_throttled_calls_are_retried(sandbox: dict[str, Any], sm: Any, iris: Pat
     assert cli(sandbox, "plan", str(iris), "--detailed-exitcode").returncode == 0
 
 
+def _read_until(stream: Any, text: str, timeout: float = 120) -> str:
+    """What `stream` (a process's pipe) said up to and including `text`, which may end
+    without a newline (a prompt)."""
+    fd = stream.fileno()
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while text.encode() not in seen:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"no {text!r} in {seen.decode(errors='replace')!r}"
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if ready:
+            chunk = os.read(fd, 65536)
+            assert chunk, f"ended before {text!r}: {seen.decode(errors='replace')!r}"
+            seen += chunk
+    return seen.decode()
+
+
 def test_concurrent_applies_never_issue_conflicting_updates(
     sandbox: dict[str, Any], sm: Any, iris: Path
 ) -> None:
@@ -464,34 +483,43 @@ def test_concurrent_applies_never_issue_conflicting_updates(
     sandbox["faults"].set_transition_seconds(3)
     sandbox["faults"].clear_calls()
     env = {**os.environ, **sandbox["env"], "NO_COLOR": "1"}
-    base = [sys.executable, "-m", "deployspec", "apply", str(iris), "--sandbox", "--auto-approve"]
-    first = subprocess.Popen(
-        [*base, "--var", "memory_mb=3072"],
-        env=env,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    # Start the second only once the first's update is under way, whatever the machine's speed.
-    deadline = time.monotonic() + 60
-    while sm.describe_endpoint(EndpointName="iris")["EndpointStatus"] != "Updating":
-        assert time.monotonic() < deadline and first.poll() is None, "first apply never updated"
-        time.sleep(0.05)
-    second = subprocess.Popen(
-        [*base, "--var", "memory_mb=4096"],
-        env=env,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    _, err1 = first.communicate(timeout=120)
-    _, err2 = second.communicate(timeout=120)
-    sandbox["faults"].set_transition_seconds(0.3)
-    assert first.returncode == 0, err1
-    # The second planned against the endpoint the first was moving: it waited for the first
-    # update to finish, saw the endpoint had moved, and refused instead of fighting it.
-    assert second.returncode == 1, err2
-    assert "run plan again" in err2 and "Traceback" not in err2
+    base = [sys.executable, "-m", "deployspec", "apply", str(iris), "--sandbox"]
+    # The second apply plans first, then waits at its confirmation prompt (on a terminal, as a
+    # person would run it): its plan is made against the endpoint before the first apply moves
+    # it, however fast or slow the machine, with no window to hit.
+    controller, terminal = pty.openpty()
+    try:
+        second = subprocess.Popen(
+            [*base, "--var", "memory_mb=4096"],
+            env=env,
+            stdin=terminal,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        os.close(terminal)
+        planned = _read_until(second.stdout, "Only 'yes' will be accepted")
+        assert "Plan: 1 to add, 1 to change, 0 to destroy." in planned
+        first = subprocess.Popen(
+            [*base, "--var", "memory_mb=3072", "--auto-approve"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        # Approved once the first is about to update: whether the second then finds the
+        # endpoint still Updating (and waits for it) or already moved, it must refuse.
+        _read_until(first.stderr, "endpoint.iris: updating")
+        os.write(controller, b"yes\n")
+        _, err1 = first.communicate(timeout=120)
+        _, err2 = second.communicate(timeout=120)
+    finally:
+        os.close(controller)
+        sandbox["faults"].set_transition_seconds(0.3)
+    assert first.returncode == 0, err1.decode()
+    # The second planned against the endpoint the first moved: it saw the endpoint had moved
+    # (after waiting for the update, if it was still under way) and refused instead of
+    # fighting it.
+    assert second.returncode == 1, err2.decode()
+    assert "run plan again" in err2.decode() and "Traceback" not in err2.decode()
     writes = [c["operation"] for c in sandbox["faults"].calls()]
     assert writes.count("UpdateEndpoint") == 1
     live = sm.describe_endpoint(EndpointName="iris")

@@ -19,11 +19,13 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 
 from deployspec.applier import Applier, Event
 from deployspec.errors import ApplyError, AwsError, DeployspecError
@@ -264,6 +266,10 @@ class FakeGateway:
     def list_tags(self, arn: str) -> dict[str, str]:
         return ownership_tags("iris")
 
+    def describe_endpoint_config(self, name: str) -> EndpointConfig:
+        """Every config the plans here name is one of the spec's (the guard asks)."""
+        return EndpointConfig(name, Variant(model_name="iris-m"), arn=f"arn:config/{name}")
+
     def delete_endpoint(self, name: str) -> bool:
         self.log.append("DeleteEndpoint")
         self.deleted = True
@@ -497,6 +503,50 @@ def test_upload_goes_ahead_when_incomplete_uploads_cannot_be_listed(tmp_path: Pa
     assert [e.kind for e in events if "not cleared" in e.message] == ["note"]
 
 
+def test_stale_uploads_of_other_archives_under_the_prefix_are_aborted_and_nothing_else() -> None:
+    from deployspec.aws import STALE_UPLOAD_SECONDS
+    from deployspec.aws import Gateway as RealGateway
+
+    now = datetime(2030, 1, 10, tzinfo=UTC)
+    stale = now - timedelta(seconds=STALE_UPLOAD_SECONDS + 60)
+    fresh = now - timedelta(hours=1)
+    prefix = "deployspec/iris"
+    key = f"{prefix}/{'a' * 64}/model.tar.gz"
+    uploads = {
+        key: fresh,  # this very archive: aborted whatever its age
+        f"{prefix}/{'b' * 64}/model.tar.gz": stale,  # an earlier model's, killed: aborted
+        f"{prefix}/{'c' * 64}/model.tar.gz": fresh,  # may be another apply at work: kept
+        f"{prefix}/{'d' * 64}/notes.txt": stale,  # not an archive of ours
+        f"{prefix}/nested/{'e' * 64}/model.tar.gz": stale,  # another spec's prefix below ours
+        f"{prefix}/{'F' * 64}/model.tar.gz": stale,  # not a digest deployspec writes
+    }
+    gateway = RealGateway(
+        boto3.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+        )
+    )
+    gateway._account_id = "123456789012"
+    stubber = Stubber(gateway._client("s3"))
+    owner = {"Bucket": "bucket", "ExpectedBucketOwner": "123456789012"}
+    listing = [
+        {"Key": k, "UploadId": f"u{i}", "Initiated": began}
+        for i, (k, began) in enumerate(uploads.items())
+    ]
+    # The listing is of the spec's prefix, slash included: `deployspec/iris-2/` is not in it.
+    stubber.add_response(
+        "list_multipart_uploads", {"Uploads": listing}, {**owner, "Prefix": f"{prefix}/"}
+    )
+    stubber.add_response("abort_multipart_upload", {}, {**owner, "Key": key, "UploadId": "u0"})
+    stubber.add_response(
+        "abort_multipart_upload",
+        {},
+        {**owner, "Key": f"{prefix}/{'b' * 64}/model.tar.gz", "UploadId": "u1"},
+    )
+    with stubber:
+        assert gateway.abort_incomplete_uploads(f"s3://bucket/{key}", now=now) == 2
+    stubber.assert_no_pending_responses()
+
+
 # --- end to end against the sandbox ----------------------------------------------------
 
 
@@ -605,12 +655,36 @@ def test_e2e_apply_aborts_the_upload_a_killed_apply_left(
     planned = json.loads(cli(sandbox, "plan", str(iris), "--format", "json").stdout)
     [uri] = [c["name"] for c in planned["changes"] if c["kind"] == "artifact"]
     key = uri.removeprefix(f"s3://{bucket}/")
+    prefix = key.rsplit("/", 2)[0]
+    assert prefix == "deployspec/iris"
     s3.create_multipart_upload(Bucket=bucket, Key=key)  # killed before it completed
+    # A killed upload of an earlier model: the spec changed before the next apply.
+    older = f"{prefix}/{'0' * 64}/model.tar.gz"
+    s3.create_multipart_upload(Bucket=bucket, Key=older)
+    # Others' keys in the shared bucket, left alone whatever their age.
+    unrelated = sorted(
+        [
+            f"{prefix}/{'1' * 64}/weights.bin",
+            f"{prefix}/nested/{'2' * 64}/model.tar.gz",
+            f"{prefix}-2/{'3' * 64}/model.tar.gz",
+            f"other-team/{'4' * 64}/model.tar.gz",
+            "notes/model.tar.gz",
+        ]
+    )
+    for other in unrelated:
+        s3.create_multipart_upload(Bucket=bucket, Key=other)
+    # Stale by STALE_UPLOAD_SECONDS: moto dates every upload 2010-11-10 (checked, since the
+    # older archive's upload is aborted only when it is older than that).
+    initiated = {
+        u["Key"]: u["Initiated"] for u in s3.list_multipart_uploads(Bucket=bucket)["Uploads"]
+    }
+    assert initiated[older] < datetime.now(UTC) - timedelta(days=2)
 
     applied = _apply(sandbox, iris)
 
-    assert "aborted 1 incomplete earlier upload(s)" in applied.stderr
-    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    assert "aborted 2 incomplete earlier upload(s)" in applied.stderr
+    left = s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+    assert sorted(u["Key"] for u in left) == unrelated
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == [key]
 
 

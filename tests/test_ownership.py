@@ -415,7 +415,7 @@ def test_a_saved_plan_needs_no_flags_again(
     made = cli(sandbox, "plan", str(iris), "--var", "memory_mb=3072", "--out", str(saved))
     assert made.returncode == 0
     extra = cli(sandbox, "apply", str(saved), "--var", "memory_mb=1024")
-    assert extra.returncode == 1 and "records those" in extra.stderr
+    assert extra.returncode == 1 and "records this variable" in extra.stderr
     applied = cli(sandbox, "apply", str(saved))
     assert applied.returncode == 0, applied.stderr
     config = sm.describe_endpoint_config(
@@ -425,3 +425,189 @@ def test_a_saved_plan_needs_no_flags_again(
     shutil.rmtree(tmp_path / "sklearn-iris" / "model")  # the inputs are gone: refused
     gone = cli(sandbox, "apply", str(saved))
     assert gone.returncode == 1 and "Traceback" not in gone.stderr
+
+
+# ---- found in review ---------------------------------------------------------------------
+
+
+def _s3(sandbox: dict[str, Any]) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=sandbox["info"].endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def test_a_secret_var_is_sealed_in_the_saved_plan_and_given_again(
+    sandbox: dict[str, Any], sm: Any, iris: Path, tmp_path: Path
+) -> None:
+    _with_env(iris, {"DB_PASSWORD": "{{ db_password }}"})
+    iris.write_text(iris.read_text() + "  db_password: unset\n")
+    saved = tmp_path / "plan.out"  # any name: a saved plan is known by its content
+    made = cli(
+        sandbox, "plan", str(iris), "--var", "db_password=PW12varsecret", "--out", str(saved)
+    )
+    assert made.returncode == 0, made.stderr
+    assert "PW12varsecret" not in saved.read_text()
+    assert f"apply it with `deployspec apply {saved} --var db_password=...`" in made.stderr
+    missing = cli(sandbox, "apply", str(saved))
+    assert missing.returncode == 1 and "give it again" in missing.stderr
+    wrong = cli(sandbox, "apply", str(saved), "--var", "db_password=guess")
+    assert wrong.returncode == 1 and "not the value the plan was made with" in wrong.stderr
+    assert "guess" not in wrong.stderr
+    applied = cli(sandbox, "apply", str(saved), "--var", "db_password=PW12varsecret")
+    assert applied.returncode == 0, applied.stderr
+    model = sm.list_models()["Models"][0]["ModelName"]
+    env = sm.describe_model(ModelName=model)["PrimaryContainer"]["Environment"]
+    assert env["DB_PASSWORD"] == "PW12varsecret"
+
+
+def test_our_model_with_a_secret_is_reused_after_a_rolled_back_update(
+    sandbox: dict[str, Any], sm: Any, iris: Path
+) -> None:
+    _with_env(iris, {"API_TOKEN": "tok-0123456789abcdef"})
+    assert cli(sandbox, "apply", str(iris), "--auto-approve").returncode == 0
+    changed = ("--var", "memory_mb=3072")
+    sandbox["faults"].fail_next_update("iris", "the canary's alarm fired")
+    failed = cli(sandbox, "apply", str(iris), *changed, "--auto-approve")
+    assert failed.returncode == 1 and "rolled back" in failed.stderr
+    again = cli(sandbox, "apply", str(iris), *changed, "--auto-approve")
+    assert again.returncode == 0, again.stderr
+
+
+def test_an_object_squatting_the_artifact_address_is_replaced(
+    sandbox: dict[str, Any], sm: Any, iris: Path
+) -> None:
+    shown = json.loads(cli(sandbox, "plan", str(iris), "--format", "json").stdout)
+    artifact = next(c for c in shown["changes"] if c["kind"] == "artifact")
+    bucket, key = artifact["name"].removeprefix("s3://").split("/", 1)
+    s3 = _s3(sandbox)
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key=key, Body=b"the squatter's model")
+    planned = cli(sandbox, "plan", str(iris))
+    assert "is not model.tar.gz sha256" in planned.stdout, planned.stdout
+    assert cli(sandbox, "apply", str(iris), "--auto-approve").returncode == 0
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert body != b"the squatter's model" and body[:2] == b"\x1f\x8b"
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ('{"deployspec_saved_plan": 1, "x": ' + "[" * 100000 + "]" * 100000 + "}", "nested"),
+        ('{"deployspec_saved_plan": true}', "not a version number"),
+    ],
+    ids=["deep", "bool-marker"],
+)
+def test_odd_plan_files_are_refused_cleanly(
+    sandbox: dict[str, Any], sm: Any, tmp_path: Path, content: str, expected: str
+) -> None:
+    path = tmp_path / "odd.json"
+    path.write_text(content)
+    result = cli(sandbox, "apply", str(path))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert expected in result.stderr, result.stderr
+
+
+def test_out_never_follows_a_symlink_nor_overwrites_other_json(
+    sandbox: dict[str, Any], sm: Any, iris: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "other.json"
+    other.write_text('{"changes": 1, "important": "data"}')
+    link = tmp_path / "link.json"
+    link.symlink_to(tmp_path / "elsewhere.txt")
+    for out, expected in ((other, "is not a saved plan"), (link, "symbolic link")):
+        result = cli(sandbox, "plan", str(iris), "--out", str(out))
+        assert result.returncode == 1 and expected in result.stderr, result.stderr
+    assert other.read_text() == '{"changes": 1, "important": "data"}'
+    assert not (tmp_path / "elsewhere.txt").exists()
+    nowhere = cli(sandbox, "plan", str(iris), "--out", str(tmp_path / "no" / "plan.json"))
+    assert nowhere.returncode == 1 and "does not exist" in nowhere.stderr
+    assert "Plan:" not in nowhere.stdout  # refused before the plan is shown
+
+
+def test_specs_alike_in_their_first_52_characters_get_their_own_names(
+    sandbox: dict[str, Any], sm: Any, iris: Path
+) -> None:
+    stem = "collide-" + "a" * 44  # 52 characters: what content names keep
+    text = iris.read_text().replace("keep: 2", "keep: 2\nprefix: shared/models")
+    specs = []
+    for suffix in ("-x-1", "-x-2"):
+        spec = iris.parent / f"spec{suffix}.yaml"
+        spec.write_text(text.replace("name: iris", f"name: {stem}{suffix}"))
+        specs.append(spec)
+    for spec in specs:
+        applied = cli(sandbox, "apply", str(spec), "--auto-approve")
+        assert applied.returncode == 0, applied.stderr
+    configs, models = _names(sm)
+    assert len(configs) == 2 and len(models) == 2
+
+
+def test_the_guard_checks_every_name_a_change_writes(sandbox: dict[str, Any], sm: Any) -> None:
+    """Crafted plans whose change names pass but whose contents point elsewhere."""
+    from deployspec.applier import Applier
+
+    _victim(sm)
+    sm.create_endpoint(EndpointName="victim", EndpointConfigName="victim-cfg")
+    s3 = _s3(sandbox)
+    s3.create_bucket(Bucket="other-team-bucket")
+    kept = f"team/{'a' * 64}/model.tar.gz"
+    s3.put_object(Bucket="other-team-bucket", Key=kept, Body=b"theirs")
+    sm.create_model(
+        ModelName="theirs",
+        PrimaryContainer={"Image": IMAGE, "ModelDataUrl": f"s3://other-team-bucket/{kept}"},
+        ExecutionRoleArn=ROLE,
+    )
+    session = boto3.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+    gateway = Gateway(session, endpoint_url=sandbox["info"].endpoint_url)
+    scaling = {
+        "resource_id": "endpoint/victim/variant/AllTraffic",
+        "min_capacity": 1,
+        "max_capacity": 2,
+        "target_value": 10.0,
+        "scale_in_cooldown": None,
+        "scale_out_cooldown": None,
+        "policy_name": "p",
+    }
+    attempts = [
+        Change(Kind.SCALING, "endpoint/iris/variant/AllTraffic", Action.CREATE, None, scaling),
+        Change(
+            Kind.ENDPOINT,
+            "iris",
+            Action.CREATE,
+            None,
+            {"name": "iris", "config_name": "victim-cfg"},
+        ),
+        Change(
+            Kind.ARTIFACT,
+            f"s3://other-team-bucket/{kept}",
+            Action.DELETE,
+            {"s3_uri": f"s3://other-team-bucket/{kept}"},
+            None,
+        ),
+        Change(
+            Kind.ARTIFACT,
+            f"s3://other-team-bucket/team/{'b' * 64}/model.tar.gz",
+            Action.CREATE,
+            None,
+            {"s3_uri": "s3://other-team-bucket/important.txt", "sha256": "b" * 64},
+        ),
+        Change(
+            Kind.MODEL,
+            "iris-0000000000",
+            Action.CREATE,
+            None,
+            {"name": "victim-model", "image": IMAGE, "execution_role_arn": ROLE},
+        ),
+    ]
+    for change in attempts:
+        sandbox["faults"].clear_calls()
+        plan = Plan("iris", "iris", "us-east-1", "123456789012", (change,), {})
+        with pytest.raises(NotManagedError):
+            Applier(gateway).apply(plan)
+        assert _writes(sandbox) == [], change.address
+    assert s3.get_object(Bucket="other-team-bucket", Key=kept)["Body"].read() == b"theirs"

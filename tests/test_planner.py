@@ -1,21 +1,29 @@
-"""The planner is pure: tables of (desired, actual) → expected changes, no AWS at all."""
+"""The planner is pure: tables of (desired, actual) → expected changes, no AWS at all.
+
+Each row of CASES is (name, desired tweaks, actual state) → the planned (kind, name, action,
+reasons) in order, plus, where a row needs them, attributes of particular changes, the plan's
+counts and notes. REFUSED lists the states the planner refuses. Rendering is tested in
+test_render.py; saved plans in test_ownership.py.
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import pytest
 
 from deployspec.desired import Desired
-from deployspec.errors import NotManagedError
+from deployspec.errors import DeployspecError, NotManagedError, PlanError
 from deployspec.plan import Action, Kind, Plan
-from deployspec.planner import make_plan
-from deployspec.render import render_json, render_markdown, render_text
+from deployspec.planner import flatten, make_plan
 from deployspec.resources import (
     TAG_DIGEST,
+    TAG_MANAGED_BY,
     TAG_MODEL,
     TAG_PREVIOUS,
     TAG_PRUNED,
+    TAG_SPEC,
     Artifact,
     Deployment,
     Endpoint,
@@ -32,13 +40,16 @@ from deployspec.state import Actual
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+# The archive's content digest, as artifacts.py names it: it names the S3 key.
+SHA = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+ARCHIVE = f"s3://bucket/deployspec/iris/{SHA}/model.tar.gz"
 
 
 def desired(**overrides: object) -> Desired:
     model = Model(
         name="iris-aaaaaaaaaa",
         image=IMAGE,
-        model_data_url="s3://bucket/deployspec/abc/model.tar.gz",
+        model_data_url=ARCHIVE,
         environment={"SAGEMAKER_PROGRAM": "inference.py", "API_KEY": "hunter2"},
         execution_role_arn=ROLE,
     )
@@ -51,7 +62,7 @@ def desired(**overrides: object) -> Desired:
         region="us-east-1",
         account="123456789012",
         bucket="bucket",
-        artifact=Artifact("abc", 10, "/tmp/abc.tar.gz", "s3://bucket/deployspec/abc/model.tar.gz"),
+        artifact=Artifact(SHA, 10, "/tmp/iris.tar.gz", ARCHIVE),
         model=model,
         config=config,
         endpoint_name="iris",
@@ -78,390 +89,557 @@ def owned_tags(d: Desired, pruned: str | None = None) -> dict[str, str]:
     return tags
 
 
-def summary(plan: Plan) -> list[tuple[str, str]]:
-    return [(c.action.value, c.address) for c in plan.changes]
+# --- the states the rows share ------------------------------------------------------------
+
+D = desired()
+D_CONFIG = D.config.name
+MARK = "iris-cccccccccc@keep=2"  # the prune mark of D's config under keep: 2
+TAGS = owned_tags(D, pruned=MARK)  # the endpoint as the last apply of D left it
+SCALING = Scaling("endpoint/iris/variant/AllTraffic", 1, 4, 100.0, 300, 60, "p")
+SCALING_ID = SCALING.resource_id
 
 
-def test_empty_account_creates_everything() -> None:
-    d = desired()
-    plan = make_plan(d, Actual(artifact_exists=False, bucket_exists=False, owned=()))
-    assert summary(plan) == [
-        ("create", "bucket.bucket"),
-        ("create", "artifact.s3://bucket/deployspec/abc/model.tar.gz"),
-        ("create", "model.iris-aaaaaaaaaa"),
-        ("create", "endpoint_config.iris-cccccccccc"),
-        ("create", "endpoint.iris"),
-    ]
-    assert plan.counts() == (5, 0, 0)
-    endpoint_tags = (plan.changes[4].after or {})["tags"]
-    assert endpoint_tags[TAG_PRUNED] == "iris-cccccccccc@keep=2"
-    assert plan.target_config == "iris-cccccccccc"
-    config_change = plan.changes[3]
-    assert config_change.after is not None
-    assert config_change.after["tags"][TAG_MODEL] == "iris-aaaaaaaaaa"
-
-
-def test_matching_state_plans_nothing() -> None:
-    d = desired()
-    actual = Actual(
-        endpoint=live_endpoint(),
-        endpoint_tags=owned_tags(d, pruned="iris-cccccccccc@keep=2"),
-        desired_config_exists=True,
-        desired_model_exists=True,
+def realtime(name: str, instance_type: str = "ml.m5.xlarge", count: int = 1) -> EndpointConfig:
+    return EndpointConfig(
+        name, Variant("iris-aaaaaaaaaa", instance_type=instance_type, initial_instance_count=count)
     )
-    plan = make_plan(d, actual)
-    assert plan.changes == ()
-    assert render_text(plan) == "No changes. Endpoint iris matches the spec.\n"
 
 
-def test_changed_config_updates_endpoint_in_place() -> None:
-    d = desired()
-    old_config = EndpointConfig(
-        name="iris-bbbbbbbbbb",
-        variant=Variant(model_name="iris-aaaaaaaaaa", serverless=ServerlessConfig(1024, 5)),
+RT = realtime("iris-cccccccccc")
+OLD_SERVERLESS = EndpointConfig(
+    "iris-bbbbbbbbbb", Variant("iris-aaaaaaaaaa", serverless=ServerlessConfig(1024, 5))
+)
+THREE = (LiveVariant("AllTraffic", 1.0, 1.0, 3, 3),)
+
+
+def serving_desired(**kw: Any) -> Actual:
+    """The endpoint InService on D's config, its config and model there."""
+    options: dict[str, Any] = {
+        "endpoint": live_endpoint(),
+        "endpoint_tags": TAGS,
+        "desired_config_exists": True,
+        "desired_model_exists": True,
+        **kw,
+    }
+    return Actual(**options)
+
+
+M, C, E = Kind.MODEL, Kind.ENDPOINT_CONFIG, Kind.ENDPOINT
+CREATE, UPDATE, REPLACE, DELETE = Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    tweaks: dict[str, Any]
+    actual: Actual
+    # (kind, name, action, reasons) of every change, in order.
+    expected: list[tuple[Kind, str, Action, tuple[str, ...]]]
+    # change index -> {flattened attribute path: value} the change's `after` must hold.
+    after: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # change index -> (before, after), exactly.
+    exact: dict[int, tuple[dict[str, Any] | None, dict[str, Any] | None]] = field(
+        default_factory=dict
     )
-    actual = Actual(
-        endpoint=live_endpoint("iris-bbbbbbbbbb"),
-        endpoint_tags=owned_tags(d, pruned="iris-bbbbbbbbbb"),
-        current_config=old_config,
-        current_model=d.model,
-        desired_model_exists=True,
-        owned=(
-            OwnedResource("endpoint_config", "iris-bbbbbbbbbb", "2026-01-02", "iris-aaaaaaaaaa"),
-            OwnedResource("model", "iris-aaaaaaaaaa", "2026-01-01"),
+    # change index -> the attributes that force its replacement (none elsewhere).
+    forces: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    counts: tuple[int, int, int] | None = None
+    notes: tuple[str, ...] = ()  # fragments, one per expected note
+    adopt: bool = False
+    endpoint_status: str | None = None
+
+    def __str__(self) -> str:
+        return self.name
+
+
+CASES = [
+    Case(
+        "empty account creates everything",
+        {},
+        Actual(artifact_exists=False, bucket_exists=False, owned=()),
+        [
+            (
+                Kind.BUCKET,
+                "bucket",
+                CREATE,
+                ("artifact bucket does not exist (created encrypted, public access blocked)",),
+            ),
+            (Kind.ARTIFACT, ARCHIVE, CREATE, (f"model.tar.gz sha256 {SHA[:12]} is not in S3 yet",)),
+            (M, "iris-aaaaaaaaaa", CREATE, ("no model with this content exists yet",)),
+            (C, "iris-cccccccccc", CREATE, ("no endpoint config with this content exists yet",)),
+            (E, "iris", CREATE, ("endpoint does not exist",)),
+        ],
+        after={
+            3: {f"tags.{TAG_MODEL}": "iris-aaaaaaaaaa"},
+            4: {f"tags.{TAG_PRUNED}": MARK, f"tags.{TAG_DIGEST}": "d1", "config_name": D_CONFIG},
+        },
+        counts=(5, 0, 0),
+    ),
+    Case(
+        "the digest tag is on the endpoint only",
+        {},
+        Actual(artifact_exists=True, owned=()),
+        [
+            (M, "iris-aaaaaaaaaa", CREATE, ("no model with this content exists yet",)),
+            (C, "iris-cccccccccc", CREATE, ("no endpoint config with this content exists yet",)),
+            (E, "iris", CREATE, ("endpoint does not exist",)),
+        ],
+        after={
+            0: {f"tags.{TAG_DIGEST}": None},
+            1: {f"tags.{TAG_DIGEST}": None},
+            2: {f"tags.{TAG_DIGEST}": "d1"},
+        },
+    ),
+    Case("matching state plans nothing", {}, serving_desired(), [], counts=(0, 0, 0)),
+    Case(
+        "aws: tags and bookkeeping are not drift",
+        {},
+        serving_desired(
+            endpoint_tags={
+                **TAGS,
+                TAG_PREVIOUS: "iris-0000000000",
+                "aws:cloudformation:stack-name": "legacy",
+            }
         ),
-    )
-    plan = make_plan(d, actual)
-    assert summary(plan) == [
-        ("create", "endpoint_config.iris-cccccccccc"),
-        ("update", "endpoint.iris"),
-    ]
-    assert "variant.serverless.memory_mb: 1024 → 2048" in plan.changes[0].reasons
-    update = plan.changes[1]
-    assert update.before is not None and update.after is not None
-    assert update.before["config_name"] == "iris-bbbbbbbbbb"
-    assert update.after["config_name"] == "iris-cccccccccc"
-    # The endpoint remembers what it served before (for rollback) and that pruning is done.
-    assert update.after["tags"][TAG_PREVIOUS] == "iris-bbbbbbbbbb"
-    assert update.after["tags"][TAG_PRUNED] == "iris-cccccccccc@keep=2"
-    assert render_text(plan) == GOLDEN_UPDATE
-
-
-def test_failed_endpoint_is_replaced() -> None:
-    d = desired()
-    actual = Actual(
-        endpoint=live_endpoint(status="Failed", failure_reason="image not found"),
-        endpoint_tags=owned_tags(d, pruned="iris-cccccccccc@keep=2"),
-        desired_config_exists=True,
-        desired_model_exists=True,
-    )
-    plan = make_plan(d, actual)
-    [change] = plan.changes
-    assert change.action is Action.REPLACE and change.forces == ("status",)
-    assert "endpoint is Failed: image not found" in change.reasons
-    assert render_text(plan) == GOLDEN_REPLACE
-    assert plan.counts() == (1, 0, 1)
-
-
-def test_endpoint_not_owned_is_refused_unless_adopted() -> None:
-    d = desired()
-    actual = Actual(
-        endpoint=live_endpoint(),
-        endpoint_tags={"team": "ml"},
-        desired_config_exists=True,
-        desired_model_exists=True,
-    )
-    with pytest.raises(NotManagedError) as caught:
-        make_plan(d, actual)
-    assert "--adopt" in (caught.value.hint or "")
-    plan = make_plan(d, actual, adopt=True)
-    assert plan.notes and "adopted" in plan.notes[0]
-    assert [c.kind for c in plan.changes] == [Kind.ENDPOINT]
-
-
-def test_in_progress_endpoint_is_noted() -> None:
-    d = desired()
-    actual = Actual(
-        endpoint=live_endpoint(status="Updating"),
-        endpoint_tags=owned_tags(d, pruned="iris-cccccccccc@keep=2"),
-        desired_config_exists=True,
-        desired_model_exists=True,
-    )
-    plan = make_plan(d, actual)
-    assert plan.endpoint_status == "Updating"
-    assert "apply waits for it to finish" in plan.notes[0]
-
-
-def test_tag_only_change_updates_in_place() -> None:
-    d = desired(tags={"team": "vision", **ownership_tags("iris")})
-    actual = Actual(
-        endpoint=live_endpoint(),
-        endpoint_tags={**desired().endpoint_tags, TAG_PRUNED: "iris-cccccccccc"},
-        desired_config_exists=True,
-        desired_model_exists=True,
-    )
-    plan = make_plan(d, actual)
-    assert summary(plan) == [
-        ("update", "model.iris-aaaaaaaaaa"),
-        ("update", "endpoint_config.iris-cccccccccc"),
-        ("update", "endpoint.iris"),
-    ]
-    assert plan.counts() == (0, 3, 0)
-
-
-def test_prune_keeps_current_and_previous() -> None:
-    d = desired(keep=1)
-    owned = (
-        OwnedResource("endpoint_config", "iris-cccccccccc", "2026-01-05", "iris-aaaaaaaaaa"),
-        OwnedResource("endpoint_config", "iris-1111111111", "2026-01-04", "iris-m111111111"),
-        OwnedResource("endpoint_config", "iris-2222222222", "2026-01-03", "iris-m222222222"),
-        OwnedResource("endpoint_config", "iris-3333333333", "2026-01-02", "iris-m333333333"),
-        OwnedResource("model", "iris-aaaaaaaaaa", "2026-01-05"),
-        OwnedResource("model", "iris-m111111111", "2026-01-04"),
-        OwnedResource("model", "iris-m222222222", "2026-01-03"),
-        OwnedResource("model", "iris-m333333333", "2026-01-02"),
-        OwnedResource("model", "iris-orphan0000", "2026-01-01"),
-    )
-    actual = Actual(
-        endpoint=live_endpoint(),
-        endpoint_tags=owned_tags(d),
-        desired_config_exists=True,
-        desired_model_exists=True,
-        owned=owned,
-    )
-    plan = make_plan(d, actual)
-    assert summary(plan) == [
-        ("delete", "endpoint_config.iris-2222222222"),
-        ("delete", "endpoint_config.iris-3333333333"),
-        ("delete", "model.iris-m222222222"),
-        ("delete", "model.iris-m333333333"),
-        ("delete", "model.iris-orphan0000"),
-        ("update", "prune_mark.iris"),
-    ]
-
-
-def test_autoscaled_count_is_not_drift_but_manual_change_is() -> None:
-    scaling = Scaling("endpoint/iris/variant/AllTraffic", 1, 4, 100.0, 300, 60, "p")
-    rt_config = EndpointConfig(
-        name="iris-cccccccccc",
-        variant=Variant(
-            model_name="iris-aaaaaaaaaa", instance_type="ml.m5.xlarge", initial_instance_count=1
+        [],
+    ),
+    Case(
+        # The digest covers the rollout settings too, which act at the next update only, and a
+        # digest of another deployspec version differs as well: nothing on the endpoint changes.
+        "a digest that alone differs plans nothing",
+        {"deployment": Deployment("canary", 10, 300, timeout_seconds=3600)},
+        serving_desired(endpoint_tags={**TAGS, TAG_DIGEST: "d0"}),
+        [],
+    ),
+    Case(
+        "changed config updates the endpoint in place",
+        {},
+        Actual(
+            endpoint=live_endpoint("iris-bbbbbbbbbb"),
+            endpoint_tags=owned_tags(D, pruned="iris-bbbbbbbbbb"),
+            current_config=OLD_SERVERLESS,
+            current_model=D.model,
+            desired_model_exists=True,
+            owned=(
+                OwnedResource(
+                    "endpoint_config", "iris-bbbbbbbbbb", "2026-01-02", "iris-aaaaaaaaaa"
+                ),
+                OwnedResource("model", "iris-aaaaaaaaaa", "2026-01-01"),
+            ),
         ),
-    )
-    variants = (LiveVariant("AllTraffic", 1.0, 1.0, 3, 3),)
-    base = Actual(
-        endpoint=live_endpoint(variants=variants),
-        desired_config_exists=True,
-        desired_model_exists=True,
-        scaling=scaling,
-    )
-    d = desired(config=rt_config, scaling=scaling)
-    actual = replace(base, endpoint_tags=owned_tags(d, pruned="iris-cccccccccc"))
-    assert make_plan(d, actual).changes == ()
-    manual = desired(config=rt_config)  # no autoscaling: 3 instances is drift from 1
-    actual = replace(base, scaling=None, endpoint_tags=owned_tags(manual, pruned="iris-cccccccccc"))
-    [change] = make_plan(manual, actual).changes
-    assert change.before == {"config_name": "iris-cccccccccc", "instance_count": 3}
-    assert change.after == {"config_name": "iris-cccccccccc", "instance_count": 1}
-    assert "instance count changed outside deployspec (1 → 3)" in change.reasons
+        [
+            (C, "iris-cccccccccc", CREATE, ("variant.serverless.memory_mb: 1024 → 2048",)),
+            (
+                E,
+                "iris",
+                UPDATE,
+                ("new endpoint config: variant.serverless.memory_mb: 1024 → 2048",),
+            ),
+        ],
+        after={
+            # The endpoint remembers what it served before (for rollback) and that pruning is
+            # done.
+            1: {
+                "config_name": "iris-cccccccccc",
+                f"tags.{TAG_PREVIOUS}": "iris-bbbbbbbbbb",
+                f"tags.{TAG_PRUNED}": MARK,
+                "retain_instance_count": False,
+            }
+        },
+        counts=(1, 1, 0),
+    ),
+    Case(
+        "a failed endpoint is replaced",
+        {},
+        serving_desired(endpoint=live_endpoint(status="Failed", failure_reason="image not found")),
+        [(E, "iris", REPLACE, ("endpoint is Failed: image not found",))],
+        after={0: {"status": "InService", f"tags.{TAG_PRUNED}": MARK}},
+        forces={0: ("status",)},
+        counts=(1, 0, 1),
+    ),
+    Case(
+        "an endpoint being deleted is created again",
+        {},
+        serving_desired(endpoint=live_endpoint(status="Deleting"), owned=()),
+        [(E, "iris", CREATE, ("endpoint is being deleted; it is created again once gone",))],
+        notes=("endpoint iris is Deleting: apply waits",),
+        endpoint_status="Deleting",
+    ),
+    Case(
+        "an endpoint still updating is noted and waited for",
+        {},
+        serving_desired(endpoint=live_endpoint(status="Updating")),
+        [(E, "iris", UPDATE, ("endpoint is Updating: apply waits until it is InService",))],
+        notes=("endpoint iris is Updating: apply waits for it to finish",),
+        endpoint_status="Updating",
+    ),
+    Case(
+        "an endpoint still creating gets a wait-and-verify change",
+        {},
+        serving_desired(endpoint=live_endpoint(status="Creating")),
+        [(E, "iris", UPDATE, ("endpoint is Creating: apply waits until it is InService",))],
+        exact={
+            0: (
+                {"status": "Creating", "config_name": "iris-cccccccccc"},
+                {"status": "InService", "config_name": "iris-cccccccccc"},
+            )
+        },
+        notes=("endpoint iris is Creating: apply waits for it to finish",),
+    ),
+    Case(
+        "UpdateRollbackFailed on another config is updated, never replaced",
+        {},
+        Actual(
+            endpoint=live_endpoint("iris-bbbbbbbbbb", status="UpdateRollbackFailed"),
+            endpoint_tags=TAGS,
+            desired_config_exists=True,
+            desired_model_exists=True,
+        ),
+        [
+            (
+                E,
+                "iris",
+                UPDATE,
+                ("new endpoint config: no endpoint config with this content exists yet",),
+            )
+        ],
+    ),
+    Case(
+        "a tag change updates model, config and endpoint in place",
+        {"tags": {"team": "vision", **ownership_tags("iris")}},
+        serving_desired(endpoint_tags={**D.endpoint_tags, TAG_PRUNED: "iris-cccccccccc"}),
+        [
+            (M, "iris-aaaaaaaaaa", UPDATE, ("tags changed",)),
+            (C, "iris-cccccccccc", UPDATE, ("tags changed",)),
+            (E, "iris", UPDATE, ("tags changed",)),
+        ],
+        after={
+            0: {"tags.team": "vision"},
+            1: {"tags.team": "vision", f"tags.{TAG_MODEL}": "iris-aaaaaaaaaa"},
+            2: {"tags.team": "vision", f"tags.{TAG_PRUNED}": "iris-cccccccccc"},
+        },
+        counts=(0, 3, 0),
+    ),
+    Case(
+        "pruning keeps the current config and `keep` previous ones",
+        {"keep": 1},
+        serving_desired(
+            endpoint_tags=owned_tags(D),
+            owned=(
+                OwnedResource(
+                    "endpoint_config", "iris-cccccccccc", "2026-01-05", "iris-aaaaaaaaaa"
+                ),
+                OwnedResource(
+                    "endpoint_config", "iris-1111111111", "2026-01-04", "iris-m111111111"
+                ),
+                OwnedResource(
+                    "endpoint_config", "iris-2222222222", "2026-01-03", "iris-m222222222"
+                ),
+                OwnedResource(
+                    "endpoint_config", "iris-3333333333", "2026-01-02", "iris-m333333333"
+                ),
+                OwnedResource("model", "iris-aaaaaaaaaa", "2026-01-05"),
+                OwnedResource("model", "iris-m111111111", "2026-01-04"),
+                OwnedResource("model", "iris-m222222222", "2026-01-03"),
+                OwnedResource("model", "iris-m333333333", "2026-01-02"),
+                OwnedResource("model", "iris-orphan0000", "2026-01-01"),
+            ),
+        ),
+        [
+            (C, "iris-2222222222", DELETE, ("older than the 1 kept for rollback",)),
+            (C, "iris-3333333333", DELETE, ("older than the 1 kept for rollback",)),
+            (M, "iris-m222222222", DELETE, ("no kept endpoint config uses it",)),
+            (M, "iris-m333333333", DELETE, ("no kept endpoint config uses it",)),
+            (M, "iris-orphan0000", DELETE, ("no kept endpoint config uses it",)),
+            (
+                Kind.PRUNE_MARK,
+                "iris",
+                UPDATE,
+                ("record that older configs and models are pruned",),
+            ),
+        ],
+        after={5: {f"tags.{TAG_PRUNED}": "iris-cccccccccc@keep=1"}},
+    ),
+    Case(
+        "a lowered keep is a stale prune mark",
+        {"keep": 1},
+        serving_desired(owned=()),
+        [
+            (
+                Kind.PRUNE_MARK,
+                "iris",
+                UPDATE,
+                ("record that older configs and models are pruned",),
+            )
+        ],
+        exact={0: ({"tags": {TAG_PRUNED: MARK}}, {"tags": {TAG_PRUNED: "iris-cccccccccc@keep=1"}})},
+    ),
+    Case(
+        "an instance count the autoscaler chose is not drift",
+        {"config": RT, "scaling": SCALING},
+        serving_desired(
+            endpoint=live_endpoint(variants=THREE),
+            endpoint_tags=owned_tags(D, pruned="iris-cccccccccc"),
+            scaling=SCALING,
+        ),
+        [],
+    ),
+    Case(
+        "an instance count changed by hand is drift",
+        {"config": RT},
+        serving_desired(
+            endpoint=live_endpoint(variants=THREE),
+            endpoint_tags=owned_tags(D, pruned="iris-cccccccccc"),
+        ),
+        [(E, "iris", UPDATE, ("instance count changed outside deployspec (1 → 3)",))],
+        exact={
+            0: (
+                {"config_name": "iris-cccccccccc", "instance_count": 3},
+                {"config_name": "iris-cccccccccc", "instance_count": 1},
+            )
+        },
+    ),
+    Case(
+        "a scaling policy edited by hand is drift",
+        {"scaling": SCALING},
+        serving_desired(scaling=replace(SCALING, target_value=500.0)),
+        [
+            (
+                Kind.SCALING,
+                SCALING_ID,
+                UPDATE,
+                ("changed outside deployspec", "target_value: 500.0 → 100.0"),
+            )
+        ],
+    ),
+    Case(
+        # The digest moves with the scaling; the endpoint itself does not change.
+        "a scaling change is planned alone, the endpoint untouched",
+        {"config": RT, "scaling": replace(SCALING, max_capacity=6), "spec_digest": "d2"},
+        serving_desired(
+            endpoint=live_endpoint(variants=THREE),
+            endpoint_tags=owned_tags(D, pruned="iris-cccccccccc"),
+            scaling=SCALING,
+        ),
+        [
+            (
+                Kind.SCALING,
+                SCALING_ID,
+                UPDATE,
+                ("changed outside deployspec", "max_capacity: 4 → 6"),
+            )
+        ],
+        counts=(0, 1, 0),
+    ),
+    Case(
+        "autoscaling removed from the spec is deregistered",
+        {"config": RT},
+        serving_desired(endpoint_tags=owned_tags(D, pruned="iris-cccccccccc"), scaling=SCALING),
+        [(Kind.SCALING, SCALING_ID, DELETE, ("autoscaling removed from the spec",))],
+    ),
+    Case(
+        "an instance type change deregisters scaling first",
+        {
+            "config": realtime("iris-cccccccccc"),
+            "scaling": SCALING,
+            "deployment": Deployment("all_at_once", timeout_seconds=1800),
+        },
+        Actual(
+            endpoint=live_endpoint("iris-bbbbbbbbbb"),
+            endpoint_tags=owned_tags(D, pruned="iris-bbbbbbbbbb"),
+            current_config=realtime("iris-bbbbbbbbbb", "ml.m5.large"),
+            current_model=D.model,
+            desired_model_exists=True,
+            scaling=SCALING,
+            owned=(),
+        ),
+        [
+            (C, "iris-cccccccccc", CREATE, ("variant.instance_type: ml.m5.large → ml.m5.xlarge",)),
+            (
+                Kind.SCALING,
+                SCALING_ID,
+                DELETE,
+                (
+                    "SageMaker refuses an instance type change while autoscaling is attached; it "
+                    "is registered again after the update (or restored if the update fails)",
+                ),
+            ),
+            (
+                E,
+                "iris",
+                UPDATE,
+                ("new endpoint config: variant.instance_type: ml.m5.large → ml.m5.xlarge",),
+            ),
+            (
+                Kind.SCALING,
+                SCALING_ID,
+                CREATE,
+                ("autoscaling registered once the endpoint is InService",),
+            ),
+        ],
+        after={2: {"retain_instance_count": False, "deployment.strategy": "all_at_once"}},
+    ),
+    Case(
+        "a config change under autoscaling keeps the autoscaled count",
+        {"config": realtime("iris-cccccccccc", count=2), "scaling": SCALING},
+        Actual(
+            endpoint=live_endpoint("iris-bbbbbbbbbb", variants=THREE),
+            endpoint_tags=owned_tags(D, pruned="iris-bbbbbbbbbb"),
+            current_config=realtime("iris-bbbbbbbbbb"),
+            current_model=D.model,
+            desired_model_exists=True,
+            scaling=SCALING,
+            owned=(),
+        ),
+        [
+            (C, "iris-cccccccccc", CREATE, ("variant.initial_instance_count: 1 → 2",)),
+            (E, "iris", UPDATE, ("new endpoint config: variant.initial_instance_count: 1 → 2",)),
+        ],
+        after={1: {"retain_instance_count": True}},
+    ),
+    Case(
+        "a changed secret is a new model, its reason masked",
+        {},
+        Actual(
+            endpoint=live_endpoint("iris-bbbbbbbbbb"),
+            endpoint_tags=owned_tags(D),
+            current_model=replace(
+                D.model, name="iris-0000000000", environment={"API_KEY": "old-secret"}
+            ),
+            artifact_exists=True,
+            owned=(),
+        ),
+        [
+            (
+                M,
+                "iris-aaaaaaaaaa",
+                CREATE,
+                (
+                    "environment.API_KEY: (sensitive) changed",
+                    "environment.SAGEMAKER_PROGRAM: null → inference.py",
+                ),
+            ),
+            (C, "iris-cccccccccc", CREATE, ("no endpoint config with this content exists yet",)),
+            (
+                E,
+                "iris",
+                UPDATE,
+                ("new endpoint config: no endpoint config with this content exists yet",),
+            ),
+        ],
+    ),
+    Case(
+        "an endpoint made by hand is adopted with --adopt",
+        {},
+        serving_desired(endpoint_tags={"team": "ml"}),
+        [(E, "iris", UPDATE, ("tags changed",))],
+        after={0: {f"tags.{TAG_MANAGED_BY}": "deployspec", f"tags.{TAG_SPEC}": "iris"}},
+        notes=("endpoint iris will be adopted: ownership tags are added",),
+        adopt=True,
+    ),
+]
 
 
-def test_edited_scaling_policy_is_drift() -> None:
-    wanted = Scaling("endpoint/iris/variant/AllTraffic", 1, 4, 100.0, 300, 60, "p")
-    edited = replace(wanted, target_value=500.0)
-    d = desired(scaling=wanted)
-    actual = Actual(
-        endpoint=live_endpoint(),
-        endpoint_tags=owned_tags(d, pruned="iris-cccccccccc@keep=2"),
-        desired_config_exists=True,
-        desired_model_exists=True,
-        scaling=edited,
-    )
-    [change] = make_plan(d, actual).changes
-    assert change.kind is Kind.SCALING and change.action is Action.UPDATE
-    assert change.reasons == ("changed outside deployspec", "target_value: 500.0 → 100.0")
+def _shape(plan: Plan) -> list[tuple[Kind, str, Action, tuple[str, ...]]]:
+    return [(c.kind, c.name, c.action, c.reasons) for c in plan.changes]
 
 
-def test_instance_type_change_deregisters_scaling_first() -> None:
-    scaling = Scaling("endpoint/iris/variant/AllTraffic", 1, 4, 100.0, 300, 60, "p")
-    old = EndpointConfig(
-        "iris-bbbbbbbbbb",
-        Variant("iris-aaaaaaaaaa", instance_type="ml.m5.large", initial_instance_count=1),
-    )
-    new = EndpointConfig(
-        "iris-cccccccccc",
-        Variant("iris-aaaaaaaaaa", instance_type="ml.m5.xlarge", initial_instance_count=1),
-    )
-    d = desired(
-        config=new, scaling=scaling, deployment=Deployment("all_at_once", timeout_seconds=1800)
-    )
-    actual = Actual(
-        endpoint=live_endpoint("iris-bbbbbbbbbb"),
-        endpoint_tags=owned_tags(d, pruned="iris-bbbbbbbbbb"),
-        current_config=old,
-        current_model=d.model,
-        desired_model_exists=True,
-        scaling=scaling,
-        owned=(),
-    )
-    plan = make_plan(d, actual)
-    assert summary(plan) == [
-        ("create", "endpoint_config.iris-cccccccccc"),
-        ("delete", "scaling.endpoint/iris/variant/AllTraffic"),
-        ("update", "endpoint.iris"),
-        ("create", "scaling.endpoint/iris/variant/AllTraffic"),
-    ]
-    assert plan.changes[2].after is not None
-    assert plan.changes[2].after["retain_instance_count"] is False
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_plan(case: Case) -> None:
+    plan = make_plan(desired(**case.tweaks), case.actual, adopt=case.adopt)
+
+    assert _shape(plan) == case.expected
+    for index, wanted in case.after.items():
+        after = flatten(plan.changes[index].after or {})
+        assert {key: after.get(key) for key in wanted} == wanted, plan.changes[index].address
+    for index, (before, after_exact) in case.exact.items():
+        assert (plan.changes[index].before, plan.changes[index].after) == (before, after_exact)
+    assert {i: c.forces for i, c in enumerate(plan.changes) if c.forces} == case.forces
+    if case.counts is not None:
+        assert plan.counts() == case.counts
+    assert len(plan.notes) == len(case.notes), plan.notes
+    for note, fragment in zip(plan.notes, case.notes, strict=True):
+        assert fragment in note
+    if case.endpoint_status is not None:
+        assert plan.endpoint_status == case.endpoint_status
+    assert plan.adopt is case.adopt
+    assert plan.target_config == desired(**case.tweaks).config.name
 
 
-def test_secrets_never_rendered() -> None:
-    plan = make_plan(desired(), Actual(artifact_exists=True, owned=()))
-    for output in (render_text(plan), render_json(plan), render_markdown(plan)):
-        assert "hunter2" not in output
-        assert "(sensitive)" in output
+def test_every_row_has_a_distinct_name() -> None:
+    names = [case.name for case in CASES]
+    assert len(names) == len(set(names))
 
 
-def test_changed_secret_reason_is_masked() -> None:
-    d = desired()
-    old_model = replace(d.model, name="iris-0000000000", environment={"API_KEY": "old-secret"})
-    actual = Actual(
-        endpoint=live_endpoint("iris-bbbbbbbbbb"),
-        endpoint_tags=owned_tags(d),
-        current_model=old_model,
-        artifact_exists=True,
-        owned=(),
-    )
-    plan = make_plan(d, actual)
-    text = render_text(plan) + render_json(plan) + render_markdown(plan)
-    assert "old-secret" not in text and "hunter2" not in text
-    assert "environment.API_KEY: (sensitive) changed" in text
+@dataclass(frozen=True)
+class Refusal:
+    name: str
+    actual: Actual
+    error: type[DeployspecError]
+    fragment: str  # of the message or the hint
+    adopt: bool = False
+
+    def __str__(self) -> str:
+        return self.name
+
+
+REFUSED = [
+    Refusal(
+        "an endpoint made by hand, without --adopt",
+        serving_desired(endpoint_tags={"team": "ml"}),
+        NotManagedError,
+        "--adopt",
+    ),
+    Refusal(
+        "another spec's endpoint, even with --adopt",
+        serving_desired(endpoint_tags={**ownership_tags("other"), "team": "ml"}),
+        NotManagedError,
+        "managed by deployspec for spec 'other'",
+        adopt=True,
+    ),
+    Refusal(
+        "UpdateRollbackFailed on the desired config",
+        serving_desired(
+            endpoint=live_endpoint(status="UpdateRollbackFailed", failure_reason="alarm")
+        ),
+        PlanError,
+        "could not roll back its last update (alarm)",
+    ),
+]
+
+
+@pytest.mark.parametrize("refusal", REFUSED, ids=str)
+def test_refused(refusal: Refusal) -> None:
+    with pytest.raises(refusal.error) as raised:
+        make_plan(desired(), refusal.actual, adopt=refusal.adopt)
+    assert refusal.fragment in f"{raised.value} {raised.value.hint}"
 
 
 def test_plan_json_round_trip() -> None:
+    for case in CASES:
+        plan = make_plan(desired(**case.tweaks), case.actual, adopt=case.adopt)
+        assert Plan.from_json(plan.to_json()) == plan, case.name
+
+
+def test_an_uploaded_archive_is_addressed_by_its_digest_and_named_by_its_uri() -> None:
     plan = make_plan(desired(), Actual(artifact_exists=False, bucket_exists=True, owned=()))
-    assert Plan.from_json(plan.to_json()) == plan
-
-
-def test_digest_tag_on_endpoint_only() -> None:
-    plan = make_plan(desired(), Actual(artifact_exists=True, owned=()))
-    after = {c.kind: c.after or {} for c in plan.changes}
-    assert TAG_DIGEST in after[Kind.ENDPOINT]["tags"]
-    assert TAG_DIGEST not in after[Kind.MODEL]["tags"]
-
-
-GOLDEN_REPLACE = """\
-deployspec will perform the following actions on endpoint iris (us-east-1):
-
-  # endpoint.iris must be replaced
-  # (endpoint is Failed: image not found)
--/+ endpoint "iris" {
-      - failure_reason = "image not found"
-      + name           = "iris"
-      ~ status         = "Failed" -> "InService"  # forces replacement
-    }
-
-Plan: 1 to add, 0 to change, 1 to destroy.
-"""
-
-GOLDEN_UPDATE = """\
-deployspec will perform the following actions on endpoint iris (us-east-1):
-
-  # endpoint_config.iris-cccccccccc will be created
-  # (variant.serverless.memory_mb: 1024 → 2048)
-  + endpoint_config "iris-cccccccccc" {
-      + name                               = "iris-cccccccccc"
-      + tags.team                          = "ml"
-      + variant.initial_weight             = 1.0
-      + variant.model_name                 = "iris-aaaaaaaaaa"
-      + variant.serverless.max_concurrency = 5
-      + variant.serverless.memory_mb       = 2048
-      + variant.variant_name               = "AllTraffic"
-    }
-
-  # endpoint.iris will be updated in-place
-  # (new endpoint config: variant.serverless.memory_mb: 1024 → 2048)
-  ~ endpoint "iris" {
-      ~ config_name = "iris-bbbbbbbbbb" -> "iris-cccccccccc"
-    }
-
-Plan: 1 to add, 1 to change, 0 to destroy.
-"""
-
-
-def test_endpoint_still_creating_gets_a_wait_and_verify_change() -> None:
-    d = desired()
-    actual = Actual(
-        endpoint=live_endpoint(status="Creating"),
-        endpoint_tags=owned_tags(d, pruned="iris-cccccccccc@keep=2"),
-        desired_config_exists=True,
-        desired_model_exists=True,
-    )
-    [change] = make_plan(d, actual).changes
-    assert change.kind is Kind.ENDPOINT and change.action is Action.UPDATE
-    assert change.before == {"status": "Creating", "config_name": "iris-cccccccccc"}
-    assert change.after == {"status": "InService", "config_name": "iris-cccccccccc"}
-
-
-def test_update_rollback_failed_is_not_replaced() -> None:
-    from deployspec.errors import PlanError
-
-    d = desired()
-    stuck = Actual(
-        endpoint=live_endpoint(status="UpdateRollbackFailed", failure_reason="alarm"),
-        endpoint_tags=owned_tags(d, pruned="iris-cccccccccc@keep=2"),
-        desired_config_exists=True,
-        desired_model_exists=True,
-    )
-    with pytest.raises(PlanError):
-        make_plan(d, stuck)
-    moved = replace(stuck, endpoint=live_endpoint("iris-bbbbbbbbbb", status="UpdateRollbackFailed"))
-    [change] = make_plan(d, moved).changes
-    assert change.action is Action.UPDATE  # an update to a new config, never a replacement
-
-
-def test_aws_tags_and_bookkeeping_are_not_drift() -> None:
-    d = desired()
-    tags = {
-        **owned_tags(d, pruned="iris-cccccccccc@keep=2"),
-        TAG_PREVIOUS: "iris-0000000000",
-        "aws:cloudformation:stack-name": "legacy",
-    }
-    actual = Actual(
-        endpoint=live_endpoint(),
-        endpoint_tags=tags,
-        desired_config_exists=True,
-        desired_model_exists=True,
-    )
-    assert make_plan(d, actual).changes == ()
-
-
-def test_lowered_keep_is_a_stale_prune_mark() -> None:
-    d = desired(keep=1)
-    actual = Actual(
-        endpoint=live_endpoint(),
-        endpoint_tags=owned_tags(d, pruned="iris-cccccccccc@keep=2"),
-        desired_config_exists=True,
-        desired_model_exists=True,
-        owned=(),
-    )
-    [change] = make_plan(d, actual).changes
-    assert change.kind is Kind.PRUNE_MARK
-    assert change.after == {"tags": {TAG_PRUNED: "iris-cccccccccc@keep=1"}}
+    [upload] = [c for c in plan.changes if c.kind is Kind.ARTIFACT]
+    assert upload.address == f"artifact.{SHA[:12]}"
+    assert upload.name == ARCHIVE  # what apply and its guard use
+    assert upload.to_json()["address"] == f"artifact.{SHA[:12]}"
 
 
 def test_rollback_prefers_the_recorded_previous_config_and_handles_scaling() -> None:
     from deployspec.planner import make_rollback_plan, rollback_target
     from deployspec.state import Owned
 
-    scaling = Scaling("endpoint/iris/variant/AllTraffic", 1, 4, 100.0, 300, 60, "p")
     configs = (
         OwnedResource("endpoint_config", "iris-v1", "2026-01-01T00:00:00+00:00"),
         OwnedResource("endpoint_config", "iris-v2", "2026-01-02T00:00:00+00:00"),
         OwnedResource("endpoint_config", "iris-v3", "2026-01-03T00:00:00+00:00"),
     )
     tags = {**ownership_tags("iris"), TAG_PREVIOUS: "iris-v1"}
-    owned = Owned(live_endpoint("iris-v3"), tags, (scaling,), configs, {})
+    owned = Owned(live_endpoint("iris-v3"), tags, (SCALING,), configs, {})
     # v2's update was rolled back by SageMaker: v1 is what served before v3, not v2.
     assert rollback_target("iris", owned) == "iris-v1"
     untagged = replace(owned, endpoint_tags=ownership_tags("iris"))
@@ -489,7 +667,7 @@ def test_rollback_prefers_the_recorded_previous_config_and_handles_scaling() -> 
         config("iris-v3", "ml.m5.xlarge"),
         config("iris-v1", "ml.m5.large"),
     )
-    assert summary(other) == [
+    assert [(c.action.value, c.address) for c in other.changes] == [
         ("delete", "scaling.endpoint/iris/variant/AllTraffic"),
         ("update", "endpoint.iris"),
         ("create", "scaling.endpoint/iris/variant/AllTraffic"),

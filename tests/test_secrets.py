@@ -82,6 +82,19 @@ LEAKED = {
         "DB_CONN_STR",
         "SLACK_WEBHOOK",
         "PRIVATE_KEY",
+        # Found unrecognised in review (issue 9.12).
+        "DB_PW",
+        "ADMIN_PW",
+        "PASSCODE",
+        "DBPASS",
+        "ENCRYPTIONKEYS",
+        "BEARER",
+        "HMAC",
+        "SIGNING_SALT",
+        "PIN",
+        "SIM_PIN",
+        "OTP_SEED",
+        "adminPw",
     ],
 )
 def test_credential_keys_are_secret(key: str) -> None:
@@ -103,6 +116,18 @@ def test_credential_keys_are_secret(key: str) -> None:
         "LOG_LEVEL",
         "MAX_INPUT_LENGTH",
         "PWD",
+        # Words that hold a credential word's letters, and settings named alike.
+        "PIPELINE",
+        "SPINE",
+        "SPIN_UP_SECONDS",
+        "PIN_MEMORY",
+        "DATALOADER_PIN_MEMORY",
+        "CACHE_BYPASS",
+        "COMPASS_HEADING",
+        "RANDOM_SEED",
+        "SEED",
+        "PASSAGE_COUNT",
+        "PIPELINE_PASSES",
     ],
 )
 def test_ordinary_keys_are_not_secret(key: str) -> None:
@@ -128,6 +153,17 @@ def test_ordinary_keys_are_not_secret(key: str) -> None:
         "https://hooks.slack.com/services/T000/B000/XXXX",
         "Zx8pQ2mN7vR4tL9kW3sB6yH1cF5jD0gA",
         "-----BEGIN RSA PRIVATE KEY-----\nMIIEow",
+        # Found unrecognised in review (issue 9.12).
+        "Basic dXNlcjpwYXNz",
+        "Authorization: Basic dXNlcjpwYXNz",
+        "Bearer abcdefghijklmnop",
+        "ya29.a0AfH6SMBx3kz-LsT_Qw7e9pQ2mN7vR4tL9kW3",
+        "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=abc123==;"
+        "EndpointSuffix=core.windows.net",
+        "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=Root;SharedAccessKey=k1",
+        "BlobEndpoint=https://acct.blob.core.windows.net/;SharedAccessSignature=sv=2022&sig=x",
+        "sig=abc%2Fdef&sv=2022-11-02",
+        "Server=db;Database=app;User Id=app;Password=hunter2;",
     ],
 )
 def test_credential_shaped_values_are_secret(value: str) -> None:
@@ -152,6 +188,11 @@ def test_credential_shaped_values_are_secret(value: str) -> None:
         "SomeVeryLongCamelCaseIdentifierName",
         "application/json",
         "4096",
+        "Basic configuration",
+        "Basic",
+        "bearer of the request",
+        "AccountName=acct;EndpointSuffix=core.windows.net",
+        "signature=unused",
     ],
 )
 def test_ordinary_values_are_not_secret(value: str) -> None:
@@ -300,10 +341,38 @@ def test_an_in_place_change_shows_a_changed_secret_as_changed() -> None:
     plan = Plan("iris", "iris", "us-east-1", "123456789012", (change,), {})
     text = render_text(plan)
     assert "~ environment.API_TOKEN = (sensitive) changed" in text
-    assert '~ environment.MODE      = "a" -> "b"' in text
+    # The live value it replaces is withheld, secret-looking or not (see the test below).
+    assert '~ environment.MODE      = (sensitive) -> "b"' in text
     assert "old-1" not in every_rendering(plan) and "new-2" not in every_rendering(plan)
     before, after = mask_pair(change.before, change.after)
     assert before["environment"]["API_TOKEN"] == after["environment"]["API_TOKEN"] == SENSITIVE
+    assert (before["environment"]["MODE"], after["environment"]["MODE"]) == (SENSITIVE, "b")
+
+
+def test_a_key_taken_out_of_secret_env_never_shows_its_live_value() -> None:
+    # Issue 9 review: `secret_env: [MY_CFG]` dropped while the value changes. AWS keeps no
+    # record of which keys were declared, so a live value the plan replaces is never shown;
+    # the spec's new value is (it is not secret by any rule the spec now states).
+    plan = changed_plan(
+        {"MY_CFG": "PW10mycfg", "LEVEL": "info", "SAME": "kept-1"},
+        {"MY_CFG": "PW10changed", "LEVEL": "debug", "SAME": "kept-1"},
+        declared=(),
+    )
+    [model] = [c for c in plan.changes if c.kind is Kind.MODEL]
+    assert model.reasons == (
+        "environment.LEVEL: changed to debug",
+        "environment.MY_CFG: changed to PW10changed",
+    )
+    output = every_rendering(plan)
+    assert "PW10mycfg" not in output and "info" not in output
+    assert "PW10changed" in output and "kept-1" in output
+    # The same change shown as a before/after pair (JSON, an in-place diff).
+    before, after = mask_pair(
+        {"environment": {"MY_CFG": "PW10mycfg", "SAME": "kept-1", "GONE": "bye-bye"}},
+        {"environment": {"MY_CFG": "PW10changed", "SAME": "kept-1"}},
+    )
+    assert before == {"environment": {"MY_CFG": SENSITIVE, "SAME": "kept-1", "GONE": SENSITIVE}}
+    assert after == {"environment": {"MY_CFG": "PW10changed", "SAME": "kept-1"}}
 
 
 # --- the spec: secret_env, references, and errors that show no secret ------------------------

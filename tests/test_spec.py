@@ -216,7 +216,8 @@ def test_list_where_mapping_belongs(write_spec: WriteSpec) -> None:
 def test_broken_yaml(write_spec: WriteSpec) -> None:
     path = write_spec("name: iris\nmodel: [unclosed\n")
     [error] = errors_of(path)
-    assert error.startswith(f"{path}:3:1: invalid YAML")
+    # At the bracket that is never closed, not at the end of the file where YAML noticed.
+    assert error.startswith(f"{path}:2:8: invalid YAML: this list ([ ... ]) is never closed")
 
 
 def test_tab_indentation(write_spec: WriteSpec) -> None:

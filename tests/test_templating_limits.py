@@ -194,6 +194,66 @@ def test_errors_do_not_echo_huge_values() -> None:
     assert "result too large" in error and "~1e1204" in error and len(error) < 500
 
 
+# --- template errors never echo a secret variable (issue 9.13) ------------------------------
+
+TOKEN = "sk-live-supersecret-1234567890abcdef"
+SECRET_ENV = VALID_SKLEARN.replace(
+    "  entry_point: inference.py\n",
+    '  entry_point: inference.py\n  env:\n    CREDS: "{expression}"\n',
+)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "{{ {}[api_token] }}",
+        "{{ {}|attr(api_token) }}",
+        "{{ ''|attr('_' ~ api_token) }}",  # a SecurityError's message
+        "{{ range(api_token) }}",
+        "{{ {}[api_token ~ '-suffix'] }}",
+    ],
+)
+def test_template_errors_never_show_a_secret_variable(expression: str) -> None:
+    # Named like a credential: the --var that issue 9's review saw echoed.
+    text = SECRET_ENV.replace("{expression}", expression)
+    error, _ = failure(text, {"api_token": TOKEN})
+    assert error.startswith(f"{FILE}:9:13: ")
+    assert "sk-live" not in error and "supersecret" not in error, error
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("upstream", "hf_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"),  # shaped like a token
+        ("db_password", "it's\\a\"secret"),  # Jinja quotes it: the repr differs from the value
+        ("api_token", "sk-live-" + "0123456789abcdef" * 30),  # longer than a message
+    ],
+)
+def test_template_errors_hide_secrets_in_every_form_and_length(name: str, value: str) -> None:
+    error, _ = failure(spec_with(f"{{{{ {{}}[{name}] }}}}"), {name: value})
+    assert "(sensitive)" in error
+    for piece in (value, repr(value)[1:-1], value[:12], value[-12:]):
+        assert piece not in error, (piece, error)
+
+
+def test_template_errors_cut_other_long_values_short() -> None:
+    value = "a-long-plain-value-" * 7  # fits the 200 characters a message had before
+    error, _ = failure(spec_with("{{ {}[note] }}"), {"note": value})
+    assert value not in error
+    assert value[:50] in error  # a preview, as spec errors show values
+
+
+def test_the_cli_never_echoes_a_secret_var_in_a_template_error(write_spec: WriteSpec) -> None:
+    for expression in ("{{ {}[api_token] }}", "{{ {}|attr(api_token) }}"):
+        path = write_spec(SECRET_ENV.replace("{expression}", expression))
+        result = run_cli("validate", str(path), "--var", f"api_token={TOKEN}", cwd=path.parent)
+        assert result.returncode == 1
+        assert "undefined template variable: 'dict object' has no attribute '(sensitive)'" in (
+            result.stderr
+        )
+        assert TOKEN not in result.stdout + result.stderr
+
+
 NORMAL = textwrap.dedent(
     """\
     name: iris-{{ stage|upper }}
