@@ -705,14 +705,7 @@ class _BoundedTarInfo(tarfile.TarInfo):
 
 
 def _check_archive_unchanged(archive: _ModelArchive, now: os.stat_result) -> None:
-    then = archive.stat
-    if (now.st_size, now.st_mtime_ns, now.st_ctime_ns, now.st_ino, now.st_dev) != (
-        then.size,
-        then.mtime_ns,
-        then.ctime_ns,
-        then.inode,
-        then.device,
-    ):
+    if not _same_stat(archive.stat, now):
         raise _changed_error(archive.path)
 
 
@@ -911,15 +904,18 @@ class _SourceReader:
 def _check_unchanged(entry: _File, now: os.stat_result) -> None:
     # The header already holds the listed size, and the cache key the listed stat. ctime too:
     # a same-size rewrite can put the mtime back (touch -d, os.utime), never the ctime.
-    then = entry.stat
-    if (now.st_size, now.st_mtime_ns, now.st_ctime_ns, now.st_ino, now.st_dev) != (
+    if not _same_stat(entry.stat, now):
+        raise _changed_error(entry.path)
+
+
+def _same_stat(then: _Stat, now: os.stat_result) -> bool:
+    return (now.st_size, now.st_mtime_ns, now.st_ctime_ns, now.st_ino, now.st_dev) == (
         then.size,
         then.mtime_ns,
         then.ctime_ns,
         then.inode,
         then.device,
-    ):
-        raise _changed_error(entry.path)
+    )
 
 
 def _changed_error(path: Path) -> ArtifactError:

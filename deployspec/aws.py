@@ -494,21 +494,7 @@ class Gateway:
     # others in their place). S3 answers 403 for a bucket of another account.
 
     def object_exists(self, s3_uri: str) -> bool:
-        bucket, key = parse_s3_uri(s3_uri)
-        owner = self.account_id()
-        # Without s3:ListBucket S3 answers 403 for a missing key too.
-        denied = (
-            f"allow s3:GetObject and s3:ListBucket on bucket {bucket!r} for the identity you use "
-            "(see --profile)"
-        )
-        with self._s3_errors("HeadObject", bucket, s3_uri, denied_hint=denied):
-            try:
-                self._s3().head_object(Bucket=bucket, Key=key, ExpectedBucketOwner=owner)
-            except ClientError as error:
-                if _code(error) in _S3_MISSING:
-                    return False
-                raise
-        return True
+        return self.object_etag(s3_uri) is not None
 
     def object_etag(self, s3_uri: str) -> str | None:
         """The object's ETag (quotes removed), or None when there is no object."""

@@ -787,7 +787,10 @@ def sandbox_stop() -> None:
 
 
 @sandbox.command("fault")
-@click.argument("kind", type=click.Choice(["fail-create", "fail-update", "throttle", "clear"]))
+@click.argument(
+    "kind",
+    type=click.Choice(["fail-create", "fail-update", "refuse-update", "throttle", "clear"]),
+)
 @click.option("--endpoint", default=None, help="Endpoint the fault applies to.")
 @click.option("--reason", default="Injected by deployspec sandbox", show_default=True)
 @click.option(
@@ -807,7 +810,8 @@ def sandbox_fault(
     fraction: float,
     service: str | None,
 ) -> None:
-    """Inject a fault: make the next create or update of ENDPOINT fail, or throttle calls."""
+    """Inject a fault: make the next create or update of ENDPOINT fail (or UpdateEndpoint be
+    refused at once, as for an exceeded quota), or throttle calls."""
     from .sandbox import control
 
     info = control.status()
@@ -816,12 +820,14 @@ def sandbox_fault(
             "the sandbox is not running", hint="start it with `deployspec sandbox start`"
         )
     faults = control.FaultClient(info)
-    if kind in ("fail-create", "fail-update") and not endpoint:
+    if kind in ("fail-create", "fail-update", "refuse-update") and not endpoint:
         raise DeployspecError(f"{kind} needs --endpoint NAME")
     if kind == "fail-create" and endpoint:
         faults.fail_next_create(endpoint, reason)
     elif kind == "fail-update" and endpoint:
         faults.fail_next_update(endpoint, reason, rollback=not no_rollback)
+    elif kind == "refuse-update" and endpoint:
+        faults.refuse_next_update(endpoint, reason)
     elif kind == "throttle":
         faults.throttle(fraction, service)
     else:

@@ -583,16 +583,24 @@ def test_destroy_purges_artifacts_only_when_asked(
     assert s3.list_objects_v2(Bucket=bucket).get("Contents", []) == []
 
 
+@pytest.mark.parametrize("refused", [False, True], ids=["rolled-back", "refused-at-once"])
 def test_failed_instance_type_change_restores_autoscaling(
-    sandbox: dict[str, Any], sm: Any, iris: Path
+    sandbox: dict[str, Any], sm: Any, iris: Path, refused: bool
 ) -> None:
+    """Whether the update fails as it runs or SageMaker refuses UpdateEndpoint itself (a quota,
+    say), the scaling taken off for it is put back."""
     _realtime(iris)
     assert cli(sandbox, "apply", str(iris), "--auto-approve").returncode == 0
     _realtime(iris, "ml.m5.xlarge")
-    sandbox["faults"].fail_next_update("iris", "new instances failed health checks")
+    if refused:
+        sandbox["faults"].refuse_next_update("iris", "instance quota for ml.m5.xlarge exceeded")
+    else:
+        sandbox["faults"].fail_next_update("iris", "new instances failed health checks")
     failed = cli(sandbox, "apply", str(iris), "--auto-approve")
     assert failed.returncode == 1
-    assert "new instances failed health checks" in failed.stderr
+    assert (
+        "instance quota for ml.m5.xlarge exceeded" if refused else "new instances failed"
+    ) in failed.stderr
     assert "restored after the failure" in failed.stderr
     scaling = boto3.client(
         "application-autoscaling",

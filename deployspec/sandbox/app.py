@@ -7,6 +7,7 @@ invoker) and returns a WSGI app that
     GET    /_sandbox/faults   armed faults and throttle rules
     POST   /_sandbox/faults   {"type": "fail_next_create", "endpoint", "reason"}
                               {"type": "fail_next_update", "endpoint", "reason", "rollback"}
+                              {"type": "refuse_next_update", "endpoint", "reason"}
                               {"type": "throttle", "fraction", "service" (null: all)}
     DELETE /_sandbox/faults   disarm everything
     GET    /_sandbox/calls    {"calls": [{"service", "operation"}, ...]}: AWS calls received
@@ -149,6 +150,10 @@ class SandboxApp:
                 sagemaker_ext.faults.fail_next_update(
                     _text(body, "endpoint"), _text(body, "reason"), rollback=rollback
                 )
+            case "refuse_next_update":
+                sagemaker_ext.faults.refuse_next_update(
+                    _text(body, "endpoint"), _text(body, "reason")
+                )
             case "throttle":
                 service = body.get("service")
                 if service is not None and not isinstance(service, str):
@@ -160,7 +165,7 @@ class SandboxApp:
             case other:
                 raise _BadRequest(
                     f"unknown fault type {other!r}; expected fail_next_create, "
-                    "fail_next_update or throttle"
+                    "fail_next_update, refuse_next_update or throttle"
                 )
 
 

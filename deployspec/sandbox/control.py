@@ -238,6 +238,11 @@ class FaultClient:
         body = {"type": "fail_next_update", "endpoint": endpoint, "reason": reason}
         self._call("POST", "/faults", {**body, "rollback": rollback})
 
+    def refuse_next_update(self, endpoint: str, reason: str) -> None:
+        """The next UpdateEndpoint of `endpoint` is refused at once (ResourceLimitExceeded)."""
+        body = {"type": "refuse_next_update", "endpoint": endpoint, "reason": reason}
+        self._call("POST", "/faults", body)
+
     def throttle(self, fraction: float, service: str | None = None) -> None:
         self._call(
             "POST", "/faults", {"type": "throttle", "fraction": fraction, "service": service}

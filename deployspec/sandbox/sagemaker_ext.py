@@ -60,7 +60,7 @@ from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
 from moto.moto_api import state_manager
-from moto.sagemaker.exceptions import ValidationError
+from moto.sagemaker.exceptions import SagemakerClientError, ValidationError
 from moto.sagemaker.models import (
     FakeEndpoint,
     FakeEndpointConfig,
@@ -174,6 +174,7 @@ class EndpointFaults:
         self._lock = threading.Lock()
         self._create: dict[str, str] = {}
         self._update: dict[str, UpdateFault] = {}
+        self._refuse: dict[str, str] = {}
 
     def fail_next_create(self, endpoint_name: str, reason: str) -> None:
         with self._lock:
@@ -182,6 +183,16 @@ class EndpointFaults:
     def fail_next_update(self, endpoint_name: str, reason: str, *, rollback: bool = True) -> None:
         with self._lock:
             self._update[endpoint_name] = UpdateFault(reason, rollback)
+
+    def refuse_next_update(self, endpoint_name: str, reason: str) -> None:
+        """The next UpdateEndpoint call itself fails (as for an exceeded quota): the endpoint
+        never starts updating."""
+        with self._lock:
+            self._refuse[endpoint_name] = reason
+
+    def take_refusal(self, endpoint_name: str) -> str | None:
+        with self._lock:
+            return self._refuse.pop(endpoint_name, None)
 
     def take_create(self, endpoint_name: str) -> str | None:
         with self._lock:
@@ -195,6 +206,7 @@ class EndpointFaults:
         with self._lock:
             self._create.clear()
             self._update.clear()
+            self._refuse.clear()
 
     def describe(self) -> dict[str, Any]:
         with self._lock:
@@ -204,7 +216,14 @@ class EndpointFaults:
                     name: {"reason": f.reason, "rollback": f.rollback}
                     for name, f in self._update.items()
                 },
+                "refuse_next_update": dict(self._refuse),
             }
+
+
+class ResourceLimitExceeded(SagemakerClientError):
+    """SageMaker's answer when a request would exceed an account quota."""
+
+    code = "ResourceLimitExceeded"
 
 
 faults = EndpointFaults()
@@ -642,6 +661,9 @@ def update_endpoint(
             raise ValidationError(message=f'Cannot update in-progress endpoint "{endpoint.arn}".')
         if endpoint.endpoint_status == "Failed":
             raise ValidationError(message=f'Cannot update failed endpoint "{endpoint.arn}".')
+        refusal = faults.take_refusal(endpoint_name)
+        if refusal is not None:
+            raise ResourceLimitExceeded(refusal)
         config = self.endpoint_configs.get(endpoint_config_name)
         if config is None:
             raise _missing_config(self, endpoint_config_name)
