@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from deployspec.sandbox import control
 from tests.conftest import REPO, run_cli
 
 EXAMPLE = REPO / "examples" / "sklearn-iris"
@@ -65,6 +66,11 @@ def test_sandbox_commands_start_report_fault_and_stop(tmp_path: Path) -> None:
         assert f"state: {tmp_path.resolve() / 'sandbox'}" in status.stdout
         armed = run_cli("sandbox", "fault", "fail-update", "--endpoint", "iris", env=env)
         assert armed.returncode == 0, armed.stderr
+        refusal = ("sandbox", "fault", "refuse-update", "--endpoint", "iris", "--reason", "quota")
+        assert run_cli(*refusal, env=env).returncode == 0
+        info = control.status(tmp_path)
+        assert info is not None
+        assert control.FaultClient(info).faults()["refuse_next_update"] == {"iris": "quota"}
         missing = run_cli("sandbox", "fault", "fail-create", env=env)
         assert missing.returncode == 1 and "--endpoint" in missing.stderr
         assert run_cli("sandbox", "fault", "clear", env=env).returncode == 0

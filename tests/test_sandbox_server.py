@@ -712,10 +712,17 @@ def test_reset_forgets_everything(sandbox: SandboxInfo, faults: FaultClient) -> 
     sm = _client(sandbox, "sagemaker")
     _endpoint(sm, _config(sm, _model(sm)))
     faults.fail_next_create("someday", "boom")
+    faults.refuse_next_update("someday", "quota")
+    assert faults.faults()["refuse_next_update"] == {"someday": "quota"}
     faults.reset()
     assert sm.list_endpoints()["Endpoints"] == []
     assert sm.list_models()["Models"] == []
-    assert faults.faults() == {"fail_next_create": {}, "fail_next_update": {}, "throttle": []}
+    assert faults.faults() == {
+        "fail_next_create": {},
+        "fail_next_update": {},
+        "refuse_next_update": {},
+        "throttle": [],
+    }
 
 
 def test_start_status_stop_leave_nothing_running(
