@@ -19,6 +19,7 @@ from typing import Any
 import boto3
 import pytest
 
+from deployspec.aws import Gateway
 from deployspec.sandbox import control
 from tests.conftest import REPO, run_cli
 
@@ -47,16 +48,9 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
 
 @pytest.fixture
 def sm(sandbox: dict[str, Any]) -> Any:
-    info = sandbox["info"]
     sandbox["faults"].reset()
     sandbox["faults"].clear_calls()
-    return boto3.client(
-        "sagemaker",
-        endpoint_url=info.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return sandbox_client(sandbox, "sagemaker")
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +71,27 @@ def iris(tmp_path: Path, iris_model: Path) -> Path:
     shutil.copytree(EXAMPLES / "sklearn-iris", folder, ignore=shutil.ignore_patterns("model"))
     shutil.copytree(iris_model, folder / "model")
     return folder / "deployment.yaml"
+
+
+def sandbox_client(sandbox: dict[str, Any], service: str) -> Any:
+    """A boto3 client of the module's sandbox, to look behind deployspec's back."""
+    return boto3.client(
+        service,  # type: ignore[call-overload]
+        endpoint_url=sandbox["info"].endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def sandbox_gateway(sandbox: dict[str, Any]) -> Gateway:
+    """deployspec's own gateway to the module's sandbox."""
+    return Gateway.local(
+        endpoint_url=sandbox["info"].endpoint_url,
+        region="us-east-1",
+        access_key="testing",
+        secret_key="testing",
+    )
 
 
 def cli(
@@ -391,13 +406,7 @@ def test_autoscaling_registered_after_in_service_and_survives_type_change(
     assert lines.index("endpoint.iris: done") < lines.index(
         "scaling.endpoint/iris/variant/AllTraffic: creating"
     )
-    scaling = boto3.client(
-        "application-autoscaling",
-        endpoint_url=sandbox["info"].endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    scaling = sandbox_client(sandbox, "application-autoscaling")
     targets = scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
     assert [(t["MinCapacity"], t["MaxCapacity"]) for t in targets] == [(1, 3)]
     assert cli(sandbox, "plan", str(iris), "--detailed-exitcode").returncode == 0
@@ -566,13 +575,7 @@ def test_status_reports_state_and_match(sandbox: dict[str, Any], sm: Any, iris: 
 def test_destroy_purges_artifacts_only_when_asked(
     sandbox: dict[str, Any], sm: Any, iris: Path
 ) -> None:
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=sandbox["info"].endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    s3 = sandbox_client(sandbox, "s3")
     bucket = "sagemaker-us-east-1-123456789012"
     assert cli(sandbox, "apply", str(iris), "--auto-approve").returncode == 0
     assert cli(sandbox, "destroy", str(iris), "--auto-approve").returncode == 0
@@ -602,13 +605,7 @@ def test_failed_instance_type_change_restores_autoscaling(
         "instance quota for ml.m5.xlarge exceeded" if refused else "new instances failed"
     ) in failed.stderr
     assert "restored after the failure" in failed.stderr
-    scaling = boto3.client(
-        "application-autoscaling",
-        endpoint_url=sandbox["info"].endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    scaling = sandbox_client(sandbox, "application-autoscaling")
     targets = scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
     assert [(t["MinCapacity"], t["MaxCapacity"]) for t in targets] == [(1, 3)]
 
@@ -616,16 +613,8 @@ def test_failed_instance_type_change_restores_autoscaling(
 def test_secret_references_are_read_when_planning_and_never_shown(
     sandbox: dict[str, Any], sm: Any, iris: Path
 ) -> None:
-    def client(service: str) -> Any:
-        return boto3.client(
-            service,  # type: ignore[call-overload]
-            endpoint_url=sandbox["info"].endpoint_url,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-
-    ssm, secrets = client("ssm"), client("secretsmanager")
+    ssm = sandbox_client(sandbox, "ssm")
+    secrets = sandbox_client(sandbox, "secretsmanager")
     ssm.put_parameter(Name="/iris/token", Value="tok-first-1", Type="SecureString")
     arn = secrets.create_secret(Name="iris/db", SecretString='{"password": "pw-first-1"}')["ARN"]
     iris.write_text(

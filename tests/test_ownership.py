@@ -22,6 +22,8 @@ from tests.test_e2e import (
     iris,
     iris_model,
     sandbox,
+    sandbox_client,
+    sandbox_gateway,
     sm,
 )
 
@@ -233,13 +235,9 @@ def test_the_applier_never_writes_what_it_does_not_own(sandbox: dict[str, Any], 
     """Whatever made the plan: the applier's own check refuses unowned targets."""
     _victim(sm)
     sm.create_endpoint(EndpointName="victim", EndpointConfigName="victim-cfg")
-    info = sandbox["info"]
-    session = boto3.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
-    )
     from deployspec.applier import Applier
 
-    gateway = Gateway(session, endpoint_url=info.endpoint_url)
+    gateway = sandbox_gateway(sandbox)
 
     def plan_of(*changes: Change, endpoint: str = "iris") -> Plan:
         return Plan("iris", endpoint, "us-east-1", "123456789012", changes, {})
@@ -359,13 +357,7 @@ def test_purge_keeps_an_archive_another_spec_serves(
     other.write_text(shared.replace("name: iris", "name: iris-two"))
     for spec in (iris, other):
         assert cli(sandbox, "apply", str(spec), "--auto-approve").returncode == 0
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=sandbox["info"].endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    s3 = sandbox_client(sandbox, "s3")
 
     def archives() -> list[str]:
         listed = s3.list_objects_v2(Bucket="sagemaker-us-east-1-123456789012")
@@ -431,13 +423,7 @@ def test_a_saved_plan_needs_no_flags_again(
 
 
 def _s3(sandbox: dict[str, Any]) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=sandbox["info"].endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return sandbox_client(sandbox, "s3")
 
 
 def test_a_secret_var_is_sealed_in_the_saved_plan_and_given_again(
@@ -560,10 +546,7 @@ def test_the_guard_checks_every_name_a_change_writes(sandbox: dict[str, Any], sm
         PrimaryContainer={"Image": IMAGE, "ModelDataUrl": f"s3://other-team-bucket/{kept}"},
         ExecutionRoleArn=ROLE,
     )
-    session = boto3.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
-    )
-    gateway = Gateway(session, endpoint_url=sandbox["info"].endpoint_url)
+    gateway = sandbox_gateway(sandbox)
     scaling = {
         "resource_id": "endpoint/victim/variant/AllTraffic",
         "min_capacity": 1,
