@@ -163,68 +163,38 @@ def _render_jinja_unredacted(text: str, file: str, variables: dict[str, object])
     from jinja2 import TemplateSyntaxError, UndefinedError
     from jinja2.exceptions import SecurityError
 
+    def failure(line: int | None, message: str, hint: str, name: str | None = None) -> SpecError:
+        """One located diagnostic; the column is `name`'s on the line, else its first text."""
+        return SpecError([Diagnostic(file, line, _column_of(text, line, name), "", message, hint)])
+
     try:
         return _render_bounded(_environment().from_string(text), variables, file)
     except SpecError:
         raise
     except TemplateSyntaxError as exc:
-        raise SpecError(
-            [
-                Diagnostic(
-                    file,
-                    exc.lineno,
-                    _column_of(text, exc.lineno, None),
-                    "",
-                    f"template error: {exc.message or ''}",
-                    "Jinja2 syntax: {{ variable }} for values",
-                )
-            ]
+        raise failure(
+            exc.lineno,
+            f"template error: {exc.message or ''}",
+            "Jinja2 syntax: {{ variable }} for values",
         ) from None
     except UndefinedError as exc:
-        where = _template_line(exc)
         name = _undefined_name(str(exc))
         known = ", ".join(sorted(variables)) or "none"
-        raise SpecError(
-            [
-                Diagnostic(
-                    file,
-                    where,
-                    _column_of(text, where, name),
-                    "",
-                    f"undefined template variable: {exc.message or ''}",
-                    f"define it under `vars:` or pass --var {_shorten(name or 'NAME')}=VALUE "
-                    f"(defined: {_shorten(known)})",
-                )
-            ]
+        raise failure(
+            _template_line(exc),
+            f"undefined template variable: {exc.message or ''}",
+            f"define it under `vars:` or pass --var {_shorten(name or 'NAME')}=VALUE "
+            f"(defined: {_shorten(known)})",
+            name,
         ) from None
     except SecurityError as exc:
-        where = _template_line(exc)
-        raise SpecError(
-            [
-                Diagnostic(
-                    file,
-                    where,
-                    _column_of(text, where, None),
-                    "",
-                    f"template not allowed: {exc}",
-                    "templates may only use variables and filters",
-                )
-            ]
+        raise failure(
+            _template_line(exc),
+            f"template not allowed: {exc}",
+            "templates may only use variables and filters",
         ) from None
     except _TooLarge as exc:
-        where = _template_line(exc)
-        raise SpecError(
-            [
-                Diagnostic(
-                    file,
-                    where,
-                    _column_of(text, where, None),
-                    "",
-                    f"template failed: {exc}",
-                    _LIMIT_HINT,
-                )
-            ]
-        ) from None
+        raise failure(_template_line(exc), f"template failed: {exc}", _LIMIT_HINT) from None
     except (_OutOfTime, MemoryError) as exc:
         where = _template_line(exc)
         kind = "time" if isinstance(exc, _OutOfTime) else "memory"
@@ -233,19 +203,11 @@ def _render_jinja_unredacted(text: str, file: str, variables: dict[str, object])
         ) from None
     # Anything else is the user's template failing at run time (1/0, 'a' + 1, recursion...).
     except (Exception, RecursionError) as exc:
-        where = _template_line(exc)
-        raise SpecError(
-            [
-                Diagnostic(
-                    file,
-                    where,
-                    _column_of(text, where, None),
-                    "",
-                    f"template failed: {type(exc).__name__}: {exc}",
-                    "templates may only substitute variables and use filters; "
-                    "include, import and extends are not available",
-                )
-            ]
+        raise failure(
+            _template_line(exc),
+            f"template failed: {type(exc).__name__}: {exc}",
+            "templates may only substitute variables and use filters; "
+            "include, import and extends are not available",
         ) from None
 
 
