@@ -45,6 +45,7 @@ from deployspec.resources import (
     to_json,
 )
 from deployspec.state import Actual, Owned, read_owned
+from tests.test_applier import Clock, plan_of
 from tests.test_e2e import (  # noqa: F401 - pytest finds the fixtures by name
     _realtime,
     cli,
@@ -234,17 +235,6 @@ def test_replacing_a_failed_endpoint_keeps_the_bookkeeping_tags() -> None:
 
 
 @dataclass
-class Clock:
-    now: float = 0.0
-
-    def time(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@dataclass
 class FakeGateway:
     """The Gateway verbs the applier uses, over one endpoint held in memory."""
 
@@ -308,18 +298,6 @@ def applier(gateway: FakeGateway, clock: Clock | None = None, **kwargs: Any) -> 
     return Applier(cast("Gateway", gateway), **options)
 
 
-def plan_of(*changes: Change, target: str | None = None) -> Plan:
-    return Plan(
-        spec_name="iris",
-        endpoint_name="iris",
-        region="us-east-1",
-        account="123456789012",
-        changes=changes,
-        fingerprint={},
-        target_config=target,
-    )
-
-
 def serving(config: str = "iris-a", status: str = "InService", **kw: Any) -> Endpoint:
     return live_endpoint(config, status, **{"variants": (REALTIME,), "last_modified": "t0", **kw})
 
@@ -337,7 +315,7 @@ def test_destroy_stops_when_the_endpoint_is_created_again_meanwhile() -> None:
     gateway = FakeGateway(serving(), after_delete=[deleting, deleting, again])
 
     with pytest.raises(ApplyError) as raised:
-        applier(gateway, clock).apply(plan_of(DESTROY))
+        applier(gateway, clock).apply(plan_of(DESTROY, target=None))
 
     assert "was created again (it is Creating on iris-z)" in str(raised.value)
     assert raised.value.hint is not None and "run plan" in raised.value.hint
@@ -349,7 +327,7 @@ def test_an_endpoint_in_service_after_deleting_is_a_new_one() -> None:
     gateway = FakeGateway(serving(), after_delete=[deleting, serving(last_modified="t3")])
 
     with pytest.raises(ApplyError, match="created again"):
-        applier(gateway).apply(plan_of(DESTROY))
+        applier(gateway).apply(plan_of(DESTROY, target=None))
 
 
 def test_a_deletion_that_fails_says_so() -> None:
@@ -358,7 +336,7 @@ def test_a_deletion_that_fails_says_so() -> None:
     gateway = FakeGateway(serving(), after_delete=[deleting, failed])
 
     with pytest.raises(ApplyError, match="is Failed instead of deleted: internal error"):
-        applier(gateway).apply(plan_of(DESTROY))
+        applier(gateway).apply(plan_of(DESTROY, target=None))
 
 
 def test_a_late_view_of_the_endpoint_before_its_deletion_is_waited_out() -> None:
@@ -366,7 +344,7 @@ def test_a_late_view_of_the_endpoint_before_its_deletion_is_waited_out() -> None
     events: list[Event] = []
     gateway = FakeGateway(serving(), after_delete=[serving(), serving(status="Deleting"), None])
 
-    applier(gateway).apply(plan_of(DESTROY), events.append)
+    applier(gateway).apply(plan_of(DESTROY, target=None), events.append)
 
     assert gateway.log == ["DeleteEndpoint"]
     assert [e.message for e in events if e.kind == "wait"] == [
@@ -460,7 +438,9 @@ def test_scaling_removed_with_no_update_to_follow_is_not_restored() -> None:
     failing = Change(Kind.ENDPOINT, "iris", Action.DELETE, {"config_name": "iris-a"}, None)
     gateway.after_delete = [serving(status="Deleting"), serving(status="Creating")]
     destroy = plan_of(
-        Change(Kind.SCALING, SCALING.resource_id, Action.DELETE, to_json(SCALING), None), failing
+        Change(Kind.SCALING, SCALING.resource_id, Action.DELETE, to_json(SCALING), None),
+        failing,
+        target=None,
     )
 
     with pytest.raises(ApplyError):
@@ -486,7 +466,7 @@ def test_upload_aborts_incomplete_uploads_of_its_key_first(tmp_path: Path) -> No
     gateway = FakeGateway(None)
     events: list[Event] = []
 
-    applier(gateway).apply(plan_of(artifact_change(tmp_path)), events.append)
+    applier(gateway).apply(plan_of(artifact_change(tmp_path), target=None), events.append)
 
     assert gateway.log[:2] == ["ListMultipartUploads", "PutObject"]
     assert "aborted 2 incomplete earlier upload(s)" in [e.message for e in events]
@@ -497,7 +477,7 @@ def test_upload_goes_ahead_when_incomplete_uploads_cannot_be_listed(tmp_path: Pa
     gateway = FakeGateway(None, abort_error=denied)
     events: list[Event] = []
 
-    applier(gateway).apply(plan_of(artifact_change(tmp_path)), events.append)
+    applier(gateway).apply(plan_of(artifact_change(tmp_path), target=None), events.append)
 
     assert "PutObject" in gateway.log
     assert [e.kind for e in events if "not cleared" in e.message] == ["note"]
