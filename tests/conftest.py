@@ -60,3 +60,15 @@ def run_cli(
         timeout=timeout,
         check=False,
     )
+
+
+def isolate_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, region: str) -> None:
+    """No AWS setting of the machine reaches a test: fake static credentials, no config files."""
+    for key in list(os.environ):
+        if key.startswith("AWS_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", region)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))

@@ -7,7 +7,6 @@ HTTP sender is replaced by one that fails the test.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -38,6 +37,7 @@ from deployspec.resources import (
     Vpc,
     scaling_resource_id,
 )
+from tests.conftest import isolate_aws
 
 REGION = "eu-west-1"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
@@ -57,15 +57,8 @@ def new_session(region: str = REGION) -> boto3.Session:
 
 @pytest.fixture(autouse=True)
 def isolated_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for key in list(os.environ):
-        if key.startswith("AWS_"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    isolate_aws(monkeypatch, tmp_path, REGION)
     monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
     def no_network(self: object, request: AWSPreparedRequest) -> None:

@@ -11,7 +11,6 @@ the CLI end to end against the sandbox.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import replace
@@ -27,7 +26,7 @@ from deployspec.aws import Gateway
 from deployspec.errors import PlanError
 from deployspec.resources import DataCapture
 from deployspec.state import TRUSTED_BUCKETS_ENV, check_handed_buckets, read_actual
-from tests.conftest import run_cli
+from tests.conftest import isolate_aws, run_cli
 from tests.test_e2e import (  # noqa: F401 - pytest finds the fixtures by name
     _realtime,
     calls,
@@ -47,14 +46,7 @@ OWNER = {"ExpectedBucketOwner": ACCOUNT}
 
 @pytest.fixture(autouse=True)
 def isolated_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for key in list(os.environ):
-        if key.startswith("AWS_"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    isolate_aws(monkeypatch, tmp_path, "us-east-1")
     monkeypatch.delenv(TRUSTED_BUCKETS_ENV, raising=False)
 
 
