@@ -79,6 +79,7 @@ class Applier:
         self.clock = clock
         self.poll_initial = poll_initial
         self.poll_max = poll_max
+        self._archive_users: dict[str, list[str]] | None = None
         self._handlers: dict[tuple[Kind, Action], Callable[[Change, Plan, Report], None]] = {
             (Kind.BUCKET, Action.CREATE): self._create_bucket,
             (Kind.ARTIFACT, Action.CREATE): self._upload,
@@ -100,6 +101,9 @@ class Applier:
         }
 
     def apply(self, plan: Plan, report: Report = _ignore) -> None:
+        # Which models serve the archives this plan deletes: read once, when the first of
+        # those deletions is about to run (they come last, after the models' own deletions).
+        self._archive_users = None
         restorable = _scaling_removed_for_update(plan)
         removed_scaling: list[Change] = []
         for change in plan.changes:
@@ -192,7 +196,14 @@ class Applier:
                     hint="make the plan with deployspec",
                 )
             if action is Action.DELETE:
-                users = archive_users(self.gateway, [change.name])[change.name]
+                if self._archive_users is None:
+                    doomed = [
+                        c.name
+                        for c in plan.changes
+                        if c.kind is Kind.ARTIFACT and c.action is Action.DELETE
+                    ]
+                    self._archive_users = archive_users(self.gateway, doomed)
+                users = self._archive_users.get(change.name, [])
                 if users:
                     raise NotManagedError(
                         f"refusing to delete {change.name}: model {', '.join(users)} serves it",
