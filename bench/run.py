@@ -1,4 +1,5 @@
-"""`make bench`: every benchmark in one run (CLI start-up and no-op cycles, then packaging).
+"""`make bench`: every benchmark in one run (CLI start-up and no-op cycles, 100 specs at once,
+then packaging).
 
     python bench/run.py [--size-gib 1]
 
@@ -20,6 +21,7 @@ def main() -> None:
     parser.add_argument("--size-gib", type=float, default=1.0)
     args = parser.parse_args()
     subprocess.run([sys.executable, str(HERE / "bench_cli.py")], check=True)
+    subprocess.run([sys.executable, str(HERE / "bench_many.py")], check=True)
     subprocess.run(
         [sys.executable, str(HERE / "bench_packaging.py"), "--size-gib", str(args.size_gib)],
         check=True,

@@ -13,7 +13,10 @@ is waited for when it is ours on the planned config, and refused otherwise.
 Before any change runs, `_guard` checks its target, whatever made the plan: a model, config,
 endpoint or scaling target is written only when it carries this spec's ownership tags or is
 being created (an existing one with the name must be ours and hold the planned content), and
-only the plan's own endpoint is touched (with `adopt`, also while it is still untagged).
+only the plan's own endpoint is touched (with `adopt`, also while it is still untagged). The
+config an endpoint change names must be ours too, except the endpoint's own config it was
+adopted in place with (state.py), which it must be serving already: no change moves an endpoint
+to a config deployspec did not make, and none writes to such a config.
 
 It also refuses to delete anything in use: before pruning a config or model it re-reads which
 config the endpoint serves. Progress goes to the `report` callback; only the CLI prints it.
@@ -32,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import ApplyError, AwsError, DeployspecError, NotManagedError
 from .plan import Action, Change, Kind, Plan
 from .resources import (
+    TAG_ADOPTED,
     TAG_MANAGED_BY,
     Deployment,
     Endpoint,
@@ -167,14 +171,16 @@ class Applier:
                     "plan that reaches beyond its own endpoint",
                     hint="make the plan with deployspec, for this spec's endpoint",
                 )
-            if kind is Kind.ENDPOINT and action is not Action.DELETE:
-                # The config the endpoint will serve must be this spec's too.
-                config = after.get("config_name")
-                self._require_owned_resource(Kind.ENDPOINT_CONFIG, str(config), change, plan)
             live = self.gateway.describe_endpoint(endpoint)
+            tags = self.gateway.list_tags(live.arn) if live is not None and live.arn else {}
+            if kind is Kind.ENDPOINT and action is not Action.DELETE:
+                # The config the endpoint will serve must be this spec's too, or the one it was
+                # adopted in place with, which it keeps serving.
+                config = str(after.get("config_name"))
+                if not _adopted_in_place(config, live, tags, after, plan):
+                    self._require_owned_resource(Kind.ENDPOINT_CONFIG, config, change, plan)
             if live is None:
                 return  # being created (or already gone)
-            tags = self.gateway.list_tags(live.arn) if live.arn else {}
             if is_owned(tags, plan.spec_name):
                 return
             if plan.adopt and TAG_MANAGED_BY not in tags:
@@ -594,6 +600,21 @@ def _same_target(change: Change, key: str) -> None:
             f"refusing {change.address}: it would write {key} {data[key]!r}, not {change.name!r}",
             hint="make the plan with deployspec; plans must not be edited",
         )
+
+
+def _adopted_in_place(
+    config: str, live: Endpoint | None, tags: dict[str, str], after: dict[str, Any], plan: Plan
+) -> bool:
+    """Whether `config`, which deployspec did not make, is the one the endpoint keeps serving
+    since it was adopted in place: it serves it now (so no update moves it there: the handler
+    refuses an endpoint moved since the plan) and the endpoint records it as adopted, or this
+    adopting plan's change records it."""
+    if live is None or live.config_name != config:
+        return False
+    records = [tags.get(TAG_ADOPTED, "")]
+    if plan.adopt:
+        records.append(str((after.get("tags") or {}).get(TAG_ADOPTED, "")))
+    return any(record.partition(" ")[0] == config for record in records)
 
 
 def _scaled_endpoint(resource_id: str) -> str | None:

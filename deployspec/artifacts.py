@@ -50,8 +50,10 @@ the fingerprint matches and the cached archive still exists with its size, the r
 with `cached=True` after stat() calls only, so its bytes are not re-checked there: whatever
 uploads it calls verify_archive first. ctime is in the fingerprint and in the check that a file
 did not change while it was read, because rewriting a file and restoring its mtime (same size)
-cannot restore its ctime. Writes go to a temp file then an atomic rename; a corrupt or foreign
-index is ignored. Old archives are not pruned here.
+cannot restore its ctime. Writes go to a temp file then an atomic rename, so threads or processes
+packaging the same folder at once each write a whole archive and the last rename wins (the
+same bytes); within a process the index is updated under a lock, so no thread's entry is lost.
+A corrupt or foreign index is ignored. Old archives are not pruned here.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ import re
 import stat
 import tarfile
 import tempfile
+import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -90,6 +93,9 @@ _INDEX_NAME = "index.json"
 # 2: digests name the uncompressed tar stream; version 1 indexes held the .tar.gz's sha256.
 _INDEX_VERSION = 2
 _INDEX_LIMIT = 512
+# The index is read, extended and replaced: specs packaged by several threads at once (a plan
+# of many specs) would each write back what it read, losing the others' entries.
+_INDEX_LOCK = threading.Lock()
 _SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
 _VERSION_NAME = re.compile(r"[0-9]+")
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
@@ -992,6 +998,11 @@ def _lookup(cache_dir: Path, key: str, level: int) -> PackagedArtifact | None:
 
 
 def _remember(cache_dir: Path, key: str, sha256: str, size: int) -> None:
+    with _INDEX_LOCK:
+        _remember_locked(cache_dir, key, sha256, size)
+
+
+def _remember_locked(cache_dir: Path, key: str, sha256: str, size: int) -> None:
     # Re-read just before writing, to keep what a concurrent run added meanwhile.
     entries = _read_index(cache_dir)
     entries.pop(key, None)

@@ -1,8 +1,9 @@
 """The one boundary to AWS: domain verbs over boto3, with errors translated.
 
 Contract: `Gateway` is the only object in deployspec that talks to AWS. Its methods take and
-return the plain types of `deployspec.resources` (never boto3 dicts), read methods return None
-or False for resources that do not exist, and every other failure leaves as an `AwsError`
+return the plain types of `deployspec.resources` (never boto3 dicts; `describe_whole` alone
+gives a description as plain JSON data, for what those types leave out), read methods return
+None or False for resources that do not exist, and every other failure leaves as an `AwsError`
 naming the AWS operation, the error code and message, and a hint where the user can act.
 Request parameters never appear in error messages: environment values may be secrets.
 
@@ -10,8 +11,10 @@ Every API call made through a gateway, including each page of a listing and each
 multipart upload, is appended to `Gateway.calls` (read or mutating), so tests, benchmarks and
 `--debug` can count them. Retries use botocore's adaptive mode; time between attempts is
 botocore's, and each retry is told to `Gateway.on_retry` (a `Retry`) before botocore waits, so
-a throttled apply shows progress. Clients are created lazily, one per service, and are safe to
-share across threads.
+a throttled apply shows progress. Clients are created lazily, one per service, under a lock
+(creating clients from one boto3 session is not thread-safe; using them is), so one gateway
+serves many threads: the plans of many specs share it, and with it botocore's adaptive rate
+limit. `sibling()` is a gateway on the same session with its own listener, for parallel applies.
 """
 
 from __future__ import annotations
@@ -253,8 +256,12 @@ class Gateway:
             multipart_chunksize=multipart_chunk_bytes,
             preferred_transfer_client="classic",
         )
+        self._max_attempts = max_attempts
         self._clients: dict[str, BaseClient] = {}
+        # boto3 clients are safe to share across threads; creating them from one session is
+        # not: every client of this session (siblings' too) is created under this lock.
         self._lock = threading.Lock()
+        self._account_lock = threading.RLock()
         self._account_id: str | None = None
         self.calls: list[Call] = []
         # Told of every retry botocore is about to make (the CLI shows it as progress). Called
@@ -284,6 +291,19 @@ class Gateway:
             aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=region
         )
         return cls(session, endpoint_url=endpoint_url)
+
+    def sibling(self) -> Gateway:
+        """A gateway on the same session with its own clients, `calls` and `on_retry`: for one
+        of several applies running at once, whose retries must be told to its own listener."""
+        twin = Gateway(
+            self._session,
+            endpoint_url=self._endpoint_url,
+            max_attempts=self._max_attempts,
+            multipart_chunk_bytes=self.multipart_chunk_bytes,
+        )
+        twin._lock = self._lock
+        twin._account_id = self._account_id
+        return twin
 
     @property
     def region(self) -> str:
@@ -412,10 +432,12 @@ class Gateway:
     # --- identity --------------------------------------------------------------------------
 
     def account_id(self) -> str:
-        if self._account_id is None:
-            with self._errors("sts", "GetCallerIdentity", "caller"):
-                self._account_id = self._sts().get_caller_identity()["Account"]
-        return self._account_id
+        # Under a lock: specs planned at once on one gateway ask for it once, not each.
+        with self._account_lock:
+            if self._account_id is None:
+                with self._errors("sts", "GetCallerIdentity", "caller"):
+                    self._account_id = self._sts().get_caller_identity()["Account"]
+            return self._account_id
 
     # --- SageMaker, read -------------------------------------------------------------------
 
@@ -448,6 +470,49 @@ class Gateway:
                     return None
                 raise
         return _model_from(cast("Mapping[str, Any]", response))
+
+    def describe_whole(self, kind: str, name: str) -> dict[str, Any] | None:
+        """The whole description of an endpoint, endpoint config or model (`kind`), or of a
+        variant's autoscaling (`scaling`: its scalable targets and every policy, `name` the
+        resource id), as plain JSON data (times as ISO text); None when it does not exist.
+
+        The one exception to the domain types: `import` and adoption in place must see what
+        those types leave out (the attributes a spec cannot express) to refuse or name them."""
+        client = self._sagemaker()
+        calls: dict[str, tuple[str, Callable[[], Mapping[str, Any]]]] = {
+            "endpoint": ("DescribeEndpoint", lambda: client.describe_endpoint(EndpointName=name)),
+            "endpoint_config": (
+                "DescribeEndpointConfig",
+                lambda: client.describe_endpoint_config(EndpointConfigName=name),
+            ),
+            "model": ("DescribeModel", lambda: client.describe_model(ModelName=name)),
+        }
+        if kind == "scaling":
+            scaling = self._autoscaling()
+            scope: dict[str, Any] = {
+                "ServiceNamespace": SCALING_NAMESPACE,
+                "ScalableDimension": SCALING_DIMENSION,
+            }
+            with self._errors("application-autoscaling", "DescribeScalableTargets", name):
+                targets = scaling.describe_scalable_targets(ResourceIds=[name], **scope)
+                if not targets["ScalableTargets"]:
+                    return None
+                policies: list[Any] = []
+                pages = scaling.get_paginator("describe_scaling_policies")
+                for page in pages.paginate(ResourceId=name, **scope):
+                    policies.extend(page["ScalingPolicies"])
+            whole = {"ScalableTargets": targets["ScalableTargets"], "ScalingPolicies": policies}
+            return cast("dict[str, Any]", _plain(whole))
+        operation, call = calls[kind]
+        with self._errors("sagemaker", operation, name):
+            try:
+                response = dict(call())
+            except ClientError as error:
+                if _is_missing(error):
+                    return None
+                raise
+        response.pop("ResponseMetadata", None)
+        return cast("dict[str, Any]", _plain(response))
 
     def list_tags(self, arn: str) -> dict[str, str]:
         tags: dict[str, str] = {}
@@ -1158,6 +1223,17 @@ def _iso(value: object) -> str:
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat() if value.tzinfo else value.isoformat()
     return str(value)
+
+
+def _plain(value: Any) -> Any:
+    """A response as JSON data: times as ISO text (describe_whole)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime):
+        return _iso(value)
+    return value
 
 
 def _named_like(found: list[tuple[str, str, str]], text: str) -> list[tuple[str, str, str]]:

@@ -2,7 +2,8 @@
 
 Every expected failure is a DeployspecError, printed once on stderr without a traceback and
 mapped to exit code 1 (`--debug` shows the traceback). Exit code 2 is reserved for "changes
-present" with `--detailed-exitcode`, so usage errors exit 1 too. Heavy modules (boto3, the
+present" (`plan --detailed-exitcode`, and `drift` when an endpoint drifted), so usage errors
+exit 1 too. Over many specs an error anywhere wins over changes. Heavy modules (boto3, the
 SageMaker SDK) are imported inside the commands that need them, keeping `--help` and
 `validate` fast.
 """
@@ -96,6 +97,116 @@ def spec_inputs(func: F) -> F:
     return func
 
 
+def changed_since_option(func: F) -> F:
+    """--changed-since REF, shared by the commands that take many specs."""
+    return click.option(
+        "--changed-since",
+        "changed_since",
+        metavar="REF",
+        default=None,
+        help="Only the specs a git change touches since the merge base of REF and HEAD, in "
+        "the repository holding FILES (uncommitted and untracked files too): the spec, its "
+        "artifacts, source_dir or entry_point, or a --var-file. FILES defaults to '.'.",
+    )(func)
+
+
+# How many specs are planned (and applied) at once: a thread each, all on one boto3 session.
+DEFAULT_PARALLELISM = 8
+MAX_PARALLELISM = 64
+
+
+def parallelism_option(func: F) -> F:
+    """--parallelism N, shared by the commands that plan many specs against AWS."""
+    return click.option(
+        "--parallelism",
+        type=click.IntRange(1, MAX_PARALLELISM),
+        default=DEFAULT_PARALLELISM,
+        show_default=True,
+        metavar="N",
+        help="With many specs: how many are planned (and applied) at once.",
+    )(func)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Selection:
+    """The specs a command's FILES and --changed-since name."""
+
+    single: bool  # exactly one spec file named: the one-spec command, output as ever
+    file: Path  # that file (single), else unused
+    found: list[Any]  # multi.Found, in find_specs' order (not single)
+    changes: Any  # multi.Changes, or None without --changed-since
+
+
+def _select(files: tuple[Path, ...], changed_since: str | None) -> _Selection:
+    if changed_since is None and len(files) == 1 and files[0].is_file():
+        # The one-spec command as ever, without loading multi (validate's start-up).
+        return _Selection(True, files[0], [], None)
+    from .multi import changes_for, find_specs, is_single_file
+
+    if not files:
+        if changed_since is None:
+            raise click.UsageError("Missing argument 'FILES...'.")
+        files = (Path("."),)
+    if is_single_file(files):
+        one = changes_for(changed_since, files, files[:1]) if changed_since is not None else None
+        return _Selection(True, files[0], [], one)
+    found = find_specs(files)
+    specs = [entry.path for entry in found if entry.error is None]
+    changes = changes_for(changed_since, files, specs) if changed_since is not None else None
+    return _Selection(False, Path("."), found, changes)
+
+
+def _touched(
+    path: Path, variables: tuple[str, ...], var_files: tuple[Path, ...], changes: Any
+) -> bool:
+    """Whether --changed-since's changes touch the one spec named."""
+    from .multi import spec_inputs, touches, touches_unloaded
+
+    try:
+        loaded = _load(path, variables, var_files)
+    except DeployspecError:
+        return touches_unloaded(changes, path, var_files)
+    return touches(changes, spec_inputs(loaded, var_files))
+
+
+def _nothing_changed(ref: str, fmt: str = "text") -> None:
+    """--changed-since touched no spec: success, said in the command's format."""
+    from .render import render_markdown_unchanged
+
+    if fmt == "json":
+        from .render import render_json_many
+
+        click.echo(render_json_many([]), nl=False)
+        click.echo(f"No spec changed since {ref}.", err=True)
+    elif fmt == "markdown":
+        click.echo(render_markdown_unchanged(ref), nl=False)
+    else:
+        click.echo(f"No spec changed since {ref}.")
+
+
+def _many_errors(items: list[Any]) -> None:
+    """With --debug, the traceback of each spec's error (the blocks show the errors)."""
+    if not _debug_enabled():
+        return
+    import traceback
+
+    for item in items:
+        if item.error is not None:
+            traceback.print_exception(item.error, file=sys.stderr, chain=False)
+
+
+def _show_many(items: list[Any], fmt: str) -> None:
+    from .render import render_json_many, render_markdown_many, render_text_many
+
+    if fmt == "json":
+        click.echo(render_json_many(items), nl=False)
+    elif fmt == "markdown":
+        click.echo(render_markdown_many(items), nl=False)
+    else:
+        click.echo(render_text_many(items, color=_use_color(sys.stdout)), nl=False)
+    _many_errors(items)
+
+
 def _load(path: Path, variables: tuple[str, ...], var_files: tuple[Path, ...]) -> Any:
     from .spec import load_spec, parse_var_assignments
 
@@ -116,42 +227,119 @@ def cli(debug: bool) -> None:
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=True))
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path, dir_okay=True))
 @spec_inputs
+@changed_since_option
 def validate(
-    files: tuple[Path, ...], variables: tuple[str, ...], var_files: tuple[Path, ...]
+    files: tuple[Path, ...],
+    variables: tuple[str, ...],
+    var_files: tuple[Path, ...],
+    changed_since: str | None,
 ) -> None:
     """Check spec FILES against the schema, SageMaker's limits and the image tables.
 
-    Prints one line per valid file; every problem of an invalid file is reported at once as
-    file:line:col: field: message. Exit code 0 only when all files are valid.
+    FILES are spec files, folders (every deployment.yaml and *.deploy.yaml beneath them) or
+    quoted glob patterns. Prints one line per valid file; every problem of an invalid file is
+    reported at once as file:line:col: field: message; two specs naming one endpoint are both
+    invalid. With several specs, a summary line ends the output. Exit code 0 only when all
+    files are valid.
     """
-    failed = 0
-    for path in files:
+    selection = _select(files, changed_since)
+    if selection.single:
+        path = selection.file
+        if selection.changes is not None and not _touched(
+            path, variables, var_files, selection.changes
+        ):
+            click.echo(f"No spec changed since {changed_since}.")
+            return
         try:
             loaded = _load(path, variables, var_files)
         except DeployspecError as exc:
-            failed += 1
             _report(exc)
-            continue
-        spec = loaded.spec
-        kind = (
-            f"realtime {spec.realtime.instance_type} x{spec.realtime.instance_count}"
-            if spec.realtime
-            else f"serverless {spec.effective_serverless.memory_mb} MB"
-        )
-        version = f" {spec.model.version}" if spec.model.version else ""
-        click.echo(f"{path}: valid ({spec.name}: {spec.model.framework.value}{version}, {kind})")
+            raise SystemExit(1) from None
+        click.echo(f"{path}: valid ({_validated(loaded)})")
+        return
+    from .operations import Target, check_endpoint_collisions, load_selected
+
+    selected = load_selected(selection.found, variables, var_files, changes=selection.changes)
+    runs: list[Any] = selected.runs
+    if not runs and changed_since is not None:
+        click.echo(f"No spec changed since {changed_since}.")
+        return
+    # No session here: a spec without region: meets the same name in any region.
+    check_endpoint_collisions(runs, Target(), others=selected.unchanged)
+    failed = 0
+    for run in runs:
+        if run.error is not None:
+            failed += 1
+            _report(run.error)
+        elif run.loaded is not None:
+            click.echo(f"{run.file}: valid ({_validated(run.loaded)})")
+    if len(runs) > 1:
+        click.echo(f"{len(runs)} specs checked: {len(runs) - failed} valid, {failed} invalid.")
     if failed:
         raise SystemExit(1)
 
 
-@cli.command()
-def schema() -> None:
-    """Print the JSON Schema of deployment.yaml (committed as schemas/deployment.schema.json)."""
-    from .schema import json_schema
+def _validated(loaded: Any) -> str:
+    """What `validate` says of a valid spec: its name, framework and serving."""
+    spec = loaded.spec
+    kind = (
+        f"realtime {spec.realtime.instance_type} x{spec.realtime.instance_count}"
+        if spec.realtime
+        else f"serverless {spec.effective_serverless.memory_mb} MB"
+    )
+    version = f" {spec.model.version}" if spec.model.version else ""
+    return f"{spec.name}: {spec.model.framework.value}{version}, {kind}"
 
-    click.echo(json.dumps(json_schema(), indent=2, sort_keys=False))
+
+@cli.command()
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Exit 1 unless every FILE holds exactly this schema (for CI and pre-commit).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    metavar="FILE",
+    default=None,
+    help="Write the schema to FILE instead of stdout.",
+)
+def schema(files: tuple[Path, ...], check: bool, out: Path | None) -> None:
+    """Print the JSON Schema of deployment.yaml (committed as schemas/deployment.schema.json).
+
+    With --check FILE..., print nothing of it: check that each FILE is current instead.
+    """
+    from .schema import check_schema_file, schema_text, write_schema
+
+    if check and out is not None:
+        raise click.UsageError("--check and --out do not go together")
+    if check and not files:
+        raise click.UsageError("--check needs the schema FILE(s) to check")
+    if files and not check:
+        raise click.UsageError(
+            f"unexpected FILE {files[0]}: pass --check to check files, --out FILE to write one"
+        )
+    if out is not None:
+        write_schema(out)
+        click.echo(f"wrote {out}")
+        return
+    if not check:
+        click.echo(schema_text(), nl=False)
+        return
+    failed = 0
+    for path in files:
+        try:
+            check_schema_file(path)
+        except DeployspecError as exc:
+            failed += 1
+            _report(exc)
+            continue
+        click.echo(f"{path}: current")
+    if failed:
+        raise SystemExit(1)
 
 
 @cli.command()
@@ -297,14 +485,14 @@ FORMATS = click.Choice(["text", "json", "markdown"])
 
 
 @cli.command()
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @spec_inputs
 @aws_options
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 @click.option(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Save the plan for `apply PLAN.json`.",
+    help="Save the plan for `apply PLAN.json` (one spec only).",
 )
 @click.option(
     "--detailed-exitcode",
@@ -312,8 +500,10 @@ FORMATS = click.Choice(["text", "json", "markdown"])
     help="Exit 0 when there are no changes, 2 when there are, 1 on error.",
 )
 @click.option("--adopt", is_flag=True, help="Take over an endpoint deployspec did not create.")
+@changed_since_option
+@parallelism_option
 def plan(
-    file: Path,
+    files: tuple[Path, ...],
     variables: tuple[str, ...],
     var_files: tuple[Path, ...],
     target: Target,
@@ -321,8 +511,42 @@ def plan(
     out: Path | None,
     detailed_exitcode: bool,
     adopt: bool,
+    changed_since: str | None,
+    parallelism: int,
 ) -> None:
-    """Show what apply would change in SageMaker for FILE, and why. Changes nothing."""
+    """Show what apply would change in SageMaker for FILES, and why. Changes nothing.
+
+    FILES are spec files, folders (every deployment.yaml and *.deploy.yaml beneath them) or
+    quoted glob patterns. For one file, its plan. For several, planned in parallel: a block per
+    spec (its plan or its error) in a stable order, then one summary line; markdown is one
+    pull-request comment, JSON one document. Exit codes hold over the whole set.
+    """
+    selection = _select(files, changed_since)
+    if not selection.single:
+        if out is not None:
+            raise DeployspecError(
+                "--out saves the plan of one spec, and these FILES name several",
+                hint="plan each spec to save with its own --out, e.g. "
+                "`deployspec plan specs/a/deployment.yaml --out a.plan.json`",
+            )
+        _plan_many(
+            selection,
+            variables,
+            var_files,
+            target,
+            fmt,
+            detailed_exitcode,
+            adopt,
+            changed_since,
+            parallelism,
+        )
+        return
+    file = selection.file
+    if selection.changes is not None and not _touched(
+        file, variables, var_files, selection.changes
+    ):
+        _nothing_changed(selection.changes.ref, fmt)
+        return
     from .operations import prepare
 
     prepared = prepare(file, variables, var_files, target, adopt=adopt)
@@ -354,6 +578,41 @@ def plan(
             f"Saved the plan to {out}; apply it with `deployspec apply {out}{again}`.", err=True
         )
     if detailed_exitcode and prepared.plan.has_changes:
+        raise SystemExit(2)
+
+
+def _plan_many(
+    selection: _Selection,
+    variables: tuple[str, ...],
+    var_files: tuple[Path, ...],
+    target: Target,
+    fmt: str,
+    detailed_exitcode: bool,
+    adopt: bool,
+    changed_since: str | None,
+    parallelism: int,
+) -> None:
+    from .multi import summarize
+    from .operations import plan_many
+
+    runs = plan_many(
+        selection.found,
+        variables,
+        var_files,
+        target,
+        adopt=adopt,
+        parallelism=parallelism,
+        changes=selection.changes,
+    )
+    if not runs and changed_since is not None:
+        _nothing_changed(changed_since, fmt)
+        return
+    items = [run.spec_plan() for run in runs]
+    _show_many(items, fmt)
+    summary = summarize(items)
+    if summary.errors:
+        raise SystemExit(1)
+    if detailed_exitcode and summary.with_changes:
         raise SystemExit(2)
 
 
@@ -432,28 +691,50 @@ def _run_plan(gateway: Any, plan: Any) -> None:
 
 
 @cli.command()
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @spec_inputs
 @aws_options
 @click.option("--auto-approve", is_flag=True, help="Apply without asking.")
 @click.option("--adopt", is_flag=True, help="Take over an endpoint deployspec did not create.")
+@changed_since_option
+@parallelism_option
 def apply(
-    file: Path,
+    files: tuple[Path, ...],
     variables: tuple[str, ...],
     var_files: tuple[Path, ...],
     target: Target,
     auto_approve: bool,
     adopt: bool,
+    changed_since: str | None,
+    parallelism: int,
 ) -> None:
-    """Make SageMaker match FILE (a spec, or a plan saved with `plan --out`).
+    """Make SageMaker match FILES (specs, or one plan saved with `plan --out`).
 
     Idempotent: an unchanged spec changes nothing. A changed spec updates the live endpoint
     in place, without downtime; an interrupted apply is completed by running it again.
+    Several specs are all planned first: if any fails to plan, nothing is applied; otherwise,
+    after one confirmation, the specs with changes are applied, --parallelism at a time.
     """
     from .operations import prepare, prepare_saved
     from .render import render_text
     from .saved import looks_like_plan
 
+    selection = _select(files, changed_since)
+    if not selection.single:
+        _apply_many(
+            selection, variables, var_files, target, auto_approve, adopt, changed_since, parallelism
+        )
+        return
+    file = selection.file
+    if selection.changes is not None:
+        if looks_like_plan(file):
+            raise DeployspecError(
+                "--changed-since chooses specs to apply; a saved plan is chosen already",
+                hint=f"run `deployspec apply {file}` without --changed-since",
+            )
+        if not _touched(file, variables, var_files, selection.changes):
+            click.echo(f"No spec changed since {changed_since}.")
+            return
     if looks_like_plan(file):
         if var_files or adopt:
             raise DeployspecError(
@@ -482,63 +763,186 @@ def apply(
     )
 
 
+class _SpecProgress(_Progress):
+    """_Progress for one of several applies at once: every line on stderr begins with the
+    spec's endpoint name, and one lock for all keeps lines whole. Never a progress bar: bars
+    of several uploads would overwrite each other."""
+
+    def __init__(self, name: str, lock: threading.Lock) -> None:
+        super().__init__()
+        self.name = name
+        self.tty = False
+        self.lock = lock
+
+    def _line(self, text: str) -> None:
+        click.echo(f"{self.name}: {text}", err=True)
+
+    def _progress(self, event: Any) -> None:
+        percent = int((event.fraction or 0) * 100)
+        if percent >= self.last_percent + 10 or percent == 100:
+            self.last_percent = percent
+            self._line(f"{event.address}: uploading {percent}%")
+
+    def say(self, text: str) -> None:
+        with self.lock:
+            self._line(text)
+
+
+def _run_many(
+    runs: list[Any], plan_of: Callable[[Any], Any], parallelism: int, done: Callable[[Any], str]
+) -> None:
+    """Apply each run's plan, `parallelism` at a time, each on a gateway of its own (same
+    session) so that its retries are told with its name; one failure stops no other."""
+    from .applier import Applier
+    from .operations import run_parallel
+
+    lock = threading.Lock()
+
+    def work(run: Any) -> None:
+        the_plan = plan_of(run)
+        progress = _SpecProgress(the_plan.endpoint_name, lock)
+        gateway = run.gateway.sibling()
+        gateway.on_retry = progress.retry
+        try:
+            Applier(gateway).apply(the_plan, progress)
+        except DeployspecError as exc:
+            progress.say(f"failed: {exc}")
+            raise
+        progress.say(done(the_plan))
+
+    run_parallel(runs, work, parallelism)
+
+
+def _apply_done(the_plan: Any) -> str:
+    add, change, destroy = the_plan.counts()
+    return (
+        f"Apply complete! Resources: {add} added, {change} changed, {destroy} destroyed. "
+        f"Endpoint {the_plan.endpoint_name} is InService."
+    )
+
+
+def _finished_many(runs: list[Any], verb: str, done: Callable[[Any], str]) -> None:
+    """After a many-spec apply or destroy: each spec's outcome in order, one summary line,
+    exit 1 when any failed."""
+    failed = 0
+    for run in runs:
+        name = run.spec_name or run.file
+        if run.error is None:
+            click.echo(f"{run.file}: {done(run)}")
+        else:
+            failed += 1
+            click.echo(f"{run.file}: {verb} failed for {name}:")
+            click.echo(_indent(run.error.format()))
+    _many_errors([run for run in runs if run.error is not None])
+    click.echo(f"{verb.capitalize()} finished: {len(runs) - failed} succeeded, {failed} failed.")
+    if failed:
+        raise SystemExit(1)
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"  {line}" for line in text.splitlines())
+
+
+def _apply_many(
+    selection: _Selection,
+    variables: tuple[str, ...],
+    var_files: tuple[Path, ...],
+    target: Target,
+    auto_approve: bool,
+    adopt: bool,
+    changed_since: str | None,
+    parallelism: int,
+) -> None:
+    from .multi import summarize
+    from .operations import plan_many
+    from .render import render_text_many
+    from .saved import looks_like_plan
+
+    for entry in selection.found:
+        if entry.error is None and looks_like_plan(entry.path):
+            raise DeployspecError(
+                f"{entry.path} is a saved plan: a saved plan is applied on its own",
+                hint=f"run `deployspec apply {entry.path}` alone",
+            )
+    runs: list[Any] = plan_many(
+        selection.found,
+        variables,
+        var_files,
+        target,
+        adopt=adopt,
+        parallelism=parallelism,
+        changes=selection.changes,
+    )
+    if not runs and changed_since is not None:
+        click.echo(f"No spec changed since {changed_since}.")
+        return
+    items = [run.spec_plan() for run in runs]
+    click.echo(render_text_many(items, color=_use_color(sys.stdout)), nl=False)
+    _many_errors(items)
+    summary = summarize(items)
+    if summary.errors:
+        raise DeployspecError(
+            f"nothing applied: {summary.errors} of {len(items)} specs could not be planned, "
+            "and applying the others would deploy only part of the change",
+            hint="fix the specs shown with errors above (or leave them out), then apply again",
+        )
+    changing = [run for run in runs if run.prepared.plan.has_changes]
+    if not changing:
+        return
+    _confirm(
+        auto_approve,
+        f"apply these changes to {len(changing)} endpoint{'s' if len(changing) != 1 else ''}",
+    )
+    _long_running()
+    _run_many(changing, lambda run: run.prepared.plan, parallelism, _apply_done)
+    _finished_many(changing, "apply", lambda run: _apply_done(run.prepared.plan))
+
+
 @cli.command()
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @spec_inputs
 @aws_options
 @click.option("--auto-approve", is_flag=True, help="Destroy without asking.")
 @click.option(
     "--purge-artifacts", is_flag=True, help="Also delete the uploaded model.tar.gz files."
 )
+@changed_since_option
+@parallelism_option
 def destroy(
-    file: Path,
+    files: tuple[Path, ...],
     variables: tuple[str, ...],
     var_files: tuple[Path, ...],
     target: Target,
     auto_approve: bool,
     purge_artifacts: bool,
+    changed_since: str | None,
+    parallelism: int,
 ) -> None:
-    """Remove the endpoint, its scaling, and every config and model FILE's spec owns.
+    """Remove the endpoint, its scaling, and every config and model each spec of FILES owns.
 
     The model archives deployspec uploaded stay in S3 (named when destroy runs) unless
-    --purge-artifacts is given; archives another model still serves are always kept.
+    --purge-artifacts is given; archives another model still serves are always kept. Several
+    specs are all read first, shown, and destroyed after one confirmation (nothing is
+    destroyed when any of them cannot be read).
     """
-    from .desired import is_uploaded_artifact
-    from .operations import connect_spec
-    from .planner import make_destroy_plan
+    from .operations import connect_spec, prepare_destroy
     from .render import render_text
-    from .state import archive_users, read_owned
 
+    selection = _select(files, changed_since)
+    if not selection.single:
+        _destroy_many(
+            selection, variables, var_files, target, auto_approve, purge_artifacts, parallelism
+        )
+        return
+    file = selection.file
+    if selection.changes is not None and not _touched(
+        file, variables, var_files, selection.changes
+    ):
+        click.echo(f"No spec changed since {changed_since}.")
+        return
     loaded, gateway, account = connect_spec(file, variables, var_files, target)
-    # The models' archives are read either way: those kept are named, so nobody is surprised
-    # by what stays billed in S3 (once the models are gone nothing leads deployspec to them).
-    owned = read_owned(gateway, loaded.spec.name, with_model_data=True)
-    bucket = loaded.spec.bucket or f"sagemaker-{gateway.region}-{account}"
-    # Only archives deployspec uploaded under this spec's prefix: never the user's own s3://
-    # artifacts, nor anything another spec may use.
-    candidates = {
-        uri
-        for uri in owned.model_data.values()
-        if is_uploaded_artifact(uri, bucket, loaded.spec.artifact_prefix)
-    }
-    if purge_artifacts:
-        users = archive_users(gateway, candidates, ignore=owned.model_data)
-        purge = tuple(uri for uri in candidates if not users[uri])
-        still_used = {uri: names for uri, names in users.items() if names}
-        kept = tuple(
-            f"kept: model {', '.join(sorted(names))} still serves {uri}"
-            for uri, names in sorted(still_used.items())
-        )
-    else:
-        purge = ()
-        still_used = {}
-        kept = tuple(
-            f"kept in S3: {uri} (uploaded for this spec; destroy --purge-artifacts deletes it "
-            "with the rest)"
-            for uri in sorted(candidates)
-        )
-    the_plan = make_destroy_plan(loaded.spec.name, gateway.region, account, owned, purge=purge)
-    the_plan = dataclasses.replace(the_plan, notes=(*the_plan.notes, *kept))
+    destroying = prepare_destroy(loaded, gateway, account, purge_artifacts=purge_artifacts)
+    the_plan = destroying.plan
     if not the_plan.has_changes:
         for note in the_plan.notes:
             click.echo(f"Note: {note}")
@@ -549,10 +953,98 @@ def destroy(
     _long_running()
     _run_plan(gateway, the_plan)
     click.echo(f"Destroy complete! {len(the_plan.changes)} resources removed.")
-    left = sorted(still_used) if purge_artifacts else sorted(candidates)
-    for uri in left:
-        why = "another model still serves it" if purge_artifacts else "uploaded for this spec"
-        click.echo(f"Kept in S3: {uri} ({why}); delete it with `aws s3 rm {uri}`.")
+    for line in _kept_lines(destroying):
+        click.echo(line)
+
+
+def _kept_lines(destroying: Any) -> list[str]:
+    why = (
+        "another model still serves it" if destroying.purge_artifacts else "uploaded for this spec"
+    )
+    return [
+        f"Kept in S3: {uri} ({why}); delete it with `aws s3 rm {uri}`." for uri in destroying.left
+    ]
+
+
+def _destroy_many(
+    selection: _Selection,
+    variables: tuple[str, ...],
+    var_files: tuple[Path, ...],
+    target: Target,
+    auto_approve: bool,
+    purge_artifacts: bool,
+    parallelism: int,
+) -> None:
+    from .desired import account_of_role
+    from .operations import (
+        check_endpoint_collisions,
+        connect_many,
+        load_selected,
+        prepare_destroy,
+        resolve_roles,
+        run_parallel,
+    )
+    from .render import render_text, spec_header
+
+    selected = load_selected(selection.found, variables, var_files, changes=selection.changes)
+    runs: list[Any] = selected.runs
+    if not runs and selection.changes is not None:
+        click.echo(f"No spec changed since {selection.changes.ref}.")
+        return
+    resolve_roles(runs, target)
+    connect_many(selected.everyone, target)  # the unchanged too: the regions they deploy to
+    check_endpoint_collisions(runs, target, others=selected.unchanged)
+
+    def read(run: Any) -> None:
+        run.result = prepare_destroy(
+            run.loaded, run.gateway, account_of_role(run.role), purge_artifacts=purge_artifacts
+        )
+
+    run_parallel(runs, read, parallelism)
+    color = _use_color(sys.stdout)
+    errors = owning = 0
+    for run in runs:
+        click.echo(spec_header(run.spec_plan()))
+        if run.error is not None:
+            errors += 1
+            click.echo(run.error.format())
+        elif not run.result.plan.has_changes:
+            for note in run.result.plan.notes:
+                click.echo(f"Note: {note}")
+            click.echo(
+                f"Nothing to destroy: spec {run.spec_name} owns nothing in {run.gateway.region}."
+            )
+        else:
+            owning += 1
+            click.echo(render_text(run.result.plan, color=color), nl=False)
+        click.echo("")
+    click.echo(
+        f"{owning} spec{'s' if owning != 1 else ''} to destroy, "
+        f"{len(runs) - owning - errors} owning nothing, "
+        f"{errors} error{'s' if errors != 1 else ''}"
+    )
+    _many_errors([run for run in runs if run.error is not None])
+    if errors:
+        raise DeployspecError(
+            f"nothing destroyed: {errors} of {len(runs)} specs could not be read",
+            hint="fix the specs shown with errors above (or leave them out), then destroy again",
+        )
+    doomed = [run for run in runs if run.result.plan.has_changes]
+    if not doomed:
+        return
+    count = f"{len(doomed)} endpoint{'s' if len(doomed) != 1 else ''}"
+    _confirm(auto_approve, f"destroy these resources of {count}")
+    _long_running()
+
+    def done(the_plan: Any) -> str:
+        return f"Destroy complete! {len(the_plan.changes)} resources removed."
+
+    _run_many(doomed, lambda run: run.result.plan, parallelism, done)
+
+    def finished(run: Any) -> str:
+        return "\n  ".join([done(run.result.plan), *_kept_lines(run.result)])
+
+    _finished_many(doomed, "destroy", finished)
 
 
 @cli.command()
@@ -593,27 +1085,42 @@ def rollback(
 
 
 @cli.command()
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @spec_inputs
 @aws_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@changed_since_option
+@parallelism_option
 def status(
-    file: Path,
+    files: tuple[Path, ...],
     variables: tuple[str, ...],
     var_files: tuple[Path, ...],
     target: Target,
     fmt: str,
+    changed_since: str | None,
+    parallelism: int,
 ) -> None:
-    """The endpoint's state, config, variants, scaling, and whether it matches FILE.
+    """The endpoint's state, config, variants, scaling, and whether it matches each of FILES.
 
     Read-only and cheap: it never packages the model (when the model files changed since the
-    last plan, whether the endpoint matches is reported as unknown).
+    last plan, whether the endpoint matches is reported as unknown). Several specs: a block
+    each (JSON: a list), read in parallel.
     """
     from .errors import NotPackagedError
     from .operations import connect, load, prepare
-    from .resources import is_owned, to_json
 
-    report: dict[str, Any]
+    selection = _select(files, changed_since)
+    if not selection.single:
+        _status_many(selection, variables, var_files, target, fmt, parallelism)
+        return
+    file = selection.file
+    if selection.changes is not None and not _touched(
+        file, variables, var_files, selection.changes
+    ):
+        if fmt == "json":
+            click.echo("[]")
+        click.echo(f"No spec changed since {changed_since}.", err=fmt == "json")
+        return
     try:
         # adopt=True: an endpoint deployspec does not manage is still reported (as not
         # managed) instead of refused; status changes nothing either way.
@@ -621,36 +1128,86 @@ def status(
     except NotPackagedError as exc:
         loaded = load(file, variables, var_files)
         gateway = connect(target, loaded.spec.region)
-        endpoint = gateway.describe_endpoint(loaded.spec.name)
-        tags = gateway.list_tags(endpoint.arn) if endpoint is not None and endpoint.arn else {}
-        config = gateway.describe_endpoint_config(endpoint.config_name) if endpoint else None
-        scaling = None
-        if endpoint is not None and endpoint.variants:
-            from .resources import scaling_resource_id
-
-            first = endpoint.variants[0].variant_name
-            scaling = gateway.describe_scaling(scaling_resource_id(endpoint.name, first))
-        spec_name, region = loaded.spec.name, gateway.region
-        changes: list[dict[str, Any]] = []
-        # With no endpoint at all, the answer is known without the model's archive.
-        matches: bool | None = False if endpoint is None else None
-        unknown: str | None = str(exc) if endpoint is not None else None
+        view = _status_live(loaded, gateway, exc)
     else:
-        endpoint, scaling = prepared.actual.endpoint, prepared.actual.scaling
-        tags = prepared.actual.endpoint_tags
-        desired = prepared.desired
-        config = prepared.actual.current_config or (
-            desired.config
-            if endpoint is not None and endpoint.config_name == desired.config.name
-            else None
-        )
-        spec_name, region = desired.spec_name, prepared.gateway.region
-        matches = not prepared.plan.has_changes
-        changes = [
+        view = _status_planned(prepared)
+    if fmt == "json":
+        click.echo(json.dumps(view.report, indent=2))
+        return
+    _print_status(view)
+
+
+@dataclasses.dataclass(frozen=True)
+class _StatusView:
+    report: dict[str, Any]  # what --format json prints
+    endpoint: Any  # resources.Endpoint | None
+    scaling: Any  # resources.Scaling | None
+
+
+def _status_live(loaded: Any, gateway: Any, exc: DeployspecError) -> _StatusView:
+    """Status without the model's archive (not in the cache): the endpoint as it is, and
+    whether it matches unknown unless there is none."""
+    endpoint = gateway.describe_endpoint(loaded.spec.name)
+    tags = gateway.list_tags(endpoint.arn) if endpoint is not None and endpoint.arn else {}
+    config = gateway.describe_endpoint_config(endpoint.config_name) if endpoint else None
+    scaling = None
+    if endpoint is not None and endpoint.variants:
+        from .resources import scaling_resource_id
+
+        first = endpoint.variants[0].variant_name
+        scaling = gateway.describe_scaling(scaling_resource_id(endpoint.name, first))
+    # With no endpoint at all, the answer is known without the model's archive.
+    return _status_view(
+        loaded.spec.name,
+        gateway.region,
+        endpoint,
+        tags,
+        config,
+        scaling,
+        matches=False if endpoint is None else None,
+        changes=[],
+        unknown=str(exc) if endpoint is not None else None,
+    )
+
+
+def _status_planned(prepared: Any) -> _StatusView:
+    endpoint = prepared.actual.endpoint
+    desired = prepared.desired
+    config = prepared.actual.current_config or (
+        desired.config
+        if endpoint is not None and endpoint.config_name == desired.config.name
+        else None
+    )
+    return _status_view(
+        desired.spec_name,
+        prepared.gateway.region,
+        endpoint,
+        prepared.actual.endpoint_tags,
+        config,
+        prepared.actual.scaling,
+        matches=not prepared.plan.has_changes,
+        changes=[
             {"address": c.address, "action": c.action.value, "reasons": list(c.reasons)}
             for c in prepared.plan.changes
-        ]
-        unknown = None
+        ],
+        unknown=None,
+    )
+
+
+def _status_view(
+    spec_name: str,
+    region: str,
+    endpoint: Any,
+    tags: dict[str, str],
+    config: Any,
+    scaling: Any,
+    *,
+    matches: bool | None,
+    changes: list[dict[str, Any]],
+    unknown: str | None,
+) -> _StatusView:
+    from .resources import is_owned, to_json
+
     report = {
         "endpoint": spec_name,
         "region": region,
@@ -668,9 +1225,14 @@ def status(
         "changes": changes,
         **({"matches_spec_unknown_because": unknown} if unknown else {}),
     }
-    if fmt == "json":
-        click.echo(json.dumps(report, indent=2))
-        return
+    return _StatusView(report, endpoint, scaling)
+
+
+def _print_status(view: _StatusView) -> None:
+    report, endpoint, scaling = view.report, view.endpoint, view.scaling
+    spec_name, region = report["endpoint"], report["region"]
+    matches, changes = report["matches_spec"], report["changes"]
+    unknown = report.get("matches_spec_unknown_because")
     if endpoint is None:
         click.echo(f"endpoint {spec_name}: does not exist in {region}")
     else:
@@ -714,6 +1276,76 @@ def status(
             click.echo(f"    {change['address']}: {why}")
 
 
+def _status_many(
+    selection: _Selection,
+    variables: tuple[str, ...],
+    var_files: tuple[Path, ...],
+    target: Target,
+    fmt: str,
+    parallelism: int,
+) -> None:
+    from .errors import NotPackagedError
+    from .multi import error_fields
+    from .operations import (
+        check_endpoint_collisions,
+        connect_many,
+        load_selected,
+        prepare_loaded,
+        run_parallel,
+    )
+    from .render import spec_header
+
+    selected = load_selected(selection.found, variables, var_files, changes=selection.changes)
+    runs: list[Any] = selected.runs
+    if not runs and selection.changes is not None:
+        if fmt == "json":
+            click.echo("[]")
+        click.echo(f"No spec changed since {selection.changes.ref}.", err=fmt == "json")
+        return
+    connect_many(selected.everyone, target)  # the unchanged too: the regions they deploy to
+    check_endpoint_collisions(runs, target, others=selected.unchanged)
+
+    def read(run: Any) -> None:
+        try:
+            prepared = prepare_loaded(
+                run.loaded, target, gateway=run.gateway, adopt=True, build_artifact=False
+            )
+        except NotPackagedError as exc:
+            run.result = _status_live(run.loaded, run.gateway, exc)
+        else:
+            run.result = _status_planned(prepared)
+
+    run_parallel(runs, read, parallelism)
+    failed = [run for run in runs if run.error is not None]
+    if fmt == "json":
+        entries: list[dict[str, Any]] = []
+        for run in runs:
+            if run.error is not None:
+                message, hint = error_fields(run.error)
+                entries.append({"file": str(run.file), "error": {"message": message, "hint": hint}})
+            else:
+                entries.append({"file": str(run.file), **run.result.report})
+        click.echo(json.dumps(entries, indent=2))
+    else:
+        matching = 0
+        for run in runs:
+            click.echo(spec_header(run.spec_plan()))
+            if run.error is not None:
+                click.echo(run.error.format())
+            else:
+                matching += run.result.report["matches_spec"] is True
+                _print_status(run.result)
+            click.echo("")
+        click.echo(
+            f"{matching} of {len(runs)} specs match their endpoint, "
+            f"{len(runs) - matching - len(failed)} do not or are unknown, "
+            f"{len(failed)} error{'s' if len(failed) != 1 else ''}"
+        )
+    _many_errors(failed)
+    if failed:
+        raise SystemExit(1)
+
+
 def _serving(config: Any) -> str:
     """What the endpoint runs, in a few words: instance type and count, or serverless memory."""
     variant = config.variant
@@ -725,6 +1357,140 @@ def _serving(config: Any) -> str:
     else:
         sizing = f"{variant.instance_type} x{variant.initial_instance_count}"
     return f"model {variant.model_name}: {sizing}"
+
+
+@cli.command("import")
+@click.argument("endpoint")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the spec to FILE instead of stdout (never over an existing file without --force).",
+)
+@click.option("--force", is_flag=True, help="With --out: replace an existing file.")
+@click.option("--region", default=None, help="AWS region (else AWS config).")
+@click.option("--profile", default=None, help="AWS profile from ~/.aws/config.")
+@click.option(
+    "--sandbox",
+    is_flag=True,
+    help="Use the running local sandbox (also DEPLOYSPEC_SANDBOX=1); never reaches AWS.",
+)
+def import_(
+    endpoint: str,
+    out: Path | None,
+    force: bool,
+    region: str | None,
+    profile: str | None,
+    sandbox: bool,
+) -> None:
+    """Write a spec (deployment.yaml) from the live endpoint ENDPOINT, on stdout or to --out.
+
+    Made for `deployspec plan --adopt` and `apply --adopt`: when nothing the spec cannot express
+    was dropped, adopting only adds deployspec's tags to the endpoint, and its config and model
+    stay as they are. Read-only. What to review is said on stderr and in the file's header; an
+    endpoint a spec cannot express (several variants, async inference, ...) is refused.
+    """
+    from .importer import import_endpoint
+    from .operations import Target, connect
+
+    if out is not None:
+        _check_import_out(out, force)
+    gateway = connect(Target(region=region, profile=profile, sandbox=sandbox))
+    imported = import_endpoint(gateway, endpoint)
+    if out is None:
+        click.echo(imported.text, nl=False)
+    else:
+        _write_import(out, imported.text, force)
+    for note in imported.notes:
+        click.echo(f"note: {note}", err=True)
+    shown = out if out is not None else "deployment.yaml"
+    written = f"Wrote {out}" if out is not None else "Printed the spec"
+    if imported.managed:
+        outcome = "deployspec manages the endpoint already"
+    elif imported.in_place:
+        outcome = "adopting it only adds deployspec's tags to the endpoint"
+    else:
+        outcome = "adopting it creates deployspec's own model and config (see the notes)"
+    adopt = "" if imported.managed else " --adopt"
+    click.echo(
+        f"{written} from endpoint {endpoint} (config {imported.config_name}, model "
+        f"{imported.model_name}): {outcome}. Review it, then `deployspec validate {shown}` and "
+        f"`deployspec plan{adopt} {shown}`.",
+        err=True,
+    )
+
+
+def _check_import_out(out: Path, force: bool) -> None:
+    """import --out: a new regular file, or with --force an existing one; never through a
+    symbolic link (it could point anywhere)."""
+    if out.is_symlink():
+        raise DeployspecError(
+            f"--out {out} is a symbolic link: deployspec does not write a spec through one",
+            hint="name a regular file, e.g. --out deployment.yaml",
+        )
+    if out.is_dir():
+        raise DeployspecError(f"--out {out} is a folder", hint="name a file in it")
+    if not out.parent.is_dir():
+        raise DeployspecError(
+            f"--out {out}: the folder {out.parent} does not exist", hint="create it first"
+        )
+    if out.exists() and not force:
+        raise DeployspecError(
+            f"--out {out} exists: deployspec does not overwrite it",
+            hint="pass --force to replace it, or name another file",
+        )
+    if out.exists() and not out.is_file():
+        raise DeployspecError(f"--out {out} is not a regular file")
+
+
+def _write_import(out: Path, text: str, force: bool) -> None:
+    # O_NOFOLLOW and O_EXCL close the gap between the checks above and the write: a link or a
+    # file put there meanwhile is refused, not followed or overwritten.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | (os.O_TRUNC if force else os.O_EXCL)
+    try:
+        fd = os.open(out, flags, 0o644)
+    except FileExistsError:
+        raise DeployspecError(
+            f"--out {out} exists: deployspec does not overwrite it", hint="pass --force"
+        ) from None
+    except OSError as exc:
+        raise DeployspecError(f"--out {out}: cannot write it: {exc.strerror}") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+@cli.command()
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@spec_inputs
+@aws_options
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@parallelism_option
+def drift(
+    files: tuple[Path, ...],
+    variables: tuple[str, ...],
+    var_files: tuple[Path, ...],
+    target: Target,
+    fmt: str,
+    parallelism: int,
+) -> None:
+    """Whether anything changed the endpoints of FILES outside deployspec (default: every spec
+    under this folder). Read-only and cheap, for scheduled jobs: it never packages a model.
+
+    Compares each live endpoint with what deployspec last applied for the spec (recorded on
+    the endpoint), not with the spec: spec edits not applied yet are shown as pending, and are
+    not drift. Exit 0 when nothing drifted, 2 when some endpoint did, 1 when a spec could not
+    be checked. `--format json` is documented in docs/plan-format.md.
+    """
+    from .drift import check_specs, exit_code, render_json, render_text
+    from .multi import find_specs
+
+    found = find_specs(files or (Path("."),))
+    reports = check_specs(found, variables, var_files, target, parallelism=parallelism)
+    click.echo(render_json(reports) if fmt == "json" else render_text(reports), nl=False)
+    code = exit_code(reports)
+    if code:
+        raise SystemExit(code)
 
 
 @cli.group()
@@ -1020,7 +1786,7 @@ def _long_running() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Runs one command; maps errors to exit codes (0 ok, 1 error, 2 changes present)."""
+    """Runs one command; maps errors to exit codes (0 ok, 1 error, 2 changes present or drift)."""
     try:
         cli.main(args=argv, prog_name="deployspec", standalone_mode=False)
     except DeployspecError as exc:

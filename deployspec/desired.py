@@ -23,10 +23,12 @@ from . import catalog, images
 from .artifacts import ArtifactSource, Layout, PackagedArtifact, cached, package
 from .cache import cache_dir
 from .errors import DeployspecError, NotPackagedError
-from .naming import content_name, digest
+from .naming import content_name
 from .resources import (
+    TAG_APPLIED,
     TAG_DIGEST,
     VARIANT_NAME,
+    AppliedRecord,
     Artifact,
     DataCapture,
     Deployment,
@@ -38,6 +40,8 @@ from .resources import (
     Vpc,
     ownership_tags,
     scaling_resource_id,
+    spec_digest,
+    user_tags,
 )
 from .secrets import is_secret_key, secret_env_keys
 from .spec import Framework, LoadedSpec, Strategy
@@ -65,8 +69,15 @@ class Desired:
     timeout_seconds: int
 
     @property
+    def applied(self) -> AppliedRecord:
+        """What apply records on the endpoint it applied, part by part (for `drift`)."""
+        return AppliedRecord.of(
+            self.config.name, user_tags(self.tags), self.scaling, self.deployment
+        )
+
+    @property
     def endpoint_tags(self) -> dict[str, str]:
-        return {**self.tags, TAG_DIGEST: self.spec_digest}
+        return {**self.tags, TAG_DIGEST: self.spec_digest, TAG_APPLIED: self.applied.value}
 
 
 def resolve_role(loaded: LoadedSpec, cli_role: str | None) -> str:
@@ -331,14 +342,6 @@ def build_desired(
         )
 
     tags = {**spec.tags, **ownership_tags(spec.name)}
-    spec_digest = digest(
-        {
-            "config": config.name,
-            "tags": spec.tags,
-            "scaling": scaling.__dict__ if scaling else None,
-            "deployment": deployment.__dict__ if deployment else None,
-        }
-    )[:16]
     return Desired(
         spec_name=spec.name,
         region=region,
@@ -349,7 +352,7 @@ def build_desired(
         config=config,
         endpoint_name=spec.name,
         tags=tags,
-        spec_digest=spec_digest,
+        spec_digest=spec_digest(config.name, spec.tags, scaling, deployment),
         scaling=scaling,
         deployment=deployment,
         keep=spec.keep,

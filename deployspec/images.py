@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import threading
 import warnings
+from dataclasses import dataclass
 from importlib import metadata
+from typing import Any
 
 from . import catalog
 from .cache import optional_cache_file, read_json, write_json
@@ -73,6 +77,29 @@ def _huggingface_base(version: str, base: str | None, region: str) -> str:
     )
 
 
+# warnings.catch_warnings() saves the process-wide filter list on entry and puts it back on
+# exit: two threads inside it at once (many specs planned in parallel) can leave "ignore" in
+# place for good, or bring back filters of the other's. One lock, and the SDK imported once.
+_SDK_LOCK = threading.Lock()
+_SDK: tuple[Any, Any] | None = None
+
+
+def _sdk() -> tuple[Any, Any]:
+    """The SDK's image_uris module and ServerlessInferenceConfig, imported once."""
+    global _SDK
+    with _SDK_LOCK:
+        if _SDK is None:
+            with warnings.catch_warnings():
+                # The SDK warns about its own defaults on import; not the user's concern.
+                warnings.simplefilter("ignore")
+                from sagemaker.core import image_uris
+                from sagemaker.core.serverless_inference_config import (
+                    ServerlessInferenceConfig,
+                )
+            _SDK = (image_uris, ServerlessInferenceConfig)
+        return _SDK
+
+
 def _retrieve(
     framework: str,
     region: str,
@@ -81,12 +108,7 @@ def _retrieve(
     instance_type: str | None,
     base_framework_version: str | None,
 ) -> str:
-    with warnings.catch_warnings():
-        # The SDK warns about its own defaults on import; they are not the user's concern.
-        warnings.simplefilter("ignore")
-        from sagemaker.core import image_uris
-        from sagemaker.core.serverless_inference_config import ServerlessInferenceConfig
-
+    image_uris, ServerlessInferenceConfig = _sdk()
     kwargs: dict[str, object] = {
         "version": version,
         "py_version": py_version,
@@ -107,3 +129,130 @@ def _retrieve(
             hint="check model.version / py_version, or set model.image explicitly",
         ) from None
     return str(uri)
+
+
+# ---- from an image URI back to the spec's fields ------------------------------------------
+
+# <account>.dkr.ecr.<region>.amazonaws.com[.cn]/<repository>:<tag>, as the SDK builds them.
+_ECR_IMAGE = re.compile(
+    r"(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?"
+    r"/(?P<repository>[^:@]+):(?P<tag>[A-Za-z0-9_.-]+)"
+)
+
+
+@dataclass(frozen=True)
+class ImageMatch:
+    """The spec fields that give an image URI back: `image_uri` of these, for the instance
+    type, is the URI (None fields are left to the tables' defaults)."""
+
+    framework: str
+    version: str
+    py_version: str | None = None
+    base_framework_version: str | None = None
+
+
+def spec_image(
+    framework: str,
+    region: str,
+    version: str,
+    *,
+    py_version: str | None,
+    instance_type: str | None,
+    base_framework_version: str | None = None,
+) -> str:
+    """The image a spec with these model fields gets, as build_desired looks it up."""
+    return image_uri(
+        framework,
+        region,
+        version,
+        py_version=catalog.image_py_version(
+            framework,
+            version,
+            py_version,
+            base_framework_version,
+            catalog.image_scope(framework, instance_type),
+        ),
+        instance_type=instance_type,
+        base_framework_version=base_framework_version,
+    )
+
+
+def framework_of_image(uri: str, region: str, instance_type: str | None) -> ImageMatch | None:
+    """The framework, version (and py_version or Hugging Face base, only when the defaults
+    would give another image) whose image a spec for `instance_type` (None: serverless) in
+    `region` gets, exactly `uri`; None when no table of the SDK's gives it (another registry,
+    account or region, a tag the tables do not build, an image of the user's own).
+
+    The tables are searched for the repository, registry and a version the tag starts with;
+    each candidate is then looked up forwards, as `build_desired` would, and kept only if it
+    gives `uri` back: a reverse reading of tag formats could be wrong, the forward one is what
+    plan will do."""
+    found = _ECR_IMAGE.fullmatch(uri)
+    if found is None or found["region"] != region:
+        return None
+    for candidate in _candidates(found["account"], region, found["repository"], found["tag"]):
+        try:
+            produced = spec_image(
+                candidate.framework,
+                region,
+                candidate.version,
+                py_version=candidate.py_version,
+                instance_type=instance_type,
+                base_framework_version=candidate.base_framework_version,
+            )
+        except DeployspecError:
+            continue
+        if produced == uri:
+            return candidate
+    return None
+
+
+def _candidates(account: str, region: str, repository: str, tag: str) -> list[ImageMatch]:
+    """Table entries of this repository and registry whose version (or alias) the tag starts
+    with: the most specific version first, the tables' default Python before named ones."""
+    found: list[tuple[int, int, ImageMatch]] = []
+    for framework in catalog.FRAMEWORK_TABLES:
+        for scope in (catalog.INFERENCE, catalog.GRAVITON):
+            if scope != catalog.INFERENCE and not catalog.has_scope(framework, scope):
+                continue
+            table = catalog.framework_table(framework, scope)
+            aliases: dict[str, str] = dict(table.get("version_aliases", {}))
+            for version, entry in table.get("versions", {}).items():
+                names = [version, *(a for a, target in aliases.items() if target == version)]
+                for base, nested in _image_entries(framework, entry):
+                    if nested.get("repository") != repository:
+                        continue
+                    if nested.get("registries", {}).get(region) != account:
+                        continue
+                    for name in names:
+                        # Hugging Face tags start with the base's version:
+                        # 2.6.0-transformers4.51.3-cpu-py312-ubuntu22.04.
+                        if base is not None and f"-transformers{name}-" not in tag:
+                            continue
+                        if base is None and not (tag == name or tag.startswith(f"{name}-")):
+                            continue
+                        # The tables' defaults first (the spec leaves them out), then each
+                        # Python and base named.
+                        pythons = [None, *nested.get("py_versions", [])]
+                        bases = [None, base] if base is not None else [None]
+                        for order, (python, named) in enumerate(
+                            (p, b) for b in bases for p in pythons
+                        ):
+                            found.append(
+                                (-len(name), order, ImageMatch(framework, name, python, named))
+                            )
+    found.sort(key=lambda item: (item[0], item[1]))
+    unique: list[ImageMatch] = []
+    for _, _, match in found:
+        if match not in unique:
+            unique.append(match)
+    return unique
+
+
+def _image_entries(
+    framework: str, entry: dict[str, Any]
+) -> list[tuple[str | None, dict[str, Any]]]:
+    """(Hugging Face base framework or None, the entry naming repository and registries)."""
+    if framework == "huggingface":
+        return [(base, entry[base]) for base in catalog.base_frameworks(entry)]
+    return [(None, entry)]

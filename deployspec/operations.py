@@ -2,14 +2,18 @@
 
 Contract: `connect(...)` returns a Gateway to real AWS (standard credential chain, `--profile`,
 `--region`, `AWS_ENDPOINT_URL`) or to the running local sandbox, which can never reach AWS;
-`prepare(...)` runs spec → desired → state → planner and returns everything the commands need.
+`prepare(...)` runs spec → desired → state → planner and returns everything the commands need;
+`prepare_destroy(...)` the same for destroy. Over many specs, `plan_many(...)` loads every spec,
+builds every desired state, refuses colliding specs, then reads state and plans the rest, in a
+bounded thread pool on one gateway per region; each spec's error stays its own (`SpecRun`).
 No printing here: the CLI shows the results.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +27,7 @@ from .state import Actual, read_actual
 
 if TYPE_CHECKING:
     from .aws import Gateway
+    from .multi import Changes, Found, SpecPlan
 
 
 @dataclass(frozen=True)
@@ -95,17 +100,43 @@ def prepare(
 ) -> Prepared:
     """`build_artifact=False`: NotPackagedError instead of packaging on a cache miss."""
     loaded = load(path, variables, var_files)
+    return prepare_loaded(loaded, target, adopt=adopt, build_artifact=build_artifact)
+
+
+def prepare_loaded(
+    loaded: LoadedSpec,
+    target: Target,
+    *,
+    gateway: Gateway | None = None,
+    adopt: bool = False,
+    build_artifact: bool = True,
+) -> Prepared:
+    """`prepare` for a spec loaded already, on `gateway` when given (shared by many specs)."""
     role = resolve_role(loaded, target.role)
-    gateway = connect(target, loaded.spec.region)
-    desired = build_desired(
+    if gateway is None:
+        gateway = connect(target, loaded.spec.region)
+    desired = desire(loaded, gateway, role, build_artifact=build_artifact)
+    return plan_desired(loaded, gateway, desired, adopt=adopt)
+
+
+def desire(
+    loaded: LoadedSpec, gateway: Gateway, role: str, *, build_artifact: bool = True
+) -> Desired:
+    """The spec's desired state in the gateway's region (reads only env references)."""
+    return build_desired(
         loaded,
         region=gateway.region,
         role=role,
         resolved_env=resolve_references(gateway, loaded),
         build_artifact=build_artifact,
     )
+
+
+def plan_desired(
+    loaded: LoadedSpec, gateway: Gateway, desired: Desired, *, adopt: bool = False
+) -> Prepared:
     actual = read_actual(gateway, desired)
-    plan = make_plan(desired, actual, adopt=adopt, spec_file=str(path))
+    plan = make_plan(desired, actual, adopt=adopt, spec_file=str(loaded.file))
     return Prepared(loaded, gateway, desired, actual, plan)
 
 
@@ -223,3 +254,341 @@ def prepare_saved(path: Path, target: Target, given: Sequence[str] = ()) -> Prep
         )
     verify(saved, prepared.plan)
     return prepared
+
+
+@dataclass(frozen=True)
+class DestroyPlan:
+    """What `destroy` removes, and the uploaded archives it leaves in S3 (and why)."""
+
+    plan: Plan
+    # The archives deployspec uploaded for this spec: kept unless purged.
+    candidates: frozenset[str]
+    # With --purge-artifacts: the archives another model still serves, and which models.
+    still_used: dict[str, list[str]]
+    purge_artifacts: bool
+
+    @property
+    def left(self) -> list[str]:
+        """The uploaded archives that stay in S3 after the destroy."""
+        return sorted(self.still_used) if self.purge_artifacts else sorted(self.candidates)
+
+
+def prepare_destroy(
+    loaded: LoadedSpec, gateway: Gateway, account: str, *, purge_artifacts: bool
+) -> DestroyPlan:
+    """The destroy plan of everything the spec owns (read-only calls)."""
+    from .desired import is_uploaded_artifact
+    from .planner import make_destroy_plan
+    from .state import archive_users, read_owned
+
+    # The models' archives are read either way: those kept are named, so nobody is surprised
+    # by what stays billed in S3 (once the models are gone nothing leads deployspec to them).
+    owned = read_owned(gateway, loaded.spec.name, with_model_data=True)
+    bucket = loaded.spec.bucket or f"sagemaker-{gateway.region}-{account}"
+    # Only archives deployspec uploaded under this spec's prefix: never the user's own s3://
+    # artifacts, nor anything another spec may use.
+    candidates = {
+        uri
+        for uri in owned.model_data.values()
+        if is_uploaded_artifact(uri, bucket, loaded.spec.artifact_prefix)
+    }
+    if purge_artifacts:
+        users = archive_users(gateway, candidates, ignore=owned.model_data)
+        purge = tuple(uri for uri in candidates if not users[uri])
+        still_used = {uri: names for uri, names in users.items() if names}
+        kept = tuple(
+            f"kept: model {', '.join(sorted(names))} still serves {uri}"
+            for uri, names in sorted(still_used.items())
+        )
+    else:
+        purge = ()
+        still_used = {}
+        kept = tuple(
+            f"kept in S3: {uri} (uploaded for this spec; destroy --purge-artifacts deletes it "
+            "with the rest)"
+            for uri in sorted(candidates)
+        )
+    plan = make_destroy_plan(loaded.spec.name, gateway.region, account, owned, purge=purge)
+    plan = dataclasses.replace(plan, notes=(*plan.notes, *kept))
+    return DestroyPlan(plan, frozenset(candidates), still_used, purge_artifacts)
+
+
+# --- many specs ---------------------------------------------------------------------------
+# A command over many specs runs them in stages: load every spec (here, in order), connect one
+# gateway per region, then the AWS-facing stages in a bounded thread pool. A spec's error stops
+# only that spec; the command reports every spec in find_specs' order.
+
+
+@dataclass
+class SpecRun:
+    """One spec of a many-spec command, filled in stage by stage; `error` ends it."""
+
+    file: Path
+    loaded: LoadedSpec | None = None
+    gateway: Gateway | None = None
+    role: str | None = None
+    desired: Desired | None = None
+    prepared: Prepared | None = None
+    # What a command's own stage made of it (a destroy plan, a status report).
+    result: object = None
+    error: DeployspecError | None = None
+
+    @property
+    def spec_name(self) -> str | None:
+        return self.loaded.spec.name if self.loaded is not None else None
+
+    @property
+    def region(self) -> str | None:
+        if self.gateway is not None:
+            return self.gateway.region
+        return self.loaded.spec.region if self.loaded is not None else None
+
+    def spec_plan(self) -> SpecPlan:
+        from .multi import SpecPlan
+
+        return SpecPlan(
+            file=str(self.file),
+            spec_name=self.spec_name,
+            endpoint_name=self.desired.endpoint_name if self.desired else self.spec_name,
+            region=self.region,
+            plan=self.prepared.plan if self.prepared is not None and self.error is None else None,
+            error=self.error,
+        )
+
+
+def _os_error(exc: OSError) -> DeployspecError:
+    # As cli.main reports one outside the tool's own checks.
+    return DeployspecError(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
+
+
+@dataclass(frozen=True)
+class Selected:
+    """The specs a many-spec command runs (`runs`), and those --changed-since left out."""
+
+    runs: list[SpecRun]
+    # Loaded, but touched by no change: not run, yet compared for collisions, so that a
+    # changed spec cannot take over an unchanged one's endpoint.
+    unchanged: list[SpecRun]
+
+    @property
+    def everyone(self) -> list[SpecRun]:
+        return [*self.runs, *self.unchanged]
+
+
+def load_many(
+    found: Sequence[Found], variables: Sequence[str], var_files: Sequence[Path]
+) -> list[SpecRun]:
+    """Every spec loaded, in order (`load_selected` without --changed-since)."""
+    return load_selected(found, variables, var_files).runs
+
+
+def load_selected(
+    found: Sequence[Found],
+    variables: Sequence[str],
+    var_files: Sequence[Path],
+    *,
+    changes: Changes | None = None,
+) -> Selected:
+    """Every spec found, loaded in order; with `changes`, those no change touches set apart.
+
+    --var and --var-file are shared: each spec receives the variables it declares or uses
+    (the others are not its business), and a name no spec takes is the command's error.
+    In this thread, one after another: loading is CPU work (no thread would gain), and the
+    template renderer forks, which must not happen while other threads hold locks.
+    """
+    from .multi import spec_inputs, touches, touches_unloaded, unknown_variables
+    from .spec import declared_variables
+
+    assignments = parse_var_assignments(variables)  # a malformed --var is the command's error
+    declared = {e.path: declared_variables(e.path) for e in found if e.error is None}
+    if variables or var_files:
+        problem = unknown_variables(list(declared.values()), var_files, assignments)
+        if problem is not None:
+            raise problem
+    runs: list[SpecRun] = []
+    unchanged: list[SpecRun] = []
+    for entry in found:
+        run = SpecRun(entry.path, error=entry.error)
+        if run.error is None:
+            try:
+                run.loaded = load_spec(
+                    entry.path, assignments, var_files, only=declared[entry.path]
+                )
+            except DeployspecError as exc:
+                run.error = exc
+            except OSError as exc:
+                run.error = _os_error(exc)
+            if changes is not None:
+                if run.loaded is not None:
+                    touched = touches(changes, spec_inputs(run.loaded, var_files))
+                else:
+                    touched = touches_unloaded(changes, entry.path, var_files)
+                if not touched:
+                    if run.loaded is not None:
+                        unchanged.append(run)
+                    continue
+        runs.append(run)
+    return Selected(runs, unchanged)
+
+
+def connect_many(runs: Sequence[SpecRun], target: Target) -> None:
+    """One gateway per region (one boto3 session, its clients shared by every thread), given
+    to each loaded spec. A failure every region shares (no sandbox, an unknown profile) is the
+    command's error; one region's failure is its specs'."""
+    groups: dict[str | None, list[SpecRun]] = {}
+    for run in runs:
+        if run.error is None and run.loaded is not None:
+            groups.setdefault(target.region or run.loaded.spec.region, []).append(run)
+    by_region: dict[str, Gateway] = {}
+    failures: list[DeployspecError] = []
+    for region, members in groups.items():
+        try:
+            gateway = connect(target, region)
+        except DeployspecError as exc:
+            failures.append(exc)
+            for run in members:
+                run.error = exc
+            continue
+        # The spec's region and the configured default may name the same region.
+        gateway = by_region.setdefault(gateway.region, gateway)
+        for run in members:
+            run.gateway = gateway
+    if failures and len(failures) == len(groups) and len({str(e) for e in failures}) == 1:
+        raise failures[0]
+
+
+def run_parallel(
+    runs: Sequence[SpecRun], work: Callable[[SpecRun], None], parallelism: int
+) -> None:
+    """`work(run)` for every run without an error, at most `parallelism` at once; an expected
+    error becomes that run's error and stops nothing else."""
+
+    def guarded(run: SpecRun) -> None:
+        try:
+            work(run)
+        except DeployspecError as exc:
+            run.error = exc
+        except OSError as exc:
+            run.error = _os_error(exc)
+
+    pending = [run for run in runs if run.error is None]
+    if parallelism <= 1 or len(pending) <= 1:
+        for run in pending:
+            guarded(run)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(
+        max_workers=min(parallelism, len(pending)), thread_name_prefix="deployspec"
+    ) as pool:
+        futures = [pool.submit(guarded, run) for run in pending]
+        try:
+            for future in futures:
+                future.result()
+        except BaseException:
+            # Ctrl-C, or a bug: start nothing more; what runs is finished (the pool waits).
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
+def check_collisions(runs: Sequence[SpecRun]) -> None:
+    """The collision of specs' desired states (multi.find_collisions) as their errors."""
+    from .multi import claim_of, find_collisions
+
+    ready = [run for run in runs if run.error is None and run.desired is not None]
+    claims = [claim_of(str(run.file), run.desired) for run in ready if run.desired is not None]
+    for index, error in find_collisions(claims).items():
+        ready[index].error = error
+
+
+def _account_of(run: SpecRun, target: Target) -> str:
+    """The account a spec deploys to as its role names it; "" (any) when not known."""
+    if run.loaded is None:
+        return ""
+    try:
+        return account_of_role(run.role or resolve_role(run.loaded, target.role))
+    except DeployspecError:
+        return ""
+
+
+def check_endpoint_collisions(
+    runs: Sequence[SpecRun], target: Target, *, others: Sequence[SpecRun] = ()
+) -> None:
+    """Two loaded specs naming one endpoint, as the errors of those in `runs`; `others` (the
+    specs --changed-since left out) are compared too, and named in the errors, but are not
+    run, so get none. A spec's region is its gateway's once connected (the session's default
+    for a spec without region:), else --region or its region:; with neither (validate), it
+    matches every region. Its account is its role's, when that is known."""
+    from .multi import Claim, find_collisions
+
+    ready = [run for run in runs if run.error is None and run.loaded is not None]
+    compared = [*ready, *(run for run in others if run.loaded is not None)]
+    claims: list[Claim] = []
+    for run in compared:
+        if run.loaded is None:
+            continue  # not reached: narrowed for the types
+        spec = run.loaded.spec
+        region = run.gateway.region if run.gateway is not None else target.region or spec.region
+        claims.append(
+            Claim(
+                file=str(run.file),
+                spec_name=spec.name,
+                endpoint=(_account_of(run, target), region or "", spec.name),
+                resources=(),
+            )
+        )
+    for index, error in find_collisions(claims).items():
+        if index < len(ready):
+            ready[index].error = error
+
+
+def resolve_roles(runs: Sequence[SpecRun], target: Target) -> None:
+    for run in runs:
+        if run.error is None and run.loaded is not None:
+            try:
+                run.role = resolve_role(run.loaded, target.role)
+            except DeployspecError as exc:
+                run.error = exc
+
+
+def plan_many(
+    found: Sequence[Found],
+    variables: Sequence[str],
+    var_files: Sequence[Path],
+    target: Target,
+    *,
+    adopt: bool = False,
+    parallelism: int = 8,
+    changes: Changes | None = None,
+) -> list[SpecRun]:
+    """Plan every spec: load, then endpoint collisions over every spec found (--changed-since's
+    unchanged ones too), then desired state for the rest and their content collisions
+    (before any state is read), then state and plan, on one gateway per region."""
+    selected = load_selected(found, variables, var_files, changes=changes)
+    runs = selected.runs
+    if not runs:
+        return runs  # nothing to plan: no session needed either
+    resolve_roles(runs, target)
+    # The unchanged specs too: their gateway's region is the one they deploy to.
+    connect_many(selected.everyone, target)
+    check_endpoint_collisions(runs, target, others=selected.unchanged)
+
+    # The stages before leave every run without an error loaded, connected and with a role
+    # (and, after build, a desired state): the checks only narrow the types.
+    def build(run: SpecRun) -> None:
+        if run.loaded is not None and run.gateway is not None and run.role is not None:
+            run.desired = desire(run.loaded, run.gateway, run.role)
+
+    def plan(run: SpecRun) -> None:
+        if run.loaded is not None and run.gateway is not None and run.desired is not None:
+            run.prepared = plan_desired(run.loaded, run.gateway, run.desired, adopt=adopt)
+
+    run_parallel(runs, build, parallelism)
+    # Content claims only among the specs built: an unchanged spec's would package its model
+    # and read its secrets. Under distinct spec names its model and config names cannot meet
+    # ours (they begin with the spec name, hashed whole when cut) and its scaling target
+    # follows its endpoint (checked above): only a shared uploaded archive (one prefix:, the
+    # same model files) goes unseen, until the whole set is planned.
+    check_collisions(runs)
+    run_parallel(runs, plan, parallelism)
+    return runs

@@ -8,6 +8,10 @@ replaced. Order matters and is decided here, never in apply: upload, model, conf
 removal (SageMaker refuses instance-type changes while autoscaling is attached), endpoint,
 scaling, then pruning of configs and models beyond `keep`, which must come after the endpoint
 serves the new config.
+
+An endpoint adopted in place (`Actual.stand_in`, state.py) keeps serving its own config for the
+desired one: adopting it only tags the endpoint, recording the stand-in (TAG_ADOPTED), and its
+config and model, not deployspec's, are never tagged, changed or deleted.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from .resources import (
     BOOKKEEPING_KEYS,
     MANAGED_BY,
     OWNERSHIP_KEYS,
+    TAG_ADOPTED,
+    TAG_APPLIED,
     TAG_DIGEST,
     TAG_MANAGED_BY,
     TAG_MODEL,
@@ -39,11 +45,10 @@ from .resources import (
     without_aws_tags,
 )
 from .secrets import DECLARED, SENSITIVE, secret_paths, withheld_paths
-from .state import IN_PROGRESS, Actual, Owned
+from .state import BROKEN, IN_PROGRESS, Actual, Owned, adoption_differences
 
-# Endpoint states from which only a new endpoint recovers. UpdateRollbackFailed is not one:
-# such an endpoint still serves traffic, and an update to a new config is the way out.
-BROKEN = frozenset({"Failed", "OutOfService"})
+# What apply records on the endpoint about what it applied (never compared with the spec).
+RECORD_KEYS = frozenset({TAG_DIGEST, TAG_APPLIED})
 
 
 def make_plan(
@@ -70,13 +75,12 @@ def make_plan(
                 "this endpoint from now on",
             )
         notes.append(f"endpoint {endpoint.name} will be adopted: ownership tags are added")
+        notes.extend(_adoption_notes(desired, actual))
 
+    # The config the endpoint must serve: the desired one, or the endpoint's own standing for it.
+    target = actual.stand_in or desired.config.name
     status = endpoint.status if endpoint else None
-    if (
-        status == "UpdateRollbackFailed"
-        and endpoint
-        and endpoint.config_name == desired.config.name
-    ):
+    if status == "UpdateRollbackFailed" and endpoint and endpoint.config_name == target:
         raise PlanError(
             f"endpoint {endpoint.name} is UpdateRollbackFailed: SageMaker could not roll back "
             f"its last update ({endpoint.failure_reason or 'no reason given'})",
@@ -131,7 +135,8 @@ def make_plan(
                 Action.CREATE,
                 None,
                 {**to_json(desired.model), "tags": desired.tags},
-                _why_new(actual.current_model, desired.model, "model"),
+                _why_new(actual.current_model, desired.model, "model")
+                or _why_copied(actual, "model"),
             )
         )
     config_tags = {**desired.tags, TAG_MODEL: desired.model.name}
@@ -143,13 +148,15 @@ def make_plan(
                 Action.CREATE,
                 None,
                 {**to_json(desired.config), "tags": config_tags},
-                _why_new(actual.current_config, desired.config, "endpoint config"),
+                _why_new(actual.current_config, desired.config, "endpoint config")
+                or _why_copied(actual, "endpoint config"),
             )
         )
 
     live_user_tags = _user_tags(actual.endpoint_tags)
     wanted_user_tags = _user_tags(desired.tags)
-    if endpoint is not None and live_user_tags != wanted_user_tags:
+    # A stand-in's config and model are not deployspec's: their tags are their owner's.
+    if endpoint is not None and live_user_tags != wanted_user_tags and actual.stand_in is None:
         # Tags are the one thing SageMaker lets us change in place on models and configs.
         for kind, name, exists, tags in (
             (Kind.MODEL, desired.model.name, not new_model, desired.tags),
@@ -174,15 +181,37 @@ def make_plan(
     changes.extend(endpoint_changes)
     changes.extend(deletions)
     has_endpoint_change = any(c.kind is Kind.ENDPOINT for c in endpoint_changes)
-    if mark is not None and (deletions or not has_endpoint_change):
+    # What apply applied is recorded on the endpoint for `drift`: an endpoint change carries
+    # the record; a plan that changes the autoscaling alone records it last, once that is done
+    # (else drift would take the autoscaling the spec asked for as changed by hand).
+    record: dict[str, str] = {}
+    if not has_endpoint_change and any(c.kind is Kind.SCALING for c in endpoint_changes):
+        record = {
+            k: v
+            for k, v in desired.endpoint_tags.items()
+            if k in RECORD_KEYS and actual.endpoint_tags.get(k) != v
+        }
+    prune = mark is not None and (deletions or not has_endpoint_change)
+    if prune or record:
+        before_tags: dict[str, str | None] = {}
+        after_tags: dict[str, str] = {}
+        reasons: list[str] = []
+        if mark is not None and prune:
+            before_tags[TAG_PRUNED] = actual.endpoint_tags.get(TAG_PRUNED)
+            after_tags[TAG_PRUNED] = mark
+            reasons.append("record that older configs and models are pruned")
+        if record:
+            before_tags.update({k: actual.endpoint_tags.get(k) for k in record})
+            after_tags.update(record)
+            reasons.append("record the autoscaling applied, which `deployspec drift` checks")
         changes.append(
             Change(
                 Kind.PRUNE_MARK,
                 desired.endpoint_name,
                 Action.UPDATE,
-                {"tags": {TAG_PRUNED: actual.endpoint_tags.get(TAG_PRUNED)}},
-                {"tags": {TAG_PRUNED: mark}},
-                ("record that older configs and models are pruned",),
+                {"tags": before_tags},
+                {"tags": after_tags},
+                tuple(reasons),
             )
         )
 
@@ -197,14 +226,51 @@ def make_plan(
         endpoint_status=status,
         timeout_seconds=desired.timeout_seconds,
         spec_file=spec_file,
-        target_config=desired.config.name,
+        target_config=target,
         adopt=adopting,
+    )
+
+
+def _adoption_notes(desired: Desired, actual: Actual) -> list[str]:
+    """What adopting does to the endpoint's own config and model."""
+    config, model = actual.current_config, actual.current_model
+    if config is None or model is None:
+        return []
+    if actual.stand_in is not None:
+        return [
+            f"its endpoint config {config.name} and model {model.name} hold what the spec asks "
+            f"for: they stay, standing for {desired.config.name}, and are never changed or "
+            "deleted by deployspec (a spec change creates deployspec's own)"
+        ]
+    differing = adoption_differences(config, model, desired)
+    why = (
+        f"differ from the spec in {', '.join(differing)}"
+        if differing
+        else f"hold what a spec cannot express ({'; '.join(actual.not_adoptable)})"
+    )
+    return [
+        f"its endpoint config {config.name} and model {model.name} {why}: apply creates "
+        "deployspec's own and updates the endpoint to them; those two are left as they are"
+    ]
+
+
+def _why_copied(actual: Actual, what: str) -> tuple[str, ...]:
+    """Why a resource is created whose content the endpoint's own already holds (it is not
+    deployspec's, or holds more than a spec says)."""
+    current = actual.current_model if what == "model" else actual.current_config
+    if current is None:
+        return ()
+    extra = f", and holds {'; '.join(actual.not_adoptable)}" if actual.not_adoptable else ""
+    return (
+        f"{what} {current.name} holds this content but is not deployspec's{extra}: the same "
+        "content is created under its content name",
     )
 
 
 def _endpoint_and_scaling(desired: Desired, actual: Actual, mark: str | None) -> list[Change]:
     endpoint = actual.endpoint
     name = desired.endpoint_name
+    target = actual.stand_in or desired.config.name
     variant = desired.config.variant
     live_scaling = actual.scaling
     before_scaling: list[Change] = []
@@ -267,7 +333,10 @@ def _endpoint_and_scaling(desired: Desired, actual: Actual, mark: str | None) ->
     # An endpoint created in place of one being deleted or broken carries over what apply
     # recorded on it: with the prune mark read but not rewritten (state skipped listing because
     # of it), dropping it would make the next plan a change.
-    carried = {k: v for k, v in actual.endpoint_tags.items() if k in BOOKKEEPING_KEYS}
+    # Not the stand-in record: a new endpoint serves the desired config itself.
+    carried = {
+        k: v for k, v in actual.endpoint_tags.items() if k in BOOKKEEPING_KEYS and k != TAG_ADOPTED
+    }
     if endpoint is None or gone:
         out.append(
             Change(
@@ -315,9 +384,9 @@ def _endpoint_and_scaling(desired: Desired, actual: Actual, mark: str | None) ->
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
     reasons: list[str] = []
-    if endpoint.config_name != desired.config.name:
+    if endpoint.config_name != target:
         before["config_name"] = endpoint.config_name
-        after["config_name"] = desired.config.name
+        after["config_name"] = target
         after["deployment"] = to_json(desired.deployment) if desired.deployment else None
         # With autoscaling, keep the instance count the autoscaler chose instead of resetting
         # it to the config's initial count (UpdateEndpoint RetainAllVariantProperties).
@@ -360,24 +429,33 @@ def _endpoint_and_scaling(desired: Desired, actual: Actual, mark: str | None) ->
         reasons.append(f"endpoint is {endpoint.status}: apply waits until it is InService")
     # Bookkeeping tags already there are kept: the applier removes what `after` lacks.
     kept = {k: v for k, v in live_tags.items() if k in BOOKKEEPING_KEYS}
+    if actual.stand_in is not None:
+        bookkeeping[TAG_ADOPTED] = f"{actual.stand_in} {desired.config.name}"
+    elif "config_name" in after:
+        kept.pop(TAG_ADOPTED, None)  # the endpoint leaves the config it was adopted with
     wanted_tags = {**desired.endpoint_tags, **kept, **bookkeeping}
-    # The spec digest only summarises what is compared on its own (the config, the tags, the
-    # scaling) plus rollout settings, which act at the next update and live nowhere else: a
-    # digest that alone differs (a scaling or rollout edit, a digest of another deployspec
-    # version) changes nothing on the endpoint, and planning it made an update with nothing
-    # to show. It rides along, like the bookkeeping, when the endpoint changes anyway.
-    tags_differ = _without_digest(comparable_tags(live_tags)) != _without_digest(
+    # The spec digest and the applied record only summarise what is compared on its own (the
+    # config, the tags, the scaling) plus rollout settings, which act at the next update and
+    # live nowhere else: a record that alone differs or is missing (a rollout edit, a scaling
+    # edit, which make_plan records itself, an endpoint another deployspec version applied)
+    # changes nothing on the endpoint, and planning it made an update with nothing to show.
+    # They ride along, like the bookkeeping, when the endpoint changes anyway.
+    tags_differ = _without_records(comparable_tags(live_tags)) != _without_records(
         desired.endpoint_tags
     )
     if tags_differ and not reasons:
-        reasons.append("tags changed")
+        reasons.append(
+            f"adopted in place: it keeps serving {actual.stand_in}"
+            if actual.stand_in is not None and TAG_ADOPTED not in live_tags
+            else "tags changed"
+        )
     # Bookkeeping alone is no reason for an endpoint change (make_plan records the prune mark
     # on its own); it rides along when the endpoint changes anyway.
     if live_tags != wanted_tags and (after or tags_differ):
         before["tags"] = live_tags
         after["tags"] = wanted_tags
     if after:
-        after.setdefault("config_name", desired.config.name)
+        after.setdefault("config_name", target)
         before.setdefault("config_name", endpoint.config_name)
         out.append(Change(Kind.ENDPOINT, name, Action.UPDATE, before, after, tuple(reasons)))
     return [*before_scaling, *out, *after_scaling]
@@ -433,8 +511,8 @@ def _prune(desired: Desired, actual: Actual) -> tuple[list[Change], str | None]:
     return out, prune_mark(desired.config.name, desired.keep)
 
 
-def _without_digest(tags: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in tags.items() if k != TAG_DIGEST}
+def _without_records(tags: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in tags.items() if k not in RECORD_KEYS}
 
 
 def _user_tags(tags: dict[str, str]) -> dict[str, str]:

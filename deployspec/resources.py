@@ -13,12 +13,17 @@ from typing import Any, TypeVar
 
 from pydantic import TypeAdapter
 
+from .naming import digest
+
 VARIANT_NAME = "AllTraffic"
 
 # Ownership lives in tags: SageMaker is the state, there is no local state file.
 TAG_MANAGED_BY = "deployspec:managed-by"
 TAG_SPEC = "deployspec:spec"
 TAG_DIGEST = "deployspec:spec-digest"
+# Set on the endpoint beside TAG_DIGEST: what apply applied, part by part (`AppliedRecord`), so
+# `deployspec drift` can tell each part's hand-made changes from the spec's pending ones.
+TAG_APPLIED = "deployspec:applied"
 # Set on the endpoint once old configs and models were pruned for its current config, so an
 # unchanged spec need not list the account's configs and models on every plan.
 TAG_PRUNED = "deployspec:pruned-for"
@@ -27,12 +32,25 @@ TAG_PREVIOUS = "deployspec:previous-config"
 # On endpoint configs: the model they serve, so pruning knows which models are still needed
 # without describing every config.
 TAG_MODEL = "deployspec:model"
+# Set on an endpoint adopted in place: "<live config> <desired config>", the config it serves,
+# made outside deployspec and never deployspec's, standing for the content-named config it
+# holds exactly (state.py), until the spec changes.
+TAG_ADOPTED = "deployspec:adopted-config"
 MANAGED_BY = "deployspec"
 OWNERSHIP_KEYS = frozenset(
-    {TAG_MANAGED_BY, TAG_SPEC, TAG_DIGEST, TAG_PRUNED, TAG_MODEL, TAG_PREVIOUS}
+    {
+        TAG_MANAGED_BY,
+        TAG_SPEC,
+        TAG_DIGEST,
+        TAG_APPLIED,
+        TAG_PRUNED,
+        TAG_MODEL,
+        TAG_PREVIOUS,
+        TAG_ADOPTED,
+    }
 )
 # Written by apply as it goes, never by the spec: not compared against the spec's tags.
-BOOKKEEPING_KEYS = frozenset({TAG_PRUNED, TAG_PREVIOUS})
+BOOKKEEPING_KEYS = frozenset({TAG_PRUNED, TAG_PREVIOUS, TAG_ADOPTED})
 
 
 def ownership_tags(spec_name: str) -> dict[str, str]:
@@ -54,6 +72,11 @@ def without_aws_tags(tags: dict[str, str]) -> dict[str, str]:
 def comparable_tags(tags: dict[str, str]) -> dict[str, str]:
     """Tags the spec decides: without AWS's own keys and without apply's bookkeeping."""
     return {k: v for k, v in without_aws_tags(tags).items() if k not in BOOKKEEPING_KEYS}
+
+
+def user_tags(tags: dict[str, str]) -> dict[str, str]:
+    """The tags a spec's `tags:` decides: neither AWS's own nor deployspec's."""
+    return {k: v for k, v in without_aws_tags(tags).items() if k not in OWNERSHIP_KEYS}
 
 
 def is_owned(tags: dict[str, str], spec_name: str) -> bool:
@@ -183,6 +206,91 @@ class Deployment:
 
 def scaling_resource_id(endpoint: str, variant: str = VARIANT_NAME) -> str:
     return f"endpoint/{endpoint}/variant/{variant}"
+
+
+def spec_digest(
+    config_name: str,
+    tags: dict[str, str],
+    scaling: Scaling | None,
+    deployment: Deployment | None,
+) -> str:
+    """TAG_DIGEST's value: one hash of everything below (what drift falls back on for an
+    endpoint applied before TAG_APPLIED existed)."""
+    return digest(
+        {
+            "config": config_name,
+            "tags": tags,
+            "scaling": scaling.__dict__ if scaling else None,
+            "deployment": deployment.__dict__ if deployment else None,
+        }
+    )[:16]
+
+
+def scaling_settings(scaling: Scaling | None) -> dict[str, Any] | None:
+    """The autoscaling values the planner compares (not the resource id, which the endpoint
+    decides, nor the policy name, which an adopted endpoint may have chosen)."""
+    if scaling is None:
+        return None
+    return {
+        "min_capacity": scaling.min_capacity,
+        "max_capacity": scaling.max_capacity,
+        # AWS may give back 50 for 50.0: the hash must not tell them apart.
+        "target_value": float(scaling.target_value) if scaling.target_value is not None else None,
+        "scale_in_cooldown": scaling.scale_in_cooldown,
+        "scale_out_cooldown": scaling.scale_out_cooldown,
+    }
+
+
+def part_hash(value: object) -> str:
+    """A part's short hash in TAG_APPLIED: 12 hex of the sha256 of its canonical JSON, or "-"
+    for a part the spec does not have (no autoscaling, no rollout settings)."""
+    return "-" if value is None else digest(value)[:12]
+
+
+@dataclass(frozen=True)
+class AppliedRecord:
+    """TAG_APPLIED: the endpoint config apply put on the endpoint, and part hashes of the user
+    tags, the autoscaling settings and the rollout settings it applied. At most 130 characters
+    (a config name has at most 63), within AWS's 256 for a tag value."""
+
+    config: str
+    tags: str
+    scaling: str
+    rollout: str
+
+    @classmethod
+    def of(
+        cls,
+        config_name: str,
+        tags: dict[str, str],
+        scaling: Scaling | None,
+        deployment: Deployment | None,
+    ) -> AppliedRecord:
+        return cls(
+            config=config_name,
+            tags=part_hash(tags),
+            scaling=part_hash(scaling_settings(scaling)),
+            rollout=part_hash(deployment.__dict__ if deployment is not None else None),
+        )
+
+    @property
+    def value(self) -> str:
+        return (
+            f"config={self.config} tags={self.tags} scaling={self.scaling} rollout={self.rollout}"
+        )
+
+    @classmethod
+    def parse(cls, value: str | None) -> AppliedRecord | None:
+        """The record in a tag value; None when there is none or it is not one this version
+        reads (drift then falls back on TAG_DIGEST)."""
+        if not value:
+            return None
+        fields = dict(item.partition("=")[::2] for item in value.split(" "))
+        try:
+            record = cls(fields["config"], fields["tags"], fields["scaling"], fields["rollout"])
+        except KeyError:
+            return None
+        return record if all(record.__dict__.values()) else None
 
 
 T = TypeVar("T")

@@ -21,7 +21,7 @@ import errno
 import os
 import re
 import stat
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import partial
@@ -695,21 +695,43 @@ def _read_var_file(path: Path) -> tuple[dict[str, object], Document]:
     return values, doc
 
 
+def declared_variables(path: Path) -> frozenset[str] | None:
+    """The variables a spec declares under vars: or its template reads; None when that cannot
+    be told (the file unreadable, its vars: or template broken: loading it says why)."""
+    try:
+        text = read_spec_text(path)
+        defaults = file_defaults(text, str(path))
+    except SpecError:
+        return None
+    referenced = referenced_names(text)
+    return None if referenced is None else frozenset({*defaults, *referenced})
+
+
 def load_spec(
     path: Path,
     cli_vars: Mapping[str, str] | None = None,
     var_files: Sequence[Path] = (),
+    *,
+    only: Collection[str] | None = None,
 ) -> LoadedSpec:
+    """`only` (many specs sharing --var and --var-file: `declared_variables`): the variables
+    given outside it are left out instead of refused (multi.unknown_variables refuses those no
+    spec takes)."""
     file = str(path)
     text = read_spec_text(path)
     defaults = file_defaults(text, file)
     variables: dict[str, object] = dict(defaults)
     files = [_read_var_file(var_file) for var_file in var_files]
+    cli_vars = cli_vars or {}
+    if only is not None:
+        files = [({k: v for k, v in values.items() if k in only}, doc) for values, doc in files]
+        cli_vars = {k: v for k, v in cli_vars.items() if k in only}
     for values, _ in files:
         variables.update(values)
-    variables.update(cli_vars or {})
-    given = [(str(var_file), doc) for var_file, (_, doc) in zip(var_files, files, strict=True)]
-    _check_declared(file, text, defaults, given, cli_vars or {})
+    variables.update(cli_vars)
+    if only is None:
+        given = [(str(var_file), doc) for var_file, (_, doc) in zip(var_files, files, strict=True)]
+        _check_declared(file, text, defaults, given, cli_vars)
     rendered = render(text, file, variables)
     try:
         return _validate(path, rendered, variables)
@@ -1637,7 +1659,16 @@ def _cross_field(data: dict[str, object], marks: Marks, file: str) -> list[Diagn
     framework = _get(data, "model", "framework")
     image = _get(data, "model", "image")
     entry_point = _get(data, "model", "entry_point")
-    if framework == Framework.SKLEARN and entry_point is None:
+    artifacts, env = _get(data, "model", "artifacts"), _get(data, "model", "env")
+    # An s3:// archive is served as it is: the script may be in it (or in an s3:// source
+    # dir), named by SAGEMAKER_PROGRAM as the SDK's models and `deployspec import` name it.
+    program_in_env = (
+        isinstance(artifacts, str)
+        and artifacts.startswith("s3://")
+        and isinstance(env, dict)
+        and "SAGEMAKER_PROGRAM" in env
+    )
+    if framework == Framework.SKLEARN and entry_point is None and not program_in_env:
         out.append(
             _missing(
                 file,

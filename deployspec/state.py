@@ -4,18 +4,27 @@ Contract: `read_actual(gateway, desired)` returns `Actual` using only read calls
 Content-hash names make most reads unnecessary: when the endpoint already serves the desired
 config, that config and its model are right by construction and are not described again. An
 unchanged spec therefore costs DescribeEndpoint and ListTags, plus the two Application Auto
-Scaling reads for an autoscaled endpoint. Owned configs and models are listed only when they may
-need pruning: when the endpoint is missing or changing, or was not yet pruned for its config.
-A spec that hands SageMaker a bucket deployspec never calls (a data capture destination, an
-s3:// model archive) adds one HeadBucket for each, first: `check_handed_buckets` refuses one
-that is not the deploying account's.
+Scaling reads for an autoscaled endpoint. Owned configs and models are listed only when they
+may need pruning: when the endpoint is missing or changing, or was not yet pruned for its
+config. A spec that hands SageMaker a bucket deployspec never calls (a data capture
+destination, an s3:// model archive) adds one HeadBucket for each, first:
+`check_handed_buckets` refuses one that is not the deploying account's.
+
+Adoption in place: an endpoint made outside deployspec whose config and model hold exactly the
+desired content (every SageMaker attribute equal but their names, tags and the model name the
+variant names; and nothing a spec cannot express, `importer.unexpressed`, which costs one whole
+description of each) needs no new resources: its config *stands in* for the desired one
+(`Actual.stand_in`). Once adopted, the endpoint records that (TAG_ADOPTED: "<its config> <the
+desired config>"), and while the spec's config stays that one the endpoint serving its own
+config counts as serving the desired config, at the same two reads. The stand-in and its model
+are never deployspec's: never tagged, listed as owned, changed or deleted.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +32,8 @@ from .desired import Desired
 from .errors import NotManagedError, PlanError
 from .naming import is_content_name, name_base
 from .resources import (
+    TAG_ADOPTED,
+    TAG_MANAGED_BY,
     TAG_MODEL,
     TAG_PRUNED,
     VARIANT_NAME,
@@ -43,6 +54,9 @@ if TYPE_CHECKING:
 
 # Endpoint states in which SageMaker refuses updates; apply waits for them to settle.
 IN_PROGRESS = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"})
+# Endpoint states from which only a new endpoint recovers. UpdateRollbackFailed is not one:
+# such an endpoint still serves traffic, and an update to a new config is the way out.
+BROKEN = frozenset({"Failed", "OutOfService"})
 
 
 @dataclass(frozen=True)
@@ -61,6 +75,12 @@ class Actual:
     scaling: Scaling | None = None
     # None when listing was not needed (the endpoint was pruned for its current config).
     owned: tuple[OwnedResource, ...] | None = None
+    # The endpoint's own config, made outside deployspec, standing for the desired one (see the
+    # module's docstring): set, the endpoint serving it serves the desired config.
+    stand_in: str | None = None
+    # Why the endpoint's config and model, though they hold the desired content, cannot stand
+    # in for it: what else they hold that a spec cannot express.
+    not_adoptable: tuple[str, ...] = ()
 
     def fingerprint(self) -> dict[str, object]:
         """What a saved plan was made against; apply refuses if it changed since."""
@@ -101,12 +121,30 @@ def read_actual(gateway: Gateway, desired: Desired) -> Actual:
     if endpoint is not None and endpoint.arn:
         tags = gateway.list_tags(endpoint.arn)
 
-    serving_desired = endpoint is not None and endpoint.config_name == desired.config.name
+    stand_in = recorded_stand_in(endpoint, tags, desired)
+    serving_desired = endpoint is not None and (
+        endpoint.config_name == desired.config.name or stand_in is not None
+    )
     current_config = current_model = None
     if endpoint is not None and not serving_desired:
         current_config = gateway.describe_endpoint_config(endpoint.config_name)
         if current_config is not None:
             current_model = gateway.describe_model(current_config.variant.model_name)
+
+    not_adoptable: tuple[str, ...] = ()
+    if (
+        endpoint is not None
+        and current_config is not None
+        and current_model is not None
+        # Not another spec's (refused) nor ours (moved by hand to another config: updated back).
+        and TAG_MANAGED_BY not in tags
+        and endpoint.status == "InService"
+        and not adoption_differences(current_config, current_model, desired)
+    ):
+        not_adoptable = _unexpressed(gateway, current_config, current_model)
+        if not not_adoptable:
+            stand_in = endpoint.config_name
+            serving_desired = True
 
     if serving_desired:
         # Our endpoint serves it: it was checked when it was first put there.
@@ -145,7 +183,8 @@ def read_actual(gateway: Gateway, desired: Desired) -> Actual:
     pruned_for_current = (
         endpoint is not None
         and serving_desired
-        and tags.get(TAG_PRUNED) == prune_mark(endpoint.config_name, desired.keep)
+        # The mark names the desired config, which a stand-in serves for.
+        and tags.get(TAG_PRUNED) == prune_mark(desired.config.name, desired.keep)
     )
     if not pruned_for_current:
         owned = tuple(list_owned(gateway, desired.spec_name))
@@ -162,7 +201,48 @@ def read_actual(gateway: Gateway, desired: Desired) -> Actual:
         bucket_exists=bucket_exists,
         scaling=scaling,
         owned=owned,
+        stand_in=stand_in,
+        not_adoptable=not_adoptable,
     )
+
+
+def recorded_stand_in(
+    endpoint: Endpoint | None, tags: dict[str, str], desired: Desired
+) -> str | None:
+    """The config an endpoint adopted in place serves for the desired one, as it records
+    (TAG_ADOPTED), when it still serves it and the spec still wants that content; None
+    otherwise. An endpoint being replaced or deleted gets the desired config itself."""
+    if endpoint is None or not is_owned(tags, desired.spec_name):
+        return None
+    if endpoint.status in BROKEN or endpoint.status == "Deleting":
+        return None
+    live, _, wanted = tags.get(TAG_ADOPTED, "").partition(" ")
+    if live and live == endpoint.config_name and wanted == desired.config.name:
+        return live
+    return None
+
+
+def adoption_differences(config: EndpointConfig, model: Model, desired: Desired) -> list[str]:
+    """The attributes in which a live config and its model differ from the desired ones,
+    names, tags and the model the variant names aside ("model.image", "config.variant")."""
+    # The variant names the model by its own name: that the two models hold the same content
+    # is what the model's comparison says.
+    as_ours = replace(config, variant=replace(config.variant, model_name=desired.model.name))
+    return [
+        *(f"model.{name}" for name in differing_fields(model, desired.model)),
+        *(f"config.{name}" for name in differing_fields(as_ours, desired.config)),
+    ]
+
+
+def _unexpressed(gateway: Gateway, config: EndpointConfig, model: Model) -> tuple[str, ...]:
+    """What the live config and model hold beyond what deployspec's types (and a spec) say."""
+    from .importer import unexpressed
+
+    config_data = gateway.describe_whole("endpoint_config", config.name)
+    model_data = gateway.describe_whole("model", model.name)
+    if config_data is None or model_data is None:
+        return ("it was deleted while deployspec read it",)
+    return tuple(unexpressed(config_data, model_data))
 
 
 def _local_etag(gateway: Gateway, desired: Desired) -> str | None:

@@ -475,7 +475,10 @@ def _validate(*specs: Path, extra: tuple[str, ...] = ()) -> subprocess.Completed
 
 
 def test_every_example_has_its_files() -> None:
-    folders = sorted(p for p in EXAMPLES.iterdir() if p.is_dir() and p.name != "__pycache__")
+    # ci/ holds CI workflows (tests/test_ecosystem.py checks them), not a deployment.
+    folders = sorted(
+        p for p in EXAMPLES.iterdir() if p.is_dir() and p.name not in ("__pycache__", "ci")
+    )
     assert [p.name for p in folders] == [
         "pytorch-serverless",
         "sklearn-iris",

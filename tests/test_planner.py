@@ -18,6 +18,7 @@ from deployspec.errors import DeployspecError, NotManagedError, PlanError
 from deployspec.plan import Action, Kind, Plan
 from deployspec.planner import flatten, make_plan
 from deployspec.resources import (
+    TAG_APPLIED,
     TAG_DIGEST,
     TAG_MANAGED_BY,
     TAG_MODEL,
@@ -80,6 +81,10 @@ def live_endpoint(
     config: str = "iris-cccccccccc", status: str = "InService", **kw: object
 ) -> Endpoint:
     return Endpoint(name="iris", config_name=config, status=status, arn="arn:ep", **kw)  # type: ignore[arg-type]
+
+
+def without(tags: dict[str, str], *keys: str) -> dict[str, str]:
+    return {k: v for k, v in tags.items() if k not in keys}
 
 
 def owned_tags(d: Desired, pruned: str | None = None) -> dict[str, str]:
@@ -402,7 +407,10 @@ CASES = [
     Case(
         "a scaling policy edited by hand is drift",
         {"scaling": SCALING},
-        serving_desired(scaling=replace(SCALING, target_value=500.0)),
+        serving_desired(
+            endpoint_tags=owned_tags(desired(scaling=SCALING), pruned=MARK),
+            scaling=replace(SCALING, target_value=500.0),
+        ),
         [
             (
                 Kind.SCALING,
@@ -413,12 +421,12 @@ CASES = [
         ],
     ),
     Case(
-        # The digest moves with the scaling; the endpoint itself does not change.
-        "a scaling change is planned alone, the endpoint untouched",
+        # The endpoint itself does not change: the record of what was applied is written last.
+        "a scaling change is planned alone, then recorded on the endpoint for drift",
         {"config": RT, "scaling": replace(SCALING, max_capacity=6), "spec_digest": "d2"},
         serving_desired(
             endpoint=live_endpoint(variants=THREE),
-            endpoint_tags=owned_tags(D, pruned="iris-cccccccccc"),
+            endpoint_tags=owned_tags(desired(config=RT, scaling=SCALING), pruned=MARK),
             scaling=SCALING,
         ),
         [
@@ -427,9 +435,67 @@ CASES = [
                 SCALING_ID,
                 UPDATE,
                 ("changed outside deployspec", "max_capacity: 4 → 6"),
-            )
+            ),
+            (
+                Kind.PRUNE_MARK,
+                "iris",
+                UPDATE,
+                ("record the autoscaling applied, which `deployspec drift` checks",),
+            ),
         ],
-        counts=(0, 1, 0),
+        exact={
+            1: (
+                {
+                    "tags": {
+                        TAG_DIGEST: "d1",
+                        TAG_APPLIED: desired(config=RT, scaling=SCALING).applied.value,
+                    }
+                },
+                {
+                    "tags": {
+                        TAG_DIGEST: "d2",
+                        TAG_APPLIED: desired(
+                            config=RT, scaling=replace(SCALING, max_capacity=6)
+                        ).applied.value,
+                    }
+                },
+            )
+        },
+        counts=(0, 2, 0),
+    ),
+    Case(
+        "an endpoint applied before the applied record existed: no change for it alone",
+        {"config": RT, "scaling": SCALING},
+        serving_desired(
+            endpoint=live_endpoint(variants=THREE),
+            endpoint_tags=without(owned_tags(D, pruned=MARK), TAG_APPLIED),
+            scaling=SCALING,
+        ),
+        [],
+    ),
+    Case(
+        "a rollout edit alone changes nothing, though the record differs",
+        {"config": RT, "deployment": Deployment("CANARY", 10, 300), "spec_digest": "d2"},
+        serving_desired(endpoint=live_endpoint(variants=(LiveVariant("AllTraffic", 1, 1, 1, 1),))),
+        [],
+    ),
+    Case(
+        "a tag edit carries the new record on the endpoint change",
+        {"tags": {"team": "data", **ownership_tags("iris")}, "spec_digest": "d2"},
+        serving_desired(),
+        [
+            (M, "iris-aaaaaaaaaa", UPDATE, ("tags changed",)),
+            (C, "iris-cccccccccc", UPDATE, ("tags changed",)),
+            (E, "iris", UPDATE, ("tags changed",)),
+        ],
+        after={
+            2: {
+                f"tags.{TAG_DIGEST}": "d2",
+                f"tags.{TAG_APPLIED}": desired(
+                    tags={"team": "data", **ownership_tags("iris")}
+                ).applied.value,
+            }
+        },
     ),
     Case(
         "autoscaling removed from the spec is deregistered",

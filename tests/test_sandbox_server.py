@@ -899,3 +899,55 @@ def test_instance_type_change_under_autoscaling_is_refused_like_aws(
         ScalableDimension="sagemaker:variant:DesiredInstanceCount",
     )
     sm.update_endpoint(EndpointName=endpoint, EndpointConfigName=bigger)
+
+
+def test_weights_and_capacities_change_only_what_is_asked_like_aws(sm: Any) -> None:
+    model = _model(sm)
+    config = _name("config")
+    sm.create_endpoint_config(
+        EndpointConfigName=config,
+        ProductionVariants=[
+            {
+                "VariantName": "primary",
+                "ModelName": model,
+                "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": 1,
+                "InitialVariantWeight": 1.0,
+            }
+        ],
+    )
+    endpoint = _endpoint(sm, config)
+    arn = sm.describe_endpoint(EndpointName=endpoint)["EndpointArn"]
+
+    answer = sm.update_endpoint_weights_and_capacities(
+        EndpointName=endpoint,
+        DesiredWeightsAndCapacities=[{"VariantName": "primary", "DesiredInstanceCount": 3}],
+    )
+    # botocore's output shape: EndpointArn alone.
+    assert {k: v for k, v in answer.items() if k != "ResponseMetadata"} == {"EndpointArn": arn}
+    updating = sm.describe_endpoint(EndpointName=endpoint)
+    assert updating["EndpointStatus"] == "Updating"
+    # The desired count at once, the current one once the update is done; the weight, not
+    # named in the request, kept (moto set it to None).
+    [variant] = updating["ProductionVariants"]
+    assert (variant["DesiredInstanceCount"], variant["CurrentInstanceCount"]) == (3, 1)
+    assert (variant["DesiredWeight"], variant["CurrentWeight"]) == (1.0, 1.0)
+    error = _error(
+        lambda: sm.update_endpoint_weights_and_capacities(
+            EndpointName=endpoint,
+            DesiredWeightsAndCapacities=[{"VariantName": "primary", "DesiredWeight": 0.5}],
+        )
+    )
+    assert error["Message"] == f'Cannot update in-progress endpoint "{arn}".'
+    assert _statuses(sm, endpoint, _in_service) == ["Updating", "InService"]
+    [variant] = sm.describe_endpoint(EndpointName=endpoint)["ProductionVariants"]
+    assert (variant["DesiredInstanceCount"], variant["CurrentInstanceCount"]) == (3, 3)
+
+    sm.update_endpoint_weights_and_capacities(
+        EndpointName=endpoint,
+        DesiredWeightsAndCapacities=[{"VariantName": "primary", "DesiredWeight": 0.5}],
+    )
+    assert _statuses(sm, endpoint, _in_service)[-1] == "InService"
+    [variant] = sm.describe_endpoint(EndpointName=endpoint)["ProductionVariants"]
+    assert (variant["DesiredWeight"], variant["CurrentWeight"]) == (0.5, 0.5)
+    assert (variant["DesiredInstanceCount"], variant["CurrentInstanceCount"]) == (3, 3)

@@ -746,3 +746,23 @@ def test_throttled_responses_speak_each_protocol() -> None:
     assert status == 400 and b"<Code>Throttling</Code>" in body
     status, _, body = throttled_response("s3")
     assert status == 503 and b"<Code>SlowDown</Code>" in body
+
+
+def test_host_keeps_only_the_most_recently_used_idle_workers_and_restarts_the_others(
+    tmp_path: Path,
+) -> None:
+    archive = _archive({"model.joblib": b"m", "code/inference.py": b"pass"})
+    factory = Factory()
+    host = ModelHost(
+        tmp_path, read_object=lambda a, r, u: archive, worker_factory=factory, max_idle_workers=2
+    )
+    for key in ("d1", "d2", "d3"):
+        assert _started(host, _target(key)) is None
+    d1, d2, d3 = factory.workers
+    assert d1.closed and not d2.closed and not d3.closed  # the oldest idle one went
+    host.invoke(_target("d2"), b"a", "text/csv", "text/csv")  # d2 is now the newest
+    # d1 comes back as a cold start from its artifacts, and d3, now the oldest, goes.
+    assert host.invoke(_target("d1"), b"b", "text/csv", "text/csv") == (b"B", "text/csv")
+    assert len(factory.workers) == 4 and d3.closed and not d2.closed
+    assert not factory.workers[3].closed
+    host.close()

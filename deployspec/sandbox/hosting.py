@@ -15,7 +15,10 @@ What the sandbox cannot run at all (an image without the handler contract, a fra
 package not installed here: `NotRunnableHere`) is not a failed start: such an endpoint goes
 InService and its invocations answer the reason.
 Workers are reused until moto reports the deployment released (replaced or deleted), then closed
-as soon as no invocation is using them. Every failure of an invocation becomes a
+as soon as no invocation is using them. At most `max_idle_workers` idle workers stay up (a
+model process costs 100-300 MB, and a repository of a hundred endpoints must fit on a laptop):
+beyond that the least recently used idle one is closed, and started again, from the same
+artifacts, by its next invocation, as a cold start. Every failure of an invocation becomes a
 `ModelInvocationError`, which the extension turns into SageMaker runtime's ModelError.
 """
 
@@ -141,6 +144,12 @@ class _Entry:
     worker: Worker | None = None
     in_use: int = 0
     retired: bool = False
+    # When it was last used, in ModelHost's own count of uses (for closing the oldest first).
+    last_used: int = 0
+
+
+# How many idle model workers the sandbox keeps up (DEPLOYSPEC_SANDBOX_MAX_WORKERS).
+MAX_IDLE_WORKERS = 16
 
 
 class _Startup:
@@ -173,8 +182,11 @@ class ModelHost:
         worker_factory: WorkerFactory = ModelWorker,
         startup_timeout: float = 60.0,
         invoke_timeout: float = 60.0,
+        max_idle_workers: int = MAX_IDLE_WORKERS,
     ) -> None:
         self._cache_dir = cache_dir
+        self._max_idle_workers = max(1, max_idle_workers)
+        self._uses = 0
         self._read_object = read_object
         self._worker_factory = worker_factory
         self._startup_timeout = startup_timeout
@@ -296,7 +308,33 @@ class ModelHost:
     def _done_with(self, entry: _Entry) -> None:
         with self._lock:
             entry.in_use -= 1
+            self._uses += 1
+            entry.last_used = self._uses
         self._close_if_idle(entry)
+        self._trim()
+
+    def _trim(self) -> None:
+        """Close the least recently used idle workers beyond the limit (they restart on use).
+
+        Under the host's lock an idle entry has no invocation between its count and its start
+        lock (invoke counts itself in first), so taking its worker away here races with none.
+        """
+        with self._lock:
+            idle = sorted(
+                (e for e in self._entries.values() if e.worker is not None and e.in_use == 0),
+                key=lambda e: e.last_used,
+            )
+            surplus = idle[: max(0, len(idle) - self._max_idle_workers)]
+            workers = []
+            for entry in surplus:
+                if entry.worker is not None:
+                    workers.append(entry.worker)
+                    entry.worker = None
+        for worker in workers:
+            try:
+                worker.close()
+            except ModelError as error:
+                log.warning("closing an idle model worker failed: %s", error.message)
 
     def _close_if_idle(self, entry: _Entry) -> None:
         with self._lock:

@@ -24,6 +24,9 @@ attribute it touched). Afterwards, in server mode and under `mock_aws` alike:
   DataCaptureConfig is the DataCaptureConfigSummary of botocore's model, not the config's input.
 - AddTags overwrites the value of a key the resource already has, as AWS does (moto appends a
   second tag with the same key).
+- UpdateEndpointWeightsAndCapacities changes only the properties the request names (moto set
+  the others to None) and, as AWS, shows the new DesiredWeight / DesiredInstanceCount while
+  the endpoint is Updating, the Current* values following once it is InService again.
 - With an invoker installed, creating or updating an endpoint brings its containers up
   (`EndpointInvoker.start`): the endpoint stays Creating or Updating until they are up, and when
   one is not, the create ends Failed and the update is rolled back to the old config, with
@@ -364,6 +367,10 @@ def _complete(
     endpoint.last_modified_time = utcnow()
     if t.kind == "capacity":
         endpoint.endpoint_status = "InService"
+        for variant in endpoint.production_variants:
+            for desired, current in _CAPACITY_KEYS.items():
+                if variant.get(desired) is not None:
+                    variant[current] = variant[desired]
         return []
     failure = t.failure if t.failure is not None else _startup_failure(backend, name, t)
     if t.kind == "create":
@@ -772,18 +779,51 @@ def add_tags(
         return result
 
 
+# UpdateEndpointWeightsAndCapacities: each property a request may set, with the summary key
+# DescribeEndpoint reports it under while the update runs (Desired*) and once it is done.
+_CAPACITY_KEYS = {
+    "DesiredWeight": "CurrentWeight",
+    "DesiredInstanceCount": "CurrentInstanceCount",
+}
+
+
 def update_endpoint_weights_and_capacities(
-    self: SageMakerModelBackend, endpoint_name: str, **kwargs: Any
+    self: SageMakerModelBackend,
+    endpoint_name: str,
+    desired_weights_and_capacities: list[dict[str, Any]],
+    **kwargs: Any,
 ) -> str:
+    """As AWS: a property the request leaves out keeps its value (moto set it to None), and
+    the variant's Current* values follow its Desired* ones once the update completes."""
     with _LOCK:
         released = _settle(self)
         endpoint = self.endpoints.get(endpoint_name)
         if endpoint is not None and endpoint.endpoint_status in IN_PROGRESS:
             raise ValidationError(message=f'Cannot update in-progress endpoint "{endpoint.arn}".')
+        before = {
+            v["VariantName"]: dict(v) for v in (endpoint.production_variants if endpoint else [])
+        }
         arn: str = _original(SageMakerModelBackend, "update_endpoint_weights_and_capacities")(
-            self, endpoint_name=endpoint_name, **kwargs
+            self,
+            endpoint_name=endpoint_name,
+            desired_weights_and_capacities=desired_weights_and_capacities,
+            **kwargs,
         )
-        _schedule(self, self.endpoints[endpoint_name], "capacity", "Updating")
+        updated = self.endpoints[endpoint_name]
+        asked = {item.get("VariantName"): item for item in desired_weights_and_capacities}
+        for variant in updated.production_variants:
+            request = asked.get(variant["VariantName"])
+            if request is None:
+                continue
+            old = before.get(variant["VariantName"], {})
+            for desired, current in _CAPACITY_KEYS.items():
+                kept = (current,) if request.get(desired) is not None else (desired, current)
+                for key in kept:
+                    if key in old:
+                        variant[key] = old[key]
+                    else:
+                        variant.pop(key, None)
+        _schedule(self, updated, "capacity", "Updating")
     _release(released)
     return arn
 

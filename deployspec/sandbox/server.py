@@ -30,7 +30,7 @@ from werkzeug.serving import make_server
 import deployspec
 from deployspec.sandbox import sagemaker_ext
 from deployspec.sandbox.app import build_app
-from deployspec.sandbox.hosting import ModelHost
+from deployspec.sandbox.hosting import MAX_IDLE_WORKERS, ModelHost
 
 HOST = "127.0.0.1"
 STATE_FILE = "sandbox.json"
@@ -63,6 +63,11 @@ def write_state(path: Path, info: dict[str, object]) -> None:
     tmp.replace(path)
 
 
+def _max_idle_workers() -> int:
+    value = os.environ.get("DEPLOYSPEC_SANDBOX_MAX_WORKERS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else MAX_IDLE_WORKERS
+
+
 def serve(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -71,7 +76,7 @@ def serve(argv: list[str] | None = None) -> int:
     models = state_dir / MODELS_DIR
     shutil.rmtree(models, ignore_errors=True)  # moto's state is in memory: old unpacks are stale
 
-    host = ModelHost(models)
+    host = ModelHost(models, max_idle_workers=_max_idle_workers())
     info: dict[str, object] = {
         "pid": os.getpid(),
         "region": args.region,

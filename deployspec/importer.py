@@ -1,0 +1,755 @@
+"""`deployspec import ENDPOINT`: a spec written from a live endpoint, for `apply --adopt`.
+
+Contract: `import_endpoint(gateway, name)` reads the endpoint with read calls only
+(DescribeEndpoint, its config and model, whole and as deployspec's types; the endpoint's tags;
+the variant's Application Auto Scaling target and policies) and returns `Imported`: the text of a
+deployment.yaml that `validate` accepts, and notes for the user. The spec asks for exactly what
+the endpoint runs wherever a spec can say it, so that `plan --adopt` adopts the endpoint in
+place (state.py: only deployspec's tags are added); the notes and the YAML's header say what to
+review and what could not be imported as it is, and `Imported.in_place` whether adoption will be
+in place (the spec is loaded and built back, as plan will, and compared with the live config and
+model).
+
+- The image becomes `framework`/`version` (and `py_version` or `base_framework_version` where
+  the tables' defaults give another image) when the SDK's tables give exactly that image for the
+  endpoint's instance type (images.framework_of_image), else `framework: custom` with `image`.
+- The artifact stays its S3 URI. The inference code stays where the model has it (in code/ of
+  that archive, or in the sourcedir.tar.gz an s3:// SAGEMAKER_SUBMIT_DIRECTORY names): a spec's
+  `entry_point` is a local file deployspec packages into an archive it builds, which an s3://
+  archive is not, so SAGEMAKER_PROGRAM and SAGEMAKER_SUBMIT_DIRECTORY stay in `env:`, as the
+  model has them. SAGEMAKER_REGION, which deployspec sets itself, maps back to `region:`.
+- An environment value that looks secret (secrets.is_secret) is never written: it becomes an SSM
+  reference (`{ssm: /<endpoint>/<KEY>}`) whose parameter the user must create with the value.
+- User tags are imported; deployspec's own (`deployspec:`) and AWS's (`aws:`) never are.
+
+An endpoint whose shape a spec cannot express yet is refused with an UnsupportedShapeError naming
+everything it has (`config_shape`, `model_shape`, `scaling_shape`): several production or shadow
+variants, inference components, asynchronous inference, several containers, multi-model mode,
+KMS keys, and any other attribute deployspec would not send. `unexpressed(config, model)` is the
+same check for adoption in place. Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import DeployspecError, SpecError, UnsupportedShapeError
+from .resources import (
+    MANAGED_BY,
+    TAG_MANAGED_BY,
+    TAG_SPEC,
+    VARIANT_NAME,
+    EndpointConfig,
+    Model,
+    Scaling,
+    scaling_resource_id,
+    without_aws_tags,
+)
+from .secrets import is_secret
+
+if TYPE_CHECKING:
+    from .aws import Gateway
+
+# deployspec's own tag keys (spec.RESERVED_TAG_PREFIX), never a user's.
+_OWN_TAG_PREFIX = "deployspec:"
+# spec.MAX_USER_TAGS: SageMaker's 50 tags per resource less deployspec's own.
+_MAX_USER_TAGS = 45
+# Set by deployspec itself (desired.container_environment) to the deployment's region.
+_REGION_ENV = "SAGEMAKER_REGION"
+# The script the framework containers run, and where they look for it inside model.tar.gz
+# (desired.py).
+_PROGRAM = "SAGEMAKER_PROGRAM"
+_CODE_IN_ARCHIVE = "/opt/ml/model/code"
+# The defaults the spec gives autoscaling cooldowns (spec.Autoscaling).
+_SCALE_IN_DEFAULT, _SCALE_OUT_DEFAULT = 300, 60
+_INVOCATIONS = "SageMakerVariantInvocationsPerInstance"
+_OUR_POLICY = "deployspec-invocations"
+
+
+@dataclass(frozen=True)
+class Imported:
+    name: str
+    text: str  # the deployment.yaml
+    notes: tuple[str, ...]  # what to review, what could not be imported as it is
+    in_place: bool  # `apply --adopt` adds only tags: the spec's model and config are the live ones
+    managed: bool  # deployspec manages the endpoint already (for this spec): no --adopt needed
+    config_name: str
+    model_name: str
+
+
+# ---- what a spec cannot express -----------------------------------------------------------
+
+
+def _set(value: object) -> bool:
+    """An attribute counts only when it holds something (AWS may report false or empty)."""
+    return value not in (None, False, "", [], {})
+
+
+# Endpoint config attributes beyond the one variant and data capture deployspec sends.
+_CONFIG_ATTRIBUTES = {
+    "AsyncInferenceConfig": "asynchronous inference (AsyncInferenceConfig)",
+    "KmsKeyId": "a KMS key for the instances' storage volumes (KmsKeyId)",
+    "ExplainerConfig": "an online explainer (ExplainerConfig)",
+    "VpcConfig": "a VPC on the endpoint config (VpcConfig, for inference components)",
+    "ExecutionRoleArn": "an execution role on the endpoint config (ExecutionRoleArn, for "
+    "inference components)",
+    "EnableNetworkIsolation": "network isolation on the endpoint config (EnableNetworkIsolation, "
+    "for inference components)",
+}
+_CONFIG_KNOWN = frozenset(
+    {
+        "EndpointConfigName",
+        "EndpointConfigArn",
+        "CreationTime",
+        "ProductionVariants",
+        "ShadowProductionVariants",
+        "DataCaptureConfig",
+    }
+)
+_VARIANT_KNOWN = frozenset(
+    {
+        "VariantName",
+        "ModelName",
+        "InitialInstanceCount",
+        "InstanceType",
+        "InitialVariantWeight",
+        "VolumeSizeInGB",
+        "ServerlessConfig",
+    }
+)
+_VARIANT_ATTRIBUTES = {
+    "AcceleratorType": "an Elastic Inference accelerator (AcceleratorType)",
+    "ModelDataDownloadTimeoutInSeconds": "a model download timeout "
+    "(ModelDataDownloadTimeoutInSeconds)",
+    "ContainerStartupHealthCheckTimeoutInSeconds": "a container start-up timeout "
+    "(ContainerStartupHealthCheckTimeoutInSeconds)",
+    "CoreDumpConfig": "core dumps (CoreDumpConfig)",
+    "EnableSSMAccess": "SSM access to the instances (EnableSSMAccess)",
+    "ManagedInstanceScaling": "managed instance scaling (ManagedInstanceScaling)",
+    "RoutingConfig": "a routing strategy (RoutingConfig)",
+    "InferenceAmiVersion": "an inference AMI version (InferenceAmiVersion)",
+    "CapacityReservationConfig": "a capacity reservation (CapacityReservationConfig)",
+}
+# Values that say what leaving the attribute out says.
+_VARIANT_DEFAULTS: dict[str, object] = {
+    "ManagedInstanceScaling": {"Status": "DISABLED"},
+    "RoutingConfig": {"RoutingStrategy": "RANDOM"},
+}
+_SERVERLESS_KNOWN = frozenset({"MemorySizeInMB", "MaxConcurrency", "ProvisionedConcurrency"})
+_CAPTURE_KNOWN = frozenset(
+    {"EnableCapture", "InitialSamplingPercentage", "DestinationS3Uri", "CaptureOptions"}
+)
+_CAPTURE_ATTRIBUTES = {
+    "KmsKeyId": "data capture encrypted with a KMS key (DataCaptureConfig.KmsKeyId)",
+    "CaptureContentTypeHeader": "data capture content types "
+    "(DataCaptureConfig.CaptureContentTypeHeader)",
+}
+_MODEL_KNOWN = frozenset(
+    {
+        "ModelName",
+        "ModelArn",
+        "CreationTime",
+        "PrimaryContainer",
+        "Containers",
+        "ExecutionRoleArn",
+        "EnableNetworkIsolation",
+        "VpcConfig",
+        # Output only: SageMaker's instance recommendation for the model.
+        "DeploymentRecommendation",
+        # Only meaningful with several containers, which are named on their own.
+        "InferenceExecutionConfig",
+    }
+)
+_CONTAINER_KNOWN = frozenset(
+    {"Image", "ModelDataUrl", "Environment", "Mode", "ModelDataSource", "ImageConfig"}
+)
+_CONTAINER_ATTRIBUTES = {
+    "ContainerHostname": "a container host name (ContainerHostname)",
+    "ModelPackageName": "a model package (ModelPackageName)",
+    "MultiModelConfig": "multi-model caching settings (MultiModelConfig)",
+    "AdditionalModelDataSources": "additional model data sources (AdditionalModelDataSources)",
+    "InferenceSpecificationName": "an inference specification (InferenceSpecificationName)",
+}
+
+
+def config_shape(data: Mapping[str, Any]) -> list[str]:
+    """What an endpoint config (its whole description) holds that a spec cannot express."""
+    found: list[str] = []
+    variants: list[Mapping[str, Any]] = list(data.get("ProductionVariants") or [])
+    if len(variants) != 1:
+        names = ", ".join(str(v.get("VariantName")) for v in variants)
+        found.append(f"{len(variants)} production variants ({names})")
+    shadows: list[Mapping[str, Any]] = list(data.get("ShadowProductionVariants") or [])
+    if shadows:
+        names = ", ".join(str(v.get("VariantName")) for v in shadows)
+        found.append(f"{len(shadows)} shadow variant{'s' if len(shadows) > 1 else ''} ({names})")
+    found.extend(_extras(data, _CONFIG_KNOWN, _CONFIG_ATTRIBUTES))
+    for variant in variants if len(variants) == 1 else []:
+        name = variant.get("VariantName")
+        if not variant.get("ModelName"):
+            found.append(f"inference components (variant {name} names no model)")
+        extras = _extras(variant, _VARIANT_KNOWN, _VARIANT_ATTRIBUTES, _VARIANT_DEFAULTS)
+        serverless = variant.get("ServerlessConfig")
+        if isinstance(serverless, Mapping):
+            extras.extend(f"ServerlessConfig.{k}" for k in _extras(serverless, _SERVERLESS_KNOWN))
+        found.extend(f"variant {name}: {what}" for what in extras)
+    capture = data.get("DataCaptureConfig")
+    # Capture switched off (or reported empty) is what no capture says.
+    if isinstance(capture, Mapping) and _set(capture) and capture.get("EnableCapture", True):
+        modes = {str(o.get("CaptureMode")) for o in capture.get("CaptureOptions") or []}
+        if modes != {"Input", "Output"}:
+            shown = " and ".join(sorted(modes)) or "nothing"
+            found.append(f"data capture of {shown} only (a spec captures requests and responses)")
+        found.extend(_extras(capture, _CAPTURE_KNOWN, _CAPTURE_ATTRIBUTES))
+    return found
+
+
+def model_shape(data: Mapping[str, Any]) -> list[str]:
+    """What a model (its whole description) holds that a spec cannot express."""
+    found: list[str] = []
+    containers: list[Mapping[str, Any]] = list(data.get("Containers") or [])
+    if not containers and isinstance(data.get("PrimaryContainer"), Mapping):
+        containers = [data["PrimaryContainer"]]
+    if len(containers) > 1:
+        images = ", ".join(str(c.get("ContainerHostname") or c.get("Image")) for c in containers)
+        found.append(f"{len(containers)} containers (an inference pipeline: {images})")
+    elif not containers:
+        found.append("no container")
+    found.extend(_extras(data, _MODEL_KNOWN))
+    for container in containers if len(containers) == 1 else []:
+        if container.get("Mode", "SingleModel") != "SingleModel":
+            found.append(f"multi-model mode (Mode {container.get('Mode')})")
+        found.extend(_extras(container, _CONTAINER_KNOWN, _CONTAINER_ATTRIBUTES))
+        url = container.get("ModelDataUrl")
+        source = container.get("ModelDataSource")
+        if _set(source):
+            s3 = source.get("S3DataSource") if isinstance(source, Mapping) else None
+            plain = (
+                isinstance(s3, Mapping)
+                and set(s3) <= {"S3Uri", "S3DataType", "CompressionType"}
+                and s3.get("S3DataType") == "S3Object"
+                and s3.get("CompressionType") == "Gzip"
+                and (url is None or s3.get("S3Uri") == url)
+            )
+            if not plain:
+                found.append(
+                    "model data that is not one model.tar.gz (ModelDataSource: an S3 prefix, "
+                    "uncompressed data, or an access config)"
+                )
+        elif not url:
+            found.append(
+                "no model data (the image holds the model; a spec's model.artifacts names it)"
+            )
+        image_config = container.get("ImageConfig")
+        if _set(image_config) and image_config != {"RepositoryAccessMode": "Platform"}:
+            found.append("an image from a private registry (ImageConfig)")
+    return found
+
+
+def scaling_shape(data: Mapping[str, Any] | None) -> list[str]:
+    """What a variant's autoscaling (describe_whole "scaling") holds that a spec cannot
+    express: a spec's autoscaling is one target-tracking policy on invocations per instance."""
+    if data is None:
+        return []
+    found: list[str] = []
+    targets: list[Mapping[str, Any]] = list(data.get("ScalableTargets") or [])
+    for target in targets:
+        if int(target.get("MinCapacity", 1)) < 1:
+            found.append("autoscaling down to 0 instances (a spec's autoscaling.min is at least 1)")
+        suspended = target.get("SuspendedState") or {}
+        if any(bool(v) for v in suspended.values()):
+            found.append("suspended autoscaling (SuspendedState)")
+    policies: list[Mapping[str, Any]] = list(data.get("ScalingPolicies") or [])
+    tracking = [p for p in policies if _is_invocations_policy(p)]
+    tracking.sort(key=lambda p: p.get("PolicyName") != _OUR_POLICY)
+    others = [p for p in policies if p not in tracking[:1]]
+    if not tracking:
+        found.append(
+            "autoscaling without a target-tracking policy on invocations per instance "
+            "(a spec's autoscaling is one)"
+        )
+    else:
+        configuration = tracking[0].get("TargetTrackingScalingPolicyConfiguration") or {}
+        if configuration.get("DisableScaleIn"):
+            found.append(f"policy {tracking[0].get('PolicyName')} never scales in (DisableScaleIn)")
+    if others:
+        shown = ", ".join(f"{p.get('PolicyName')} ({_policy_kind(p)})" for p in others)
+        found.append(f"autoscaling policies a spec cannot express: {shown}")
+    return found
+
+
+def unexpressed(config: Mapping[str, Any], model: Mapping[str, Any]) -> list[str]:
+    """What a live config and its model (whole descriptions) hold beyond what a spec says."""
+    return [
+        *(f"config: {x}" for x in config_shape(config)),
+        *(f"model: {x}" for x in model_shape(model)),
+    ]
+
+
+def _extras(
+    data: Mapping[str, Any],
+    known: frozenset[str],
+    names: Mapping[str, str] | None = None,
+    defaults: Mapping[str, object] | None = None,
+) -> list[str]:
+    named = names or {}
+    usual = defaults or {}
+    return [
+        named.get(key, key)
+        for key, value in data.items()
+        if key not in known and _set(value) and usual.get(key) != value
+    ]
+
+
+def _is_invocations_policy(policy: Mapping[str, Any]) -> bool:
+    configuration = policy.get("TargetTrackingScalingPolicyConfiguration") or {}
+    metric = configuration.get("PredefinedMetricSpecification") or {}
+    return (
+        policy.get("PolicyType") == "TargetTrackingScaling"
+        and metric.get("PredefinedMetricType") == _INVOCATIONS
+        and not configuration.get("CustomizedMetricSpecification")
+    )
+
+
+def _policy_kind(policy: Mapping[str, Any]) -> str:
+    configuration = policy.get("TargetTrackingScalingPolicyConfiguration") or {}
+    metric = (configuration.get("PredefinedMetricSpecification") or {}).get(
+        "PredefinedMetricType"
+    ) or ("a custom metric" if configuration.get("CustomizedMetricSpecification") else None)
+    kind = str(policy.get("PolicyType"))
+    return f"{kind} on {metric}" if metric else kind
+
+
+# ---- reading the endpoint -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Live:
+    config: EndpointConfig
+    model: Model
+    scaling: Scaling | None
+    tags: dict[str, str]
+    status: str | None
+    managed: bool
+
+
+def _read(gateway: Gateway, name: str) -> _Live:
+    endpoint = gateway.describe_endpoint(name)
+    if endpoint is None:
+        raise DeployspecError(
+            f"endpoint {name!r} does not exist in {gateway.region}",
+            hint="check the name and the region (--region, --profile): "
+            "`aws sagemaker list-endpoints` lists them",
+        )
+    config_data = gateway.describe_whole("endpoint_config", endpoint.config_name)
+    if config_data is None:
+        raise DeployspecError(
+            f"endpoint {name} serves endpoint config {endpoint.config_name}, which was deleted: "
+            "what the endpoint runs cannot be read back",
+            hint="write the spec by hand (`deployspec init`), or recreate the config",
+        )
+    problems = config_shape(config_data)
+    variants: list[Mapping[str, Any]] = list(config_data.get("ProductionVariants") or [])
+    variant = variants[0] if len(variants) == 1 else None
+    model_name = str(variant.get("ModelName") or "") if variant else ""
+    if model_name:
+        model_data = gateway.describe_whole("model", model_name)
+        if model_data is None:
+            raise DeployspecError(
+                f"endpoint {name} serves model {model_name}, which was deleted: what it runs "
+                "cannot be read back",
+                hint="write the spec by hand (`deployspec init`), or recreate the model",
+            )
+        problems.extend(model_shape(model_data))
+    tags = gateway.list_tags(endpoint.arn) if endpoint.arn else {}
+    owner = tags.get(TAG_SPEC) if tags.get(TAG_MANAGED_BY) == MANAGED_BY else None
+    if owner is not None and owner != name:
+        raise DeployspecError(
+            f"endpoint {name} is managed by deployspec for spec {owner!r}, whose name is not "
+            "the endpoint's",
+            hint="a spec's name is its endpoint's: find that spec instead",
+        )
+    user_tags = _user_tags(tags)
+    if len(user_tags) > _MAX_USER_TAGS:
+        problems.append(f"{len(user_tags)} tags (a spec has at most {_MAX_USER_TAGS})")
+    scaling_data = None
+    if variant is not None and variant.get("InstanceType"):
+        resource = scaling_resource_id(name, str(variant.get("VariantName")))
+        scaling_data = gateway.describe_whole("scaling", resource)
+        problems.extend(scaling_shape(scaling_data))
+    if problems:
+        raise UnsupportedShapeError(
+            f"endpoint {name} cannot be imported: it has {'; '.join(problems)}",
+            hint="a spec expresses one model, in one container, on one real-time or serverless "
+            "variant; keep managing this endpoint with the tool that made it",
+        )
+    # The shape is one deployspec reads: as its own types, as plan compares them.
+    config = gateway.describe_endpoint_config(endpoint.config_name)
+    model = gateway.describe_model(model_name)
+    if config is None or model is None:
+        raise DeployspecError(f"endpoint {name}'s config or model was deleted while importing it")
+    scaling = None
+    if scaling_data is not None:
+        scaling = gateway.describe_scaling(scaling_resource_id(name, config.variant.variant_name))
+    return _Live(config, model, scaling, tags, endpoint.status, managed=owner == name)
+
+
+def _user_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    return {
+        k: v for k, v in without_aws_tags(dict(tags)).items() if not k.startswith(_OWN_TAG_PREFIX)
+    }
+
+
+# ---- writing the spec ---------------------------------------------------------------------
+
+
+def import_endpoint(gateway: Gateway, name: str, *, now: datetime | None = None) -> Imported:
+    region = gateway.region
+    live = _read(gateway, name)
+    notes: list[str] = []
+    secrets: dict[str, str] = {}
+    spec = _spec(name, region, live, notes, secrets)
+    body = "\n".join(_yaml(spec)) + "\n"
+    differences = _built_back(body, name, region, live, secrets)
+    in_place = not differences
+    if live.status != "InService":
+        notes.insert(
+            0,
+            f"endpoint {name} is {live.status}: the spec is of endpoint config "
+            f"{live.config.name}, which it names now",
+        )
+    if live.managed:
+        notes.insert(
+            0,
+            f"endpoint {name} is managed by deployspec already: plan this spec without --adopt",
+        )
+    elif differences:
+        notes.append(
+            f"the spec's model and config differ from the live ones in {', '.join(differences)}: "
+            "`apply --adopt` creates deployspec's own and updates the endpoint to them "
+            f"({live.config.name} and {live.model.name} stay as they are)"
+        )
+    header = _header(name, region, live, notes, in_place, now or datetime.now(UTC))
+    return Imported(
+        name=name,
+        text=header + body,
+        notes=tuple(notes),
+        in_place=in_place,
+        managed=live.managed,
+        config_name=live.config.name,
+        model_name=live.model.name,
+    )
+
+
+def _spec(
+    name: str, region: str, live: _Live, notes: list[str], secrets: dict[str, str]
+) -> dict[str, Any]:
+    from . import images
+
+    model, variant = live.model, live.config.variant
+    instance_type = variant.instance_type
+    spec: dict[str, Any] = {"name": name, "region": region, "role": model.execution_role_arn}
+    user_tags = _user_tags(live.tags)
+    if user_tags:
+        spec["tags"] = dict(sorted(user_tags.items()))
+
+    section: dict[str, Any] = {}
+    match = images.framework_of_image(model.image, region, instance_type)
+    if match is not None and match.framework == "sklearn" and _PROGRAM not in model.environment:
+        # A spec for that container must name its script; this model names none.
+        match = None
+        notes.append(
+            f"{model.image} is SageMaker's scikit-learn container, which needs an inference "
+            f"script, and the model names none ({_PROGRAM}): it is written as framework: "
+            "custom with that image"
+        )
+    elif match is None:
+        notes.append(
+            f"no SageMaker SDK image table gives {model.image} for "
+            f"{instance_type or 'serverless'} in {region}: it is written as framework: custom "
+            "with that image (the container's own handler contract applies)"
+        )
+    if match is not None:
+        section["framework"] = match.framework
+        section["version"] = match.version
+        if match.py_version is not None:
+            section["py_version"] = match.py_version
+        if match.base_framework_version is not None:
+            section["base_framework_version"] = match.base_framework_version
+        if instance_type is not None and instance_type.startswith(("ml.inf", "ml.trn")):
+            section["image"] = model.image  # validate asks Neuron instances to name theirs
+    else:
+        section["framework"] = "custom"
+        section["image"] = model.image
+    section["artifacts"] = model.model_data_url
+    env = _environment(name, region, model, notes, secrets)
+    if env:
+        section["env"] = env
+    if model.network_isolation:
+        section["network_isolation"] = True
+    if model.vpc is not None:
+        section["vpc"] = {
+            "subnets": list(model.vpc.subnets),
+            "security_groups": list(model.vpc.security_groups),
+        }
+    spec["model"] = section
+
+    if variant.serverless is not None:
+        serverless: dict[str, Any] = {
+            "memory_mb": variant.serverless.memory_mb,
+            "max_concurrency": variant.serverless.max_concurrency,
+        }
+        if variant.serverless.provisioned_concurrency is not None:
+            serverless["provisioned_concurrency"] = variant.serverless.provisioned_concurrency
+        spec["serverless"] = serverless
+    else:
+        spec["realtime"] = _realtime(live, notes)
+    if variant.variant_name != VARIANT_NAME:
+        notes.append(
+            f"the endpoint's variant is named {variant.variant_name}; a spec's is always "
+            f"{VARIANT_NAME}: adopting creates deployspec's own config with that variant"
+            + (" (and registers its autoscaling on it)" if live.scaling is not None else "")
+        )
+    if abs(variant.initial_weight - 1.0) > 1e-9:
+        notes.append(
+            f"variant {variant.variant_name} has weight {variant.initial_weight}; a spec's one "
+            "variant has weight 1 (the same traffic: all of it)"
+        )
+    capture = live.config.data_capture
+    if capture is not None:
+        spec["data_capture"] = {
+            "destination": capture.destination,
+            "sampling_percent": capture.sampling_percent,
+        }
+    return spec
+
+
+def _realtime(live: _Live, notes: list[str]) -> dict[str, Any]:
+    variant = live.config.variant
+    count = variant.initial_instance_count or 1
+    realtime: dict[str, Any] = {"instance_type": variant.instance_type, "instance_count": count}
+    if variant.volume_size_gb is not None:
+        realtime["volume_size_gb"] = variant.volume_size_gb
+    scaling = live.scaling
+    if scaling is None:
+        return realtime
+    auto: dict[str, Any] = {
+        "min": scaling.min_capacity,
+        "max": scaling.max_capacity,
+        "target_invocations_per_instance": scaling.target_value,
+    }
+    for key, value, default in (
+        ("scale_in_cooldown", scaling.scale_in_cooldown, _SCALE_IN_DEFAULT),
+        ("scale_out_cooldown", scaling.scale_out_cooldown, _SCALE_OUT_DEFAULT),
+    ):
+        if value is None:
+            notes.append(
+                f"autoscaling policy {scaling.policy_name} sets no {key.replace('_', ' ')}: the "
+                f"spec's default ({default}s) is set by the first apply"
+            )
+        elif value != default:
+            auto[key] = value
+    if not scaling.min_capacity <= count <= scaling.max_capacity:
+        # validate refuses a start outside the range the autoscaler keeps.
+        realtime["instance_count"] = min(max(count, scaling.min_capacity), scaling.max_capacity)
+        notes.append(
+            f"the config starts {count} instance(s), outside autoscaling "
+            f"{scaling.min_capacity}-{scaling.max_capacity}: the spec starts "
+            f"{realtime['instance_count']}"
+        )
+    realtime["autoscaling"] = auto
+    return realtime
+
+
+def _environment(
+    name: str, region: str, model: Model, notes: list[str], secrets: dict[str, str]
+) -> dict[str, Any]:
+    env: dict[str, Any] = dict(sorted(model.environment.items()))
+    if env.get(_REGION_ENV) == region:
+        del env[_REGION_ENV]  # deployspec sets it to region: itself
+    elif _REGION_ENV not in env:
+        notes.append(
+            f"the model's environment has no {_REGION_ENV}, which deployspec always sets (to "
+            "the region): its model differs from this one"
+        )
+    program = env.get(_PROGRAM)
+    if isinstance(program, str):
+        submitted = env.get("SAGEMAKER_SUBMIT_DIRECTORY")
+        where = (
+            f"in the source archive {submitted}"
+            if isinstance(submitted, str) and submitted.startswith("s3://")
+            else f"in code/ of {model.model_data_url}"
+            if submitted in (None, _CODE_IN_ARCHIVE)
+            else f"in {submitted}"
+        )
+        notes.append(
+            f"the inference script {program} is {where}: it stays there, named by "
+            "env SAGEMAKER_PROGRAM and SAGEMAKER_SUBMIT_DIRECTORY as the model has them "
+            "(entry_point is a local file deployspec packages, and an s3:// archive is served "
+            "as it is). To manage the code with deployspec, unpack the archive into a folder, "
+            "set artifacts to it and entry_point to the script, and drop those two entries"
+        )
+    for key, value in list(env.items()):
+        if isinstance(value, str) and is_secret(key, value):
+            parameter = f"/{name}/{key}"
+            secrets[key] = value
+            env[key] = {"ssm": parameter}
+            notes.append(
+                f"env {key} looks secret: its value is not written; the spec reads it from the "
+                f"SSM parameter {parameter}, which you must create with the live value (aws ssm "
+                f"put-parameter --type SecureString --name {parameter} --value ...) or point "
+                "elsewhere (if it is no secret, write the value instead)"
+            )
+    return env
+
+
+def _built_back(
+    body: str, name: str, region: str, live: _Live, secrets: Mapping[str, str]
+) -> list[str]:
+    """Load the spec as `validate` does and build it as `plan` does, then compare with what
+    runs: the attributes in which deployspec's model, config or scaling would differ."""
+    from .desired import build_desired
+    from .spec import load_spec
+    from .state import adoption_differences
+
+    with tempfile.TemporaryDirectory(prefix="deployspec-import-") as folder:
+        path = Path(folder) / "deployment.yaml"
+        path.write_text(body, encoding="utf-8")
+        try:
+            loaded = load_spec(path)
+        except SpecError as error:
+            problems = "; ".join(d.format().replace(str(path), "spec") for d in error.diagnostics)
+            raise DeployspecError(
+                f"the spec written from endpoint {name} does not validate: {problems}",
+                hint="this is a bug in `deployspec import`: please report it",
+            ) from None
+        desired = build_desired(
+            loaded, region=region, role=live.model.execution_role_arn, resolved_env=secrets
+        )
+    differences = adoption_differences(live.config, live.model, desired)
+    if desired.scaling is not None and live.scaling is not None:
+        wanted, found = desired.scaling, live.scaling
+        for field in ("min_capacity", "max_capacity", "target_value"):
+            if getattr(wanted, field) != getattr(found, field):
+                differences.append(f"scaling.{field}")
+    return differences
+
+
+def _header(
+    name: str, region: str, live: _Live, notes: list[str], in_place: bool, now: datetime
+) -> str:
+    account = live.config.arn.split(":")[4] if live.config.arn else "?"
+    lines = [
+        f"Written by `deployspec import {name}` on {now:%Y-%m-%d} from SageMaker endpoint",
+        f"{name} in {region} (account {account}): endpoint config {live.config.name}, model "
+        f"{live.model.name}.",
+        "Review it before committing it:",
+        "- role, tags and every value below are the live endpoint's; deployment (how updates",
+        "  roll out) and keep are deployspec's defaults.",
+        *(line for note in notes for line in _bullet(note)),
+        _closing(live, in_place),
+    ]
+    wrapped = [piece for line in lines for piece in _wrap(line)]
+    return "".join(f"# {_comment_safe(line)}\n" if line else "#\n" for line in wrapped)
+
+
+def _closing(live: _Live, in_place: bool) -> str:
+    if live.managed:
+        return "Then `deployspec plan` this file: " + (
+            "its model and config are the endpoint's own, deployspec's already."
+            if in_place
+            else "it creates new content-named ones and updates the endpoint to them."
+        )
+    return "Then `deployspec plan --adopt` this file: " + (
+        "it should only add deployspec's tags to the endpoint; its config and model stay "
+        "yours, never changed or deleted by deployspec."
+        if in_place
+        else "it creates deployspec's own model and config and updates the endpoint to them."
+    )
+
+
+def _bullet(note: str) -> list[str]:
+    pieces = _wrap(note, 90)
+    return [f"- {pieces[0]}", *(f"  {p}" for p in pieces[1:])]
+
+
+def _wrap(text: str, width: int = 94) -> list[str]:
+    if text.startswith(("- ", "  ")):
+        return [text]
+    import textwrap
+
+    return textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False) or [""]
+
+
+def _comment_safe(text: str) -> str:
+    """A comment line that templating leaves alone: specs are Jinja templates, comments too."""
+    return re.sub(r"\{(?=[{%#])", "{ ", text.replace("\n", " "))
+
+
+# ---- YAML ---------------------------------------------------------------------------------
+
+# Plain scalars YAML (1.1 or 1.2) reads back as the same string.
+_PLAIN = re.compile(r"[A-Za-z/](?:[A-Za-z0-9_./@+=:-]*[A-Za-z0-9_./@+=-])?")
+_WORDS = frozenset({"true", "false", "yes", "no", "on", "off", "y", "n", "null", "nan", "inf"})
+_TEMPLATE_MARKERS = ("{{", "{%", "{#")
+
+
+def _yaml(data: Mapping[str, Any], indent: int = 0) -> list[str]:
+    pad = "  " * indent
+    lines: list[str] = []
+    for key, value in data.items():
+        label = _scalar(key)
+        if isinstance(value, Mapping) and set(value) == {"ssm"}:
+            lines.append(f"{pad}{label}: {{ssm: {_scalar(value['ssm'])}}}  # TODO: create it")
+        elif isinstance(value, Mapping):
+            lines.append(f"{pad}{label}:")
+            lines.extend(_yaml(value, indent + 1))
+        elif isinstance(value, list):
+            lines.append(f"{pad}{label}: [{', '.join(_scalar(item) for item in value)}]")
+        else:
+            lines.append(f"{pad}{label}: {_scalar(value)}")
+    return lines
+
+
+def _scalar(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    text = str(value)
+    if any(marker in text for marker in _TEMPLATE_MARKERS):
+        # The spec is rendered as a template before YAML reads it.
+        if "{% endraw %}" in text:
+            raise DeployspecError(
+                "a value holds {% endraw %}, which a spec cannot hold as text",
+                hint="write the spec by hand",
+            )
+        return _quoted("{% raw %}" + text + "{% endraw %}")
+    if _PLAIN.fullmatch(text) and text.lower() not in _WORDS:
+        return text
+    return _quoted(text)
+
+
+def _quoted(text: str) -> str:
+    """A YAML double-quoted scalar: escapes for the quote, the backslash and what is not
+    printable."""
+    out = []
+    for char in text:
+        code = ord(char)
+        if char in '"\\':
+            out.append("\\" + char)
+        elif code < 0x20 or code == 0x7F or 0x80 <= code < 0xA0 or code in (0x2028, 0x2029):
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        elif 0xD800 <= code < 0xE000 or code in (0xFEFF, 0xFFFE, 0xFFFF):
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
