@@ -977,8 +977,7 @@ def _destroy_many(
 ) -> None:
     from .desired import account_of_role
     from .operations import (
-        check_endpoint_collisions,
-        connect_many,
+        connect_selected,
         load_selected,
         prepare_destroy,
         resolve_roles,
@@ -992,8 +991,7 @@ def _destroy_many(
         click.echo(f"No spec changed since {selection.changes.ref}.")
         return
     resolve_roles(runs, target)
-    connect_many(selected.everyone, target)  # the unchanged too: the regions they deploy to
-    check_endpoint_collisions(runs, target, others=selected.unchanged)
+    connect_selected(selected, target)
 
     def read(run: Any) -> None:
         run.result = prepare_destroy(
@@ -1287,8 +1285,7 @@ def _status_many(
     from .errors import NotPackagedError
     from .multi import error_fields
     from .operations import (
-        check_endpoint_collisions,
-        connect_many,
+        connect_selected,
         load_selected,
         prepare_loaded,
         run_parallel,
@@ -1302,8 +1299,7 @@ def _status_many(
             click.echo("[]")
         click.echo(f"No spec changed since {selection.changes.ref}.", err=fmt == "json")
         return
-    connect_many(selected.everyone, target)  # the unchanged too: the regions they deploy to
-    check_endpoint_collisions(runs, target, others=selected.unchanged)
+    connect_selected(selected, target)
 
     def read(run: Any) -> None:
         try:

@@ -375,6 +375,16 @@ class Selected:
         return [*self.runs, *self.unchanged]
 
 
+def connect_selected(selected: Selected, target: Target) -> None:
+    """Connect every spec found, then check the selected ones' endpoints against them all.
+
+    The unchanged specs are connected too (sessions only, no calls): their gateway's region is
+    the one they deploy to, which the collision check compares.
+    """
+    connect_many(selected.everyone, target)
+    check_endpoint_collisions(selected.runs, target, others=selected.unchanged)
+
+
 def load_many(
     found: Sequence[Found], variables: Sequence[str], var_files: Sequence[Path]
 ) -> list[SpecRun]:
@@ -569,9 +579,7 @@ def plan_many(
     if not runs:
         return runs  # nothing to plan: no session needed either
     resolve_roles(runs, target)
-    # The unchanged specs too: their gateway's region is the one they deploy to.
-    connect_many(selected.everyone, target)
-    check_endpoint_collisions(runs, target, others=selected.unchanged)
+    connect_selected(selected, target)
 
     # The stages before leave every run without an error loaded, connected and with a role
     # (and, after build, a desired state): the checks only narrow the types.
