@@ -1551,6 +1551,7 @@ def sandbox_stop() -> None:
 @sandbox.command("fault")
 @click.argument(
     "kind",
+    required=False,
     type=click.Choice(["fail-create", "fail-update", "refuse-update", "throttle", "clear"]),
 )
 @click.option("--endpoint", default=None, help="Endpoint the fault applies to.")
@@ -1564,17 +1565,34 @@ def sandbox_stop() -> None:
     "--fraction", type=float, default=0.5, show_default=True, help="throttle: share of calls."
 )
 @click.option("--service", default=None, help="throttle: only this service (e.g. sagemaker).")
+@click.option(
+    "--alarm",
+    default=None,
+    metavar="NAME",
+    help="Instead of KIND: CloudWatch alarm NAME goes into ALARM during the next update of any "
+    "endpoint whose deployment's rollback alarms list it, which is then rolled back. The alarm "
+    "need not exist in the sandbox's CloudWatch (if it does, its state follows).",
+)
 def sandbox_fault(
-    kind: str,
+    kind: str | None,
     endpoint: str | None,
     reason: str,
     no_rollback: bool,
     fraction: float,
     service: str | None,
+    alarm: str | None,
 ) -> None:
     """Inject a fault: make the next create or update of ENDPOINT fail (or UpdateEndpoint be
-    refused at once, as for an exceeded quota), or throttle calls."""
+    refused at once, as for an exceeded quota), trip a rollback alarm (--alarm), or throttle
+    calls."""
     from .sandbox import control
+
+    if (kind is None) == (alarm is None):
+        raise DeployspecError(
+            "give one fault: a KIND or --alarm NAME",
+            hint="e.g. `deployspec sandbox fault fail-update --endpoint NAME` or "
+            "`deployspec sandbox fault --alarm NAME`",
+        )
 
     info = control.status()
     if info is None:
@@ -1582,6 +1600,10 @@ def sandbox_fault(
             "the sandbox is not running", hint="start it with `deployspec sandbox start`"
         )
     faults = control.FaultClient(info)
+    if alarm is not None:
+        faults.alarm_during_next_update(alarm)
+        click.echo(f"sandbox: alarm {alarm} will trip during the next update that lists it")
+        return
     if kind in ("fail-create", "fail-update", "refuse-update") and not endpoint:
         raise DeployspecError(f"{kind} needs --endpoint NAME")
     if kind == "fail-create" and endpoint:

@@ -721,6 +721,7 @@ def test_reset_forgets_everything(sandbox: SandboxInfo, faults: FaultClient) -> 
         "fail_next_create": {},
         "fail_next_update": {},
         "refuse_next_update": {},
+        "alarm_next_update": [],
         "throttle": [],
     }
 

@@ -189,7 +189,9 @@ def test_retained_variant_properties_survive_an_update(
         RetainAllVariantProperties=True,
         DeploymentConfig={"RollingUpdatePolicy": _ROLLING},
     )
-    clock.now += 30
+    # Provisioning, then a batch per instance of the five retained, each baking 60 AWS seconds
+    # (30 sandbox seconds at a transition of 30).
+    clock.now += 30 + 5 * 30
     described = sm.describe_endpoint(EndpointName="ep")
     assert described["EndpointConfigName"] == "c-two"
     assert described["ProductionVariants"][0]["DesiredInstanceCount"] == 5

@@ -1,15 +1,21 @@
 """The sandbox's WSGI application: moto's server plus throttling and a control API.
 
 Contract: `build_app(info, host)` installs the SageMaker extensions (with `host` as the model
-invoker) and returns a WSGI app that
+invoker) and moto_speed's caches, and returns a WSGI app that
 - answers the control API under /_sandbox/ (JSON in, JSON out; never throttled):
     GET    /_sandbox/health   {"pid", "port", "endpoint_url", "region", "started_at", ...}
     GET    /_sandbox/faults   armed faults and throttle rules
     POST   /_sandbox/faults   {"type": "fail_next_create", "endpoint", "reason"}
                               {"type": "fail_next_update", "endpoint", "reason", "rollback"}
                               {"type": "refuse_next_update", "endpoint", "reason"}
+                              {"type": "alarm", "alarm"}: the alarm trips during the next
+                              update of any endpoint whose rollback alarms list it
                               {"type": "throttle", "fraction", "service" (null: all)}
     DELETE /_sandbox/faults   disarm everything
+    GET    /_sandbox/shadow?endpoint=NAME
+                              {"endpoint", "records": [{"variant", "production_variant",
+                              "status", "content_type", "body"}, ...]}: the shadow variants'
+                              latest answers to copies of the endpoint's invocations
     GET    /_sandbox/calls    {"calls": [{"service", "operation"}, ...]}: AWS calls received
     DELETE /_sandbox/calls    forget them (tests count a command's calls from the server side)
     GET    /_sandbox/config   {"transition_seconds"}
@@ -36,7 +42,7 @@ from urllib.parse import parse_qs
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.wrappers import Request, Response
 
-from deployspec.sandbox import sagemaker_ext
+from deployspec.sandbox import moto_speed, sagemaker_ext
 from deployspec.sandbox.hosting import ModelHost
 from deployspec.sandbox.throttling import Throttle, request_service, throttled_response
 
@@ -86,6 +92,7 @@ class SandboxApp:
         from moto.moto_api._internal.models import moto_api_backend
 
         sagemaker_ext.faults.clear()
+        sagemaker_ext.shadows.clear()
         self.throttle.clear()
         moto_api_backend.reset()
         self._host.release_all()
@@ -113,6 +120,14 @@ class SandboxApp:
                 sagemaker_ext.faults.clear()
                 self.throttle.clear()
                 return 200, self._faults()
+            case ("GET", "/_sandbox/shadow"):
+                endpoint = request.args.get("endpoint")
+                if not endpoint:
+                    raise _BadRequest("'endpoint' must be given: /_sandbox/shadow?endpoint=NAME")
+                return 200, {
+                    "endpoint": endpoint,
+                    "records": sagemaker_ext.shadows.records(endpoint),
+                }
             case ("GET", "/_sandbox/calls"):
                 return 200, {"calls": list(self.calls)}
             case ("DELETE", "/_sandbox/calls"):
@@ -154,6 +169,8 @@ class SandboxApp:
                 sagemaker_ext.faults.refuse_next_update(
                     _text(body, "endpoint"), _text(body, "reason")
                 )
+            case "alarm":
+                sagemaker_ext.faults.alarm_during_next_update(_text(body, "alarm"))
             case "throttle":
                 service = body.get("service")
                 if service is not None and not isinstance(service, str):
@@ -165,7 +182,7 @@ class SandboxApp:
             case other:
                 raise _BadRequest(
                     f"unknown fault type {other!r}; expected fail_next_create, "
-                    "fail_next_update, refuse_next_update or throttle"
+                    "fail_next_update, refuse_next_update, alarm or throttle"
                 )
 
 
@@ -222,5 +239,6 @@ def _number(body: dict[str, Any], key: str) -> float:
 
 def build_app(info: dict[str, Any], host: ModelHost) -> SandboxApp:
     sagemaker_ext.install(host)
+    moto_speed.install()
     moto_app = DomainDispatcherApplication(create_backend_app)
     return SandboxApp(moto_app, info, host)

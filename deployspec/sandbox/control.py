@@ -6,7 +6,9 @@ unpacked artifacts. `start` spawns `python -m deployspec.sandbox.server` detache
 so it outlives the caller and its model workers share its process group), waits until it
 answers, and returns `(info, started_now)`; a second start returns the running one. `status`
 returns None when nothing runs (a stale state file is removed). `stop` asks the server to stop,
-waits, then kills whatever is left of its process group. `FaultClient` drives the control API.
+waits, then kills whatever is left of its process group. `FaultClient` drives the control API:
+faults (failed creates and updates, refused updates, rollback alarms, throttling), the
+transition delay, the calls received, the shadow variants' answers, and reset.
 
 A sandbox is private to what started it: the server records the state folder it serves and
 the deployspec installation it runs (`state_dir`, `package_root`), and start, status and stop
@@ -30,6 +32,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -242,6 +245,19 @@ class FaultClient:
         """The next UpdateEndpoint of `endpoint` is refused at once (ResourceLimitExceeded)."""
         body = {"type": "refuse_next_update", "endpoint": endpoint, "reason": reason}
         self._call("POST", "/faults", body)
+
+    def alarm_during_next_update(self, alarm: str) -> None:
+        """CloudWatch alarm `alarm` trips during the next update of any endpoint whose
+        DeploymentConfig's AutoRollbackConfiguration lists it: the update is rolled back. The
+        alarm need not exist in the sandbox's CloudWatch (when it does, its state follows)."""
+        self._call("POST", "/faults", {"type": "alarm", "alarm": alarm})
+
+    def shadow_records(self, endpoint: str) -> list[dict[str, Any]]:
+        """The shadow variants' latest answers to copies of `endpoint`'s invocations, oldest
+        first: {"variant", "production_variant", "status", "content_type", "body" (capped)}."""
+        query = urllib.parse.urlencode({"endpoint": endpoint})
+        found = self._call("GET", f"/shadow?{query}").get("records", [])
+        return [dict(r) for r in found if isinstance(r, dict)]
 
     def throttle(self, fraction: float, service: str | None = None) -> None:
         self._call(

@@ -14,6 +14,12 @@ that does not come up (the script does not import, model_fn raises, the worker d
 What the sandbox cannot run at all (an image without the handler contract, a framework or
 package not installed here: `NotRunnableHere`) is not a failed start: such an endpoint goes
 InService and its invocations answer the reason.
+A multi-model variant (Mode MultiModel) starts with no worker; each TargetModel an invocation
+names (`InvocationTarget.target_model`) gets a worker of its own, loaded from
+`<ModelDataUrl><TargetModel>` into `<variant>.models/<digest>/` on its first invocation. Its
+object's ETag is checked on every invocation (`stat_object`): a replaced archive is loaded
+again at once (SageMaker would serve its cached copy until evicting it). `invoke(timeout=)`
+replaces the invoke timeout for one call (async inference's InvocationTimeoutSeconds).
 Workers are reused until moto reports the deployment released (replaced or deleted), then closed
 as soon as no invocation is using them. At most `max_idle_workers` idle workers stay up (a
 model process costs 100-300 MB, and a repository of a hundred endpoints must fit on a laptop):
@@ -24,6 +30,7 @@ artifacts, by its next invocation, as a cold start. Every failure of an invocati
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import shutil
@@ -72,6 +79,10 @@ class WorkerFactory(Protocol):
 ObjectReader = Callable[[str, str, str], bytes]
 """(account_id, region, s3://bucket/key) -> the object's bytes; raises ModelInvocationError."""
 
+ObjectStat = Callable[[str, str, str], str | None]
+"""(account_id, region, s3://bucket/key) -> the object's ETag, None when there is no such
+object; raises ModelInvocationError for a URL that is not s3://bucket/key."""
+
 
 class _NotRunnable(ModelInvocationError):
     """The sandbox cannot run this model at all; SageMaker might."""
@@ -95,6 +106,21 @@ def read_moto_object(account_id: str, region: str, url: str) -> bytes:
     if obj is None:
         raise ModelInvocationError(_SERVER_ERROR, f"model data {url} does not exist")
     return bytes(obj.value)
+
+
+def stat_moto_object(account_id: str, region: str, url: str) -> str | None:
+    """The ETag of an object in moto's own S3 backend, in this process; None when it (or its
+    bucket) does not exist."""
+    from moto.core.exceptions import ServiceException
+    from moto.s3.models import s3_backends
+    from moto.utilities.utils import get_partition
+
+    bucket, key = parse_s3_url(url)
+    try:
+        obj = s3_backends[account_id][get_partition(region)].get_object(bucket, key)
+    except ServiceException:
+        return None
+    return None if obj is None else str(obj.etag)
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
@@ -146,6 +172,25 @@ class _Entry:
     retired: bool = False
     # When it was last used, in ModelHost's own count of uses (for closing the oldest first).
     last_used: int = 0
+    # A multi-model archive's ETag when its worker started: another one means a new archive.
+    version: str | None = None
+
+
+# (deployment key, variant name, TargetModel or "" for the variant's own model)
+_Key = tuple[str, str, str]
+
+
+def _key(target: InvocationTarget) -> _Key:
+    return (target.deployment_key, target.variant.variant_name, target.target_model or "")
+
+
+def model_url(target: InvocationTarget) -> str | None:
+    """The model.tar.gz a target runs: a multi-model variant's TargetModel is a key under its
+    ModelDataUrl, which SageMaker joins as they are (the prefix ends with "/")."""
+    url = target.variant.model_data_url
+    if target.target_model is None or url is None:
+        return url
+    return url + target.target_model
 
 
 # How many idle model workers the sandbox keeps up (DEPLOYSPEC_SANDBOX_MAX_WORKERS).
@@ -179,6 +224,7 @@ class ModelHost:
         cache_dir: Path,
         *,
         read_object: ObjectReader = read_moto_object,
+        stat_object: ObjectStat = stat_moto_object,
         worker_factory: WorkerFactory = ModelWorker,
         startup_timeout: float = 60.0,
         invoke_timeout: float = 60.0,
@@ -188,33 +234,63 @@ class ModelHost:
         self._max_idle_workers = max(1, max_idle_workers)
         self._uses = 0
         self._read_object = read_object
+        self._stat_object = stat_object
         self._worker_factory = worker_factory
         self._startup_timeout = startup_timeout
         self._invoke_timeout = invoke_timeout
         self._lock = threading.Lock()
-        self._entries: dict[tuple[str, str], _Entry] = {}
+        self._entries: dict[_Key, _Entry] = {}
         self._closed = False
 
     def invoke(
-        self, target: InvocationTarget, body: bytes, content_type: str, accept: str
+        self,
+        target: InvocationTarget,
+        body: bytes,
+        content_type: str,
+        accept: str,
+        timeout: float | None = None,
     ) -> tuple[bytes, str]:
-        key = (target.deployment_key, target.variant.variant_name)
+        """Run `body` through the target's model; `timeout` (seconds) replaces the host's
+        invoke timeout (async inference's InvocationTimeoutSeconds)."""
         with self._lock:
             if self._closed:
                 raise ModelInvocationError(_SERVER_ERROR, "the sandbox is shutting down")
-            entry = self._entries.setdefault(key, _Entry())
+            entry = self._entries.setdefault(_key(target), _Entry())
             entry.in_use += 1
         try:
             with entry.start_lock:
+                version = self._archive_version(target)
+                if entry.worker is not None and version != entry.version:
+                    # The archive under this TargetModel changed: SageMaker would keep the
+                    # cached model until it is evicted; the sandbox loads the new one at once.
+                    stale, entry.worker = entry.worker, None
+                    _close_quietly(stale)
                 if entry.worker is None:
                     entry.worker = self._start(target)
+                    entry.version = version
                 worker = entry.worker
             try:
-                return worker.invoke(body, content_type, accept, timeout=self._invoke_timeout)
+                return worker.invoke(
+                    body,
+                    content_type,
+                    accept,
+                    timeout=self._invoke_timeout if timeout is None else timeout,
+                )
             except ModelError as error:
                 raise _invocation_error(error) from error
         finally:
             self._done_with(entry)
+
+    def _archive_version(self, target: InvocationTarget) -> str | None:
+        """A multi-model target's archive ETag (None for a variant's own model, which never
+        changes under a deployment: a new model is a new deployment)."""
+        url = model_url(target)
+        if target.target_model is None or url is None:
+            return None
+        version = self._stat_object(target.account_id, target.region, url)
+        if version is None:
+            raise _ModelDataUnavailable(404, f"model data {url} does not exist")
+        return version
 
     def start(self, targets: tuple[InvocationTarget, ...]) -> _Startup:
         """Bring the variants' workers up on a background thread (SageMaker's startup)."""
@@ -226,9 +302,7 @@ class ModelHost:
             # Registered now, not on the thread: a release or reset in between must see them.
             entries = []
             for target in targets:
-                entry = self._entries.setdefault(
-                    (target.deployment_key, target.variant.variant_name), _Entry()
-                )
+                entry = self._entries.setdefault(_key(target), _Entry())
                 entry.in_use += 1
                 entries.append((target, entry))
         thread = threading.Thread(
@@ -253,6 +327,9 @@ class ModelHost:
 
     def _warm(self, target: InvocationTarget, entry: _Entry) -> ContainerFailure | None:
         variant = target.variant.variant_name
+        if target.variant.multi_model and target.target_model is None:
+            # A multi-model container starts empty: models load on their first invocation.
+            return None
         try:
             with entry.start_lock:
                 if entry.worker is None and not entry.retired:
@@ -291,8 +368,8 @@ class ModelHost:
                 entry.retired = True
         for key, entry in zip(retired, entries, strict=True):
             self._close_if_idle(entry)
-            shutil.rmtree(self._model_dir(*key), ignore_errors=True)
-            shutil.rmtree(self._source_dir(*key), ignore_errors=True)
+            shutil.rmtree(self._model_dir(key), ignore_errors=True)
+            shutil.rmtree(self._source_dir(key), ignore_errors=True)
 
     def release_all(self) -> None:
         with self._lock:
@@ -346,17 +423,25 @@ class ModelHost:
         except ModelError as error:
             log.warning("closing a model worker failed: %s", error.message)
 
-    def _model_dir(self, deployment_key: str, variant_name: str) -> Path:
-        return self._cache_dir / deployment_key / variant_name.replace("/", "_")
+    def _model_dir(self, key: _Key) -> Path:
+        deployment_key, variant_name, target_model = key
+        variant_dir = self._cache_dir / deployment_key / variant_name.replace("/", "_")
+        if not target_model:
+            return variant_dir
+        # TargetModel is any printable text (slashes, dots): a digest names its folder safely.
+        digest = hashlib.sha256(target_model.encode()).hexdigest()[:16]
+        return variant_dir.with_name(variant_dir.name + ".models") / digest
 
-    def _source_dir(self, deployment_key: str, variant_name: str) -> Path:
-        return self._cache_dir / deployment_key / (variant_name.replace("/", "_") + ".sourcedir")
+    def _source_dir(self, key: _Key) -> Path:
+        model_dir = self._model_dir(key)
+        return model_dir.with_name(model_dir.name + ".sourcedir")
 
     def _start(self, target: InvocationTarget) -> Worker:
         variant = target.variant
-        if variant.model_data_url:
+        url = model_url(target)
+        if url:
             try:
-                data = self._read_object(target.account_id, target.region, variant.model_data_url)
+                data = self._read_object(target.account_id, target.region, url)
             except ModelInvocationError as error:
                 raise _ModelDataUnavailable(error.status_code, error.message) from error
         framework = framework_from_image(variant.image) if variant.image else None
@@ -367,13 +452,13 @@ class ModelHost:
                 "it runs only SageMaker framework images (scikit-learn, XGBoost, PyTorch, "
                 "TensorFlow, Hugging Face) from a model.tar.gz",
             )
-        if not variant.model_data_url:
+        if not url:
             raise _NotRunnable(
                 _SERVER_ERROR,
                 f"model {variant.model_name} has no ModelDataUrl; the sandbox runs models only "
                 "from a model.tar.gz in S3",
             )
-        model_dir = self._model_dir(target.deployment_key, variant.variant_name)
+        model_dir = self._model_dir(_key(target))
         shutil.rmtree(model_dir, ignore_errors=True)
         extract_model_archive(data, model_dir)
         code_dir = self._submitted_code(target)
@@ -405,7 +490,7 @@ class ModelHost:
                 f"SAGEMAKER_SUBMIT_DIRECTORY {url}: the source code cannot be downloaded: "
                 f"{error.message}",
             ) from error
-        source_dir = self._source_dir(target.deployment_key, target.variant.variant_name)
+        source_dir = self._source_dir(_key(target))
         shutil.rmtree(source_dir, ignore_errors=True)
         try:
             extract_model_archive(data, source_dir)
@@ -414,6 +499,13 @@ class ModelHost:
                 error.status_code, f"SAGEMAKER_SUBMIT_DIRECTORY {url}: {error.message}"
             ) from error
         return source_dir
+
+
+def _close_quietly(worker: Worker) -> None:
+    try:
+        worker.close()
+    except ModelError as error:
+        log.warning("closing a model worker failed: %s", error.message)
 
 
 def _log_text(error: ModelInvocationError) -> str:

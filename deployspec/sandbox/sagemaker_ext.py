@@ -7,15 +7,63 @@ attribute it touched). Afterwards, in server mode and under `mock_aws` alike:
   read from moto's state manager, model name `sagemaker::endpoint` (`{"progression":
   "immediate"}` by default, `{"progression": "time", "seconds": S}` through
   `set_transition_seconds`, at most an hour). Transitions are settled lazily, from timestamps,
-  under one lock, whenever endpoints are read or changed: no timers, and no threads of this
-  module's own (an invoker may bring containers up on its own; see below).
+  under one lock, whenever endpoints are read, changed or invoked: no timers. The module's one
+  thread of its own copies invocations to shadow variants (below); an invoker may bring
+  containers up on threads of its own.
 - UpdateEndpoint exists (RetainAllVariantProperties, ExcludeRetainedVariantProperties,
   DeploymentConfig, RetainDeploymentConfig); while Updating, DescribeEndpoint shows the old
   config plus PendingDeploymentSummary, as AWS does.
+- Updates shift traffic as their DeploymentConfig says (the one given, or the retained one).
+  The new fleet is provisioned first (the transition delay, and until its containers are up;
+  PendingDeploymentSummary variants `Creating`), the old fleet taking all traffic. Then
+  BlueGreenUpdatePolicy ALL_AT_ONCE moves all traffic to it, CANARY first CanarySize then all,
+  LINEAR LinearStepSize more per step, RollingUpdatePolicy MaximumBatchSize more per batch
+  (a CAPACITY_PERCENT share, or INSTANCE_COUNT over the new config's instance count). Each
+  step is a baking period of WaitIntervalInSeconds (pending variants `Baking`, StatusMessage
+  naming the share); after the last one, TerminationWaitInSeconds with all traffic on the new
+  fleet; then the endpoint is InService on the new config. Waits are AWS seconds scaled by
+  the transition delay at the time of the update: `transition_seconds / AWS_SECONDS_PER_
+  TRANSITION` sandbox seconds per AWS second (one transition stands for a minute of AWS's
+  time; 0 makes every wait instant). An update without DeploymentConfig switches at once once
+  provisioned. As AWS's guardrail exclusions say, endpoints with Inf1 instances, an
+  AcceleratorType or serverless variants fall back to all at once with no baking; canary,
+  linear and rolling updates need the same variant names in the old and new config, and
+  rolling updates are refused for serverless and multi-variant endpoints (ValidationException;
+  the wording is the sandbox's, AWS's is not public). CanarySize and LinearStepSize limits
+  (at most 50 %, 10-50 %) and MaximumExecutionTimeoutInSeconds are not enforced.
+- Rollback alarms: while a baking period runs, an alarm of the DeploymentConfig's
+  AutoRollbackConfiguration in ALARM state in moto's CloudWatch (`set_alarm_state`), or the
+  one-shot fault `faults.alarm_during_next_update(NAME)` for an update that lists NAME (it
+  trips halfway through the first baking period, moto's alarm of that name, if there is one,
+  going to ALARM and back to OK once the rollback is done), rolls the update back: all traffic
+  returns to the old fleet at once, the new one is torn down (one transition delay, pending
+  variants `Deleting`), and the endpoint is InService on the old config with a FailureReason
+  naming the alarm.
+- Invocations without TargetVariant go to a production variant picked at random in
+  proportion to its current weight (InitialVariantWeight, 1.0 when not given; then
+  UpdateEndpointWeightsAndCapacities' DesiredWeight once that update is done); a variant of
+  weight 0 answers only when targeted. During an update the new fleet takes its share of the
+  invocations (then by its own weights), TargetVariant included. The draws come from one
+  `random.Random` per process, seeded at `install()` (and by `seed_routing`) from
+  $DEPLOYSPEC_SANDBOX_SEED (any text), else `DEFAULT_SEED`: the same calls get the same
+  variants. `x-Amzn-Invoked-Production-Variant` names the variant that answered.
+  CreateEndpointConfig and UpdateEndpointWeightsAndCapacities refuse weights that are all 0.
+- Shadow variants: CreateEndpointConfig keeps ShadowProductionVariants (moto drops them);
+  DescribeEndpointConfig, DescribeEndpoint and PendingDeploymentSummary return them as AWS
+  does. AWS's rules are refused at CreateEndpointConfig, as its docs word them: at most one
+  shadow variant, and then at most one production variant; none with serverless variants,
+  AsyncInferenceConfig, multi-model or multi-container models, Inf1 instances or an
+  AcceleratorType; a shadow's name must differ from the production variant's. The invoker
+  brings a shadow's container up like any variant's. Every invocation answered by the
+  production variant is copied to the shadow after the answer, on the module's thread (a
+  bounded queue: copies beyond it are dropped, as sampling would), never delaying or changing
+  the caller's answer; `shadows.records(endpoint)` keeps the last `SHADOW_RECORDS` answers
+  (variant, status, content type, body capped at `SHADOW_BODY_LIMIT` characters), which the
+  sandbox's log also shows.
 - Creating a model, endpoint config or endpoint whose name exists, and looking up a missing one,
   fail with AWS's ValidationException messages instead of overwriting or moto's wording.
 - `faults` makes the next create or update of a named endpoint fail (update: rolled back to the
-  old config with a FailureReason, or Failed).
+  old config with a FailureReason, or Failed), or trips a rollback alarm (above).
 - Endpoint configs accept every instance type in botocore's ProductionVariantInstanceType enum
   (moto's own list stops at older families such as ml.m5 and rejects ml.g5, ml.m6i, ml.inf2).
 - DescribeModel, DescribeEndpointConfig and DescribeEndpoint return the keys AWS returns: an
@@ -26,7 +74,8 @@ attribute it touched). Afterwards, in server mode and under `mock_aws` alike:
   second tag with the same key).
 - UpdateEndpointWeightsAndCapacities changes only the properties the request names (moto set
   the others to None) and, as AWS, shows the new DesiredWeight / DesiredInstanceCount while
-  the endpoint is Updating, the Current* values following once it is InService again.
+  the endpoint is Updating, the Current* values following once it is InService again (and
+  routing with them); a variant the endpoint lacks gets AWS's ValidationException.
 - With an invoker installed, creating or updating an endpoint brings its containers up
   (`EndpointInvoker.start`): the endpoint stays Creating or Updating until they are up, and when
   one is not, the create ends Failed and the update is rolled back to the old config, with
@@ -38,6 +87,10 @@ attribute it touched). Afterwards, in server mode and under `mock_aws` alike:
   Bodies over the endpoint's limit are refused as AWS refuses them: over 4 MB on a serverless
   endpoint (ValidationError), over the service model's 6 MB on a real-time one (HTTP 413); a
   model's response over the same limits is a ModelError, and model error texts are capped.
+- Async inference (AsyncInferenceConfig, InvokeEndpointAsync run in the background) and
+  multi-model endpoints (Mode MultiModel, TargetModel) are async_inference.py's and
+  multi_model.py's, each with its contract; this module calls them from CreateModel,
+  CreateEndpointConfig, UpdateEndpoint, DescribeEndpoint, InvokeEndpoint and install().
 
 Nothing here knows about deployspec: the module is meant to be offered to moto as it stands.
 """
@@ -47,14 +100,19 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import math
+import os
+import queue
+import random
 import re
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 from urllib.parse import unquote
 
@@ -101,6 +159,9 @@ class VariantTarget:
     model_data_url: str | None
     environment: Mapping[str, str]
     serverless: bool = False
+    multi_model: bool = False
+    """The container's Mode is MultiModel: ModelDataUrl is a prefix; invocations name a
+    TargetModel under it (multi_model.py)."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +171,11 @@ class Deployment:
     key: str
     endpoint_config_name: str
     variants: tuple[VariantTarget, ...]
+    shadows: tuple[VariantTarget, ...] = ()
+    """ShadowProductionVariants: they get a copy of what the production variant answers."""
+    async_inference_config: Mapping[str, Any] | None = None
+    """The config's AsyncInferenceConfig: invoked through InvokeEndpointAsync only
+    (async_inference.py)."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +185,10 @@ class InvocationTarget:
     endpoint_name: str
     deployment_key: str
     variant: VariantTarget
+    shadows: tuple[VariantTarget, ...] = ()
+    """The shadow variants of the deployment answering, to be sent a copy of the invocation."""
+    target_model: str | None = None
+    """A multi-model variant's TargetModel: the archive under its ModelDataUrl prefix."""
 
 
 class ModelInvocationError(Exception):
@@ -178,6 +248,7 @@ class EndpointFaults:
         self._create: dict[str, str] = {}
         self._update: dict[str, UpdateFault] = {}
         self._refuse: dict[str, str] = {}
+        self._alarms: set[str] = set()
 
     def fail_next_create(self, endpoint_name: str, reason: str) -> None:
         with self._lock:
@@ -192,6 +263,22 @@ class EndpointFaults:
         never starts updating."""
         with self._lock:
             self._refuse[endpoint_name] = reason
+
+    def alarm_during_next_update(self, alarm_name: str) -> None:
+        """CloudWatch alarm `alarm_name` goes into ALARM during the next update of any endpoint
+        whose AutoRollbackConfiguration lists it, which SageMaker then rolls back. The alarm
+        need not exist in moto's CloudWatch; when it does, its state follows."""
+        with self._lock:
+            self._alarms.add(alarm_name)
+
+    def take_alarm(self, listed: Iterable[str]) -> str | None:
+        """The first of `listed` armed to trip, disarmed now; None when none is."""
+        with self._lock:
+            for name in listed:
+                if name in self._alarms:
+                    self._alarms.discard(name)
+                    return name
+            return None
 
     def take_refusal(self, endpoint_name: str) -> str | None:
         with self._lock:
@@ -210,6 +297,7 @@ class EndpointFaults:
             self._create.clear()
             self._update.clear()
             self._refuse.clear()
+            self._alarms.clear()
 
     def describe(self) -> dict[str, Any]:
         with self._lock:
@@ -220,6 +308,7 @@ class EndpointFaults:
                     for name, f in self._update.items()
                 },
                 "refuse_next_update": dict(self._refuse),
+                "alarm_next_update": sorted(self._alarms),
             }
 
 
@@ -265,6 +354,205 @@ def transition_seconds() -> float:
     return 0.0
 
 
+# How many seconds of AWS's time one sandbox transition stands for: deployment waits
+# (WaitIntervalInSeconds, TerminationWaitInSeconds) last wait * transition / this.
+AWS_SECONDS_PER_TRANSITION = 60.0
+
+
+# --- routing -----------------------------------------------------------------------------------
+
+SEED_ENV = "DEPLOYSPEC_SANDBOX_SEED"
+DEFAULT_SEED = "deployspec-sandbox"
+# AWS's default when InitialVariantWeight is not given.
+DEFAULT_WEIGHT = 1.0
+_routing = random.Random(DEFAULT_SEED)
+
+
+def seed_routing(seed: str | None = None) -> None:
+    """Start the routing draws again from `seed` (None: $DEPLOYSPEC_SANDBOX_SEED, else
+    DEFAULT_SEED); the same invocations then reach the same variants."""
+    with _LOCK:
+        _routing.seed(seed if seed is not None else os.environ.get(SEED_ENV) or DEFAULT_SEED)
+
+
+def _weight(summary: Mapping[str, Any] | None) -> float:
+    """The weight a variant routes with: the current one (the desired one only while an
+    update of the weights has not completed)."""
+    for key in ("CurrentWeight", "DesiredWeight"):
+        value = (summary or {}).get(key)
+        if value is not None:
+            return float(value)
+    return DEFAULT_WEIGHT
+
+
+def _pick_weighted(
+    variants: tuple[VariantTarget, ...], summaries: list[dict[str, Any]], endpoint_name: str
+) -> VariantTarget:
+    by_name = {s.get("VariantName"): s for s in summaries}
+    weighted = [(v, _weight(by_name.get(v.variant_name))) for v in variants]
+    candidates = [(v, w) for v, w in weighted if w > 0]
+    if not candidates:
+        # Refused where weights are set; kept for an endpoint moto was given directly.
+        raise RuntimeValidationError(
+            f"Endpoint {endpoint_name} has no production variant with a weight above 0."
+        )
+    if len(candidates) == 1:
+        return candidates[0][0]
+    draw = _routing.random() * sum(w for _, w in candidates)
+    for variant, weight in candidates:
+        draw -= weight
+        if draw < 0:
+            return variant
+    return candidates[-1][0]  # float rounding at the very top of the range
+
+
+# --- shadow copies -----------------------------------------------------------------------------
+
+# The answers kept per endpoint, and the characters of each body kept.
+SHADOW_RECORDS = 100
+SHADOW_BODY_LIMIT = 4096
+# Copies waiting for the shadow's model beyond this are dropped: a slow shadow must not make
+# the sandbox hold an unbounded backlog of request bodies.
+SHADOW_QUEUE = 256
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _ShadowCopy:
+    invoker: EndpointInvoker
+    target: InvocationTarget
+    production_variant: str
+    body: bytes
+    content_type: str
+    accept: str
+
+
+class ShadowMirror:
+    """Sends shadow variants their copies on one thread of its own and keeps their answers."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._queue: queue.Queue[_ShadowCopy] = queue.Queue(maxsize=SHADOW_QUEUE)
+        self._records: dict[str, deque[dict[str, Any]]] = {}
+        self._unfinished = 0
+        self._thread: threading.Thread | None = None
+
+    def submit(
+        self,
+        invoker: EndpointInvoker,
+        target: InvocationTarget,
+        body: bytes,
+        content_type: str,
+        accept: str,
+    ) -> None:
+        """Queue a copy of an invocation `target` answered for each of its shadows; returns at
+        once (a full queue drops the copy)."""
+        for shadow in target.shadows:
+            copy = _ShadowCopy(
+                invoker,
+                InvocationTarget(
+                    target.account_id,
+                    target.region,
+                    target.endpoint_name,
+                    target.deployment_key,
+                    shadow,
+                ),
+                target.variant.variant_name,
+                body,
+                content_type,
+                accept,
+            )
+            with self._lock:
+                try:
+                    self._queue.put_nowait(copy)
+                except queue.Full:
+                    log.warning(
+                        "endpoint %s: copy for shadow variant %s dropped (%d copies waiting)",
+                        target.endpoint_name,
+                        shadow.variant_name,
+                        SHADOW_QUEUE,
+                    )
+                    continue
+                self._unfinished += 1
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="sandbox-shadow-copies", daemon=True
+                    )
+                    self._thread.start()
+
+    def records(self, endpoint_name: str) -> list[dict[str, Any]]:
+        """The shadows' latest answers for `endpoint_name`, oldest first."""
+        with self._lock:
+            return [dict(r) for r in self._records.get(endpoint_name, ())]
+
+    def drain(self, timeout: float) -> bool:
+        """Wait until every queued copy has been answered; False on timeout."""
+        with self._lock:
+            return self._lock.wait_for(lambda: self._unfinished == 0, timeout)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._records.clear()
+
+    def _run(self) -> None:
+        while True:
+            copy = self._queue.get()
+            try:
+                record = self._answer(copy)
+                with self._lock:
+                    kept = self._records.setdefault(
+                        copy.target.endpoint_name, deque(maxlen=SHADOW_RECORDS)
+                    )
+                    kept.append(record)
+            finally:
+                with self._lock:
+                    self._unfinished -= 1
+                    self._lock.notify_all()
+
+    def _answer(self, copy: _ShadowCopy) -> dict[str, Any]:
+        target = copy.target
+        try:
+            output, output_type = copy.invoker.invoke(
+                target, copy.body, copy.content_type, copy.accept
+            )
+            status, content_type = 200, output_type
+            text = output.decode("utf-8", "replace")
+        except ModelInvocationError as error:
+            status, content_type, text = error.status_code, "text/plain", error.message
+        except Exception as error:  # a fault of the sandbox must not end the copies for good
+            log.exception("endpoint %s: copying to shadow variant failed", target.endpoint_name)
+            status, content_type, text = 500, "text/plain", f"{type(error).__name__}: {error}"
+        body = cap_text(text, SHADOW_BODY_LIMIT)
+        log.info(
+            "endpoint %s: shadow variant %s answered %d (%s): %s",
+            target.endpoint_name,
+            target.variant.variant_name,
+            status,
+            content_type,
+            cap_text(body, 200),
+        )
+        return {
+            "variant": target.variant.variant_name,
+            "production_variant": copy.production_variant,
+            "status": status,
+            "content_type": content_type,
+            "body": body,
+        }
+
+
+shadows = ShadowMirror()
+
+
+def mirror_to_shadows(
+    target: InvocationTarget, body: bytes, content_type: str, accept: str
+) -> None:
+    """Copy an invocation the production variant answered to the deployment's shadows."""
+    invoker = _invoker
+    if invoker is not None and target.shadows:
+        shadows.submit(invoker, target, body, content_type, accept)
+
+
 # --- bookkeeping kept on each backend instance -------------------------------------------------
 
 
@@ -280,6 +568,69 @@ class _Transition:
     raw_variants: list[dict[str, Any]] = field(default_factory=list)
     data_capture_config: Any = None
     startup: ContainerStartup | None = None
+    shadow_variants: list[dict[str, Any]] = field(default_factory=list)
+    begun: float = 0.0
+    """The clock's reading when the transition was scheduled (for the phases' StartTime)."""
+    rollout: _Rollout | None = None
+    """How an update moves traffic once its fleet is up (updates only)."""
+
+    def at(self, moment: float) -> datetime:
+        """The wall time of a reading of the transition clock."""
+        return self.started + timedelta(seconds=moment - self.begun)
+
+
+@dataclass(frozen=True)
+class _Step:
+    share: float
+    """The share of invocations the new fleet takes during the step."""
+    bake: float
+    """How long the step's baking period lasts, in sandbox seconds."""
+
+
+@dataclass
+class _Rollout:
+    """An update's traffic shifting, and how far it has come (see the module docstring)."""
+
+    steps: tuple[_Step, ...] = ()
+    termination: float = 0.0
+    alarms: tuple[str, ...] = ()
+    """The AutoRollbackConfiguration's alarm names."""
+    injected_alarm: str | None = None
+    """The alarm the fault trips halfway through the first baking period."""
+    teardown: float = 0.0
+    """How long tearing the new fleet down takes when the update is rolled back."""
+    waited_for_startup: bool = False
+    provisioned_at: float | None = None
+    rollback_at: float | None = None
+    rollback_alarm: str | None = None
+
+    def baking(self) -> float:
+        return sum(step.bake for step in self.steps)
+
+    def share(self, now: float) -> float:
+        """The share of invocations the new fleet takes at `now`."""
+        rolled_back = self.rollback_at is not None and now >= self.rollback_at
+        if self.provisioned_at is None or rolled_back:
+            return 0.0
+        elapsed = now - self.provisioned_at
+        for step in self.steps:
+            if elapsed < step.bake:
+                return step.share
+            elapsed -= step.bake
+        return 1.0
+
+    def phase(self, now: float) -> tuple[float, str]:
+        """When the new fleet's current phase began, and its StatusMessage, once provisioned."""
+        start = self.provisioned_at or 0.0
+        for step in self.steps:
+            if now < start + step.bake:
+                break
+            start += step.bake
+        else:
+            if self.steps:
+                return start, "Baking done: all traffic on the new fleet until the old one goes"
+            return start, "All traffic on the new fleet"
+        return start, f"Baking: {self.share(now):.0%} of the traffic on the new fleet"
 
 
 @dataclass
@@ -301,33 +652,43 @@ def _arn(backend: SageMakerModelBackend, kind: str, name: str) -> str:
     return arn_formatter(kind, name, backend.account_id, backend.region_name)
 
 
+def _shadow_variants(config: FakeEndpointConfig) -> list[dict[str, Any]]:
+    """The config's ShadowProductionVariants (kept by create_endpoint_config; moto has none)."""
+    return list(getattr(config, "shadow_production_variants", None) or [])
+
+
+def _variant_target(backend: SageMakerModelBackend, variant: Mapping[str, Any]) -> VariantTarget:
+    model = backend._models.get(variant["ModelName"])
+    if model is None:
+        raise _missing_model(backend, variant["ModelName"])
+    container = model.primary_container or (model.containers[0] if model.containers else {})
+    return VariantTarget(
+        variant_name=variant["VariantName"],
+        model_name=model.model_name,
+        image=container.get("Image"),
+        model_data_url=container.get("ModelDataUrl"),
+        environment=dict(container.get("Environment") or {}),
+        serverless=bool(variant.get("ServerlessConfig")),
+        multi_model=container.get("Mode") == "MultiModel",
+    )
+
+
 def _snapshot(backend: SageMakerModelBackend, config_name: str) -> Deployment:
     config = backend.endpoint_configs[config_name]
-    variants = []
-    for variant in config.production_variants:
-        model = backend._models.get(variant["ModelName"])
-        if model is None:
-            arn = _arn(backend, "model", variant["ModelName"])
-            raise ValidationError(message=f'Could not find model "{arn}".')
-        container = model.primary_container or (model.containers[0] if model.containers else {})
-        variants.append(
-            VariantTarget(
-                variant_name=variant["VariantName"],
-                model_name=model.model_name,
-                image=container.get("Image"),
-                model_data_url=container.get("ModelDataUrl"),
-                environment=dict(container.get("Environment") or {}),
-                serverless=bool(variant.get("ServerlessConfig")),
-            )
-        )
+    variants = [_variant_target(backend, v) for v in config.production_variants]
+    shadow_variants = [_variant_target(backend, v) for v in _shadow_variants(config)]
     digest = hashlib.sha256(
-        json.dumps([v.__dict__ for v in variants], sort_keys=True, default=str).encode()
+        json.dumps(
+            [v.__dict__ for v in variants + shadow_variants], sort_keys=True, default=str
+        ).encode()
     ).hexdigest()[:12]
     raw_key = f"{backend.account_id}-{backend.region_name}-{config_name}-{digest}"
     return Deployment(
         key=re.sub(r"[^A-Za-z0-9-]", "_", raw_key),
         endpoint_config_name=config_name,
         variants=tuple(variants),
+        shadows=tuple(shadow_variants),
+        async_inference_config=config.async_inference_config or None,
     )
 
 
@@ -339,8 +700,9 @@ def _schedule(
     **details: Any,
 ) -> None:
     endpoint.endpoint_status = status
+    now = _clock()
     _book(backend).pending[endpoint.endpoint_name] = _Transition(
-        kind=kind, due=_clock() + transition_seconds(), started=utcnow(), **details
+        kind=kind, due=now + transition_seconds(), started=utcnow(), begun=now, **details
     )
 
 
@@ -391,6 +753,7 @@ def _complete(
     deployment = _deployment_of(t)
     endpoint.endpoint_config_name = deployment.endpoint_config_name
     endpoint.production_variants = t.variants
+    setattr(endpoint, "shadow_production_variants", t.shadow_variants)  # noqa: B010 - not moto's
     endpoint.data_capture_config = t.data_capture_config
     endpoint.endpoint_status = "InService"
     old = book.deployments.get(name)
@@ -406,15 +769,108 @@ def _settle(backend: SageMakerModelBackend) -> list[str]:
     now = _clock()
     released: list[str] = []
     for name, transition in sorted(book.pending.items(), key=lambda item: item[1].due):
-        if transition.due > now:
+        if not _over(backend, name, transition, now):
             continue
-        if transition.startup is not None and not transition.startup.finished():
-            continue  # as on AWS, Creating and Updating last until the containers are up
         del book.pending[name]
         endpoint = backend.endpoints.get(name)
         if endpoint is not None:
             released += _complete(backend, book, endpoint, transition)
     return released
+
+
+def _over(backend: SageMakerModelBackend, name: str, t: _Transition, now: float) -> bool:
+    """Whether transition `t` of endpoint `name` is done at `now`; moves an update through its
+    traffic shifting (and a rollback) on the way."""
+    if t.due > now:
+        return False
+    rollout = t.rollout
+    if rollout is None or rollout.provisioned_at is None:
+        if t.startup is not None and not t.startup.finished():
+            # As on AWS, Creating and Updating last until the containers are up.
+            if rollout is not None:
+                rollout.waited_for_startup = True
+            return False
+        if rollout is None:
+            return True
+        # Up by the transition's end, or (containers slower than that) now.
+        rollout.provisioned_at = now if rollout.waited_for_startup else t.due
+        if t.failure is None:
+            t.failure = _startup_failure(backend, name, t)
+        if t.failure is not None:
+            return True  # the new fleet never takes traffic: rolled back (or Failed) at once
+    provisioned = rollout.provisioned_at
+    if rollout.rollback_at is None:
+        _watch_alarms(backend, rollout, provisioned, now)
+    if rollout.rollback_at is not None:
+        if now < rollout.rollback_at + rollout.teardown:
+            return False
+        t.failure = _alarm_failure(rollout.rollback_alarm)
+        t.rollback = True
+        if rollout.rollback_alarm == rollout.injected_alarm:
+            _set_alarm_state(
+                backend,
+                rollout.rollback_alarm,
+                "OK",
+                "deployspec sandbox: the alarm fault is spent, traffic is back on the old fleet",
+            )
+        return True
+    return now >= provisioned + rollout.baking() + rollout.termination
+
+
+def _watch_alarms(
+    backend: SageMakerModelBackend, rollout: _Rollout, provisioned: float, now: float
+) -> None:
+    """Start the rollback when an alarm trips during a baking period."""
+    if not rollout.steps:
+        return  # no baking period: nothing watches the alarms
+    if rollout.injected_alarm is not None:
+        trips = provisioned + rollout.steps[0].bake / 2
+        if now >= trips:
+            rollout.rollback_at, rollout.rollback_alarm = trips, rollout.injected_alarm
+            _set_alarm_state(
+                backend,
+                rollout.injected_alarm,
+                "ALARM",
+                "deployspec sandbox: alarm fault injected during the endpoint's update",
+            )
+            return
+    if provisioned <= now < provisioned + rollout.baking():
+        tripped = _alarm_in_alarm(backend, rollout.alarms)
+        if tripped is not None:
+            rollout.rollback_at, rollout.rollback_alarm = now, tripped
+
+
+def _cloudwatch(backend: SageMakerModelBackend) -> Any:
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    return cloudwatch_backends[backend.account_id][backend.region_name]
+
+
+def _alarm_in_alarm(backend: SageMakerModelBackend, names: tuple[str, ...]) -> str | None:
+    if not names:
+        return None
+    for alarm in _cloudwatch(backend).get_alarms_by_alarm_names(list(names)):
+        if alarm.state_value == "ALARM":
+            return str(alarm.name)
+    return None
+
+
+def _set_alarm_state(
+    backend: SageMakerModelBackend, name: str | None, state: str, reason: str
+) -> None:
+    """As CloudWatch's SetAlarmState would, when moto's CloudWatch has the alarm."""
+    cloudwatch = _cloudwatch(backend)
+    if name is not None and name in cloudwatch.alarms:
+        cloudwatch.set_alarm_state(name, reason, None, state)
+
+
+def _alarm_failure(alarm: str | None) -> str:
+    # AWS's FailureReason for an alarm rollback is not public; this names what happened.
+    return (
+        f'Endpoint update rolled back: CloudWatch alarm "{alarm}" of the '
+        "AutoRollbackConfiguration went into ALARM state during the deployment's baking "
+        "period. Traffic is back on the previous endpoint configuration."
+    )
 
 
 def _start_containers(
@@ -427,7 +883,7 @@ def _start_containers(
         InvocationTarget(
             backend.account_id, backend.region_name, endpoint_name, deployment.key, variant
         )
-        for variant in deployment.variants
+        for variant in deployment.variants + deployment.shadows
     )
     return invoker.start(targets)
 
@@ -496,6 +952,7 @@ def create_model(self: SageMakerModelBackend, model_name: str, **kwargs: Any) ->
         if model_name in self._models:
             arn = _arn(self, "model", model_name)
             raise ValidationError(message=f'Cannot create already existing model "{arn}".')
+        _check_model_shape(kwargs)
         return _original(SageMakerModelBackend, "create_model")(
             self, model_name=model_name, **kwargs
         )
@@ -527,15 +984,103 @@ def create_endpoint_config(
             raise ValidationError(
                 message=f'Cannot create already existing endpoint configuration "{arn}".'
             )
-        for variant in production_variants or []:
+        shadow_variants = list(kwargs.pop("shadow_production_variants", None) or [])
+        for variant in [*(production_variants or []), *shadow_variants]:
             if variant.get("ModelName") not in self._models:
                 raise _missing_model(self, str(variant.get("ModelName")))
-        return _original(SageMakerModelBackend, "create_endpoint_config")(
+        _refuse_zero_weights([_initial_weight(v) for v in production_variants or []])
+        _check_config_shape(self, production_variants or [], kwargs.get("async_inference_config"))
+        if shadow_variants:
+            async_config = kwargs.get("async_inference_config")
+            _refuse_shadow_config(self, production_variants or [], shadow_variants, async_config)
+        config = _original(SageMakerModelBackend, "create_endpoint_config")(
             self,
             endpoint_config_name=endpoint_config_name,
             production_variants=production_variants,
             **kwargs,
         )
+        if shadow_variants:
+            setattr(config, "shadow_production_variants", shadow_variants)  # noqa: B010
+        return config
+
+
+def _initial_weight(variant: Mapping[str, Any]) -> float:
+    weight = variant.get("InitialVariantWeight")
+    return DEFAULT_WEIGHT if weight is None else float(weight)
+
+
+def _refuse_zero_weights(weights: list[float]) -> None:
+    # AWS refuses a set of variants none of which could take traffic; its wording is not public.
+    if weights and not any(w > 0 for w in weights):
+        raise ValidationError(
+            message="At least one production variant must have a weight greater than 0: "
+            "with every weight 0 no variant would receive traffic."
+        )
+
+
+def _refuse_shadow_config(
+    backend: SageMakerModelBackend,
+    production: list[dict[str, Any]],
+    shadow_variants: list[dict[str, Any]],
+    async_config: Any,
+) -> None:
+    """AWS's shadow variant rules (the developer guide's "Create a shadow test" note and its
+    shadow test exclusions); the messages are the sandbox's, AWS's are not public."""
+    if len(shadow_variants) > 1:
+        raise ValidationError(
+            message="SageMaker supports a maximum of one shadow variant per endpoint; "
+            f"{len(shadow_variants)} ShadowProductionVariants were given."
+        )
+    if len(production) > 1:
+        raise ValidationError(
+            message="For an endpoint with a shadow variant, there can be a maximum of one "
+            f"production variant; {len(production)} ProductionVariants were given."
+        )
+    names = {v.get("VariantName") for v in production}
+    for shadow in shadow_variants:
+        if shadow.get("VariantName") in names:
+            raise ValidationError(
+                message=f'The shadow variant name "{shadow.get("VariantName")}" is also a '
+                "production variant's: variant names must be unique within the endpoint "
+                "configuration."
+            )
+        if "InstanceType" in shadow:
+            _check_instance_type(str(shadow["InstanceType"]))
+    if async_config:
+        raise ValidationError(
+            message="Shadow variants are not supported with asynchronous inference "
+            "(AsyncInferenceConfig)."
+        )
+    for variant in [*production, *shadow_variants]:
+        name = variant.get("VariantName")
+        if variant.get("ServerlessConfig"):
+            raise ValidationError(
+                message="Shadow variants are not supported with serverless inference: variant "
+                f'"{name}" has a ServerlessConfig.'
+            )
+        if str(variant.get("InstanceType", "")).startswith("ml.inf1."):
+            raise ValidationError(
+                message=f"Shadow variants are not supported on endpoints that use Inf1 "
+                f'instances: variant "{name}" uses {variant["InstanceType"]}.'
+            )
+        if variant.get("AcceleratorType"):
+            raise ValidationError(
+                message="Shadow variants are not supported on Amazon Elastic Inference "
+                f'endpoints: variant "{name}" has an AcceleratorType.'
+            )
+        model = backend._models[variant["ModelName"]]
+        containers = list(model.containers or [])
+        if len(containers) > 1:
+            raise ValidationError(
+                message="Shadow variants are not supported on multiple-container endpoints: "
+                f'model "{model.model_name}" has {len(containers)} containers.'
+            )
+        primary = model.primary_container or (containers[0] if containers else {})
+        if primary.get("Mode") == "MultiModel":
+            raise ValidationError(
+                message="Shadow variants are not supported on multi-model endpoints: model "
+                f'"{model.model_name}" has Mode MultiModel.'
+            )
 
 
 def describe_endpoint_config(self: SageMakerModelBackend, endpoint_config_name: str) -> Any:
@@ -575,6 +1120,10 @@ def create_endpoint(
             endpoint_config_name=endpoint_config_name,
             tags=tags or [],
         )
+        config = self.endpoint_configs[endpoint_config_name]
+        endpoint.production_variants = _summaries(endpoint, list(config.production_variants))
+        shadow_variants = _summaries(endpoint, _shadow_variants(config))
+        setattr(endpoint, "shadow_production_variants", shadow_variants)  # noqa: B010
         fault = faults.take_create(endpoint_name)
         _schedule(
             self,
@@ -584,7 +1133,8 @@ def create_endpoint(
             failure=fault,
             deployment=deployment,
             variants=[dict(v) for v in endpoint.production_variants],
-            raw_variants=list(self.endpoint_configs[endpoint_config_name].production_variants),
+            shadow_variants=[dict(v) for v in shadow_variants],
+            raw_variants=[*config.production_variants, *_shadow_variants(config)],
             startup=None if fault else _start_containers(self, endpoint_name, deployment),
         )
     _release(released)
@@ -600,9 +1150,25 @@ def describe_endpoint(self: SageMakerModelBackend, endpoint_name: str) -> dict[s
         response: dict[str, Any] = endpoint.response_object
         pending = _book(self).pending.get(endpoint_name)
         if pending is not None and pending.deployment is not None:
-            response["PendingDeploymentSummary"] = _pending_summary(pending)
+            response["PendingDeploymentSummary"] = _pending_summary(pending, _clock())
+        running = _book(self).deployments.get(endpoint_name)
+        if running is None and pending is not None:
+            running = pending.deployment  # Creating: the config it is being created with
+        if running is not None and running.async_inference_config:
+            response["AsyncInferenceConfig"] = running.async_inference_config
     _release(released)
     return response
+
+
+def _summaries(endpoint: FakeEndpoint, variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """DescribeEndpoint's ProductionVariantSummary of each variant: moto's, with the weight AWS
+    reports also when it is 0 or was not given (moto leaves both out)."""
+    summaries = endpoint._process_production_variants(variants)
+    for summary, variant in zip(summaries, variants, strict=True):
+        weight = _initial_weight(variant)
+        summary.setdefault("CurrentWeight", weight)
+        summary.setdefault("DesiredWeight", weight)
+    return summaries
 
 
 def _deployment_of(t: _Transition) -> Deployment:
@@ -612,21 +1178,47 @@ def _deployment_of(t: _Transition) -> Deployment:
     return t.deployment
 
 
-def _pending_summary(t: _Transition) -> dict[str, Any]:
+def _pending_summary(t: _Transition, now: float) -> dict[str, Any]:
     deployment = _deployment_of(t)
+    # raw_variants holds the config's production and shadow variants as they were requested.
     instance_types = {v["VariantName"]: v.get("InstanceType") for v in t.raw_variants}
-    variants = []
-    for variant in t.variants:
-        summary = {k: v for k, v in variant.items() if not k.startswith("Current")}
-        summary["VariantStatus"] = [{"Status": "Creating", "StartTime": t.started}]
-        if instance_types.get(variant["VariantName"]):
-            summary["InstanceType"] = instance_types[variant["VariantName"]]
-        variants.append(summary)
-    return {
+    status = _pending_status(t, now)
+
+    def summaries(variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        result = []
+        for variant in variants:
+            summary = {k: v for k, v in variant.items() if not k.startswith("Current")}
+            summary["VariantStatus"] = [dict(status)]
+            if instance_types.get(variant["VariantName"]):
+                summary["InstanceType"] = instance_types[variant["VariantName"]]
+            result.append(summary)
+        return result
+
+    pending = {
         "EndpointConfigName": deployment.endpoint_config_name,
-        "ProductionVariants": variants,
+        "ProductionVariants": summaries(t.variants),
         "StartTime": t.started,
     }
+    if t.shadow_variants:
+        pending["ShadowProductionVariants"] = summaries(t.shadow_variants)
+    return pending
+
+
+def _pending_status(t: _Transition, now: float) -> dict[str, Any]:
+    """The new fleet's ProductionVariantStatus at `now`."""
+    rollout = t.rollout
+    if rollout is None or rollout.provisioned_at is None:
+        return {"Status": "Creating", "StartTime": t.started}
+    if rollout.rollback_at is not None and now >= rollout.rollback_at:
+        return {
+            "Status": "Deleting",
+            "StatusMessage": f'Rolling back: CloudWatch alarm "{rollout.rollback_alarm}" is in '
+            "ALARM state",
+            "StartTime": t.at(rollout.rollback_at),
+        }
+    start, message = rollout.phase(now)
+    status = "Baking" if rollout.steps else "ActivatingTraffic"
+    return {"Status": status, "StatusMessage": message, "StartTime": t.at(start)}
 
 
 def list_endpoints(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> Any:
@@ -675,6 +1267,7 @@ def update_endpoint(
         if config is None:
             raise _missing_config(self, endpoint_config_name)
         _refuse_type_change_under_autoscaling(self, endpoint, list(config.production_variants))
+        _check_update_shape(_book(self).deployments.get(endpoint_name), config)
         deployment = _snapshot(self, endpoint_config_name)
         excluded = {p.get("VariantPropertyType") for p in exclude_retained_variant_properties or []}
         retain = bool(retain_all_variant_properties)
@@ -685,12 +1278,18 @@ def update_endpoint(
             data_capture = endpoint.data_capture_config
         else:
             data_capture = config.data_capture_config
+        effective = deployment_config
+        if effective is None and retain_deployment_config:
+            effective = getattr(endpoint, "last_deployment_config", None)
+        rollout = _rollout(endpoint, effective, list(config.production_variants), variants)
         if deployment_config is not None:
             setattr(endpoint, "last_deployment_config", deployment_config)  # noqa: B010
         elif not retain_deployment_config and hasattr(endpoint, "last_deployment_config"):
             delattr(endpoint, "last_deployment_config")
         setattr(endpoint, "failure_reason", None)  # noqa: B010 - a new attempt clears the last one
         fault = faults.take_update(endpoint_name)
+        if fault is None and rollout.steps:
+            rollout.injected_alarm = faults.take_alarm(rollout.alarms)
         _schedule(
             self,
             endpoint,
@@ -700,13 +1299,93 @@ def update_endpoint(
             rollback=fault.rollback if fault else True,
             deployment=deployment,
             variants=variants,
-            raw_variants=list(config.production_variants),
+            shadow_variants=_summaries(endpoint, _shadow_variants(config)),
+            raw_variants=[*config.production_variants, *_shadow_variants(config)],
             data_capture_config=data_capture,
             startup=None if fault else _start_containers(self, endpoint_name, deployment),
+            rollout=rollout,
         )
         arn: str = endpoint.arn
     _release(released)
     return arn
+
+
+def _rollout(
+    endpoint: FakeEndpoint,
+    config: Mapping[str, Any] | None,
+    new_variants: list[dict[str, Any]],
+    summaries: list[dict[str, Any]],
+) -> _Rollout:
+    """How an update with DeploymentConfig `config` to `new_variants` (as requested; as the
+    endpoint will describe them: `summaries`) shifts traffic (see the module docstring), or
+    AWS's refusal of it."""
+    teardown = transition_seconds()
+    if not config:
+        return _Rollout(teardown=teardown)
+    scale = transition_seconds() / AWS_SECONDS_PER_TRANSITION
+    alarms = tuple(
+        str(alarm["AlarmName"])
+        for alarm in (config.get("AutoRollbackConfiguration") or {}).get("Alarms") or []
+        if alarm.get("AlarmName")
+    )
+    rolling = config.get("RollingUpdatePolicy")
+    blue_green = config.get("BlueGreenUpdatePolicy") or {}
+    routing = blue_green.get("TrafficRoutingConfiguration") or {}
+    kind = "ROLLING" if rolling else str(routing.get("Type") or "ALL_AT_ONCE")
+    serverless = any(v.get("ServerlessConfig") for v in new_variants)
+    if rolling and (serverless or len(new_variants) > 1):
+        raise ValidationError(
+            message="Rolling deployments are not supported for serverless or multi-variant "
+            "endpoints; use a BlueGreenUpdatePolicy."
+        )
+    old_names = sorted(v["VariantName"] for v in endpoint.production_variants)
+    new_names = sorted(v["VariantName"] for v in new_variants)
+    if kind != "ALL_AT_ONCE" and old_names != new_names:
+        raise ValidationError(
+            message="When doing a blue/green deployment with traffic shifting or a rolling "
+            "deployment, the new endpoint configuration must have the same variant names as "
+            f"the old one: {old_names} now, {new_names} in the new configuration."
+        )
+    excluded = serverless or any(
+        str(v.get("InstanceType", "")).startswith("ml.inf1.") or v.get("AcceleratorType")
+        for v in new_variants
+    )
+    if excluded:
+        # AWS's guardrail exclusions: all at once, no final baking period.
+        return _Rollout(alarms=alarms, teardown=teardown)
+    # The new fleet's size: the counts the update retains, else the config's.
+    instances = sum(int(v.get("DesiredInstanceCount") or 1) for v in summaries)
+    if rolling:
+        wait = float(rolling.get("WaitIntervalInSeconds") or 0) * scale
+        batch = _capacity_share(rolling.get("MaximumBatchSize"), instances, "MaximumBatchSize")
+        return _Rollout(_linear(batch, wait), alarms=alarms, teardown=teardown)
+    wait = float(routing.get("WaitIntervalInSeconds") or 0) * scale
+    termination = float(blue_green.get("TerminationWaitInSeconds") or 0) * scale
+    steps: tuple[_Step, ...]
+    if kind == "CANARY":
+        canary = _capacity_share(routing.get("CanarySize"), instances, "CanarySize")
+        steps = (_Step(canary, wait), _Step(1.0, wait)) if canary < 1 else (_Step(1.0, wait),)
+    elif kind == "LINEAR":
+        size = _capacity_share(routing.get("LinearStepSize"), instances, "LinearStepSize")
+        steps = _linear(size, wait)
+    else:
+        steps = (_Step(1.0, wait),)
+    return _Rollout(steps, termination, alarms, teardown=teardown)
+
+
+def _capacity_share(size: Mapping[str, Any] | None, instances: int, member: str) -> float:
+    """The share of traffic a CapacitySize turns on: a percentage of the new fleet, or a number
+    of its instances."""
+    if not size:
+        raise ValidationError(message=f"{member} is required for this deployment configuration.")
+    value = float(size.get("Value") or 0)
+    share = value / 100 if size.get("Type") == "CAPACITY_PERCENT" else value / max(instances, 1)
+    return min(max(share, 0.0), 1.0) or 1.0
+
+
+def _linear(size: float, wait: float) -> tuple[_Step, ...]:
+    count = math.ceil(1 / size - 1e-9)
+    return tuple(_Step(min(1.0, (i + 1) * size), wait) for i in range(count))
 
 
 def _refuse_type_change_under_autoscaling(
@@ -744,7 +1423,7 @@ def _variants_after_update(
     retain: bool,
     excluded: set[str | None],
 ) -> list[dict[str, Any]]:
-    variants = endpoint._process_production_variants(new_variants)
+    variants = _summaries(endpoint, new_variants)
     if not retain:
         return variants
     current = {v["VariantName"]: v for v in endpoint.production_variants}
@@ -803,6 +1482,16 @@ def update_endpoint_weights_and_capacities(
         before = {
             v["VariantName"]: dict(v) for v in (endpoint.production_variants if endpoint else [])
         }
+        asked = {item.get("VariantName"): item for item in desired_weights_and_capacities}
+        if before and set(asked) <= set(before):  # else moto names the unknown variant
+            _refuse_zero_weights(
+                [
+                    float(asked[name]["DesiredWeight"])
+                    if asked.get(name, {}).get("DesiredWeight") is not None
+                    else _weight(summary)
+                    for name, summary in before.items()
+                ]
+            )
         arn: str = _original(SageMakerModelBackend, "update_endpoint_weights_and_capacities")(
             self,
             endpoint_name=endpoint_name,
@@ -810,7 +1499,6 @@ def update_endpoint_weights_and_capacities(
             **kwargs,
         )
         updated = self.endpoints[endpoint_name]
-        asked = {item.get("VariantName"): item for item in desired_weights_and_capacities}
         for variant in updated.production_variants:
             request = asked.get(variant["VariantName"])
             if request is None:
@@ -833,26 +1521,47 @@ def resolve_invocation(
 ) -> InvocationTarget:
     """What InvokeEndpoint should run now, or AWS's ValidationError."""
     backend = sagemaker_backends[account_id][region]
-    with _LOCK:
-        released = _settle(backend)
-        endpoint = backend.endpoints.get(endpoint_name)
-        deployment = _book(backend).deployments.get(endpoint_name)
-        if endpoint is None or endpoint.endpoint_status not in SERVING or deployment is None:
-            raise RuntimeValidationError(
-                f"Endpoint {endpoint_name} of account {account_id} not found."
-            )
-    _release(released)
-    if target_variant:
-        for variant in deployment.variants:
-            if variant.variant_name == target_variant:
-                break
-        else:
-            raise RuntimeValidationError(
-                f"The variant {target_variant} is not present within endpoint {endpoint_name}."
-            )
-    else:
-        variant = deployment.variants[0]
-    return InvocationTarget(account_id, region, endpoint_name, deployment.key, variant)
+    released: list[str] = []
+    try:
+        with _LOCK:
+            released = _settle(backend)
+            endpoint = backend.endpoints.get(endpoint_name)
+            book = _book(backend)
+            deployment = book.deployments.get(endpoint_name)
+            if endpoint is None or endpoint.endpoint_status not in SERVING or deployment is None:
+                raise RuntimeValidationError(
+                    f"Endpoint {endpoint_name} of account {account_id} not found."
+                )
+            # The fleets that may answer, the one this invocation goes to first.
+            fleets = [(deployment, endpoint.production_variants)]
+            pending = book.pending.get(endpoint_name)
+            rollout = pending.rollout if pending is not None else None
+            share = rollout.share(_clock()) if rollout is not None else 0.0
+            if pending is not None and pending.deployment is not None and share > 0:
+                new_fleet = (pending.deployment, pending.variants)
+                if share >= 1 or _routing.random() < share:
+                    fleets.insert(0, new_fleet)
+                else:
+                    fleets.append(new_fleet)
+            if target_variant:
+                for fleet, _ in fleets:
+                    found = [v for v in fleet.variants if v.variant_name == target_variant]
+                    if found:
+                        variant = found[0]
+                        break
+                else:
+                    raise RuntimeValidationError(
+                        f"The variant {target_variant} is not present within endpoint "
+                        f"{endpoint_name}."
+                    )
+            else:
+                fleet, summaries = fleets[0]
+                variant = _pick_weighted(fleet.variants, summaries, endpoint_name)
+    finally:
+        _release(released)
+    return InvocationTarget(
+        account_id, region, endpoint_name, fleet.key, variant, shadows=fleet.shadows
+    )
 
 
 # Serverless endpoints take at most 4 MB per request (SageMaker's serverless limits page); no
@@ -906,6 +1615,10 @@ def _instance_types() -> tuple[str, ...]:
 
 
 def validate_instance_type(self: FakeEndpointConfig, instance_type: str) -> None:
+    _check_instance_type(instance_type)
+
+
+def _check_instance_type(instance_type: str) -> None:
     if instance_type not in _instance_types():
         raise ValidationError(
             message=f"Value '{instance_type}' at 'instanceType' failed to satisfy constraint: "
@@ -991,6 +1704,21 @@ def _handle_describe_model(self: SageMakerResponse) -> ActionResult:
     return ActionResult(omit_unset(model.response_object, _output_shape("DescribeModel")))
 
 
+def _handle_create_endpoint_config(self: SageMakerResponse) -> ActionResult:
+    """moto's, passing ShadowProductionVariants on (moto drops them)."""
+    backend: Any = self.sagemaker_backend  # typed as moto's, which takes no shadow variants
+    config = backend.create_endpoint_config(
+        endpoint_config_name=self._get_param("EndpointConfigName"),
+        async_inference_config=self._get_param("AsyncInferenceConfig"),
+        production_variants=self._get_param("ProductionVariants"),
+        data_capture_config=self._get_param("DataCaptureConfig"),
+        tags=self._get_param("Tags"),
+        kms_key_id=self._get_param("KmsKeyId"),
+        shadow_production_variants=self._get_param("ShadowProductionVariants"),
+    )
+    return ActionResult({"EndpointConfigArn": config.endpoint_config_arn})
+
+
 def _handle_describe_endpoint_config(self: SageMakerResponse) -> ActionResult:
     response = self.sagemaker_backend.describe_endpoint_config(
         self._get_param("EndpointConfigName")
@@ -1032,6 +1760,7 @@ def _handle_invoke_endpoint(self: SageMakerRuntimeResponse) -> TYPE_RESPONSE:
         endpoint_name,
         self.headers.get("X-Amzn-SageMaker-Target-Variant"),
     )
+    target = _shaped_target(target, self.headers.get("X-Amzn-SageMaker-Target-Model"))
     body = self.raw_body if isinstance(self.raw_body, bytes) else str(self.raw_body).encode()
     refused = _oversize(target, len(body))
     if refused is not None:
@@ -1042,6 +1771,9 @@ def _handle_invoke_endpoint(self: SageMakerRuntimeResponse) -> TYPE_RESPONSE:
         output, output_type = invoker.invoke(target, body, content_type, accept)
     except ModelInvocationError as error:
         return _model_error(target, error)
+    finally:
+        # Queued, not run: the caller's answer is neither delayed nor changed by the shadow.
+        mirror_to_shadows(target, body, content_type, accept)
     limit = _payload_limit(target)
     if len(output) > limit:
         # SageMaker's response limit is the request's; its wording for a breach is not public.
@@ -1087,6 +1819,65 @@ def _model_error(target: InvocationTarget, error: ModelInvocationError) -> TYPE_
     return 424, headers, json.dumps(body)
 
 
+# --- async inference and multi-model endpoints: async_inference.py, multi_model.py -------------
+# Imported when first needed: they import this module (and hosting's S3 helpers).
+
+
+def _check_model_shape(create_model_kwargs: Mapping[str, Any]) -> None:
+    from deployspec.sandbox import multi_model
+
+    multi_model.check_model(
+        create_model_kwargs.get("primary_container"), create_model_kwargs.get("containers")
+    )
+
+
+def _check_config_shape(
+    backend: SageMakerModelBackend,
+    production_variants: list[dict[str, Any]],
+    async_inference_config: Mapping[str, Any] | None,
+) -> None:
+    from deployspec.sandbox import async_inference, multi_model
+
+    async_inference.check_config(production_variants, async_inference_config)
+    multi_model.check_config(backend, production_variants)
+
+
+def _check_update_shape(running: Deployment | None, config: FakeEndpointConfig) -> None:
+    from deployspec.sandbox import async_inference
+
+    async_inference.check_update(running, config.async_inference_config)
+
+
+def _shaped_target(target: InvocationTarget, target_model: str | None) -> InvocationTarget:
+    """InvokeEndpoint's target after the async and multi-model rules: AWS's ValidationError
+    for an async endpoint, and a multi-model variant's TargetModel (or its absence)."""
+    from deployspec.sandbox import async_inference, multi_model
+
+    async_inference.refuse_sync_invocation(target)
+    return multi_model.invocation_target(target, target_model)
+
+
+def current_deployment(account_id: str, region: str, endpoint_name: str) -> Deployment | None:
+    """The deployment an endpoint runs now (None while it is Creating, Failed or gone)."""
+    with _LOCK:
+        return _book(sagemaker_backends[account_id][region]).deployments.get(endpoint_name)
+
+
+def installed_invoker() -> EndpointInvoker | None:
+    return _invoker
+
+
+def original_method(cls: type, name: str) -> Any:
+    """moto's own attribute that install() replaced."""
+    return _original(cls, name)
+
+
+def _extension_patches() -> list[tuple[type, str, Any]]:
+    from deployspec.sandbox import async_inference
+
+    return async_inference.patches()
+
+
 # --- installation ------------------------------------------------------------------------------
 
 _MISSING = object()
@@ -1119,6 +1910,7 @@ def _patches() -> list[tuple[type, str, Any]]:
     patches += [
         (FakeEndpointConfig, "validate_instance_type", validate_instance_type),
         (SageMakerResponse, "update_endpoint", _handle_update_endpoint),
+        (SageMakerResponse, "create_endpoint_config", _handle_create_endpoint_config),
         (SageMakerResponse, "describe_model", _handle_describe_model),
         (SageMakerResponse, "describe_endpoint_config", _handle_describe_endpoint_config),
         (SageMakerResponse, "describe_endpoint", _handle_describe_endpoint),
@@ -1137,9 +1929,10 @@ def install(invoker: EndpointInvoker | None = None) -> None:
         state_manager.register_default_transition(
             ENDPOINT_STATE_MODEL, {"progression": "immediate"}
         )
+        seed_routing()
         if _saved:
             return
-        for cls, name, value in _patches():
+        for cls, name, value in _patches() + _extension_patches():
             _saved[(cls, name)] = cls.__dict__.get(name, _MISSING)
             setattr(cls, name, value)
 
@@ -1156,4 +1949,8 @@ def uninstall() -> None:
         _saved.clear()
         _invoker = None
         faults.clear()
+        shadows.clear()
+        from deployspec.sandbox import async_inference
+
+        async_inference.reset()
         state_manager.unset_transition(ENDPOINT_STATE_MODEL)

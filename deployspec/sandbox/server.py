@@ -2,9 +2,10 @@
 
 Contract: serves moto (S3, SageMaker, SageMaker runtime, application-autoscaling, STS, IAM and
 the rest, routed by service) with the deployspec extensions, throttling and control API, on
-127.0.0.1 only, threaded. Once listening it writes `<state-dir>/sandbox.json` (pid, port,
-endpoint_url, region, started_at, and whose it is: state_dir, package_root) atomically;
-`deployspec.sandbox.control` waits for that file, and GET /_sandbox/health answers the same.
+127.0.0.1 only, threaded, keeping HTTP/1.1 connections open (keepalive.py). Once listening it
+writes `<state-dir>/sandbox.json` (pid, port, endpoint_url, region, started_at, and whose it is:
+state_dir, package_root) atomically; `deployspec.sandbox.control` waits for that file, and
+GET /_sandbox/health answers the same.
 Model artifacts are unpacked under `<state-dir>/models/`. SIGTERM or SIGINT stop it cleanly:
 model workers are closed, then the state file is removed. Port 0 picks a free port.
 """
@@ -24,13 +25,13 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from moto.moto_server.werkzeug_app import MotoRequestHandler
 from werkzeug.serving import make_server
 
 import deployspec
 from deployspec.sandbox import sagemaker_ext
 from deployspec.sandbox.app import build_app
 from deployspec.sandbox.hosting import MAX_IDLE_WORKERS, ModelHost
+from deployspec.sandbox.keepalive import KeepAliveHandler
 
 HOST = "127.0.0.1"
 STATE_FILE = "sandbox.json"
@@ -86,7 +87,7 @@ def serve(argv: list[str] | None = None) -> int:
     }
     app = build_app(info, host)
     sagemaker_ext.set_transition_seconds(args.transition_seconds)
-    server = make_server(HOST, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    server = make_server(HOST, args.port, app, threaded=True, request_handler=KeepAliveHandler)
     port = server.server_port
     info.update(port=port, endpoint_url=f"http://{HOST}:{port}", started_at=time.time())
 
