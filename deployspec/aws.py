@@ -68,6 +68,7 @@ from deployspec.resources import (
     Vpc,
 )
 from deployspec.secrets import SEALED, SENSITIVE
+from deployspec.wire import endpoint_config_request, model_request
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -76,10 +77,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import LifecycleRuleTypeDef
     from mypy_boto3_sagemaker import SageMakerClient
     from mypy_boto3_sagemaker.type_defs import (
-        ContainerDefinitionTypeDef,
-        DataCaptureConfigTypeDef,
         DeploymentConfigTypeDef,
-        ProductionVariantTypeDef,
         TagTypeDef,
     )
     from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
@@ -836,42 +834,16 @@ class Gateway:
     # --- SageMaker, write ------------------------------------------------------------------
 
     def create_model(self, model: Model, tags: Mapping[str, str]) -> str:
-        container: ContainerDefinitionTypeDef = {
-            "Image": model.image,
-            "Environment": dict(model.environment),
-        }
-        if model.model_data_url is not None:
-            container["ModelDataUrl"] = model.model_data_url
-        request: dict[str, Any] = {
-            "ModelName": model.name,
-            "PrimaryContainer": container,
-            "ExecutionRoleArn": model.execution_role_arn,
-            "EnableNetworkIsolation": model.network_isolation,
-            "Tags": _tag_list(tags),
-        }
-        if model.vpc is not None:
-            request["VpcConfig"] = {
-                "Subnets": list(model.vpc.subnets),
-                "SecurityGroupIds": list(model.vpc.security_groups),
-            }
+        request = {"ModelName": model.name, **model_request(model), "Tags": _tag_list(tags)}
         with self._errors("sagemaker", "CreateModel", model.name, model.environment.values()):
             return self._sagemaker().create_model(**request)["ModelArn"]
 
     def create_endpoint_config(self, config: EndpointConfig, tags: Mapping[str, str]) -> str:
-        variant = _variant_request(config.variant)
-        request: dict[str, Any] = {
+        request = {
             "EndpointConfigName": config.name,
-            "ProductionVariants": [variant],
+            **endpoint_config_request(config),
             "Tags": _tag_list(tags),
         }
-        if config.data_capture is not None:
-            capture: DataCaptureConfigTypeDef = {
-                "EnableCapture": True,
-                "InitialSamplingPercentage": config.data_capture.sampling_percent,
-                "DestinationS3Uri": config.data_capture.destination,
-                "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
-            }
-            request["DataCaptureConfig"] = capture
         with self._errors("sagemaker", "CreateEndpointConfig", config.name):
             return self._sagemaker().create_endpoint_config(**request)["EndpointConfigArn"]
 
@@ -1185,29 +1157,6 @@ def _capacity_percent(deployment: Deployment) -> dict[str, Any]:
     if deployment.step_percent is None:
         raise ValueError(f"strategy {deployment.strategy!r} needs step_percent")
     return {"Type": "CAPACITY_PERCENT", "Value": deployment.step_percent}
-
-
-def _variant_request(variant: Variant) -> ProductionVariantTypeDef:
-    request: ProductionVariantTypeDef = {
-        "VariantName": variant.variant_name,
-        "ModelName": variant.model_name,
-        "InitialVariantWeight": variant.initial_weight,
-    }
-    if variant.serverless is not None:
-        serverless: dict[str, int] = {
-            "MemorySizeInMB": variant.serverless.memory_mb,
-            "MaxConcurrency": variant.serverless.max_concurrency,
-        }
-        if variant.serverless.provisioned_concurrency is not None:
-            serverless["ProvisionedConcurrency"] = variant.serverless.provisioned_concurrency
-        request["ServerlessConfig"] = cast(Any, serverless)
-    if variant.instance_type is not None:
-        request["InstanceType"] = cast(Any, variant.instance_type)
-    if variant.initial_instance_count is not None:
-        request["InitialInstanceCount"] = variant.initial_instance_count
-    if variant.volume_size_gb is not None:
-        request["VolumeSizeInGB"] = variant.volume_size_gb
-    return request
 
 
 def _tag_list(tags: Mapping[str, str]) -> list[TagTypeDef]:

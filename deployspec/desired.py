@@ -4,7 +4,8 @@ Contract: `build_desired(loaded, region, role)` returns `Desired`: the image URI
 tables, or the spec's override), the packaged artifact (deterministic model.tar.gz, its
 digest: the sha256 of the uncompressed tar stream, which names the content whatever zlib
 compressed it, and the S3 key that digest names), and the Model, EndpointConfig, endpoint,
-scaling and deployment settings with content-hash names. It makes no AWS calls: the account
+scaling and deployment settings, models and configs named by the hash of the whole request
+that creates them (wire.py). It makes no AWS calls: the account
 for the default bucket is the execution role's (SageMaker can only be passed a role of the
 caller's own account), and the values of Secrets Manager / SSM references in model.env arrive
 already read (`resolved_env`, from operations.resolve_references). The Model records which of
@@ -16,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import catalog, images
@@ -24,6 +25,7 @@ from .artifacts import ArtifactSource, Layout, PackagedArtifact, cached, package
 from .cache import cache_dir
 from .errors import DeployspecError, NotPackagedError
 from .naming import content_name
+from .plan import Kind
 from .resources import (
     TAG_APPLIED,
     TAG_DIGEST,
@@ -45,6 +47,7 @@ from .resources import (
 )
 from .secrets import is_secret_key, secret_env_keys
 from .spec import Framework, LoadedSpec, Strategy
+from .wire import endpoint_config_request, model_request
 
 DEFAULT_SCALING_POLICY = "deployspec-invocations"
 # Where the framework containers look for the user's code inside the unpacked model.tar.gz.
@@ -67,6 +70,21 @@ class Desired:
     deployment: Deployment | None  # None for serverless: it updates all at once
     keep: int
     timeout_seconds: int
+
+    @property
+    def addresses(self) -> tuple[tuple[Kind, str], ...]:
+        """(kind, identity) of every resource the spec asks for: `<kind>.<identity>` is its
+        address (kinds.py says what each identity is)."""
+        out = [
+            (Kind.MODEL, self.model.name),
+            (Kind.ENDPOINT_CONFIG, self.config.name),
+            (Kind.ENDPOINT, self.endpoint_name),
+        ]
+        if self.artifact is not None:
+            out.append((Kind.ARTIFACT, self.artifact.s3_uri))
+        if self.scaling is not None:
+            out.append((Kind.SCALING, self.scaling.resource_id))
+        return tuple(out)
 
     @property
     def applied(self) -> AppliedRecord:
@@ -242,18 +260,10 @@ def build_desired(
         if model_spec.vpc
         else None
     )
-    # The name covers every value, secrets included, so that a changed secret is a new model;
-    # a short hash of the whole content shows none of them.
-    model_content = {
-        "image": image,
-        "model_data_url": model_data_url,
-        "environment": environment,
-        "role": role,
-        "network_isolation": model_spec.network_isolation,
-        "vpc": [list(vpc.subnets), list(vpc.security_groups)] if vpc else None,
-    }
-    model = Model(
-        name=content_name(spec.name, model_content),
+    # The name covers the whole request, secrets included, so that a changed secret is a new
+    # model; a short hash of the whole content shows none of them.
+    unnamed = Model(
+        name="",
         image=image,
         model_data_url=model_data_url,
         environment=environment,
@@ -262,6 +272,7 @@ def build_desired(
         vpc=vpc,
         sensitive_environment=sensitive_environment(loaded, environment),
     )
+    model = replace(unnamed, name=content_name(spec.name, model_request(unnamed)))
 
     serverless = spec.effective_serverless
     if realtime is not None:
@@ -289,24 +300,9 @@ def build_desired(
         if spec.data_capture
         else None
     )
-    config_content = {
-        "model": model.name,
-        "variant": [
-            variant.variant_name,
-            variant.instance_type,
-            variant.initial_instance_count,
-            variant.volume_size_gb,
-            variant.initial_weight,
-            [serverless.memory_mb, serverless.max_concurrency, serverless.provisioned_concurrency]
-            if realtime is None and serverless
-            else None,
-        ],
-        "data_capture": [capture.destination, capture.sampling_percent] if capture else None,
-    }
-    config = EndpointConfig(
-        name=content_name(spec.name, config_content),
-        variant=variant,
-        data_capture=capture,
+    unnamed_config = EndpointConfig(name="", variant=variant, data_capture=capture)
+    config = replace(
+        unnamed_config, name=content_name(spec.name, endpoint_config_request(unnamed_config))
     )
 
     scaling = None

@@ -359,15 +359,17 @@ class Claim:
 
 
 def claim_of(file: str, desired: Desired) -> Claim:
+    """Every resource of the spec's but its endpoint (checked on its own), by its kind's label
+    and its identity, scoped to the account and region unless the identity is global."""
+    from .kinds import ROWS
+    from .plan import Kind
+
     where = f"{desired.account}/{desired.region}"
     resources = [
-        ("model", f"{where}/{desired.model.name}"),
-        ("endpoint config", f"{where}/{desired.config.name}"),
+        (ROWS[kind].label, identity if ROWS[kind].global_identity else f"{where}/{identity}")
+        for kind, identity in desired.addresses
+        if kind is not Kind.ENDPOINT
     ]
-    if desired.artifact is not None:
-        resources.append(("artifact", desired.artifact.s3_uri))  # S3 names are global
-    if desired.scaling is not None:
-        resources.append(("scaling target", f"{where}/{desired.scaling.resource_id}"))
     return Claim(
         file=file,
         spec_name=desired.spec_name,

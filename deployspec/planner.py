@@ -4,10 +4,12 @@ Contract: `make_plan(desired, actual)` returns the ordered changes that make Sag
 spec, or raises NotManagedError for an endpoint deployspec does not own (unless `adopt`).
 SageMaker's immutability drives it: a model or config change means new, content-named
 resources plus an in-place UpdateEndpoint; only a Failed (or otherwise unusable) endpoint is
-replaced. Order matters and is decided here, never in apply: upload, model, config, scaling
-removal (SageMaker refuses instance-type changes while autoscaling is attached), endpoint,
-scaling, then pruning of configs and models beyond `keep`, which must come after the endpoint
-serves the new config.
+replaced. Each kind has its own rule below (_storage, models, configs, _endpoint_change,
+_scaling_changes, _prune, the record); the order of the changes comes from the kinds'
+dependencies (kinds.py: upload, model, config, scaling removal — SageMaker refuses
+instance-type changes while autoscaling is attached —, endpoint, scaling, then pruning of
+configs and models beyond `keep`, which must come after the endpoint serves the new config,
+then the record), never from apply.
 
 An endpoint adopted in place (`Actual.stand_in`, state.py) keeps serving its own config for the
 desired one: adopting it only tags the endpoint, recording the stand-in (TAG_ADOPTED), and its
@@ -20,6 +22,8 @@ from typing import Any
 
 from .desired import Desired
 from .errors import NotManagedError, PlanError
+from .kinds import order
+from .naming import is_content_name
 from .plan import Action, Change, Kind, Plan
 from .resources import (
     BOOKKEEPING_KEYS,
@@ -93,99 +97,27 @@ def make_plan(
             "before changing anything"
         )
 
-    changes: list[Change] = []
-    new_model = not actual.desired_model_exists
-    new_config = not actual.desired_config_exists
-
-    if new_model and desired.artifact is not None:
-        if actual.bucket_exists is False:
-            changes.append(
-                Change(
-                    Kind.BUCKET,
-                    desired.bucket,
-                    Action.CREATE,
-                    None,
-                    {"bucket": desired.bucket, "region": desired.region},
-                    ("artifact bucket does not exist (created encrypted, public access blocked)",),
-                )
-            )
-        if not actual.artifact_exists:
-            changes.append(
-                Change(
-                    Kind.ARTIFACT,
-                    desired.artifact.s3_uri,
-                    Action.CREATE,
-                    None,
-                    to_json(desired.artifact),
-                    (
-                        f"the object at this address is not model.tar.gz sha256 "
-                        f"{desired.artifact.sha256[:12]} as built here (other bytes, or the "
-                        "same content compressed elsewhere): it is uploaded again"
-                        if actual.artifact_differs
-                        else f"model.tar.gz sha256 {desired.artifact.sha256[:12]} is not in S3 yet",
-                    ),
-                )
-            )
-
-    if new_model:
-        changes.append(
-            Change(
-                Kind.MODEL,
-                desired.model.name,
-                Action.CREATE,
-                None,
-                {**to_json(desired.model), "tags": desired.tags},
-                _why_new(actual.current_model, desired.model, "model")
-                or _why_copied(actual, "model"),
-            )
-        )
-    config_tags = {**desired.tags, TAG_MODEL: desired.model.name}
-    if new_config:
-        changes.append(
-            Change(
-                Kind.ENDPOINT_CONFIG,
-                desired.config.name,
-                Action.CREATE,
-                None,
-                {**to_json(desired.config), "tags": config_tags},
-                _why_new(actual.current_config, desired.config, "endpoint config")
-                or _why_copied(actual, "endpoint config"),
-            )
-        )
-
-    live_user_tags = _user_tags(actual.endpoint_tags)
-    wanted_user_tags = _user_tags(desired.tags)
-    # A stand-in's config and model are not deployspec's: their tags are their owner's.
-    if endpoint is not None and live_user_tags != wanted_user_tags and actual.stand_in is None:
-        # Tags are the one thing SageMaker lets us change in place on models and configs.
-        for kind, name, exists, tags in (
-            (Kind.MODEL, desired.model.name, not new_model, desired.tags),
-            (Kind.ENDPOINT_CONFIG, desired.config.name, not new_config, config_tags),
-        ):
-            if exists:
-                changes.append(
-                    Change(
-                        kind,
-                        name,
-                        Action.UPDATE,
-                        {"tags": {**live_user_tags, **_owned_tags(tags)}},
-                        {"tags": tags},
-                        ("tags changed",),
-                    )
-                )
+    changes = [
+        *_storage_changes(desired, actual),
+        *_content_named_changes(desired, actual),
+        *_tag_changes(desired, actual),
+    ]
 
     deletions, mark = _prune(desired, actual)
     # With nothing to delete the prune mark rides on the endpoint change; with deletions it is
     # written last, once they are done, so a crash in between leaves the mark unset.
-    endpoint_changes = _endpoint_and_scaling(desired, actual, mark if not deletions else None)
-    changes.extend(endpoint_changes)
+    endpoint_change = _endpoint_change(desired, actual, mark if not deletions else None)
+    scaling_changes = _scaling_changes(desired, actual)
+    if endpoint_change is not None:
+        changes.append(endpoint_change)
+    changes.extend(scaling_changes)
     changes.extend(deletions)
-    has_endpoint_change = any(c.kind is Kind.ENDPOINT for c in endpoint_changes)
+    has_endpoint_change = endpoint_change is not None
     # What apply applied is recorded on the endpoint for `drift`: an endpoint change carries
     # the record; a plan that changes the autoscaling alone records it last, once that is done
     # (else drift would take the autoscaling the spec asked for as changed by hand).
     record: dict[str, str] = {}
-    if not has_endpoint_change and any(c.kind is Kind.SCALING for c in endpoint_changes):
+    if not has_endpoint_change and scaling_changes:
         record = {
             k: v
             for k, v in desired.endpoint_tags.items()
@@ -220,7 +152,7 @@ def make_plan(
         endpoint_name=desired.endpoint_name,
         region=desired.region,
         account=desired.account,
-        changes=tuple(changes),
+        changes=order(changes),
         fingerprint=actual.fingerprint(),
         notes=tuple(notes),
         endpoint_status=status,
@@ -229,6 +161,110 @@ def make_plan(
         target_config=target,
         adopt=adopting,
     )
+
+
+def _storage_changes(desired: Desired, actual: Actual) -> list[Change]:
+    """The bucket and the archive a new model needs: uploaded unless S3 holds these bytes."""
+    changes: list[Change] = []
+    if actual.desired_model_exists or desired.artifact is None:
+        return changes
+    if actual.bucket_exists is False:
+        changes.append(
+            Change(
+                Kind.BUCKET,
+                desired.bucket,
+                Action.CREATE,
+                None,
+                {"bucket": desired.bucket, "region": desired.region},
+                ("artifact bucket does not exist (created encrypted, public access blocked)",),
+            )
+        )
+    if not actual.artifact_exists:
+        changes.append(
+            Change(
+                Kind.ARTIFACT,
+                desired.artifact.s3_uri,
+                Action.CREATE,
+                None,
+                to_json(desired.artifact),
+                (
+                    f"the object at this address is not model.tar.gz sha256 "
+                    f"{desired.artifact.sha256[:12]} as built here (other bytes, or the "
+                    "same content compressed elsewhere): it is uploaded again"
+                    if actual.artifact_differs
+                    else f"model.tar.gz sha256 {desired.artifact.sha256[:12]} is not in S3 yet",
+                ),
+            )
+        )
+    return changes
+
+
+def _config_tags(desired: Desired) -> dict[str, str]:
+    return {**desired.tags, TAG_MODEL: desired.model.name}
+
+
+def _content_named_changes(desired: Desired, actual: Actual) -> list[Change]:
+    """Models and configs cannot be changed: one whose content name does not exist is created
+    (its content differs from the live one's, or the live one is not deployspec's)."""
+    changes: list[Change] = []
+    if not actual.desired_model_exists:
+        changes.append(
+            Change(
+                Kind.MODEL,
+                desired.model.name,
+                Action.CREATE,
+                None,
+                {**to_json(desired.model), "tags": desired.tags},
+                _why_new(actual.current_model, desired.model, "model")
+                or _why_copied(desired, actual, "model"),
+            )
+        )
+    if not actual.desired_config_exists:
+        changes.append(
+            Change(
+                Kind.ENDPOINT_CONFIG,
+                desired.config.name,
+                Action.CREATE,
+                None,
+                {**to_json(desired.config), "tags": _config_tags(desired)},
+                _why_new(actual.current_config, desired.config, "endpoint config")
+                or _why_copied(desired, actual, "endpoint config"),
+            )
+        )
+    return changes
+
+
+def _tag_changes(desired: Desired, actual: Actual) -> list[Change]:
+    """Tags are the one thing SageMaker lets us change in place on models and configs: the
+    existing ones follow the spec's tags when the endpoint's differ."""
+    live_user_tags = _user_tags(actual.endpoint_tags)
+    # A stand-in's config and model are not deployspec's: their tags are their owner's.
+    if (
+        actual.endpoint is None
+        or live_user_tags == _user_tags(desired.tags)
+        or actual.stand_in is not None
+    ):
+        return []
+    return [
+        Change(
+            kind,
+            name,
+            Action.UPDATE,
+            {"tags": {**live_user_tags, **_owned_tags(tags)}},
+            {"tags": tags},
+            ("tags changed",),
+        )
+        for kind, name, exists, tags in (
+            (Kind.MODEL, desired.model.name, actual.desired_model_exists, desired.tags),
+            (
+                Kind.ENDPOINT_CONFIG,
+                desired.config.name,
+                actual.desired_config_exists,
+                _config_tags(desired),
+            ),
+        )
+        if exists
+    ]
 
 
 def _adoption_notes(desired: Desired, actual: Actual) -> list[str]:
@@ -254,12 +290,29 @@ def _adoption_notes(desired: Desired, actual: Actual) -> list[str]:
     ]
 
 
-def _why_copied(actual: Actual, what: str) -> tuple[str, ...]:
-    """Why a resource is created whose content the endpoint's own already holds (it is not
-    deployspec's, or holds more than a spec says)."""
+def _ours_renamed(desired: Desired, actual: Actual, current: str) -> bool:
+    """Whether `current`, holding the desired content, is deployspec's own under a name an
+    earlier version gave it (not an adopted endpoint's stand-in, which is its owner's)."""
+    return (
+        is_owned(actual.endpoint_tags, desired.spec_name)
+        and TAG_ADOPTED not in actual.endpoint_tags
+        and is_content_name(current, desired.spec_name)
+    )
+
+
+def _why_copied(desired: Desired, actual: Actual, what: str) -> tuple[str, ...]:
+    """Why a resource is created whose content the endpoint's own already holds: it is not
+    deployspec's, or holds more than a spec says, or (our own) it was named before names
+    covered the whole request."""
     current = actual.current_model if what == "model" else actual.current_config
     if current is None:
         return ()
+    if _ours_renamed(desired, actual, current.name):
+        return (
+            f"{what} {current.name} holds this content under a name from an earlier "
+            "deployspec: names now hash the whole request, so it is created again under its "
+            "new name (the endpoint moves to it without downtime; the old one is pruned)",
+        )
     extra = f", and holds {'; '.join(actual.not_adoptable)}" if actual.not_adoptable else ""
     return (
         f"{what} {current.name} holds this content but is not deployspec's{extra}: the same "
@@ -267,24 +320,25 @@ def _why_copied(actual: Actual, what: str) -> tuple[str, ...]:
     )
 
 
-def _endpoint_and_scaling(desired: Desired, actual: Actual, mark: str | None) -> list[Change]:
-    endpoint = actual.endpoint
-    name = desired.endpoint_name
-    target = actual.stand_in or desired.config.name
-    variant = desired.config.variant
-    live_scaling = actual.scaling
-    before_scaling: list[Change] = []
-    after_scaling: list[Change] = []
-    out: list[Change] = []
-
-    gone = endpoint is None or endpoint.status == "Deleting"
-    instance_type_changes = (
+def _instance_type_changes(desired: Desired, actual: Actual) -> bool:
+    return (
         actual.current_config is not None
-        and actual.current_config.variant.instance_type != variant.instance_type
+        and actual.current_config.variant.instance_type != desired.config.variant.instance_type
     )
 
+
+def _gone(actual: Actual) -> bool:
+    return actual.endpoint is None or actual.endpoint.status == "Deleting"
+
+
+def _scaling_changes(desired: Desired, actual: Actual) -> list[Change]:
+    """The variant's autoscaling: registered, updated, or removed (also around an instance type
+    change, which SageMaker refuses while it is attached: kinds.py orders that removal before
+    the endpoint change and the registration after it)."""
+    live_scaling = actual.scaling
+    out: list[Change] = []
     if live_scaling is not None and (
-        desired.scaling is None or (instance_type_changes and not gone)
+        desired.scaling is None or (_instance_type_changes(desired, actual) and not _gone(actual))
     ):
         reason = (
             "autoscaling removed from the spec"
@@ -292,7 +346,7 @@ def _endpoint_and_scaling(desired: Desired, actual: Actual, mark: str | None) ->
             else "SageMaker refuses an instance type change while autoscaling is attached; "
             "it is registered again after the update (or restored if the update fails)"
         )
-        before_scaling.append(
+        out.append(
             Change(
                 Kind.SCALING,
                 live_scaling.resource_id,
@@ -307,7 +361,7 @@ def _endpoint_and_scaling(desired: Desired, actual: Actual, mark: str | None) ->
     if desired.scaling is not None:
         wanted = desired.scaling
         if live_scaling is None:
-            after_scaling.append(
+            out.append(
                 Change(
                     Kind.SCALING,
                     wanted.resource_id,
@@ -318,7 +372,7 @@ def _endpoint_and_scaling(desired: Desired, actual: Actual, mark: str | None) ->
                 )
             )
         elif _scaling_key(live_scaling) != _scaling_key(wanted):
-            after_scaling.append(
+            out.append(
                 Change(
                     Kind.SCALING,
                     wanted.resource_id,
@@ -328,6 +382,17 @@ def _endpoint_and_scaling(desired: Desired, actual: Actual, mark: str | None) ->
                     _diff_reasons(to_json(live_scaling), to_json(wanted), drift=True),
                 )
             )
+    return out
+
+
+def _endpoint_change(desired: Desired, actual: Actual, mark: str | None) -> Change | None:
+    """The endpoint's own change: created, replaced when unusable, or updated in place (to a
+    new config, its counts and weights back, its tags), or None."""
+    endpoint = actual.endpoint
+    name = desired.endpoint_name
+    target = actual.stand_in or desired.config.name
+    variant = desired.config.variant
+    instance_type_changes = _instance_type_changes(desired, actual)
 
     bookkeeping = {TAG_PRUNED: mark} if mark is not None else {}
     # An endpoint created in place of one being deleted or broken carries over what apply
@@ -337,49 +402,43 @@ def _endpoint_and_scaling(desired: Desired, actual: Actual, mark: str | None) ->
     carried = {
         k: v for k, v in actual.endpoint_tags.items() if k in BOOKKEEPING_KEYS and k != TAG_ADOPTED
     }
-    if endpoint is None or gone:
-        out.append(
-            Change(
-                Kind.ENDPOINT,
-                name,
-                Action.CREATE,
-                None,
-                {
-                    "name": name,
-                    "config_name": desired.config.name,
-                    "tags": {**desired.endpoint_tags, **carried, **bookkeeping},
-                },
-                ("endpoint does not exist",)
-                if endpoint is None
-                else ("endpoint is being deleted; it is created again once gone",),
-            )
+    if endpoint is None or _gone(actual):
+        return Change(
+            Kind.ENDPOINT,
+            name,
+            Action.CREATE,
+            None,
+            {
+                "name": name,
+                "config_name": desired.config.name,
+                "tags": {**desired.endpoint_tags, **carried, **bookkeeping},
+            },
+            ("endpoint does not exist",)
+            if endpoint is None
+            else ("endpoint is being deleted; it is created again once gone",),
         )
-        return [*before_scaling, *out, *after_scaling]
 
     live_tags = without_aws_tags(actual.endpoint_tags)
     if endpoint.status in BROKEN:
-        out.append(
-            Change(
-                Kind.ENDPOINT,
-                name,
-                Action.REPLACE,
-                {
-                    "config_name": endpoint.config_name,
-                    "status": endpoint.status,
-                    "failure_reason": endpoint.failure_reason,
-                    "tags": live_tags,
-                },
-                {
-                    "name": name,
-                    "config_name": desired.config.name,
-                    "tags": {**desired.endpoint_tags, **carried, **bookkeeping},
-                    "status": "InService",
-                },
-                (f"endpoint is {endpoint.status}: {endpoint.failure_reason or 'no reason given'}",),
-                ("status",),
-            )
+        return Change(
+            Kind.ENDPOINT,
+            name,
+            Action.REPLACE,
+            {
+                "config_name": endpoint.config_name,
+                "status": endpoint.status,
+                "failure_reason": endpoint.failure_reason,
+                "tags": live_tags,
+            },
+            {
+                "name": name,
+                "config_name": desired.config.name,
+                "tags": {**desired.endpoint_tags, **carried, **bookkeeping},
+                "status": "InService",
+            },
+            (f"endpoint is {endpoint.status}: {endpoint.failure_reason or 'no reason given'}",),
+            ("status",),
         )
-        return [*before_scaling, *out, *after_scaling]
 
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
@@ -398,7 +457,12 @@ def _endpoint_and_scaling(desired: Desired, actual: Actual, mark: str | None) ->
             "new endpoint config: "
             + (
                 "; ".join(_why_new(actual.current_config, desired.config, "endpoint config"))
-                or "changed"
+                or (
+                    "the same content under its new name (names now hash the whole request)"
+                    if actual.current_config is not None
+                    and _ours_renamed(desired, actual, actual.current_config.name)
+                    else "changed"
+                )
             )
         )
     elif variant.instance_type is not None and endpoint.variants:
@@ -454,11 +518,11 @@ def _endpoint_and_scaling(desired: Desired, actual: Actual, mark: str | None) ->
     if live_tags != wanted_tags and (after or tags_differ):
         before["tags"] = live_tags
         after["tags"] = wanted_tags
-    if after:
-        after.setdefault("config_name", target)
-        before.setdefault("config_name", endpoint.config_name)
-        out.append(Change(Kind.ENDPOINT, name, Action.UPDATE, before, after, tuple(reasons)))
-    return [*before_scaling, *out, *after_scaling]
+    if not after:
+        return None
+    after.setdefault("config_name", target)
+    before.setdefault("config_name", endpoint.config_name)
+    return Change(Kind.ENDPOINT, name, Action.UPDATE, before, after, tuple(reasons))
 
 
 def _prune(desired: Desired, actual: Actual) -> tuple[list[Change], str | None]:
@@ -655,7 +719,7 @@ def make_destroy_plan(
         endpoint_name=spec_name,
         region=region,
         account=account,
-        changes=tuple(changes),
+        changes=order(changes),
         fingerprint={},
         notes=tuple(notes),
         endpoint_status=endpoint.status if endpoint else None,
@@ -771,7 +835,7 @@ def make_rollback_plan(
         endpoint_name=spec_name,
         region=region,
         account=account,
-        changes=tuple(changes),
+        changes=order(changes),
         fingerprint={},
         endpoint_status=endpoint.status,
         target_config=target.name,

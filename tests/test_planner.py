@@ -197,6 +197,39 @@ CASES = [
     ),
     Case("matching state plans nothing", {}, serving_desired(), [], counts=(0, 0, 0)),
     Case(
+        "the same content under an earlier version's name is created again under its new name",
+        {},
+        serving_desired(
+            endpoint=live_endpoint("iris-0123456789"),
+            current_config=replace(D.config, name="iris-0123456789"),
+            current_model=replace(D.model, name="iris-aaaaaaaaaa"),
+            desired_config_exists=False,
+            owned=None,
+        ),
+        [
+            (
+                C,
+                "iris-cccccccccc",
+                CREATE,
+                (
+                    "endpoint config iris-0123456789 holds this content under a name from an "
+                    "earlier deployspec: names now hash the whole request, so it is created "
+                    "again under its new name (the endpoint moves to it without downtime; the "
+                    "old one is pruned)",
+                ),
+            ),
+            (
+                E,
+                "iris",
+                UPDATE,
+                (
+                    "new endpoint config: the same content under its new name (names now hash "
+                    "the whole request)",
+                ),
+            ),
+        ],
+    ),
+    Case(
         "aws: tags and bookkeeping are not drift",
         {},
         serving_desired(

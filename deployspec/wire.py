@@ -1,0 +1,75 @@
+"""The SageMaker request bodies of each content-named resource kind, as plain data.
+
+Contract: `model_request(model)` and `endpoint_config_request(config)` are the CreateModel and
+CreateEndpointConfig requests the gateway sends (aws.py), without the resource's own name and
+its tags, which the gateway adds. They are pure. `desired` names each resource by the hash of
+exactly this body (`content_name`), so whatever is sent is hashed, and a field that reaches
+SageMaker cannot change without the name changing: the name of an existing resource says it
+holds this content. Fields that are never sent (an ARN read back, which environment keys are
+secret) are listed in DISPLAY_ONLY; tests/test_wire.py changes every other field of every kind
+and checks that the request, and so the name, changes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .resources import EndpointConfig, Model, Variant
+
+# Attributes of the resource dataclasses that are not part of any request, by class name.
+DISPLAY_ONLY: dict[str, frozenset[str]] = {
+    "Model": frozenset({"name", "arn", "sensitive_environment"}),
+    "EndpointConfig": frozenset({"name", "arn"}),
+}
+
+
+def model_request(model: Model) -> dict[str, Any]:
+    container: dict[str, Any] = {"Image": model.image, "Environment": dict(model.environment)}
+    if model.model_data_url is not None:
+        container["ModelDataUrl"] = model.model_data_url
+    request: dict[str, Any] = {
+        "PrimaryContainer": container,
+        "ExecutionRoleArn": model.execution_role_arn,
+        "EnableNetworkIsolation": model.network_isolation,
+    }
+    if model.vpc is not None:
+        request["VpcConfig"] = {
+            "Subnets": list(model.vpc.subnets),
+            "SecurityGroupIds": list(model.vpc.security_groups),
+        }
+    return request
+
+
+def variant_request(variant: Variant) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "VariantName": variant.variant_name,
+        "ModelName": variant.model_name,
+        "InitialVariantWeight": variant.initial_weight,
+    }
+    if variant.serverless is not None:
+        serverless: dict[str, int] = {
+            "MemorySizeInMB": variant.serverless.memory_mb,
+            "MaxConcurrency": variant.serverless.max_concurrency,
+        }
+        if variant.serverless.provisioned_concurrency is not None:
+            serverless["ProvisionedConcurrency"] = variant.serverless.provisioned_concurrency
+        request["ServerlessConfig"] = serverless
+    if variant.instance_type is not None:
+        request["InstanceType"] = variant.instance_type
+    if variant.initial_instance_count is not None:
+        request["InitialInstanceCount"] = variant.initial_instance_count
+    if variant.volume_size_gb is not None:
+        request["VolumeSizeInGB"] = variant.volume_size_gb
+    return request
+
+
+def endpoint_config_request(config: EndpointConfig) -> dict[str, Any]:
+    request: dict[str, Any] = {"ProductionVariants": [variant_request(config.variant)]}
+    if config.data_capture is not None:
+        request["DataCaptureConfig"] = {
+            "EnableCapture": True,
+            "InitialSamplingPercentage": config.data_capture.sampling_percent,
+            "DestinationS3Uri": config.data_capture.destination,
+            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+        }
+    return request

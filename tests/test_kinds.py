@@ -1,0 +1,106 @@
+"""The resource kinds' ordering rules (kinds.py): every rule the planner relied on, as a table."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import pytest
+
+from deployspec.kinds import ROWS, order, waits_for
+from deployspec.plan import Action, Change, Kind
+
+
+def change(kind: Kind, action: Action, name: str = "x") -> Change:
+    return Change(kind, name, action, None, None)
+
+
+C, U, R, D = Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE
+
+# (earlier, later): `later` must come after `earlier` whenever both are in a plan.
+RULES = [
+    ((Kind.BUCKET, C), (Kind.ARTIFACT, C)),
+    ((Kind.ARTIFACT, C), (Kind.MODEL, C)),
+    ((Kind.MODEL, C), (Kind.ENDPOINT_CONFIG, C)),
+    ((Kind.ENDPOINT_CONFIG, C), (Kind.ENDPOINT, U)),
+    ((Kind.ENDPOINT_CONFIG, C), (Kind.ENDPOINT, C)),
+    ((Kind.ENDPOINT_CONFIG, C), (Kind.ENDPOINT, R)),
+    ((Kind.MODEL, U), (Kind.ENDPOINT, U)),  # tags on the model, before the endpoint's
+    ((Kind.SCALING, D), (Kind.ENDPOINT, U)),  # instance type change under autoscaling
+    ((Kind.ENDPOINT, U), (Kind.SCALING, C)),
+    ((Kind.ENDPOINT, C), (Kind.SCALING, U)),
+    ((Kind.ENDPOINT, U), (Kind.ENDPOINT_CONFIG, D)),  # prune after the endpoint moved
+    ((Kind.SCALING, C), (Kind.ENDPOINT_CONFIG, D)),
+    ((Kind.ENDPOINT_CONFIG, D), (Kind.MODEL, D)),
+    ((Kind.ENDPOINT, U), (Kind.MODEL, D)),
+    ((Kind.SCALING, D), (Kind.ENDPOINT, D)),  # destroy
+    ((Kind.ENDPOINT, D), (Kind.ENDPOINT_CONFIG, D)),
+    ((Kind.ENDPOINT, D), (Kind.MODEL, D)),
+    ((Kind.MODEL, D), (Kind.ARTIFACT, D)),
+    *(
+        ((kind, action), (Kind.PRUNE_MARK, U))
+        for kind in Kind
+        if kind is not Kind.PRUNE_MARK
+        for action in (C, U, D)
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("earlier", "later"), RULES, ids=[f"{a[0]}.{a[1]}<{b[0]}.{b[1]}" for a, b in RULES]
+)
+def test_a_change_comes_after_what_it_waits_for(
+    earlier: tuple[Kind, Action], later: tuple[Kind, Action]
+) -> None:
+    first, second = change(*earlier, name="a"), change(*later, name="b")
+    assert waits_for(second, first)
+    assert order([second, first]) == (first, second)
+
+
+def test_the_rules_form_no_cycle() -> None:
+    every = [change(kind, action, f"{kind}-{action}") for kind in Kind for action in (C, U, D)]
+    ordered = order(every)  # raises on a cycle
+    for index, item in enumerate(ordered):
+        assert not any(waits_for(item, later) for later in ordered[index + 1 :])
+
+
+def test_the_planners_order_is_kept_among_independent_changes() -> None:
+    independent = [change(Kind.MODEL, U, "m"), change(Kind.BUCKET, C, "b")]
+    assert order(independent) == tuple(independent)
+    assert order(independent[::-1]) == tuple(independent[::-1])
+
+
+def test_a_whole_update_plan_orders_the_same_from_any_starting_order() -> None:
+    """An instance type change under autoscaling with pruning: every rule holds whatever order
+    the changes come in, and the planner's own order is kept as it is."""
+    expected = (
+        change(Kind.BUCKET, C),
+        change(Kind.ARTIFACT, C),
+        change(Kind.MODEL, C, "new"),
+        change(Kind.ENDPOINT_CONFIG, C, "new"),
+        change(Kind.SCALING, D),
+        change(Kind.ENDPOINT, U),
+        change(Kind.SCALING, C),
+        change(Kind.ENDPOINT_CONFIG, D, "old"),
+        change(Kind.MODEL, D, "old"),
+        change(Kind.PRUNE_MARK, U),
+    )
+    assert order(expected) == expected
+    shuffler = random.Random(7)
+    for _ in range(50):
+        items = list(expected)
+        shuffler.shuffle(items)
+        ordered = order(items)
+        for index, item in enumerate(ordered):
+            assert not any(waits_for(item, later) for later in ordered[index + 1 :])
+        position = {c: i for i, c in enumerate(ordered)}
+        for earlier, later in itertools.pairwise(expected[4:]):  # scaling off → … → record
+            assert position[earlier] < position[later]
+
+
+def test_every_kind_has_a_row() -> None:
+    assert set(ROWS) == set(Kind)
+    for row, (phase, kind, other, why) in itertools.chain.from_iterable(
+        ((row, rule) for rule in row.after) for row in ROWS.values()
+    ):
+        assert why and kind in ROWS, (row.kind, phase, other)

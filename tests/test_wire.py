@@ -1,0 +1,129 @@
+"""Every field a resource sends is in its request, and so in its content name (wire.py).
+
+A field added to a resource kind and forgotten in its request would keep the old name: state
+would find the old resource under it and the change would be silently ignored. These tests
+change each field of each kind, nested ones included, and check that the request changes,
+unless the field is declared display-only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from deployspec.naming import content_name
+from deployspec.resources import (
+    DataCapture,
+    EndpointConfig,
+    Model,
+    ServerlessConfig,
+    Variant,
+    Vpc,
+)
+from deployspec.wire import DISPLAY_ONLY, endpoint_config_request, model_request
+
+MODEL = Model(
+    name="m",
+    image="123456789012.dkr.ecr.us-east-1.amazonaws.com/sklearn:1",
+    model_data_url="s3://bucket/prefix/model.tar.gz",
+    environment={"A": "1"},
+    execution_role_arn="arn:aws:iam::123456789012:role/r",
+    network_isolation=False,
+    vpc=Vpc(("subnet-1",), ("sg-1",)),
+    arn="arn:aws:sagemaker:us-east-1:123456789012:model/m",
+    sensitive_environment=("A",),
+)
+REALTIME = EndpointConfig(
+    name="c",
+    variant=Variant(
+        model_name="m",
+        instance_type="ml.m5.large",
+        initial_instance_count=1,
+        volume_size_gb=4,
+    ),
+    data_capture=DataCapture("s3://bucket/capture", 10),
+    arn="arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/c",
+)
+SERVERLESS = EndpointConfig(
+    name="c",
+    variant=Variant(
+        model_name="m", serverless=ServerlessConfig(2048, 5, provisioned_concurrency=1)
+    ),
+)
+
+
+def _changed(value: Any) -> Any:
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int | float):
+        return value + 1
+    if isinstance(value, str):
+        return value + "x"
+    if isinstance(value, dict):
+        return {**value, "EXTRA": "1"}
+    if isinstance(value, tuple):
+        return (*value, "x")
+    raise AssertionError(f"no way to change {value!r}: extend _changed for this type")
+
+
+def _variations(value: Any, path: str = "") -> list[tuple[str, Any]]:
+    """(field path, a copy of `value` with that one field changed) for every leaf field."""
+    out: list[tuple[str, Any]] = []
+    skip = DISPLAY_ONLY.get(type(value).__name__, frozenset())
+    for field in dataclasses.fields(value):
+        if field.name in skip:
+            continue
+        current = getattr(value, field.name)
+        where = f"{path}{type(value).__name__}.{field.name}"
+        if current is None:
+            continue  # another sample sets it: test_every_field_is_checked says so
+        if dataclasses.is_dataclass(current):
+            for inner, changed in _variations(current, f"{where} > "):
+                out.append((inner, dataclasses.replace(value, **{field.name: changed})))
+        else:
+            out.append((where, dataclasses.replace(value, **{field.name: _changed(current)})))
+    return out
+
+
+CASES = [
+    *((path, model_request, MODEL, changed) for path, changed in _variations(MODEL)),
+    *(
+        (path, endpoint_config_request, REALTIME, changed)
+        for path, changed in _variations(REALTIME)
+    ),
+    *(
+        (path, endpoint_config_request, SERVERLESS, changed)
+        for path, changed in _variations(SERVERLESS)
+        if "serverless" in path
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "request_of", "base", "changed"), CASES, ids=[c[0] for c in CASES]
+)
+def test_every_field_changes_the_request_and_the_name(
+    path: str, request_of: Any, base: Any, changed: Any
+) -> None:
+    assert request_of(changed) != request_of(base), f"{path} is not sent: add it to wire.py"
+    assert content_name("spec", request_of(changed)) != content_name("spec", request_of(base))
+
+
+def test_display_only_fields_do_not_change_the_name() -> None:
+    other = dataclasses.replace(MODEL, name="other", arn=None, sensitive_environment=())
+    assert model_request(other) == model_request(MODEL)
+    assert endpoint_config_request(dataclasses.replace(REALTIME, name="o", arn=None)) == (
+        endpoint_config_request(REALTIME)
+    )
+
+
+def test_every_field_is_checked() -> None:
+    """Each field of each kind is changed by some case above (the samples leave none unset)."""
+    checked = {part for path, *_ in CASES for part in path.split(" > ")}
+    for kind in (Model, EndpointConfig, Variant, ServerlessConfig, DataCapture, Vpc):
+        skip = DISPLAY_ONLY.get(kind.__name__, frozenset())
+        for field in dataclasses.fields(kind):
+            if field.name not in skip:
+                assert f"{kind.__name__}.{field.name}" in checked, f"give a sample {field.name}"
