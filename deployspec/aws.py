@@ -56,6 +56,7 @@ from deployspec.errors import AwsError, UnsupportedShapeError
 from deployspec.limits import MAX_DEPLOY_TIMEOUT, MIN_DEPLOY_TIMEOUT
 from deployspec.resources import (
     VARIANT_NAME,
+    AsyncInference,
     DataCapture,
     Deployment,
     Endpoint,
@@ -755,6 +756,32 @@ class Gateway:
             aborted += 1
         return aborted
 
+    def put_object(self, s3_uri: str, body: bytes, content_type: str) -> None:
+        """Write a small object (an asynchronous request's input), owner-checked."""
+        bucket, key = parse_s3_uri(s3_uri)
+        owner = self.account_id()
+        with self._s3_errors("PutObject", bucket, s3_uri):
+            self._s3().put_object(
+                Bucket=bucket,
+                Key=key,
+                Body=body,
+                ContentType=content_type,
+                ExpectedBucketOwner=owner,
+            )
+
+    def get_object(self, s3_uri: str) -> tuple[bytes, str] | None:
+        """An object's bytes and content type, or None when there is none (yet)."""
+        bucket, key = parse_s3_uri(s3_uri)
+        owner = self.account_id()
+        with self._s3_errors("GetObject", bucket, s3_uri):
+            try:
+                found = self._s3().get_object(Bucket=bucket, Key=key, ExpectedBucketOwner=owner)
+            except ClientError as error:
+                if _code(error) in _S3_MISSING:
+                    return None
+                raise
+            return found["Body"].read(), str(found.get("ContentType") or "")
+
     def delete_object(self, s3_uri: str) -> None:
         """Delete one object; S3 answers the same whether or not it existed."""
         bucket, key = parse_s3_uri(s3_uri)
@@ -1043,6 +1070,20 @@ class Gateway:
             payload = response["Body"].read()
         return payload, response.get("ContentType", accept)
 
+    def invoke_endpoint_async(
+        self, name: str, input_location: str, content_type: str, accept: str
+    ) -> tuple[str, str | None]:
+        """Queue a request whose input is at `input_location`: (where the answer will be,
+        where a failure would be, when the endpoint has a failure path)."""
+        with self._errors("sagemaker-runtime", "InvokeEndpointAsync", name):
+            response = self._runtime().invoke_endpoint_async(
+                EndpointName=name,
+                InputLocation=input_location,
+                ContentType=content_type,
+                Accept=accept,
+            )
+        return response["OutputLocation"], response.get("FailureLocation")
+
     # --- Secrets Manager and SSM Parameter Store, read (model.env references) --------------
     # Values come back only in responses: requests carry names, and no error text holds a
     # value.
@@ -1272,6 +1313,22 @@ def _endpoint_config_from(data: Mapping[str, Any]) -> EndpointConfig:
         ),
         data_capture=capture,
         arn=data.get("EndpointConfigArn"),
+        async_inference=_async_inference_from(data.get("AsyncInferenceConfig")),
+    )
+
+
+def _async_inference_from(data: Mapping[str, Any] | None) -> AsyncInference | None:
+    if not data:
+        return None
+    output: Mapping[str, Any] = data.get("OutputConfig") or {}
+    topics: Mapping[str, Any] = output.get("NotificationConfig") or {}
+    client: Mapping[str, Any] = data.get("ClientConfig") or {}
+    return AsyncInference(
+        output_path=output.get("S3OutputPath", ""),
+        failure_path=output.get("S3FailurePath"),
+        success_topic=topics.get("SuccessTopic"),
+        error_topic=topics.get("ErrorTopic"),
+        max_concurrent_invocations_per_instance=client.get("MaxConcurrentInvocationsPerInstance"),
     )
 
 

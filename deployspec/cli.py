@@ -1214,6 +1214,9 @@ def _status_view(
         "failure_reason": endpoint.failure_reason if endpoint else None,
         "config": endpoint.config_name if endpoint else None,
         "serving": _serving(config) if config is not None else None,
+        "async_inference": to_json(config.async_inference)
+        if config is not None and config.async_inference is not None
+        else None,
         "last_modified": endpoint.last_modified if endpoint else None,
         "variants": to_json(endpoint.variants) if endpoint else [],
         "scaling": to_json(scaling) if scaling else None,
@@ -1240,6 +1243,10 @@ def _print_status(view: _StatusView) -> None:
         click.echo(f"  config:         {endpoint.config_name}")
         if report["serving"] is not None:
             click.echo(f"  serving:        {report['serving']}")
+        queued = report.get("async_inference")
+        if queued is not None:
+            failures = f", failures to {queued['failure_path']}" if queued["failure_path"] else ""
+            click.echo(f"  asynchronous:   answers to {queued['output_path']}{failures}")
         click.echo(f"  last modified:  {endpoint.last_modified}")
         for variant in endpoint.variants:
             count = (
@@ -1623,17 +1630,20 @@ def sandbox_fault(
 # realtime_max_payload() reads; not imported here, as it would load moto). Serverless endpoints
 # take 4 MB, but which kind FILE deploys is not known before the spec is read.
 MAX_INVOKE_BODY = 6 * 1024 * 1024
+ASYNC_MAX_BODY = 1024 * 1024 * 1024  # InvokeEndpointAsync reads up to 1 GB from S3
 
 
-def _read_body(body: str) -> bytes:
-    """The request body; larger than SageMaker accepts is an error, read no further than that."""
+def _read_body(body: str, limit: int = 0) -> bytes:
+    """The request body; larger than SageMaker accepts is an error, read no further than that.
+    `limit`: another limit than InvokeEndpoint's (InvokeEndpointAsync takes up to 1 GB)."""
+    limit = limit or MAX_INVOKE_BODY
     if body.startswith("@"):
         path = Path(body[1:])
         shown = f"in {path}"
         try:
             # Not read_bytes(): @/dev/zero or a pipe would be read until memory runs out.
             with path.open("rb") as handle:
-                data = handle.read(MAX_INVOKE_BODY + 1)
+                data = handle.read(limit + 1)
         except OSError as exc:
             raise DeployspecError(
                 f"cannot read the body file {path}: {exc.strerror or exc}"
@@ -1641,7 +1651,12 @@ def _read_body(body: str) -> bytes:
     else:
         shown = "given"
         data = body.encode()
-    if len(data) > MAX_INVOKE_BODY:
+    if len(data) > limit and limit != MAX_INVOKE_BODY:
+        raise DeployspecError(
+            f"the request body {shown} is larger than InvokeEndpointAsync's limit of 1 GB",
+            hint="split the input into several requests",
+        )
+    if len(data) > limit:
         raise DeployspecError(
             f"the request body {shown} is larger than SageMaker's limit of "
             f"{MAX_INVOKE_BODY // (1024 * 1024)} MB ({MAX_INVOKE_BODY:,} bytes; serverless "
@@ -1666,6 +1681,22 @@ def _read_body(body: str) -> bytes:
     show_default=True,
     help="Where `deployspec serve` listens, with --local.",
 )
+@click.option(
+    "--async",
+    "queued",
+    is_flag=True,
+    help="For an endpoint with async: upload the body to S3, queue it (InvokeEndpointAsync) "
+    "and print where the answer will be written.",
+)
+@click.option("--wait", is_flag=True, help="With --async: wait for the answer and print it.")
+@click.option(
+    "--wait-timeout",
+    type=click.IntRange(1, 86400),
+    default=900,
+    show_default=True,
+    help="With --async --wait: seconds to wait for the answer (SageMaker's own default "
+    "invocation timeout is 900).",
+)
 def invoke(
     file: Path,
     variables: tuple[str, ...],
@@ -1676,11 +1707,18 @@ def invoke(
     accept: str,
     local: bool,
     local_url: str,
+    queued: bool,
+    wait: bool,
+    wait_timeout: int,
 ) -> None:
     """Call the endpoint FILE deploys and print the response."""
     from .operations import connect, load
 
-    payload = _read_body(body)
+    if wait and not queued:
+        raise click.UsageError("--wait needs --async")
+    if queued and local:
+        raise click.UsageError("--async calls the deployed endpoint: it cannot go with --local")
+    payload = _read_body(body, limit=ASYNC_MAX_BODY if queued else 0)
     if local:
         from .local_serve import invoke_local
 
@@ -1688,7 +1726,27 @@ def invoke(
     else:
         loaded = load(file, variables, var_files)
         gateway = connect(target, loaded.spec.region)
-        response, _ = gateway.invoke_endpoint(loaded.spec.name, payload, content_type, accept)
+        if queued:
+            from .operations import invoke_async
+
+            def progress(message: str) -> None:
+                click.echo(message, err=True)
+
+            result = invoke_async(
+                gateway,
+                loaded,
+                payload,
+                content_type,
+                accept,
+                wait_seconds=wait_timeout if wait else None,
+                progress=progress,
+            )
+            if result.answer is None:
+                click.echo(result.output_location)
+                return
+            response = result.answer
+        else:
+            response, _ = gateway.invoke_endpoint(loaded.spec.name, payload, content_type, accept)
     click.echo(response.decode("utf-8", errors="replace"))
 
 

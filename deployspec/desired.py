@@ -32,6 +32,7 @@ from .resources import (
     VARIANT_NAME,
     AppliedRecord,
     Artifact,
+    AsyncInference,
     DataCapture,
     Deployment,
     EndpointConfig,
@@ -300,7 +301,21 @@ def build_desired(
         if spec.data_capture
         else None
     )
-    unnamed_config = EndpointConfig(name="", variant=variant, data_capture=capture)
+    queued = spec.async_
+    async_inference = (
+        AsyncInference(
+            output_path=queued.output,
+            failure_path=queued.failure,
+            success_topic=queued.success_topic,
+            error_topic=queued.error_topic,
+            max_concurrent_invocations_per_instance=queued.max_concurrent_invocations_per_instance,
+        )
+        if queued is not None
+        else None
+    )
+    unnamed_config = EndpointConfig(
+        name="", variant=variant, data_capture=capture, async_inference=async_inference
+    )
     config = replace(
         unnamed_config, name=content_name(spec.name, endpoint_config_request(unnamed_config))
     )

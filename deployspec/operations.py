@@ -600,3 +600,74 @@ def plan_many(
     check_collisions(runs)
     run_parallel(runs, plan, parallelism)
     return runs
+
+
+@dataclass(frozen=True)
+class AsyncResult:
+    input_location: str
+    output_location: str
+    answer: bytes | None  # None without waiting
+
+
+# How often `invoke --async --wait` looks for the answer.
+ASYNC_POLL_SECONDS = 1.0
+
+
+def invoke_async(
+    gateway: Gateway,
+    loaded: LoadedSpec,
+    payload: bytes,
+    content_type: str,
+    accept: str,
+    *,
+    wait_seconds: int | None,
+    progress: Callable[[str], None],
+    sleep: Callable[[float], None] | None = None,
+    clock: Callable[[], float] | None = None,
+) -> AsyncResult:
+    """Queue one request on the spec's asynchronous endpoint: its input is uploaded under the
+    spec's artifact prefix (`<prefix>/async-inputs/<sha256 of the body>`: the same request
+    twice is one object), then InvokeEndpointAsync; with `wait_seconds`, the answer is read
+    from the output location once written, or the failure from the failure location raised."""
+    import hashlib
+    import time
+
+    from .errors import AwsError
+
+    spec = loaded.spec
+    if spec.async_ is None:
+        raise DeployspecError(
+            f"{loaded.file}: endpoint {spec.name} is not asynchronous: --async needs an async: "
+            "block in the spec",
+            hint="drop --async to call it directly",
+        )
+    sleep = sleep or time.sleep
+    clock = clock or time.monotonic
+    bucket = spec.bucket or f"sagemaker-{gateway.region}-{gateway.account_id()}"
+    digest_hex = hashlib.sha256(payload).hexdigest()
+    input_location = f"s3://{bucket}/{spec.artifact_prefix}/async-inputs/{digest_hex}"
+    gateway.put_object(input_location, payload, content_type)
+    output, failure = gateway.invoke_endpoint_async(spec.name, input_location, content_type, accept)
+    progress(f"queued: the answer will be written to {output}")
+    if wait_seconds is None:
+        return AsyncResult(input_location, output, None)
+    deadline = clock() + wait_seconds
+    progress(f"waiting for it (at most {wait_seconds} s)...")
+    while True:
+        found = gateway.get_object(output)
+        if found is not None:
+            return AsyncResult(input_location, output, found[0])
+        if failure is not None:
+            failed = gateway.get_object(failure)
+            if failed is not None:
+                raise AwsError(
+                    f"endpoint {spec.name} could not answer the request: "
+                    f"{failed[0].decode('utf-8', 'replace')[:2000]}",
+                    hint=f"the failure is kept at {failure}",
+                )
+        if clock() >= deadline:
+            raise DeployspecError(
+                f"no answer from endpoint {spec.name} within {wait_seconds} s",
+                hint=f"it is still queued: its answer will be written to {output}",
+            )
+        sleep(ASYNC_POLL_SECONDS)

@@ -440,6 +440,38 @@ def _endpoint_change(desired: Desired, actual: Actual, mark: str | None) -> Chan
             ("status",),
         )
 
+    current = actual.current_config
+    if (
+        endpoint.config_name != target
+        and current is not None
+        and (current.async_inference is None) != (desired.config.async_inference is None)
+    ):
+        adding = desired.config.async_inference is not None
+        return Change(
+            Kind.ENDPOINT,
+            name,
+            Action.REPLACE,
+            {
+                "config_name": endpoint.config_name,
+                "status": endpoint.status,
+                "async_inference": to_json(current.async_inference),
+                "tags": live_tags,
+            },
+            {
+                "name": name,
+                "config_name": desired.config.name,
+                "async_inference": to_json(desired.config.async_inference),
+                "tags": {**desired.endpoint_tags, **carried, **bookkeeping},
+                "status": "InService",
+            },
+            (
+                f"SageMaker cannot update an endpoint "
+                f"{'to' if adding else 'from'} asynchronous inference; it is deleted and "
+                "created again under its name, and answers no requests in between",
+            ),
+            ("async_inference",),
+        )
+
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
     reasons: list[str] = []
@@ -781,6 +813,15 @@ def make_rollback_plan(
     endpoint = owned.endpoint
     if endpoint is None:
         raise NotManagedError(f"no endpoint {spec_name!r} to roll back")
+    if current is not None and (current.async_inference is None) != (
+        target.async_inference is None
+    ):
+        raise PlanError(
+            f"cannot roll endpoint {spec_name} back to {target.name}: one of the two configs "
+            "serves asynchronous inference and the other does not, and SageMaker cannot update "
+            "an endpoint across that",
+            hint="apply the earlier spec instead: its plan replaces the endpoint",
+        )
     variant = target.variant
     serverless = variant.instance_type is None
     type_changes = current is None or current.variant.instance_type != variant.instance_type

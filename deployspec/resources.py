@@ -131,11 +131,25 @@ class DataCapture:
 
 
 @dataclass(frozen=True)
+class AsyncInference:
+    """AsyncInferenceConfig: requests queued, answers written to S3 (and announced on SNS)."""
+
+    output_path: str
+    failure_path: str | None = None
+    success_topic: str | None = None
+    error_topic: str | None = None
+    max_concurrent_invocations_per_instance: int | None = None
+
+
+@dataclass(frozen=True)
 class EndpointConfig:
     name: str
     variant: Variant
     data_capture: DataCapture | None = None
     arn: str | None = None
+    # UpdateEndpoint can neither add nor remove it: a change of None to a value or back
+    # replaces the endpoint (planner.py).
+    async_inference: AsyncInference | None = None
 
 
 @dataclass(frozen=True)

@@ -445,6 +445,47 @@ class DataCapture(_Strict):
     sampling_percent: Integer = Field(default=100, ge=0, le=100, description="0-100.")
 
 
+SNS_TOPIC_PATTERN = r"^arn:aws[a-z\-]*:sns:[a-z0-9\-]*:[0-9]{12}:[a-zA-Z0-9_.-]{1,256}$"
+
+
+class Async(_Strict):
+    """Asynchronous inference: requests are queued, answers written to S3 (real-time only)."""
+
+    output: str = Field(
+        pattern=S3_URI_PATTERN,
+        max_length=512,
+        description="s3:// URI under which each answer is written (<output>/<id>.out).",
+        examples=["s3://my-bucket/async/out/"],
+    )
+    failure: str | None = Field(
+        default=None,
+        pattern=S3_URI_PATTERN,
+        max_length=512,
+        description="s3:// URI under which each failure is written (<failure>/<id>-error.out).",
+        examples=["s3://my-bucket/async/failed/"],
+    )
+    success_topic: str | None = Field(
+        default=None,
+        pattern=SNS_TOPIC_PATTERN,
+        description="SNS topic ARN told of each answer.",
+        examples=["arn:aws:sns:us-east-1:123456789012:done"],
+    )
+    error_topic: str | None = Field(
+        default=None,
+        pattern=SNS_TOPIC_PATTERN,
+        description="SNS topic ARN told of each failure.",
+        examples=["arn:aws:sns:us-east-1:123456789012:failed"],
+    )
+    max_concurrent_invocations_per_instance: Integer | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="Requests each instance works on at once (1-1000; SageMaker chooses when "
+        "unset).",
+        examples=[4],
+    )
+
+
 TagValue = Annotated[str, Field(max_length=256, pattern=TAG_PATTERN)]
 TagKey = Annotated[str, Field(min_length=1, max_length=128, pattern=TAG_PATTERN)]
 VarValue = str | int | float | bool
@@ -523,6 +564,12 @@ class Spec(_Strict):
     )
     data_capture: DataCapture | None = Field(
         default=None, description="Request/response capture (real-time only)."
+    )
+    async_: Async | None = Field(
+        default=None,
+        alias="async",
+        description="Asynchronous inference (real-time only). Adding or removing it replaces "
+        "the endpoint: SageMaker cannot update one to or from it.",
     )
     vars: dict[Annotated[str, Field(pattern=r"^[A-Za-z_]\w*$")], VarValue] = Field(
         default={},
@@ -1190,6 +1237,10 @@ _PATTERN_HINTS = {
     "<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>",
     "model.py_version": "such as py310",
     "data_capture.destination": "s3://<bucket>/<prefix>",
+    "async.output": "s3://<bucket>/<prefix>/",
+    "async.failure": "s3://<bucket>/<prefix>/",
+    "async.success_topic": "an SNS topic ARN: arn:aws:sns:<region>:<12-digit account>:<topic>",
+    "async.error_topic": "an SNS topic ARN: arn:aws:sns:<region>:<12-digit account>:<topic>",
     "prefix": "an S3 key prefix without a leading slash or spaces",
     "vpc.subnets": "subnet IDs such as subnet-0a1b2c3d",
     "vpc.security_groups": "security group IDs such as sg-0a1b2c3d",
@@ -1627,6 +1678,23 @@ def _cross_field(data: dict[str, object], marks: Marks, file: str) -> list[Diagn
                 ("realtime", "instance_count"),
                 f"instance_count {count} is outside autoscaling {low}-{high}",
                 "start within the range the autoscaler keeps",
+            )
+    if data.get("async") is not None:
+        if realtime is None:
+            problem(
+                ("async",),
+                "asynchronous inference needs a real-time endpoint; serverless endpoints "
+                "cannot queue requests",
+                "add realtime: {instance_type: ...} (and remove serverless:)",
+                key=True,
+            )
+        elif _get(realtime, "autoscaling") is not None:
+            problem(
+                ("realtime", "autoscaling"),
+                "autoscaling an asynchronous endpoint (on its request backlog) is not supported "
+                "by deployspec yet: invocations-per-instance tracking does not apply to it",
+                "remove realtime.autoscaling, or the async block",
+                key=True,
             )
     if realtime is None and data.get("data_capture") is not None:
         problem(

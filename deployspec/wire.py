@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .resources import EndpointConfig, Model, Variant
+from .resources import AsyncInference, EndpointConfig, Model, Variant
 
 # Attributes of the resource dataclasses that are not part of any request, by class name.
 DISPLAY_ONLY: dict[str, frozenset[str]] = {
@@ -71,5 +71,29 @@ def endpoint_config_request(config: EndpointConfig) -> dict[str, Any]:
             "InitialSamplingPercentage": config.data_capture.sampling_percent,
             "DestinationS3Uri": config.data_capture.destination,
             "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+        }
+    if config.async_inference is not None:
+        request["AsyncInferenceConfig"] = async_inference_request(config.async_inference)
+    return request
+
+
+def async_inference_request(settings: AsyncInference) -> dict[str, Any]:
+    output: dict[str, Any] = {"S3OutputPath": settings.output_path}
+    if settings.failure_path is not None:
+        output["S3FailurePath"] = settings.failure_path
+    topics = {
+        key: value
+        for key, value in (
+            ("SuccessTopic", settings.success_topic),
+            ("ErrorTopic", settings.error_topic),
+        )
+        if value is not None
+    }
+    if topics:
+        output["NotificationConfig"] = topics
+    request: dict[str, Any] = {"OutputConfig": output}
+    if settings.max_concurrent_invocations_per_instance is not None:
+        request["ClientConfig"] = {
+            "MaxConcurrentInvocationsPerInstance": settings.max_concurrent_invocations_per_instance
         }
     return request

@@ -11,6 +11,7 @@ import base64
 import importlib.util
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -481,12 +482,16 @@ def test_every_example_has_its_files() -> None:
     )
     assert [p.name for p in folders] == [
         "pytorch-serverless",
+        "sklearn-async",
         "sklearn-iris",
         "tensorflow-resnet50",
     ]
     for folder in folders:
-        for name in ("deployment.yaml", "README.md", "inference.py", "input.json"):
+        for name in ("deployment.yaml", "README.md", "input.json"):
             assert (folder / name).is_file(), folder / name
+        # An example showing an endpoint shape reuses another's model and handlers.
+        entry_point = re.search(r"entry_point: (\S+)", (folder / "deployment.yaml").read_text())
+        assert entry_point is not None and (folder / entry_point.group(1)).is_file(), folder
         json.loads((folder / "input.json").read_text())
         first_line = (folder / "deployment.yaml").read_text().splitlines()[0]
         assert first_line == SCHEMA_COMMENT

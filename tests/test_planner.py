@@ -26,6 +26,7 @@ from deployspec.resources import (
     TAG_PRUNED,
     TAG_SPEC,
     Artifact,
+    AsyncInference,
     Deployment,
     Endpoint,
     EndpointConfig,
@@ -115,6 +116,7 @@ OLD_SERVERLESS = EndpointConfig(
     "iris-bbbbbbbbbb", Variant("iris-aaaaaaaaaa", serverless=ServerlessConfig(1024, 5))
 )
 THREE = (LiveVariant("AllTraffic", 1.0, 1.0, 3, 3),)
+ASYNC = AsyncInference("s3://b/out/", "s3://b/failed/")
 
 
 def serving_desired(**kw: Any) -> Actual:
@@ -196,6 +198,79 @@ CASES = [
         },
     ),
     Case("matching state plans nothing", {}, serving_desired(), [], counts=(0, 0, 0)),
+    *(
+        Case(
+            f"async inference {what}: the endpoint must be replaced",
+            {"config": replace(RT, async_inference=wanted)},
+            serving_desired(
+                endpoint=live_endpoint("iris-bbbbbbbbbb"),
+                current_config=replace(RT, name="iris-bbbbbbbbbb", async_inference=live),
+                desired_config_exists=False,
+                owned=None,
+            ),
+            [
+                (C, "iris-cccccccccc", CREATE, reasons),
+                (
+                    E,
+                    "iris",
+                    REPLACE,
+                    (
+                        f"SageMaker cannot update an endpoint {way} asynchronous inference; it is "
+                        "deleted and created again under its name, and answers no requests in "
+                        "between",
+                    ),
+                ),
+            ],
+            forces={1: ("async_inference",)},
+            counts=(2, 0, 1),
+        )
+        for what, wanted, live, way, reasons in (
+            (
+                "added",
+                ASYNC,
+                None,
+                "to",
+                (
+                    "async_inference.failure_path: null → s3://b/failed/",
+                    "async_inference.output_path: null → s3://b/out/",
+                ),
+            ),
+            (
+                "removed",
+                None,
+                ASYNC,
+                "from",
+                (
+                    "async_inference.failure_path: s3://b/failed/ → null",
+                    "async_inference.output_path: s3://b/out/ → null",
+                ),
+            ),
+        )
+    ),
+    Case(
+        "async inference settings changed: a new config, updated in place",
+        {"config": replace(RT, async_inference=replace(ASYNC, output_path="s3://b/new/"))},
+        serving_desired(
+            endpoint=live_endpoint("iris-bbbbbbbbbb"),
+            current_config=replace(RT, name="iris-bbbbbbbbbb", async_inference=ASYNC),
+            desired_config_exists=False,
+            owned=None,
+        ),
+        [
+            (
+                C,
+                "iris-cccccccccc",
+                CREATE,
+                ("async_inference.output_path: s3://b/out/ → s3://b/new/",),
+            ),
+            (
+                E,
+                "iris",
+                UPDATE,
+                ("new endpoint config: async_inference.output_path: s3://b/out/ → s3://b/new/",),
+            ),
+        ],
+    ),
     Case(
         "the same content under an earlier version's name is created again under its new name",
         {},

@@ -717,3 +717,50 @@ def test_huggingface_base_frameworks_accept_the_sdks_aliases(write_spec: WriteSp
         "huggingface 4.10.2 has no 'pytorch9.9' image; available: pytorch1.8.1, pytorch1.9.0, "
         "tensorflow2.4.1, tensorflow2.5.1"
     )
+
+
+REALTIME = "realtime:\n  instance_type: ml.m5.xlarge\n"
+
+
+@pytest.mark.parametrize(
+    ("capacity", "block", "needle"),
+    [
+        ("", "async: {output: s3://bkt/out/}\n", "async: asynchronous inference needs a real-time"),
+        (
+            REALTIME + "  autoscaling: {min: 1, max: 2, target_invocations_per_instance: 5}\n",
+            "async: {output: s3://bkt/out/}\n",
+            "realtime.autoscaling: autoscaling an asynchronous endpoint",
+        ),
+        (REALTIME, "async: {output: bkt/out}\n", "async.output: 'bkt/out' does not match"),
+        (REALTIME, "async: {failure: s3://bkt/f/}\n", "required key 'output'"),
+        (
+            REALTIME,
+            "async: {output: s3://bkt/o/, error_topic: 'arn:aws:sns:x'}\n",
+            "async.error_topic: 'arn:aws:sns:x' does not match",
+        ),
+        (
+            REALTIME,
+            "async: {output: s3://bkt/o/, max_concurrent_invocations_per_instance: 0}\n",
+            "async.max_concurrent_invocations_per_instance: ",
+        ),
+    ],
+)
+def test_async_rules(write_spec: WriteSpec, capacity: str, block: str, needle: str) -> None:
+    text = VALID_SKLEARN.split("serverless:")[0] + capacity + block
+    errors = errors_of(write_spec(text))
+    assert any(needle in e for e in errors), errors
+
+
+def test_async_spec_loads(write_spec: WriteSpec) -> None:
+    text = (
+        VALID_SKLEARN.split("serverless:")[0]
+        + REALTIME
+        + (
+            "async:\n  output: s3://bkt/out/\n"
+            "  success_topic: arn:aws:sns:us-east-1:123456789012:ok\n"
+        )
+    )
+    spec = load_spec(write_spec(text)).spec
+    assert spec.async_ is not None
+    assert spec.async_.output == "s3://bkt/out/"
+    assert spec.async_.success_topic == "arn:aws:sns:us-east-1:123456789012:ok"

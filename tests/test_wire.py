@@ -15,6 +15,7 @@ import pytest
 
 from deployspec.naming import content_name
 from deployspec.resources import (
+    AsyncInference,
     DataCapture,
     EndpointConfig,
     Model,
@@ -45,6 +46,13 @@ REALTIME = EndpointConfig(
     ),
     data_capture=DataCapture("s3://bucket/capture", 10),
     arn="arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/c",
+    async_inference=AsyncInference(
+        "s3://bucket/out/",
+        "s3://bucket/failed/",
+        "arn:aws:sns:us-east-1:123456789012:done",
+        "arn:aws:sns:us-east-1:123456789012:failed",
+        4,
+    ),
 )
 SERVERLESS = EndpointConfig(
     name="c",
@@ -122,7 +130,15 @@ def test_display_only_fields_do_not_change_the_name() -> None:
 def test_every_field_is_checked() -> None:
     """Each field of each kind is changed by some case above (the samples leave none unset)."""
     checked = {part for path, *_ in CASES for part in path.split(" > ")}
-    for kind in (Model, EndpointConfig, Variant, ServerlessConfig, DataCapture, Vpc):
+    for kind in (
+        Model,
+        EndpointConfig,
+        Variant,
+        ServerlessConfig,
+        DataCapture,
+        Vpc,
+        AsyncInference,
+    ):
         skip = DISPLAY_ONLY.get(kind.__name__, frozenset())
         for field in dataclasses.fields(kind):
             if field.name not in skip:
