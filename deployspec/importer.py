@@ -93,7 +93,6 @@ def _set(value: object) -> bool:
 
 # Endpoint config attributes beyond the one variant and data capture deployspec sends.
 _CONFIG_ATTRIBUTES = {
-    "AsyncInferenceConfig": "asynchronous inference (AsyncInferenceConfig)",
     "KmsKeyId": "a KMS key for the instances' storage volumes (KmsKeyId)",
     "ExplainerConfig": "an online explainer (ExplainerConfig)",
     "VpcConfig": "a VPC on the endpoint config (VpcConfig, for inference components)",
@@ -110,8 +109,16 @@ _CONFIG_KNOWN = frozenset(
         "ProductionVariants",
         "ShadowProductionVariants",
         "DataCaptureConfig",
+        "AsyncInferenceConfig",
     }
 )
+_ASYNC_OUTPUT_KNOWN = frozenset({"S3OutputPath", "S3FailurePath", "NotificationConfig"})
+_ASYNC_TOPICS = frozenset({"SuccessTopic", "ErrorTopic"})
+_ASYNC_ATTRIBUTES = {
+    "KmsKeyId": "asynchronous answers encrypted with a KMS key (AsyncInferenceConfig KmsKeyId)",
+    "IncludeInferenceResponseIn": "answers included in notifications "
+    "(NotificationConfig.IncludeInferenceResponseIn)",
+}
 _VARIANT_KNOWN = frozenset(
     {
         "VariantName",
@@ -199,6 +206,16 @@ def config_shape(data: Mapping[str, Any]) -> list[str]:
         if isinstance(serverless, Mapping):
             extras.extend(f"ServerlessConfig.{k}" for k in _extras(serverless, _SERVERLESS_KNOWN))
         found.extend(f"variant {name}: {what}" for what in extras)
+    queued = data.get("AsyncInferenceConfig")
+    if isinstance(queued, Mapping) and _set(queued):
+        output = queued.get("OutputConfig") or {}
+        found.extend(_extras(output, _ASYNC_OUTPUT_KNOWN, _ASYNC_ATTRIBUTES))
+        found.extend(
+            _extras(output.get("NotificationConfig") or {}, _ASYNC_TOPICS, _ASYNC_ATTRIBUTES)
+        )
+        found.extend(_extras(queued, frozenset({"OutputConfig", "ClientConfig"})))
+        if not output.get("S3OutputPath"):
+            found.append("asynchronous inference without an output path (S3OutputPath)")
     capture = data.get("DataCaptureConfig")
     # Capture switched off (or reported empty) is what no capture says.
     if isinstance(capture, Mapping) and _set(capture) and capture.get("EnableCapture", True):
@@ -383,6 +400,11 @@ def _read(gateway: Gateway, name: str) -> _Live:
         resource = scaling_resource_id(name, str(variant.get("VariantName")))
         scaling_data = gateway.describe_whole("scaling", resource)
         problems.extend(scaling_shape(scaling_data))
+        if scaling_data is not None and _set(config_data.get("AsyncInferenceConfig")):
+            problems.append(
+                "autoscaling of an asynchronous endpoint (a spec cannot express backlog-based "
+                "scaling yet)"
+            )
     if problems:
         raise UnsupportedShapeError(
             f"endpoint {name} cannot be imported: it has {'; '.join(problems)}",
@@ -526,6 +548,22 @@ def _spec(
         spec["data_capture"] = {
             "destination": capture.destination,
             "sampling_percent": capture.sampling_percent,
+        }
+    queued = live.config.async_inference
+    if queued is not None:
+        spec["async"] = {
+            key: value
+            for key, value in (
+                ("output", queued.output_path),
+                ("failure", queued.failure_path),
+                ("success_topic", queued.success_topic),
+                ("error_topic", queued.error_topic),
+                (
+                    "max_concurrent_invocations_per_instance",
+                    queued.max_concurrent_invocations_per_instance,
+                ),
+            )
+            if value is not None
         }
     return spec
 

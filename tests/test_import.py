@@ -188,11 +188,14 @@ def model(container: dict[str, Any] | None = None, **extra: Any) -> dict[str, An
         ),
         (
             config(
-                AsyncInferenceConfig={"OutputConfig": {"S3OutputPath": "s3://b/o"}}, KmsKeyId="k"
+                AsyncInferenceConfig={
+                    "OutputConfig": {"S3OutputPath": "s3://b/o", "KmsKeyId": "k"}
+                },
+                KmsKeyId="k",
             ),
             [
-                "asynchronous inference (AsyncInferenceConfig)",
                 "a KMS key for the instances' storage volumes (KmsKeyId)",
+                "asynchronous answers encrypted with a KMS key (AsyncInferenceConfig KmsKeyId)",
             ],
         ),
         (
@@ -640,17 +643,39 @@ def test_shapes_a_spec_cannot_express_are_refused_all_named(gateway: Gateway) ->
     hand_made(
         environment={"SAGEMAKER_REGION": REGION},
         variant={"InstanceType": "ml.m5.large", "InitialInstanceCount": 1},
-        config_extra={
-            "AsyncInferenceConfig": {"OutputConfig": {"S3OutputPath": "s3://models-bucket/out"}}
-        },
+        config_extra={"KmsKeyId": "arn:aws:kms:us-east-1:123456789012:key/k"},
         model_extra={"VpcConfig": {"Subnets": ["subnet-1"], "SecurityGroupIds": ["sg-1"]}},
     )
     with pytest.raises(UnsupportedShapeError) as raised:
         import_endpoint(gateway, "iris")
     message = str(raised.value)
-    assert message.startswith("endpoint iris cannot be imported: it has asynchronous inference")
+    assert message.startswith("endpoint iris cannot be imported: it has a KMS key")
     assert "VPC" not in message  # a spec says vpc:
     assert "one model, in one container" in str(raised.value.hint)
+
+
+def test_an_asynchronous_endpoint_is_imported_with_its_async_block(gateway: Gateway) -> None:
+    hand_made(
+        variant={"InstanceType": "ml.m5.large", "InitialInstanceCount": 1},
+        config_extra={
+            "AsyncInferenceConfig": {
+                "OutputConfig": {
+                    "S3OutputPath": "s3://models-bucket/out/",
+                    "NotificationConfig": {
+                        "SuccessTopic": "arn:aws:sns:us-east-1:123456789012:done"
+                    },
+                },
+                "ClientConfig": {"MaxConcurrentInvocationsPerInstance": 3},
+            }
+        },
+    )
+    imported = import_endpoint(gateway, "iris")
+    assert spec_data(imported.text)["async"] == {
+        "output": "s3://models-bucket/out/",
+        "success_topic": "arn:aws:sns:us-east-1:123456789012:done",
+        "max_concurrent_invocations_per_instance": 3,
+    }
+    assert imported.in_place
 
 
 def test_a_missing_endpoint_and_another_specs_endpoint(gateway: Gateway) -> None:

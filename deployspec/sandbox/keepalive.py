@@ -8,7 +8,9 @@ rest of it would be read as the next request). This handler reads that rest itse
   whatever the application did not read of it is read and dropped once it has answered, so the
   next request starts where it should;
 - a chunked request, a request asking `Connection: close`, and HTTP/1.0 close as before;
-- a connection idle for IDLE_SECONDS is closed (its thread ends).
+- a connection idle for IDLE_SECONDS is closed (its thread ends);
+- its socket sends each write at once (TCP_NODELAY), as a server answering in several small
+  writes on one connection must.
 botocore keeps up to ten connections per client: without keep-alive every AWS call paid a new
 TCP connection on both sides and a new server thread, a third of the sandbox's time per call
 (bench/bench_many.py).
@@ -17,6 +19,7 @@ TCP connection on both sides and a new server thread, a third of the sandbox's t
 from __future__ import annotations
 
 import io
+import socket
 from typing import IO, Any, cast
 
 from moto.moto_server.werkzeug_app import MotoRequestHandler
@@ -27,6 +30,13 @@ IDLE_SECONDS = 30
 
 class KeepAliveHandler(MotoRequestHandler):
     timeout = IDLE_SECONDS  # socketserver applies it to the connection's socket
+
+    def setup(self) -> None:
+        super().setup()
+        # http.server writes the status line, each header and the body separately: on a kept-
+        # open connection, Nagle's algorithm holds each small write back until the client's
+        # delayed ACK (40 ms) unless the socket sends at once.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def make_environ(self) -> dict[str, Any]:
         environ = super().make_environ()
