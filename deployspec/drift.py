@@ -818,18 +818,14 @@ def check_specs(
 ) -> list[SpecReport]:
     """Every spec found, in order: loaded, then checked in parallel on one gateway per region
     (operations' many-spec stages). A spec's error is its report's, and stops no other."""
-    from .operations import (
-        check_endpoint_collisions,
-        connect_many,
-        load_many,
-        resolve_roles,
-        run_parallel,
-    )
+    from .operations import connect_selected, load_selected, resolve_roles, run_parallel
 
-    runs = load_many(found, variables, var_files)
+    selected = load_selected(found, variables, var_files)
+    runs = selected.runs
     resolve_roles(runs, target)
-    check_endpoint_collisions(runs, target)
-    connect_many(runs, target)
+    # Connected first, as plan does: a spec without region: is then compared in the region
+    # its gateway uses, not matched against every region.
+    connect_selected(selected, target)
 
     def check(run: SpecRun) -> None:
         loaded, gateway, role = run.loaded, run.gateway, run.role
