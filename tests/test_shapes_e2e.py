@@ -121,3 +121,46 @@ def test_async_endpoint_answers_through_s3_and_adding_or_removing_async_replaces
     assert sm.list_endpoints()["Endpoints"] == []
     assert sm.list_endpoint_configs()["EndpointConfigs"] == []
     assert sm.list_models()["Models"] == []
+
+
+CANARY = """\
+realtime:
+  instance_type: ml.m5.large
+deployment:
+  strategy: canary
+  canary: {percent: 50, wait: 5m}
+  rollback_alarms: [iris-errors]
+"""
+
+
+def test_a_canary_update_rolled_back_by_its_alarm_fails_and_the_next_apply_completes(
+    sandbox: dict[str, Any], examples: Path
+) -> None:
+    iris = examples / "sklearn-iris"
+    text = (iris / "deployment.yaml").read_text()
+    head = text[: text.index("serverless:")].replace("name: iris", "name: iris-canary")
+    spec = iris / "canary.yaml"
+    spec.write_text(head + CANARY)
+    body = f"@{iris / 'input.json'}"
+    first = cli(sandbox, "apply", str(spec), "--auto-approve")
+    assert first.returncode == 0, first.stderr
+
+    # A new model (one more environment value), and the alarm trips during its canary bake.
+    spec.write_text(
+        head.replace("entry_point: inference.py", "entry_point: inference.py\n  env: {V: '2'}")
+        + CANARY
+    )
+    armed = run_cli("sandbox", "fault", "--alarm", "iris-errors", env=sandbox["env"])
+    assert armed.returncode == 0, armed.stderr
+    failed = cli(sandbox, "apply", str(spec), "--auto-approve")
+    assert failed.returncode == 1
+    assert "iris-errors" in failed.stderr, failed.stderr
+    answer = cli(sandbox, "invoke", str(spec), "--body", body)
+    assert json.loads(answer.stdout)["predictions"] == SPECIES  # the old fleet serves again
+    pending = cli(sandbox, "plan", str(spec), "--detailed-exitcode")
+    assert pending.returncode == 2, pending.stdout
+
+    done = cli(sandbox, "apply", str(spec), "--auto-approve")
+    assert done.returncode == 0, done.stderr
+    assert cli(sandbox, "plan", str(spec), "--detailed-exitcode").returncode == 0
+    assert cli(sandbox, "destroy", str(spec), "--auto-approve").returncode == 0
