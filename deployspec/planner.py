@@ -37,14 +37,17 @@ from .resources import (
     TAG_PREVIOUS,
     TAG_PRUNED,
     TAG_SPEC,
+    AppliedRecord,
     EndpointConfig,
     Model,
     OwnedResource,
     Scaling,
     comparable_tags,
     is_owned,
+    part_hash,
     prune_mark,
     scaling_resource_id,
+    scaling_settings,
     to_json,
     without_aws_tags,
 )
@@ -379,10 +382,21 @@ def _scaling_changes(desired: Desired, actual: Actual) -> list[Change]:
                     Action.UPDATE,
                     to_json(live_scaling),
                     to_json(wanted),
-                    _diff_reasons(to_json(live_scaling), to_json(wanted), drift=True),
+                    _diff_reasons(
+                        to_json(live_scaling),
+                        to_json(wanted),
+                        drift=not _as_applied(actual, live_scaling),
+                    ),
                 )
             )
     return out
+
+
+def _as_applied(actual: Actual, live: Scaling) -> bool:
+    """Whether the live autoscaling is what apply last applied (the endpoint's record says):
+    then a difference is the spec's change, not one made outside deployspec."""
+    record = AppliedRecord.parse(actual.endpoint_tags.get(TAG_APPLIED))
+    return record is not None and record.scaling == part_hash(scaling_settings(live))
 
 
 def _endpoint_change(desired: Desired, actual: Actual, mark: str | None) -> Change | None:

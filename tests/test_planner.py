@@ -542,7 +542,7 @@ CASES = [
                 Kind.SCALING,
                 SCALING_ID,
                 UPDATE,
-                ("changed outside deployspec", "max_capacity: 4 → 6"),
+                ("max_capacity: 4 → 6",),  # the spec's change: the live one is as applied
             ),
             (
                 Kind.PRUNE_MARK,
