@@ -82,7 +82,8 @@ class SandboxApp:
                 f"{status} {'Service Unavailable' if status == 503 else 'Bad Request'}",
                 [*headers, ("Content-Length", str(len(body)))],
             )
-            return [body]
+            # An answer to HEAD has the length of the body it would have, and no body.
+            return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
         result = self._moto_app(environ, start_response)
         if path.rstrip("/") == "/moto-api/reset" and environ.get("REQUEST_METHOD") == "POST":
             self._host.release_all()
