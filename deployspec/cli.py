@@ -678,14 +678,42 @@ class _Progress:
         click.echo(text, err=True)
 
 
-def _run_plan(gateway: Any, plan: Any) -> None:
-    """Apply `plan`, its events and botocore's retries shown as progress on stderr."""
+POLL_SECONDS_ENV = "DEPLOYSPEC_POLL_SECONDS"
+
+
+def _poll_seconds() -> float | None:
+    """$DEPLOYSPEC_POLL_SECONDS: the applier's first wait between two reads of an endpoint that
+    is changing (unset: the applier's 1 s, growing by half up to 20 s). A sandbox's transitions
+    last a fraction of a second, where AWS's last minutes: its users (the tests) need not wait
+    a whole second for each."""
+    raw = os.environ.get(POLL_SECONDS_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds <= 20:  # NaN and infinity fail too
+        raise DeployspecError(
+            f"{POLL_SECONDS_ENV} must be a number of seconds above 0 and at most 20, not {raw!r}",
+            hint=f"unset {POLL_SECONDS_ENV} to wait 1 s first, as by default",
+        )
+    return seconds
+
+
+def _applier(gateway: Any, poll: float | None) -> Any:
     from .applier import Applier
 
+    return Applier(gateway) if poll is None else Applier(gateway, poll_initial=poll)
+
+
+def _run_plan(gateway: Any, plan: Any) -> None:
+    """Apply `plan`, its events and botocore's retries shown as progress on stderr."""
+    applier = _applier(gateway, _poll_seconds())
     progress = _Progress()
     gateway.on_retry = progress.retry
     try:
-        Applier(gateway).apply(plan, progress)
+        applier.apply(plan, progress)
     finally:
         gateway.on_retry = None
 
@@ -793,9 +821,9 @@ def _run_many(
 ) -> None:
     """Apply each run's plan, `parallelism` at a time, each on a gateway of its own (same
     session) so that its retries are told with its name; one failure stops no other."""
-    from .applier import Applier
     from .operations import run_parallel
 
+    poll = _poll_seconds()  # before the first spec: a bad value stops all, none half-applied
     lock = threading.Lock()
 
     def work(run: Any) -> None:
@@ -804,7 +832,7 @@ def _run_many(
         gateway = run.gateway.sibling()
         gateway.on_retry = progress.retry
         try:
-            Applier(gateway).apply(the_plan, progress)
+            _applier(gateway, poll).apply(the_plan, progress)
         except DeployspecError as exc:
             progress.say(f"failed: {exc}")
             raise

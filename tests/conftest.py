@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
+import tarfile
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+# $DEPLOYSPEC_POLL_SECONDS for every CLI the tests run: the applier's first wait between reads.
+SANDBOX_POLL_SECONDS = "0.1"
 
 VALID_SKLEARN = """\
 name: iris
@@ -25,6 +29,32 @@ serverless:
   memory_mb: 2048
   max_concurrency: 5
 """
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_home_and_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Each pytest process (every xdist worker) gets its own DEPLOYSPEC_HOME and cache: a CLI
+    run that its test does not point elsewhere never meets the user's ~/.deployspec or
+    ~/.cache/deployspec, nor the sandbox or half-written cache entries of another worker."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DEPLOYSPEC_HOME", str(tmp_path_factory.mktemp("deployspec-home")))
+        patch.setenv("DEPLOYSPEC_CACHE_DIR", str(tmp_path_factory.mktemp("deployspec-cache")))
+        # The sandboxes' transitions take 0.2-0.3 s: an apply need not wait a second for each.
+        patch.setenv("DEPLOYSPEC_POLL_SECONDS", SANDBOX_POLL_SECONDS)
+        yield
+
+
+@pytest.fixture(scope="session")
+def trained_iris_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """examples/sklearn-iris/train.py's model, trained once per process (a few seconds of
+    CPU each time): tests copy it, never change it."""
+    out = tmp_path_factory.mktemp("iris-model") / "model"
+    subprocess.run(
+        [sys.executable, str(REPO / "examples" / "sklearn-iris" / "train.py"), "--out", str(out)],
+        check=True,
+        capture_output=True,
+    )
+    return out
 
 
 @pytest.fixture
@@ -72,3 +102,19 @@ def isolate_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, region: str) ->
     monkeypatch.setenv("AWS_DEFAULT_REGION", region)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+
+
+def tar_gz(members: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:
+    """A model.tar.gz in memory: files (name → bytes) and symbolic links (name → target)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+        for name, target in (links or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.SYMTYPE
+            info.linkname = target
+            archive.addfile(info)
+    return buffer.getvalue()

@@ -198,6 +198,33 @@ def test_an_endpoint_busy_with_another_update_is_waited_for_before_updating() ->
     assert clock.slept == [1.0, 1.5]  # after the guard's look, two polls still Updating
 
 
+def test_deployspec_poll_seconds_sets_the_clis_first_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    from deployspec import cli
+
+    gateway = cast("GatewayType", FakeGateway([None]))
+    monkeypatch.delenv(cli.POLL_SECONDS_ENV, raising=False)
+    default = cli._applier(gateway, cli._poll_seconds())
+    assert (default.poll_initial, default.poll_max) == (1.0, 20.0)
+    monkeypatch.setenv(cli.POLL_SECONDS_ENV, " 0.1 ")
+    quick = cli._applier(gateway, cli._poll_seconds())
+    assert (quick.poll_initial, quick.poll_max) == (0.1, 20.0)
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-1", "nan", "inf", "21"])
+def test_a_poll_seconds_that_is_no_wait_is_refused(
+    value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deployspec import cli
+
+    monkeypatch.setenv(cli.POLL_SECONDS_ENV, value)
+    with pytest.raises(DeployspecError) as refused:
+        cli._poll_seconds()
+    assert str(refused.value) == (
+        f"DEPLOYSPEC_POLL_SECONDS must be a number of seconds above 0 and at most 20, not {value!r}"
+    )
+    assert refused.value.hint is not None and "unset DEPLOYSPEC_POLL_SECONDS" in refused.value.hint
+
+
 # --- the outcome of an update -----------------------------------------------------------------
 
 

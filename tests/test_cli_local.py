@@ -202,3 +202,14 @@ def test_sandbox_start_refuses_a_delay_that_never_ends(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "1e+300 is not in the range 0<=x<=3600" in result.stderr
     assert not (tmp_path / "sandbox" / "sandbox.json").exists()
+
+
+def test_a_cli_the_tests_run_has_this_processs_own_home_and_cache(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The tests run in several processes at once (`make unit`: pytest -n 2): a CLI run that
+    its test does not point elsewhere meets neither the user's sandbox and cache nor another
+    process's."""
+    base = tmp_path_factory.getbasetemp()
+    for variable in ("DEPLOYSPEC_HOME", "DEPLOYSPEC_CACHE_DIR"):
+        assert Path(os.environ[variable]).is_relative_to(base), variable

@@ -8,7 +8,6 @@ import pty
 import select
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,17 +26,11 @@ EXAMPLES = REPO / "examples"
 READ_PREFIXES = ("Describe", "List", "Get", "Head", "GET ", "HEAD ")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     home = tmp_path_factory.mktemp("sandbox-home")
     cache = tmp_path_factory.mktemp("cache")
-    info, _ = control.start(_free_port(), transition_seconds=0.3, home=home)
+    info, _ = control.start(0, transition_seconds=0.3, home=home)
     env = {"DEPLOYSPEC_HOME": str(home), "DEPLOYSPEC_CACHE_DIR": str(cache)}
     try:
         yield {"info": info, "env": env, "faults": control.FaultClient(info)}
@@ -54,14 +47,10 @@ def sm(sandbox: dict[str, Any]) -> Any:
 
 
 @pytest.fixture(scope="module")
-def iris_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("iris-model") / "model"
-    subprocess.run(
-        [sys.executable, str(EXAMPLES / "sklearn-iris" / "train.py"), "--out", str(out)],
-        check=True,
-        capture_output=True,
-    )
-    return out
+def iris_model(trained_iris_model: Path) -> Path:
+    """The example's trained model (read-only: `iris` copies it), trained once per process
+    for every module that deploys it."""
+    return trained_iris_model
 
 
 @pytest.fixture
@@ -235,7 +224,9 @@ def test_failed_create_is_replaced_by_the_next_apply(
 def test_killed_apply_is_completed_by_the_next(
     sandbox: dict[str, Any], sm: Any, iris: Path
 ) -> None:
-    sandbox["faults"].set_transition_seconds(30)
+    # Long enough to kill the apply while the endpoint is Creating, however loaded the
+    # machine; the resumed apply below waits out the rest of it.
+    sandbox["faults"].set_transition_seconds(10)
     proc = subprocess.Popen(
         [sys.executable, "-m", "deployspec", "apply", str(iris), "--sandbox", "--auto-approve"],
         env={**os.environ, **sandbox["env"]},
@@ -550,6 +541,18 @@ def test_plain_aws_endpoint_url_works_without_the_sandbox_flag(
     applied = run_cli("apply", str(iris), "--auto-approve", env=env)
     assert applied.returncode == 0, applied.stderr
     assert sm.describe_endpoint(EndpointName="iris")["EndpointStatus"] == "InService"
+
+
+def test_a_bad_poll_interval_stops_apply_before_any_write(
+    sandbox: dict[str, Any], sm: Any, iris: Path
+) -> None:
+    env = {**sandbox["env"], "DEPLOYSPEC_POLL_SECONDS": "soon"}
+    refused = run_cli("apply", str(iris), "--sandbox", "--auto-approve", env=env)
+    assert refused.returncode == 1, refused.stderr
+    assert "DEPLOYSPEC_POLL_SECONDS must be a number of seconds" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert calls(sandbox)[1] == []
+    assert sm.list_endpoints()["Endpoints"] == []
 
 
 def test_status_reports_state_and_match(sandbox: dict[str, Any], sm: Any, iris: Path) -> None:

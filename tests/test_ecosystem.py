@@ -25,7 +25,7 @@ from deployspec.cli import cli
 from deployspec.multi import is_spec_name
 from deployspec.render import PLAN_MARKER
 from deployspec.schema import json_schema, schema_text
-from tests.conftest import REPO, VALID_SKLEARN, run_cli
+from tests.conftest import REPO, SANDBOX_POLL_SECONDS, VALID_SKLEARN, run_cli
 
 CI = REPO / "examples" / "ci"
 GITHUB_WORKFLOWS = {
@@ -979,15 +979,10 @@ def test_gitlab_plan_job_order_shows_the_plan_before_the_note() -> None:
 @pytest.fixture(scope="module")
 def sandbox_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """An environment like a CI runner's, with deployspec on PATH pointed at a private sandbox."""
-    import socket
-
     from deployspec.sandbox import control
 
     home = tmp_path_factory.mktemp("ci-sandbox-home")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    control.start(port, transition_seconds=0.2, home=home)
+    control.start(0, transition_seconds=0.2, home=home)
     git_config = home / "gitconfig"
     git_config.write_text("[user]\n\tname = ci\n\temail = ci@example.invalid\n")
     env = {
@@ -1000,6 +995,7 @@ def sandbox_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
         DEPLOYSPEC_HOME=str(home),
         DEPLOYSPEC_CACHE_DIR=str(tmp_path_factory.mktemp("ci-cache")),
         DEPLOYSPEC_SANDBOX="1",
+        DEPLOYSPEC_POLL_SECONDS=SANDBOX_POLL_SECONDS,
         AWS_CONFIG_FILE=str(home / "no-aws-config"),
         AWS_SHARED_CREDENTIALS_FILE=str(home / "no-aws-credentials"),
         GIT_CONFIG_GLOBAL=str(git_config),

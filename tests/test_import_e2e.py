@@ -5,14 +5,12 @@ destroyed without touching the model and config its maker left."""
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 import time
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli, tar_gz
 from tests.test_e2e import EXAMPLES, calls, cli, iris, iris_model, sandbox, sandbox_client, sm
 
 __all__ = ["iris", "iris_model", "sandbox", "sm"]  # fixtures, used by name
@@ -22,16 +20,6 @@ BUCKET = "sagemaker-us-east-1-123456789012"
 # What the SDK's image_uris.retrieve("sklearn", "us-east-1", "1.9-0") gives, on CPU and serverless.
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3"
 STAMP = "2026-11-30-12-00-00-000"
-
-
-def _tar_gz(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 def sdk_model(sandbox: dict[str, Any], sm: Any, iris_model: Path, name: str) -> str:
@@ -44,10 +32,10 @@ def sdk_model(sandbox: dict[str, Any], sm: Any, iris_model: Path, name: str) -> 
     weights = (iris_model / "model.joblib").read_bytes()
     script = (EXAMPLES / "sklearn-iris" / "inference.py").read_bytes()
     s3.put_object(
-        Bucket=BUCKET, Key=f"{prefix}/model.tar.gz", Body=_tar_gz({"model.joblib": weights})
+        Bucket=BUCKET, Key=f"{prefix}/model.tar.gz", Body=tar_gz({"model.joblib": weights})
     )
     source = f"{prefix}/source/sourcedir.tar.gz"
-    s3.put_object(Bucket=BUCKET, Key=source, Body=_tar_gz({"inference.py": script}))
+    s3.put_object(Bucket=BUCKET, Key=source, Body=tar_gz({"inference.py": script}))
     model = f"sagemaker-scikit-learn-{STAMP}"
     sm.create_model(
         ModelName=model,

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import base64
-import io
 import json
-import tarfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -20,6 +18,7 @@ from moto import mock_aws
 from deployspec.sandbox import async_inference, sagemaker_ext
 from deployspec.sandbox.hosting import ModelHost
 from deployspec.sandbox.sagemaker_ext import ContainerFailure, InvocationTarget
+from tests.conftest import tar_gz
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -59,16 +58,6 @@ def transform_fn(model, body, content_type, accept):
 }
 
 
-def _archive(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
 @pytest.fixture(scope="module")
 def iris(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     import joblib
@@ -81,7 +70,7 @@ def iris(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     weights = (folder / "m").read_bytes()
     return {
         "archives": {
-            name: _archive({"model.joblib": weights, "code/inference.py": script.encode()})
+            name: tar_gz({"model.joblib": weights, "code/inference.py": script.encode()})
             for name, script in SCRIPTS.items()
         },
         "body": json.dumps(data.data[[0, 60, 120]].tolist()),

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import json
-import socket
 import tarfile
 import uuid
 from collections.abc import Iterator
@@ -45,17 +44,10 @@ CAPTURE: Any = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxInfo]:
     home = tmp_path_factory.mktemp("clients-home")
-    info, _ = control.start(_free_port(), transition_seconds=0.2, home=home)
+    info, _ = control.start(0, transition_seconds=0.2, home=home)
     try:
         yield info
     finally:

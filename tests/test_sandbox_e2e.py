@@ -5,6 +5,7 @@ sandbox and nobody else's."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -87,10 +88,21 @@ def test_make_demo_runs_its_own_sandbox_beside_ours(
         "NO_COLOR": "1",
     }
     env.pop("DEPLOYSPEC_HOME", None)
+    # The demo trains into examples/*/model beside itself: run from a copy of what it uses, so
+    # that it never writes into this checkout while other tests (other xdist workers) read it.
+    checkout = tmp_path / "checkout"
+    (checkout / "scripts").mkdir(parents=True)
+    shutil.copy2(REPO / "scripts" / "demo.py", checkout / "scripts" / "demo.py")
+    shutil.copytree(
+        REPO / "examples",
+        checkout / "examples",
+        ignore=shutil.ignore_patterns("model", "__pycache__"),
+    )
+    before = _files(REPO / "examples")
     demo = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "demo.py")],
+        [sys.executable, str(checkout / "scripts" / "demo.py")],
         env=env,
-        cwd=REPO,
+        cwd=checkout,
         capture_output=True,
         text=True,
         timeout=600,
@@ -101,3 +113,14 @@ def test_make_demo_runs_its_own_sandbox_beside_ours(
     assert control.status(home) == ours  # still running, untouched
     assert ours.endpoint_url not in demo.stdout + demo.stderr
     assert "DEPLOYSPEC_HOME=" in demo.stdout
+    assert _files(REPO / "examples") == before  # nothing trained into this checkout
+
+
+def _files(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file under `root`: when it was last written, and its size."""
+    found = {}
+    for path in root.rglob("*"):
+        if path.is_file():
+            stat = path.stat()
+            found[str(path.relative_to(root))] = (stat.st_mtime_ns, stat.st_size)
+    return found

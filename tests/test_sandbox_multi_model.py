@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import tarfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +18,7 @@ from deployspec.sandbox import sagemaker_ext
 from deployspec.sandbox.hosting import ModelHost
 from deployspec.sandbox.multi_model import image_supports_multi_model
 from deployspec.sandbox.sagemaker_ext import InvocationTarget, ModelInvocationError, VariantTarget
+from tests.conftest import tar_gz
 
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
@@ -39,16 +38,6 @@ def model_fn(model_dir):
 """
 
 
-def _archive(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
 @pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Two iris classifiers that answer differently: classes 0-2, and the same shifted by 10."""
@@ -62,7 +51,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         folder = tmp_path_factory.mktemp(f"model-{name}")
         classifier = LogisticRegression(max_iter=500).fit(iris.data, iris.target + offset)
         joblib.dump(classifier, folder / "model.joblib")
-        archives[name] = _archive(
+        archives[name] = tar_gz(
             {
                 "model.joblib": (folder / "model.joblib").read_bytes(),
                 "code/inference.py": SCRIPT.encode(),
@@ -281,8 +270,8 @@ class FakeWorker:
 
 def test_the_host_loads_each_target_model_once_within_its_bound(tmp_path: Path) -> None:
     objects = {
-        f"{PREFIX}a.tar.gz": _archive({"model.txt": b"A"}),
-        f"{PREFIX}b.tar.gz": _archive({"model.txt": b"B"}),
+        f"{PREFIX}a.tar.gz": tar_gz({"model.txt": b"A"}),
+        f"{PREFIX}b.tar.gz": tar_gz({"model.txt": b"B"}),
     }
     versions = {url: "1" for url in objects}
     started: list[FakeWorker] = []
@@ -317,7 +306,7 @@ def test_the_host_loads_each_target_model_once_within_its_bound(tmp_path: Path) 
     assert started[0].closed  # one idle worker at most: a's went when b's came
     assert answer("a.tar.gz") == b"A" and len(started) == 3  # loaded again, a cold start
 
-    objects[f"{PREFIX}a.tar.gz"] = _archive({"model.txt": b"A2"})
+    objects[f"{PREFIX}a.tar.gz"] = tar_gz({"model.txt": b"A2"})
     versions[f"{PREFIX}a.tar.gz"] = "2"
     assert answer("a.tar.gz") == b"A2"
     assert started[2].closed and len(started) == 4

@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 from deployspec.errors import SandboxError
 from deployspec.sandbox import control
 from deployspec.sandbox.control import FaultClient, SandboxInfo
-from tests.conftest import run_cli
+from tests.conftest import run_cli, tar_gz
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
 SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
@@ -58,13 +58,6 @@ def transform_fn(model, body, content_type, accept):
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _group_members(pgid: int) -> list[int]:
     """Live (non-zombie) processes of a process group, read from /proc."""
     members = []
@@ -95,7 +88,7 @@ def _client(info: SandboxInfo, service: str, **config: Any) -> Any:
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxInfo]:
     home = tmp_path_factory.mktemp("deployspec-home")
-    info, started_now = control.start(_free_port(), transition_seconds=TRANSITION, home=home)
+    info, started_now = control.start(0, transition_seconds=TRANSITION, home=home)
     assert started_now
     yield info
     assert control.stop(home) is True
@@ -521,7 +514,7 @@ RAISING_SCRIPT = "def model_fn(model_dir):\n    raise RuntimeError('no weights i
 
 
 def _packages(sandbox: SandboxInfo, scripts: dict[str, str]) -> dict[str, str]:
-    archives = {name: _tar_gz({"code/inference.py": s.encode()}) for name, s in scripts.items()}
+    archives = {name: tar_gz({"code/inference.py": s.encode()}) for name, s in scripts.items()}
     return _upload(sandbox, archives)
 
 
@@ -578,8 +571,8 @@ def test_code_in_an_s3_source_dir_is_imported_as_the_container_does(
         weights = member.read()
     s3 = _client(sandbox, "s3")
     objects = {
-        "sdk/model.tar.gz": _tar_gz({"model.joblib": weights}),
-        "sdk/source/sourcedir.tar.gz": _tar_gz({"serve.py": IRIS_SCRIPT.encode()}),
+        "sdk/model.tar.gz": tar_gz({"model.joblib": weights}),
+        "sdk/source/sourcedir.tar.gz": tar_gz({"serve.py": IRIS_SCRIPT.encode()}),
     }
     for key, data in objects.items():
         s3.put_object(Bucket=BUCKET, Key=key, Body=data)
@@ -601,16 +594,6 @@ def test_code_in_an_s3_source_dir_is_imported_as_the_container_does(
         EndpointName=name, Body=json.dumps(iris_model["samples"]), ContentType="application/json"
     )
     assert json.loads(answer["Body"].read()) == iris_model["expected"]
-
-
-def _tar_gz(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for member, data in members.items():
-            info = tarfile.TarInfo(member)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 # --- InvokeEndpoint ----------------------------------------------------------------------------
@@ -730,7 +713,7 @@ def test_start_status_stop_leave_nothing_running(
     tmp_path: Path, iris_packages: dict[str, Any]
 ) -> None:
     home = tmp_path / "home"
-    info, started_now = control.start(_free_port(), transition_seconds=0, home=home)
+    info, started_now = control.start(0, transition_seconds=0, home=home)
     try:
         assert started_now
         again, started_again = control.start(home=home)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import json
 import math
-import tarfile
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
@@ -27,6 +25,7 @@ from deployspec.sandbox.sagemaker_ext import (
     VariantTarget,
 )
 from deployspec.sandbox.throttling import Throttle, request_service, throttled_response
+from tests.conftest import tar_gz
 
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
@@ -512,21 +511,6 @@ class Factory:
         return worker
 
 
-def _archive(members: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-        for name, target in (links or {}).items():
-            info = tarfile.TarInfo(name)
-            info.type = tarfile.SYMTYPE
-            info.linkname = target
-            archive.addfile(info)
-    return buffer.getvalue()
-
-
 def _target(key: str, image: str | None = IMAGE, url: str | None = "s3://b/m.tar.gz") -> Any:
     variant = VariantTarget(
         variant_name="primary",
@@ -539,7 +523,7 @@ def _target(key: str, image: str | None = IMAGE, url: str | None = "s3://b/m.tar
 
 
 def test_host_starts_one_worker_per_deployment_and_closes_released_ones(tmp_path: Path) -> None:
-    archive = _archive({"model.joblib": b"m", "code/inference.py": b"pass"})
+    archive = tar_gz({"model.joblib": b"m", "code/inference.py": b"pass"})
     reads: list[str] = []
 
     def read(account: str, region: str, url: str) -> bytes:
@@ -568,7 +552,7 @@ def test_host_starts_one_worker_per_deployment_and_closes_released_ones(tmp_path
 def test_host_reports_what_it_cannot_run(tmp_path: Path) -> None:
     factory = Factory()
     host = ModelHost(
-        tmp_path, read_object=lambda a, r, u: _archive({"x": b"1"}), worker_factory=factory
+        tmp_path, read_object=lambda a, r, u: tar_gz({"x": b"1"}), worker_factory=factory
     )
     with pytest.raises(ModelInvocationError, match="cannot run image") as info:
         host.invoke(_target("d", image="123.dkr.ecr.us-east-1.amazonaws.com/tgi:1"), b"", "a", "b")
@@ -586,7 +570,7 @@ def _started(host: ModelHost, *targets: Any) -> ContainerFailure | None:
 
 
 def test_host_start_brings_workers_up_and_reports_what_sagemaker_would(tmp_path: Path) -> None:
-    archive = _archive({"model.joblib": b"m", "code/inference.py": b"pass"})
+    archive = tar_gz({"model.joblib": b"m", "code/inference.py": b"pass"})
 
     def read(account: str, region: str, url: str) -> bytes:
         if "missing" in url:
@@ -624,7 +608,7 @@ def test_host_start_brings_workers_up_and_reports_what_sagemaker_would(tmp_path:
 def test_host_releases_workers_started_for_a_deployment_released_meanwhile(
     tmp_path: Path,
 ) -> None:
-    archive = _archive({"model.joblib": b"m"})
+    archive = tar_gz({"model.joblib": b"m"})
     gate = threading.Event()
 
     def slow_read(account: str, region: str, url: str) -> bytes:
@@ -644,8 +628,8 @@ def test_host_releases_workers_started_for_a_deployment_released_meanwhile(
 def test_host_imports_the_program_from_an_s3_source_dir(tmp_path: Path) -> None:
     # The SDK's default scikit-learn path: code in s3://.../sourcedir.tar.gz, not in the model.
     objects = {
-        "s3://b/m.tar.gz": _archive({"model.joblib": b"m"}),
-        "s3://b/src/sourcedir.tar.gz": _archive({"inference.py": b"pass", "util.py": b""}),
+        "s3://b/m.tar.gz": tar_gz({"model.joblib": b"m"}),
+        "s3://b/src/sourcedir.tar.gz": tar_gz({"inference.py": b"pass", "util.py": b""}),
     }
     factory = Factory()
     host = ModelHost(tmp_path, read_object=lambda a, r, url: objects[url], worker_factory=factory)
@@ -692,7 +676,7 @@ def test_unpacking_refuses_archives_that_escape(
     tmp_path: Path, members: dict[str, bytes], links: dict[str, str] | None, problem: str
 ) -> None:
     with pytest.raises(ModelInvocationError, match=problem):
-        extract_model_archive(_archive(members, links), tmp_path / "model")
+        extract_model_archive(tar_gz(members, links), tmp_path / "model")
     assert not (tmp_path / "escape.py").exists()
 
 
@@ -753,7 +737,7 @@ def test_throttled_responses_speak_each_protocol() -> None:
 def test_host_keeps_only_the_most_recently_used_idle_workers_and_restarts_the_others(
     tmp_path: Path,
 ) -> None:
-    archive = _archive({"model.joblib": b"m", "code/inference.py": b"pass"})
+    archive = tar_gz({"model.joblib": b"m", "code/inference.py": b"pass"})
     factory = Factory()
     host = ModelHost(
         tmp_path, read_object=lambda a, r, u: archive, worker_factory=factory, max_idle_workers=2

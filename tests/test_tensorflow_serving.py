@@ -10,7 +10,6 @@ import json
 import math
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -635,18 +634,12 @@ def test_serve_runs_a_savedmodel_in_a_worker_behind_the_container_contract(
 # ---------------------------------------------------------------- the example, end to end
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """A private sandbox: its own home and port, stopped at the end."""
     home = tmp_path_factory.mktemp("tf-sandbox-home")
     cache = tmp_path_factory.mktemp("tf-cache")
-    control.start(_free_port(), transition_seconds=0.2, home=home)
+    control.start(0, transition_seconds=0.2, home=home)
     try:
         yield {"DEPLOYSPEC_HOME": str(home), "DEPLOYSPEC_CACHE_DIR": str(cache)}
     finally:
