@@ -433,7 +433,12 @@ def _endpoint_change(desired: Desired, actual: Actual, mark: str | None) -> Chan
         )
 
     live_tags = without_aws_tags(actual.endpoint_tags)
-    if endpoint.status in BROKEN:
+
+    def replacement(
+        before: dict[str, Any], after: dict[str, Any], reason: str, forces: str
+    ) -> Change:
+        """The endpoint deleted and created again under its name, on the desired config."""
+        assert endpoint is not None  # narrowed above: a replacement has an endpoint to delete
         return Change(
             Kind.ENDPOINT,
             name,
@@ -441,17 +446,26 @@ def _endpoint_change(desired: Desired, actual: Actual, mark: str | None) -> Chan
             {
                 "config_name": endpoint.config_name,
                 "status": endpoint.status,
-                "failure_reason": endpoint.failure_reason,
+                **before,
                 "tags": live_tags,
             },
             {
                 "name": name,
                 "config_name": desired.config.name,
+                **after,
                 "tags": {**desired.endpoint_tags, **carried, **bookkeeping},
                 "status": "InService",
             },
-            (f"endpoint is {endpoint.status}: {endpoint.failure_reason or 'no reason given'}",),
-            ("status",),
+            (reason,),
+            (forces,),
+        )
+
+    if endpoint.status in BROKEN:
+        return replacement(
+            {"failure_reason": endpoint.failure_reason},
+            {},
+            f"endpoint is {endpoint.status}: {endpoint.failure_reason or 'no reason given'}",
+            "status",
         )
 
     current = actual.current_config
@@ -461,29 +475,13 @@ def _endpoint_change(desired: Desired, actual: Actual, mark: str | None) -> Chan
         and (current.async_inference is None) != (desired.config.async_inference is None)
     ):
         adding = desired.config.async_inference is not None
-        return Change(
-            Kind.ENDPOINT,
-            name,
-            Action.REPLACE,
-            {
-                "config_name": endpoint.config_name,
-                "status": endpoint.status,
-                "async_inference": to_json(current.async_inference),
-                "tags": live_tags,
-            },
-            {
-                "name": name,
-                "config_name": desired.config.name,
-                "async_inference": to_json(desired.config.async_inference),
-                "tags": {**desired.endpoint_tags, **carried, **bookkeeping},
-                "status": "InService",
-            },
-            (
-                f"SageMaker cannot update an endpoint "
-                f"{'to' if adding else 'from'} asynchronous inference; it is deleted and "
-                "created again under its name, and answers no requests in between",
-            ),
-            ("async_inference",),
+        return replacement(
+            {"async_inference": to_json(current.async_inference)},
+            {"async_inference": to_json(desired.config.async_inference)},
+            f"SageMaker cannot update an endpoint {'to' if adding else 'from'} asynchronous "
+            "inference; it is deleted and created again under its name, and answers no "
+            "requests in between",
+            "async_inference",
         )
 
     before: dict[str, Any] = {}
