@@ -38,6 +38,7 @@ from .resources import (
     TAG_PRUNED,
     TAG_SPEC,
     AppliedRecord,
+    Endpoint,
     EndpointConfig,
     Model,
     OwnedResource,
@@ -435,10 +436,9 @@ def _endpoint_change(desired: Desired, actual: Actual, mark: str | None) -> Chan
     live_tags = without_aws_tags(actual.endpoint_tags)
 
     def replacement(
-        before: dict[str, Any], after: dict[str, Any], reason: str, forces: str
+        live: Endpoint, before: dict[str, Any], after: dict[str, Any], reason: str, forces: str
     ) -> Change:
         """The endpoint deleted and created again under its name, on the desired config."""
-        assert endpoint is not None  # narrowed above: a replacement has an endpoint to delete
         return Change(
             Kind.ENDPOINT,
             name,
@@ -462,6 +462,7 @@ def _endpoint_change(desired: Desired, actual: Actual, mark: str | None) -> Chan
 
     if endpoint.status in BROKEN:
         return replacement(
+            endpoint,
             {"failure_reason": endpoint.failure_reason},
             {},
             f"endpoint is {endpoint.status}: {endpoint.failure_reason or 'no reason given'}",
@@ -476,6 +477,7 @@ def _endpoint_change(desired: Desired, actual: Actual, mark: str | None) -> Chan
     ):
         adding = desired.config.async_inference is not None
         return replacement(
+            endpoint,
             {"async_inference": to_json(current.async_inference)},
             {"async_inference": to_json(desired.config.async_inference)},
             f"SageMaker cannot update an endpoint {'to' if adding else 'from'} asynchronous "
