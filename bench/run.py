@@ -22,6 +22,7 @@ def main() -> None:
     args = parser.parse_args()
     subprocess.run([sys.executable, str(HERE / "bench_cli.py")], check=True)
     subprocess.run([sys.executable, str(HERE / "bench_many.py")], check=True)
+    subprocess.run([sys.executable, str(HERE / "bench_shapes.py")], check=True)
     subprocess.run(
         [sys.executable, str(HERE / "bench_packaging.py"), "--size-gib", str(args.size_gib)],
         check=True,

@@ -35,8 +35,10 @@ from typing import TYPE_CHECKING, Any
 from .errors import ApplyError, AwsError, DeployspecError, NotManagedError
 from .plan import Action, Change, Kind, Plan
 from .resources import (
+    INVOCATIONS,
     TAG_ADOPTED,
     TAG_MANAGED_BY,
+    Capacity,
     Deployment,
     Endpoint,
     EndpointConfig,
@@ -110,29 +112,35 @@ class Applier:
         self._archive_users = None
         restorable = _scaling_removed_for_update(plan)
         removed_scaling: list[Change] = []
-        for change in plan.changes:
-            handler = self._handlers.get((change.kind, change.action))
-            if handler is None:
-                raise ApplyError(
-                    f"this deployspec cannot {change.action.value} a {change.kind.value}",
-                    hint="the plan was made by another version of deployspec",
-                )
-            report(Event("start", change.address, _describe(change)))
-            try:
+        try:
+            for change in plan.changes:
+                handler = self._handlers.get((change.kind, change.action))
+                if handler is None:
+                    raise ApplyError(
+                        f"this deployspec cannot {change.action.value} a {change.kind.value}",
+                        hint="the plan was made by another version of deployspec",
+                    )
+                report(Event("start", change.address, _describe(change)))
                 self._guard(change, plan)
-                handler(change, plan, report)
-            except (DeployspecError, KeyboardInterrupt):
-                # Scaling taken off before an endpoint update is put back when the update fails,
-                # however it fails (refused by SageMaker, rolled back, timed out, interrupted):
-                # the old fleet must not be left without it.
-                self._restore_scaling(removed_scaling, report)
-                raise
-            if change.kind is Kind.SCALING and change.action is Action.DELETE:
-                if change.name in restorable:
+                if (
+                    change.kind is Kind.SCALING
+                    and change.action is Action.DELETE
+                    and change.name in restorable
+                ):
+                    # Counted as taken off before the call: interrupted in flight, it may have
+                    # been done on the AWS side. Registering it again changes nothing.
                     removed_scaling.append(change)
-            elif change.kind is Kind.ENDPOINT and change.action is Action.UPDATE:
-                removed_scaling = []  # the update went through: what it took off stays off
-            report(Event("done", change.address, "done"))
+                handler(change, plan, report)
+                if change.kind is Kind.ENDPOINT and change.action is Action.UPDATE:
+                    removed_scaling = []  # the update went through: what it took off stays off
+                report(Event("done", change.address, "done"))
+        except (DeployspecError, KeyboardInterrupt):
+            # Scaling taken off before an endpoint update is put back when apply stops short of
+            # that update, however it stops (refused by SageMaker, rolled back, timed out,
+            # Ctrl-C or SIGTERM at any moment, between two changes too): the old fleet must not
+            # be left without it.
+            self._restore_scaling(removed_scaling, report)
+            raise
         if plan.target_config is not None:
             self._verify(plan, plan.target_config, report)
 
@@ -154,8 +162,9 @@ class Applier:
                 else self.gateway.describe_endpoint_config(change.name)
             )
             if action is Action.CREATE and kind is Kind.ENDPOINT_CONFIG:
-                model = (after.get("variant") or {}).get("model_name")
-                self._require_owned_resource(Kind.MODEL, str(model), change, plan)
+                made = _resource_after(change)
+                for model in made.model_names if isinstance(made, EndpointConfig) else ():
+                    self._require_owned_resource(Kind.MODEL, model, change, plan)
             if found is None:
                 return
             if action is Action.CREATE:
@@ -201,7 +210,9 @@ class Applier:
                     "(<prefix>/<sha256>/model.tar.gz) of the archive deployspec built",
                     hint="make the plan with deployspec",
                 )
-            if action is Action.DELETE:
+            if action is Action.DELETE and not _MULTI_MODEL_ARCHIVE.fullmatch(change.name):
+                # (A multi-model archive is served through its prefix, named by no model's
+                # ModelDataUrl: looking for models naming it would find none.)
                 if self._archive_users is None:
                     doomed = [
                         c.name
@@ -362,7 +373,7 @@ class Applier:
         endpoint = self.gateway.describe_endpoint(plan.endpoint_name)
         if endpoint is not None:
             serving = self.gateway.describe_endpoint_config(endpoint.config_name)
-            if serving is not None and serving.variant.model_name == change.name:
+            if serving is not None and change.name in serving.model_names:
                 raise ApplyError(
                     f"refusing to delete model {change.name}: endpoint {endpoint.name} uses it"
                 )
@@ -462,11 +473,13 @@ class Applier:
                 retain_instance_count=bool(after.get("retain_instance_count")),
             )
             self._wait_in_service(plan, target, report, updating=True)
-        if "instance_count" in after or "weight" in after:
-            self.gateway.update_capacity(
+        if after.get("capacities"):
+            self.gateway.update_capacities(
                 plan.endpoint_name,
-                instance_count=after.get("instance_count"),
-                weight=after.get("weight"),
+                {
+                    variant: from_json(Capacity, capacity)
+                    for variant, capacity in after["capacities"].items()
+                },
             )
             self._wait_in_service(plan, target, report, updating=True)
         if "tags" in after and live.arn:
@@ -484,7 +497,9 @@ class Applier:
         self.gateway.put_scaling(from_json(Scaling, _after(change)))
 
     def _delete_scaling(self, change: Change, plan: Plan, report: Report) -> None:
-        self.gateway.delete_scaling(change.name)
+        # The target is deregistered on the dimension it scales (its metric says which).
+        metric = (change.before or {}).get("metric") or INVOCATIONS
+        self.gateway.delete_scaling(change.name, str(metric))
 
     # ---- waiting -----------------------------------------------------------------------
 
@@ -589,6 +604,10 @@ class Applier:
 
 # What deployspec uploads: <prefix>/<sha256 of the content>/model.tar.gz.
 _UPLOADED_ARCHIVE = re.compile(r"s3://[^/]+/(?:.+/)?(?P<sha>[0-9a-f]{64})/model\.tar\.gz")
+# One of a multi-model endpoint's archives (desired.target_model_key under its prefix).
+_MULTI_MODEL_ARCHIVE = re.compile(
+    r"s3://[^/]+/(?:.+/)?multi-model/[A-Za-z0-9][A-Za-z0-9._-]*/[0-9a-f]{64}/model\.tar\.gz"
+)
 
 
 def _same_target(change: Change, key: str) -> None:

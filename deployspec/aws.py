@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -55,8 +55,11 @@ from deployspec import __version__
 from deployspec.errors import AwsError, UnsupportedShapeError
 from deployspec.limits import MAX_DEPLOY_TIMEOUT, MIN_DEPLOY_TIMEOUT
 from deployspec.resources import (
-    VARIANT_NAME,
+    BACKLOG,
+    INVOCATIONS,
+    PROVISIONED_CONCURRENCY,
     AsyncInference,
+    Capacity,
     DataCapture,
     Deployment,
     Endpoint,
@@ -67,6 +70,7 @@ from deployspec.resources import (
     ServerlessConfig,
     Variant,
     Vpc,
+    scaling_dimension,
 )
 from deployspec.secrets import SEALED, SENSITIVE
 from deployspec.wire import endpoint_config_request, model_request
@@ -88,8 +92,8 @@ if TYPE_CHECKING:
 
 SCALING_NAMESPACE: Final = "sagemaker"
 SCALING_DIMENSION: Final = "sagemaker:variant:DesiredInstanceCount"
-SCALING_METRIC = "SageMakerVariantInvocationsPerInstance"
 DEFAULT_POLICY_NAME = "deployspec-invocations"
+FROM_ZERO_POLICY_NAME = "deployspec-scale-from-zero"
 
 # Model artifacts are often several GiB: parts this large keep a 5 GiB upload near 80 parts
 # (S3 allows 10,000) while the default 10 threads hold at most 640 MiB in flight.
@@ -227,6 +231,15 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
     if match is None:
         raise AwsError(f"not an S3 object URI: {uri!r}", hint="expected s3://bucket/key")
     return match.group(1), match.group(2)
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """An endpoint's answer to InvokeEndpoint."""
+
+    body: bytes
+    content_type: str
+    variant: str | None  # InvokedProductionVariant: which variant answered
 
 
 class Gateway:
@@ -782,6 +795,30 @@ class Gateway:
                 raise
             return found["Body"].read(), str(found.get("ContentType") or "")
 
+    def list_objects(self, s3_prefix: str) -> dict[str, str]:
+        """The objects under an s3:// prefix: their s3:// URIs and ETags (quotes removed)."""
+        bucket, prefix = parse_s3_uri(s3_prefix)
+        owner = self.account_id()
+        found: dict[str, str] = {}
+        denied = (
+            f"allow s3:ListBucket on bucket {bucket!r} for the identity you use (see --profile)"
+        )
+        with self._s3_errors("ListObjectsV2", bucket, s3_prefix, denied_hint=denied):
+            try:
+                pages = (
+                    self._s3()
+                    .get_paginator("list_objects_v2")
+                    .paginate(Bucket=bucket, Prefix=prefix, ExpectedBucketOwner=owner)
+                )
+                for page in pages:
+                    for item in page.get("Contents", []):
+                        found[f"s3://{bucket}/{item['Key']}"] = str(item.get("ETag", "")).strip('"')
+            except ClientError as error:
+                if _code(error) in _S3_MISSING:
+                    return {}
+                raise
+        return found
+
     def delete_object(self, s3_uri: str) -> None:
         """Delete one object; S3 answers the same whether or not it existed."""
         bucket, key = parse_s3_uri(s3_uri)
@@ -912,25 +949,23 @@ class Gateway:
         with self._errors("sagemaker", "UpdateEndpoint", name):
             self._sagemaker().update_endpoint(**request)
 
-    def update_capacity(
-        self,
-        name: str,
-        *,
-        instance_count: int | None = None,
-        weight: float | None = None,
-        variant: str = VARIANT_NAME,
-    ) -> None:
-        """Set a live variant's instance count and/or weight without a new config."""
-        desired: dict[str, Any] = {"VariantName": variant}
-        if instance_count is not None:
-            desired["DesiredInstanceCount"] = instance_count
-        if weight is not None:
-            desired["DesiredWeight"] = weight
-        if len(desired) == 1:
+    def update_capacities(self, name: str, capacities: Mapping[str, Capacity]) -> None:
+        """Set live variants' instance counts and/or weights without a new config, in one call
+        (UpdateEndpointWeightsAndCapacities), by variant name."""
+        desired: list[dict[str, Any]] = []
+        for variant, capacity in capacities.items():
+            item: dict[str, Any] = {"VariantName": variant}
+            if capacity.instance_count is not None:
+                item["DesiredInstanceCount"] = capacity.instance_count
+            if capacity.weight is not None:
+                item["DesiredWeight"] = capacity.weight
+            if len(item) > 1:
+                desired.append(item)
+        if not desired:
             return
         with self._errors("sagemaker", "UpdateEndpointWeightsAndCapacities", name):
             self._sagemaker().update_endpoint_weights_and_capacities(
-                EndpointName=name, DesiredWeightsAndCapacities=[cast(Any, desired)]
+                EndpointName=name, DesiredWeightsAndCapacities=cast(Any, desired)
             )
 
     def delete_endpoint(self, name: str) -> bool:
@@ -980,46 +1015,79 @@ class Gateway:
 
     def describe_scaling(self, resource_id: str) -> Scaling | None:
         """The variant's scalable target and its invocations target-tracking policy."""
+        found = self.describe_scalings([resource_id])
+        return found[0] if found else None
+
+    def describe_scalings(self, resource_ids: Sequence[str]) -> list[Scaling]:
+        """The scalable targets of these variants that exist, each with its invocations
+        target-tracking policy: one DescribeScalableTargets for all of them, then one
+        DescribeScalingPolicies for each target found."""
+        if not resource_ids:
+            return []
         client = self._autoscaling()
-        with self._errors("application-autoscaling", "DescribeScalableTargets", resource_id):
-            targets = client.describe_scalable_targets(
-                ServiceNamespace=SCALING_NAMESPACE,
-                ResourceIds=[resource_id],
-                ScalableDimension=SCALING_DIMENSION,
-            )["ScalableTargets"]
-            if not targets:
-                return None
+        targets: list[Mapping[str, Any]] = []
+        for start in range(0, len(resource_ids), 50):  # the API's limit per call
+            batch = list(resource_ids[start : start + 50])
+            # Every dimension: a serverless variant scales its provisioned concurrency.
+            with self._errors("application-autoscaling", "DescribeScalableTargets", batch[0]):
+                targets.extend(
+                    client.describe_scalable_targets(
+                        ServiceNamespace=SCALING_NAMESPACE, ResourceIds=batch
+                    )["ScalableTargets"]
+                )
+        by_id = {str(t["ResourceId"]): t for t in targets}
+        out: list[Scaling] = []
+        for resource_id in resource_ids:
+            target = by_id.get(resource_id)
+            if target is None:
+                continue
             policies: list[Mapping[str, Any]] = []
-            pages = client.get_paginator("describe_scaling_policies").paginate(
-                ServiceNamespace=SCALING_NAMESPACE,
-                ResourceId=resource_id,
-                ScalableDimension=SCALING_DIMENSION,
+            dimension = str(target.get("ScalableDimension", SCALING_DIMENSION))
+            with self._errors("application-autoscaling", "DescribeScalingPolicies", resource_id):
+                pages = client.get_paginator("describe_scaling_policies").paginate(
+                    ServiceNamespace=SCALING_NAMESPACE,
+                    ResourceId=resource_id,
+                    ScalableDimension=cast(Any, dimension),
+                )
+                for page in pages:
+                    policies.extend(cast("list[Mapping[str, Any]]", page["ScalingPolicies"]))
+            policy = _tracking_policy(policies)
+            tracking: Mapping[str, Any] = (
+                policy.get("TargetTrackingScalingPolicyConfiguration", {}) if policy else {}
             )
-            for page in pages:
-                policies.extend(cast("list[Mapping[str, Any]]", page["ScalingPolicies"]))
-        target = targets[0]
-        policy = _invocations_policy(policies)
-        tracking: Mapping[str, Any] = (
-            policy.get("TargetTrackingScalingPolicyConfiguration", {}) if policy else {}
-        )
-        return Scaling(
-            resource_id=resource_id,
-            min_capacity=target["MinCapacity"],
-            max_capacity=target["MaxCapacity"],
-            target_value=tracking.get("TargetValue"),
-            scale_in_cooldown=tracking.get("ScaleInCooldown"),
-            scale_out_cooldown=tracking.get("ScaleOutCooldown"),
-            policy_name=policy["PolicyName"] if policy else None,
-        )
+            metric = _tracked_metric(tracking) if policy else None
+            if metric is None:
+                # No policy deployspec reads: the dimension says what the target scales.
+                metric = INVOCATIONS if dimension == SCALING_DIMENSION else PROVISIONED_CONCURRENCY
+            out.append(
+                Scaling(
+                    resource_id=resource_id,
+                    min_capacity=target["MinCapacity"],
+                    max_capacity=target["MaxCapacity"],
+                    target_value=tracking.get("TargetValue"),
+                    scale_in_cooldown=tracking.get("ScaleInCooldown"),
+                    scale_out_cooldown=tracking.get("ScaleOutCooldown"),
+                    policy_name=policy["PolicyName"] if policy else None,
+                    metric=metric,
+                    scale_from_zero=any(
+                        p.get("PolicyName") == FROM_ZERO_POLICY_NAME for p in policies
+                    ),
+                )
+            )
+        return out
 
     def put_scaling(self, scaling: Scaling) -> None:
-        """Register the target; with a target value, put the target-tracking policy too."""
+        """Register the target; with a target value, put the target-tracking policy too; for
+        an asynchronous endpoint scaling from zero, the step policy and the CloudWatch alarm
+        on HasBacklogWithoutCapacity that bring its first instance back (and else remove
+        them, where an earlier apply put them)."""
         client = self._autoscaling()
+        dimension = cast(Any, scaling.dimension)
         with self._errors("application-autoscaling", "RegisterScalableTarget", scaling.resource_id):
             client.register_scalable_target(
                 ServiceNamespace=SCALING_NAMESPACE,
                 ResourceId=scaling.resource_id,
-                ScalableDimension=SCALING_DIMENSION,
+                ScalableDimension=dimension,
                 MinCapacity=scaling.min_capacity,
                 MaxCapacity=scaling.max_capacity,
             )
@@ -1027,7 +1095,7 @@ class Gateway:
                 return
             tracking: dict[str, Any] = {
                 "TargetValue": scaling.target_value,
-                "PredefinedMetricSpecification": {"PredefinedMetricType": SCALING_METRIC},
+                **_metric_specification(scaling),
             }
             if scaling.scale_in_cooldown is not None:
                 tracking["ScaleInCooldown"] = scaling.scale_in_cooldown
@@ -1037,38 +1105,133 @@ class Gateway:
                 PolicyName=scaling.policy_name or DEFAULT_POLICY_NAME,
                 ServiceNamespace=SCALING_NAMESPACE,
                 ResourceId=scaling.resource_id,
-                ScalableDimension=SCALING_DIMENSION,
+                ScalableDimension=dimension,
                 PolicyType="TargetTrackingScaling",
                 TargetTrackingScalingPolicyConfiguration=cast(Any, tracking),
             )
+        if scaling.scale_from_zero:
+            self._put_scale_from_zero(scaling)
+        else:
+            self._delete_scale_from_zero(scaling.resource_id, scaling.dimension)
 
-    def delete_scaling(self, resource_id: str) -> bool:
-        """Deregister the target (AWS deletes its policies with it); False if there was none."""
+    def _cloudwatch(self) -> Any:
+        # No type stubs are installed for CloudWatch, the one call site of each method.
+        return self._client("cloudwatch")
+
+    def _put_scale_from_zero(self, scaling: Scaling) -> None:
+        endpoint, variant = _endpoint_and_variant(scaling.resource_id)
+        with self._errors("application-autoscaling", "PutScalingPolicy", scaling.resource_id):
+            arn = self._autoscaling().put_scaling_policy(
+                PolicyName=FROM_ZERO_POLICY_NAME,
+                ServiceNamespace=SCALING_NAMESPACE,
+                ResourceId=scaling.resource_id,
+                ScalableDimension=cast(Any, scaling.dimension),
+                PolicyType="StepScaling",
+                StepScalingPolicyConfiguration={
+                    "AdjustmentType": "ChangeInCapacity",
+                    "MetricAggregationType": "Average",
+                    "Cooldown": scaling.scale_out_cooldown or 300,
+                    "StepAdjustments": [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}],
+                },
+            )["PolicyARN"]
+        name = from_zero_alarm(scaling.resource_id)
+        with self._errors("cloudwatch", "PutMetricAlarm", name):
+            self._cloudwatch().put_metric_alarm(
+                AlarmName=name,
+                AlarmDescription=f"deployspec: the first instance of {endpoint}/{variant} when "
+                "requests wait and no instance runs",
+                Namespace="AWS/SageMaker",
+                MetricName="HasBacklogWithoutCapacity",
+                Dimensions=[{"Name": "EndpointName", "Value": endpoint}],
+                Statistic="Average",
+                Period=60,
+                EvaluationPeriods=2,
+                Threshold=1,
+                ComparisonOperator="GreaterThanOrEqualToThreshold",
+                TreatMissingData="missing",
+                AlarmActions=[arn],
+            )
+
+    def _delete_scale_from_zero(self, resource_id: str, dimension: str) -> None:
+        """Remove the step policy and alarm of scaling from zero, where an earlier apply put
+        them (looked for first: AWS answers a missing policy with an error)."""
+        if dimension != SCALING_DIMENSION:
+            return
+        client = self._autoscaling()
+        with self._errors("application-autoscaling", "DescribeScalingPolicies", resource_id):
+            found = client.describe_scaling_policies(
+                ServiceNamespace=SCALING_NAMESPACE,
+                ResourceId=resource_id,
+                ScalableDimension=SCALING_DIMENSION,
+                PolicyNames=[FROM_ZERO_POLICY_NAME],
+            )["ScalingPolicies"]
+        # (By name again: moto ignores PolicyNames.)
+        if not any(p.get("PolicyName") == FROM_ZERO_POLICY_NAME for p in found):
+            return
+        with self._errors("application-autoscaling", "DeleteScalingPolicy", resource_id):
+            client.delete_scaling_policy(
+                PolicyName=FROM_ZERO_POLICY_NAME,
+                ServiceNamespace=SCALING_NAMESPACE,
+                ResourceId=resource_id,
+                ScalableDimension=SCALING_DIMENSION,
+            )
+        name = from_zero_alarm(resource_id)
+        with self._errors("cloudwatch", "DeleteAlarms", name):
+            # DeleteAlarms ignores names that do not exist.
+            self._cloudwatch().delete_alarms(AlarmNames=[name])
+
+    def delete_scaling(self, resource_id: str, metric: str = INVOCATIONS) -> bool:
+        """Deregister the target (AWS deletes its policies with it) and the scale-from-zero
+        alarm deployspec may have put beside it; False if there was no target."""
+        dimension = scaling_dimension(metric)
         with self._errors("application-autoscaling", "DeregisterScalableTarget", resource_id):
             try:
                 self._autoscaling().deregister_scalable_target(
                     ServiceNamespace=SCALING_NAMESPACE,
                     ResourceId=resource_id,
-                    ScalableDimension=SCALING_DIMENSION,
+                    ScalableDimension=cast(Any, dimension),
                 )
             except ClientError as error:
                 if _is_missing(error):
                     return False
                 raise
+        if dimension == SCALING_DIMENSION:
+            name = from_zero_alarm(resource_id)
+            with self._errors("cloudwatch", "DeleteAlarms", name):
+                self._cloudwatch().delete_alarms(AlarmNames=[name])
         return True
 
     # --- runtime ---------------------------------------------------------------------------
 
     def invoke_endpoint(
-        self, name: str, body: bytes, content_type: str, accept: str
-    ) -> tuple[bytes, str]:
-        """The endpoint's answer: (body, content type)."""
+        self,
+        name: str,
+        body: bytes,
+        content_type: str,
+        accept: str,
+        *,
+        variant: str | None = None,
+        target_model: str | None = None,
+    ) -> Invocation:
+        """The endpoint's answer, from the production variant `variant` when given
+        (TargetVariant), else from the one SageMaker picks by weight; on a multi-model
+        endpoint, from the archive `target_model` (its key under the prefix)."""
+        request: dict[str, Any] = {
+            "EndpointName": name,
+            "Body": body,
+            "ContentType": content_type,
+            "Accept": accept,
+        }
+        if variant is not None:
+            request["TargetVariant"] = variant
+        if target_model is not None:
+            request["TargetModel"] = target_model
         with self._errors("sagemaker-runtime", "InvokeEndpoint", name):
-            response = self._runtime().invoke_endpoint(
-                EndpointName=name, Body=body, ContentType=content_type, Accept=accept
-            )
+            response = self._runtime().invoke_endpoint(**request)
             payload = response["Body"].read()
-        return payload, response.get("ContentType", accept)
+        return Invocation(
+            payload, response.get("ContentType", accept), response.get("InvokedProductionVariant")
+        )
 
     def invoke_endpoint_async(
         self, name: str, input_location: str, content_type: str, accept: str
@@ -1257,40 +1420,30 @@ def _model_from(data: Mapping[str, Any]) -> Model:
         network_isolation=bool(data.get("EnableNetworkIsolation", False)),
         vpc=vpc,
         arn=data.get("ModelArn"),
+        multi_model=container.get("Mode") == "MultiModel",
     )
 
 
 def _endpoint_config_from(data: Mapping[str, Any]) -> EndpointConfig:
     name = data.get("EndpointConfigName", "?")
     variants: list[Mapping[str, Any]] = list(data.get("ProductionVariants") or [])
-    # One model on one variant is the shape deployspec manages so far: anything else is
-    # reported as such instead of read as its first variant (and silently dropping the rest).
-    if len(variants) != 1 or "ModelName" not in variants[0] or data.get("ShadowProductionVariants"):
-        shape = (
-            f"{len(variants)} production variants "
-            f"({', '.join(str(v.get('VariantName')) for v in variants)})"
-            if len(variants) != 1
-            else "shadow variants"
-            if data.get("ShadowProductionVariants")
-            else "a variant without a model (an inference-component endpoint)"
-        )
+    shadows: list[Mapping[str, Any]] = list(data.get("ShadowProductionVariants") or [])
+    # Variants without a model are an inference-component endpoint: reported as such instead
+    # of read as something else.
+    modelless = [str(v.get("VariantName")) for v in (*variants, *shadows) if "ModelName" not in v]
+    if not variants or modelless:
         raise UnsupportedShapeError(
-            f"endpoint config {name} has {shape}; deployspec manages endpoints with one model "
-            "on one variant so far",
+            f"endpoint config {name} has "
+            + (
+                f"a variant without a model ({', '.join(modelless)}: an inference-component "
+                "endpoint)"
+                if modelless
+                else "no production variant"
+            )
+            + "; deployspec does not manage such endpoints yet",
             hint="manage this endpoint with the tool that created it, or give the spec "
             "another name",
         )
-    variant: Mapping[str, Any] = variants[0]
-    serverless_data: Mapping[str, Any] | None = variant.get("ServerlessConfig")
-    serverless = (
-        ServerlessConfig(
-            memory_mb=serverless_data["MemorySizeInMB"],
-            max_concurrency=serverless_data["MaxConcurrency"],
-            provisioned_concurrency=serverless_data.get("ProvisionedConcurrency"),
-        )
-        if serverless_data
-        else None
-    )
     capture_data: Mapping[str, Any] | None = data.get("DataCaptureConfig")
     capture = (
         DataCapture(
@@ -1302,18 +1455,33 @@ def _endpoint_config_from(data: Mapping[str, Any]) -> EndpointConfig:
     )
     return EndpointConfig(
         name=data["EndpointConfigName"],
-        variant=Variant(
-            model_name=variant["ModelName"],
-            variant_name=variant["VariantName"],
-            serverless=serverless,
-            instance_type=variant.get("InstanceType"),
-            initial_instance_count=variant.get("InitialInstanceCount"),
-            volume_size_gb=variant.get("VolumeSizeInGB"),
-            initial_weight=float(variant.get("InitialVariantWeight", 1.0)),
-        ),
+        variants=tuple(_variant_from(v) for v in variants),
         data_capture=capture,
         arn=data.get("EndpointConfigArn"),
         async_inference=_async_inference_from(data.get("AsyncInferenceConfig")),
+        shadow_variants=tuple(_variant_from(v) for v in shadows),
+    )
+
+
+def _variant_from(variant: Mapping[str, Any]) -> Variant:
+    serverless_data: Mapping[str, Any] | None = variant.get("ServerlessConfig")
+    serverless = (
+        ServerlessConfig(
+            memory_mb=serverless_data["MemorySizeInMB"],
+            max_concurrency=serverless_data["MaxConcurrency"],
+            provisioned_concurrency=serverless_data.get("ProvisionedConcurrency"),
+        )
+        if serverless_data
+        else None
+    )
+    return Variant(
+        model_name=variant["ModelName"],
+        variant_name=variant["VariantName"],
+        serverless=serverless,
+        instance_type=variant.get("InstanceType"),
+        initial_instance_count=variant.get("InitialInstanceCount"),
+        volume_size_gb=variant.get("VolumeSizeInGB"),
+        initial_weight=float(variant.get("InitialVariantWeight", 1.0)),
     )
 
 
@@ -1340,33 +1508,68 @@ def _endpoint_from(data: Mapping[str, Any]) -> Endpoint:
         status=data.get("EndpointStatus"),
         failure_reason=data.get("FailureReason"),
         arn=data.get("EndpointArn"),
-        variants=tuple(
-            LiveVariant(
-                variant_name=v["VariantName"],
-                current_weight=v.get("CurrentWeight"),
-                desired_weight=v.get("DesiredWeight"),
-                current_instance_count=v.get("CurrentInstanceCount"),
-                desired_instance_count=v.get("DesiredInstanceCount"),
-            )
-            for v in data.get("ProductionVariants", [])
-        ),
+        variants=tuple(_live_variant(v) for v in data.get("ProductionVariants", [])),
         last_modified=_iso(last_modified) if last_modified is not None else None,
+        shadow_variants=tuple(_live_variant(v) for v in data.get("ShadowProductionVariants", [])),
     )
 
 
-def _invocations_policy(policies: list[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    """The target-tracking policy on invocations per instance, ours first if several."""
+def _live_variant(data: Mapping[str, Any]) -> LiveVariant:
+    return LiveVariant(
+        variant_name=data["VariantName"],
+        current_weight=data.get("CurrentWeight"),
+        desired_weight=data.get("DesiredWeight"),
+        current_instance_count=data.get("CurrentInstanceCount"),
+        desired_instance_count=data.get("DesiredInstanceCount"),
+    )
+
+
+def _tracking_policy(policies: list[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The target-tracking policy on a metric deployspec tracks, ours first if several."""
     matching = [
         p
         for p in policies
         if p.get("PolicyType") == "TargetTrackingScaling"
-        and p.get("TargetTrackingScalingPolicyConfiguration", {})
-        .get("PredefinedMetricSpecification", {})
-        .get("PredefinedMetricType")
-        == SCALING_METRIC
+        and _tracked_metric(p.get("TargetTrackingScalingPolicyConfiguration", {})) is not None
     ]
     matching.sort(key=lambda p: p.get("PolicyName") != DEFAULT_POLICY_NAME)
     return matching[0] if matching else None
+
+
+def _tracked_metric(tracking: Mapping[str, Any]) -> str | None:
+    predefined = tracking.get("PredefinedMetricSpecification", {}).get("PredefinedMetricType")
+    if predefined in (INVOCATIONS, PROVISIONED_CONCURRENCY):
+        return str(predefined)
+    custom: Mapping[str, Any] = tracking.get("CustomizedMetricSpecification", {})
+    if custom.get("MetricName") == BACKLOG:
+        return BACKLOG
+    return None
+
+
+def _metric_specification(scaling: Scaling) -> dict[str, Any]:
+    if scaling.metric != BACKLOG:
+        return {"PredefinedMetricSpecification": {"PredefinedMetricType": scaling.metric}}
+    endpoint, _ = _endpoint_and_variant(scaling.resource_id)
+    return {
+        "CustomizedMetricSpecification": {
+            "MetricName": BACKLOG,
+            "Namespace": "AWS/SageMaker",
+            "Dimensions": [{"Name": "EndpointName", "Value": endpoint}],
+            "Statistic": "Average",
+        }
+    }
+
+
+def _endpoint_and_variant(resource_id: str) -> tuple[str, str]:
+    """`endpoint/<name>/variant/<variant>` -> (name, variant)."""
+    parts = resource_id.split("/")
+    return parts[1], parts[-1]
+
+
+def from_zero_alarm(resource_id: str) -> str:
+    """The CloudWatch alarm that brings an asynchronous variant's first instance back."""
+    endpoint, variant = _endpoint_and_variant(resource_id)
+    return f"deployspec-{endpoint}-{variant}-scale-from-zero"
 
 
 # --- errors --------------------------------------------------------------------------------

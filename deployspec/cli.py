@@ -282,15 +282,27 @@ def validate(
 
 
 def _validated(loaded: Any) -> str:
-    """What `validate` says of a valid spec: its name, framework and serving."""
+    """What `validate` says of a valid spec: its name, and each variant's model and serving."""
     spec = loaded.spec
-    kind = (
-        f"realtime {spec.realtime.instance_type} x{spec.realtime.instance_count}"
-        if spec.realtime
-        else f"serverless {spec.effective_serverless.memory_mb} MB"
+    variants = spec.endpoint_variants
+    if len(variants) == 1:
+        return f"{spec.name}: {_variant_summary(variants[0])}"
+    listed = "; ".join(
+        f"{v.name}{' (shadow)' if v.shadow else f' weight {v.weight:g}'}: {_variant_summary(v)}"
+        for v in variants
     )
-    version = f" {spec.model.version}" if spec.model.version else ""
-    return f"{spec.name}: {spec.model.framework.value}{version}, {kind}"
+    return f"{spec.name}: {len(variants)} variants: {listed}"
+
+
+def _variant_summary(variant: Any) -> str:
+    model, realtime, serverless = variant.model, variant.realtime, variant.serverless
+    kind = (
+        f"realtime {realtime.instance_type} x{realtime.instance_count}"
+        if realtime
+        else f"serverless {serverless.memory_mb} MB"
+    )
+    version = f" {model.version}" if model.version else ""
+    return f"{model.framework.value}{version}, {kind}"
 
 
 @cli.command()
@@ -712,10 +724,22 @@ def _run_plan(gateway: Any, plan: Any) -> None:
     applier = _applier(gateway, _poll_seconds())
     progress = _Progress()
     gateway.on_retry = progress.retry
+    # `kill`, a cancelled CI job, `timeout`: SIGTERM stops apply as Ctrl-C does, so that the
+    # applier still puts back the scaling it took off. One that was ignored stays ignored.
+    main = threading.current_thread() is threading.main_thread()  # signals go to it alone
+    previous = signal.getsignal(signal.SIGTERM) if main else None
+    if previous is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         applier.apply(plan, progress)
     finally:
         gateway.on_retry = None
+        if previous is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 @cli.command()
@@ -1167,7 +1191,7 @@ def status(
 class _StatusView:
     report: dict[str, Any]  # what --format json prints
     endpoint: Any  # resources.Endpoint | None
-    scaling: Any  # resources.Scaling | None
+    scaling: list[Any]  # resources.Scaling, one per autoscaled variant
 
 
 def _status_live(loaded: Any, gateway: Any, exc: DeployspecError) -> _StatusView:
@@ -1176,12 +1200,16 @@ def _status_live(loaded: Any, gateway: Any, exc: DeployspecError) -> _StatusView
     endpoint = gateway.describe_endpoint(loaded.spec.name)
     tags = gateway.list_tags(endpoint.arn) if endpoint is not None and endpoint.arn else {}
     config = gateway.describe_endpoint_config(endpoint.config_name) if endpoint else None
-    scaling = None
-    if endpoint is not None and endpoint.variants:
+    scaling: list[Any] = []
+    if endpoint is not None:
         from .resources import scaling_resource_id
 
-        first = endpoint.variants[0].variant_name
-        scaling = gateway.describe_scaling(scaling_resource_id(endpoint.name, first))
+        scaling = gateway.describe_scalings(
+            [
+                scaling_resource_id(endpoint.name, v.variant_name)
+                for v in (*endpoint.variants, *endpoint.shadow_variants)
+            ]
+        )
     # With no endpoint at all, the answer is known without the model's archive.
     return _status_view(
         loaded.spec.name,
@@ -1199,9 +1227,17 @@ def _status_live(loaded: Any, gateway: Any, exc: DeployspecError) -> _StatusView
 def _status_planned(prepared: Any) -> _StatusView:
     endpoint = prepared.actual.endpoint
     desired = prepared.desired
-    config = prepared.actual.current_config or (
+    actual = prepared.actual
+    # An endpoint serving a config that stands for the spec's (adopted, or weights and counts
+    # set in place) serves what the spec's config says.
+    config = actual.current_config or (
         desired.config
-        if endpoint is not None and endpoint.config_name == desired.config.name
+        if endpoint is not None
+        and (
+            endpoint.config_name == desired.config.name
+            or actual.stand_in is not None
+            or actual.serves_for is not None
+        )
         else None
     )
     return _status_view(
@@ -1210,7 +1246,7 @@ def _status_planned(prepared: Any) -> _StatusView:
         endpoint,
         prepared.actual.endpoint_tags,
         config,
-        prepared.actual.scaling,
+        list(prepared.actual.scalings),
         matches=not prepared.plan.has_changes,
         changes=[
             {"address": c.address, "action": c.action.value, "reasons": list(c.reasons)}
@@ -1226,7 +1262,7 @@ def _status_view(
     endpoint: Any,
     tags: dict[str, str],
     config: Any,
-    scaling: Any,
+    scaling: list[Any],
     *,
     matches: bool | None,
     changes: list[dict[str, Any]],
@@ -1247,7 +1283,8 @@ def _status_view(
         else None,
         "last_modified": endpoint.last_modified if endpoint else None,
         "variants": to_json(endpoint.variants) if endpoint else [],
-        "scaling": to_json(scaling) if scaling else None,
+        "shadow_variants": to_json(endpoint.shadow_variants) if endpoint else [],
+        "scaling": [to_json(s) for s in scaling],
         "managed_by_deployspec": is_owned(tags, spec_name),
         "matches_spec": matches,
         "pending_changes": len(changes),
@@ -1276,22 +1313,25 @@ def _print_status(view: _StatusView) -> None:
             failures = f", failures to {queued['failure_path']}" if queued["failure_path"] else ""
             click.echo(f"  asynchronous:   answers to {queued['output_path']}{failures}")
         click.echo(f"  last modified:  {endpoint.last_modified}")
-        for variant in endpoint.variants:
+        scaled = {s.resource_id.rsplit("/", 1)[-1]: s for s in scaling}
+        shadows = {v.variant_name for v in endpoint.shadow_variants}
+        for variant in (*endpoint.variants, *endpoint.shadow_variants):
             count = (
                 f"{variant.current_instance_count} instance(s)"
                 if variant.current_instance_count is not None
                 else "serverless"
             )
-            click.echo(
-                f"  variant {variant.variant_name}: {count}, weight {variant.current_weight}"
+            role = (
+                "shadow (a copy of live traffic)"
+                if variant.variant_name in shadows
+                else f"weight {variant.current_weight}"
             )
+            click.echo(f"  variant {variant.variant_name}: {count}, {role}")
+            found = scaled.get(variant.variant_name)
+            if found is not None:
+                click.echo(f"    autoscaling:  {_scaling_summary(found)}")
         if not report["managed_by_deployspec"]:
             click.echo("  managed:        no (not created by deployspec; see plan --adopt)")
-        if scaling is not None:
-            click.echo(
-                f"  autoscaling:    {scaling.min_capacity}-{scaling.max_capacity} instances, "
-                f"target {scaling.target_value} invocations/instance"
-            )
     if matches is None:
         click.echo(f"  matches spec:   unknown ({unknown})")
     elif matches:
@@ -1377,17 +1417,35 @@ def _status_many(
         raise SystemExit(1)
 
 
+def _scaling_summary(scaling: Any) -> str:
+    """A variant's autoscaling in a few words, in the units of what it scales."""
+    from .resources import BACKLOG, PROVISIONED_CONCURRENCY
+
+    span = f"{scaling.min_capacity}-{scaling.max_capacity}"
+    if scaling.metric == PROVISIONED_CONCURRENCY:
+        return f"{span} provisioned concurrency, target utilisation {scaling.target_value}"
+    if scaling.metric == BACKLOG:
+        zero = " (scales to zero)" if scaling.min_capacity == 0 else ""
+        return f"{span} instances{zero}, target {scaling.target_value} queued requests/instance"
+    return f"{span} instances, target {scaling.target_value} invocations/instance"
+
+
 def _serving(config: Any) -> str:
-    """What the endpoint runs, in a few words: instance type and count, or serverless memory."""
-    variant = config.variant
-    if variant.serverless is not None:
-        sizing = (
-            f"serverless, {variant.serverless.memory_mb} MB, "
-            f"up to {variant.serverless.max_concurrency} concurrent requests"
-        )
-    else:
-        sizing = f"{variant.instance_type} x{variant.initial_instance_count}"
-    return f"model {variant.model_name}: {sizing}"
+    """What the endpoint runs, in a few words: each variant's model, and its instance type and
+    count or serverless memory."""
+    parts = []
+    several = len(config.all_variants) > 1
+    for variant in config.all_variants:
+        if variant.serverless is not None:
+            sizing = (
+                f"serverless, {variant.serverless.memory_mb} MB, "
+                f"up to {variant.serverless.max_concurrency} concurrent requests"
+            )
+        else:
+            sizing = f"{variant.instance_type} x{variant.initial_instance_count}"
+        named = f"{variant.variant_name}: " if several else ""
+        parts.append(f"{named}model {variant.model_name}: {sizing}")
+    return "; ".join(parts)
 
 
 @cli.command("import")
@@ -1418,7 +1476,8 @@ def import_(
     Made for `deployspec plan --adopt` and `apply --adopt`: when nothing the spec cannot express
     was dropped, adopting only adds deployspec's tags to the endpoint, and its config and model
     stay as they are. Read-only. What to review is said on stderr and in the file's header; an
-    endpoint a spec cannot express (several variants, async inference, ...) is refused.
+    endpoint of several variants is written as `variants:` (and `shadow:`), and one a spec cannot
+    express (inference components, several containers, ...) is refused, named.
     """
     from .importer import import_endpoint
     from .operations import Target, connect
@@ -1443,8 +1502,10 @@ def import_(
         outcome = "adopting it creates deployspec's own model and config (see the notes)"
     adopt = "" if imported.managed else " --adopt"
     click.echo(
-        f"{written} from endpoint {endpoint} (config {imported.config_name}, model "
-        f"{imported.model_name}): {outcome}. Review it, then `deployspec validate {shown}` and "
+        f"{written} from endpoint {endpoint} (config {imported.config_name}, "
+        f"{'models' if len(imported.model_names) > 1 else 'model'} "
+        f"{', '.join(imported.model_names)}): {outcome}. Review it, then "
+        f"`deployspec validate {shown}` and "
         f"`deployspec plan{adopt} {shown}`.",
         err=True,
     )
@@ -1725,6 +1786,19 @@ def _read_body(body: str, limit: int = 0) -> bytes:
     help="With --async --wait: seconds to wait for the answer (SageMaker's own default "
     "invocation timeout is 900).",
 )
+@click.option(
+    "--variant",
+    default=None,
+    metavar="NAME",
+    help="Send the request to this production variant (TargetVariant) instead of one picked "
+    "by weight.",
+)
+@click.option(
+    "--target-model",
+    default=None,
+    metavar="NAME",
+    help="For a multi-model endpoint: the model (a name in the spec's model.models) to run.",
+)
 def invoke(
     file: Path,
     variables: tuple[str, ...],
@@ -1738,14 +1812,29 @@ def invoke(
     queued: bool,
     wait: bool,
     wait_timeout: int,
+    variant: str | None,
+    target_model: str | None,
 ) -> None:
-    """Call the endpoint FILE deploys and print the response."""
+    """Call the endpoint FILE deploys and print the response.
+
+    With several variants, which one answered is printed on stderr."""
     from .operations import connect, load
 
     if wait and not queued:
         raise click.UsageError("--wait needs --async")
     if queued and local:
         raise click.UsageError("--async calls the deployed endpoint: it cannot go with --local")
+    if variant is not None and local:
+        raise click.UsageError(
+            "--variant picks a variant of the deployed endpoint; locally, serve that variant's "
+            "model with `deployspec serve FILE --variant NAME`"
+        )
+    if target_model is not None and (local or queued):
+        raise click.UsageError("--target-model calls the deployed multi-model endpoint directly")
+    if variant is not None and queued:
+        raise click.UsageError(
+            "SageMaker's InvokeEndpointAsync has no TargetVariant: --variant cannot go with --async"
+        )
     payload = _read_body(body, limit=ASYNC_MAX_BODY if queued else 0)
     if local:
         from .local_serve import invoke_local
@@ -1774,8 +1863,49 @@ def invoke(
                 return
             response = result.answer
         else:
-            response, _ = gateway.invoke_endpoint(loaded.spec.name, payload, content_type, accept)
+            variants = loaded.spec.endpoint_variants
+            if variant is not None:
+                _check_variant(loaded, variant)
+            key = None
+            if target_model is not None:
+                from .desired import account_of_role, resolve_role
+                from .operations import target_model as resolve_target
+
+                account = account_of_role(resolve_role(loaded, target.role))
+                key = resolve_target(gateway, loaded, account, target_model)
+            answer = gateway.invoke_endpoint(
+                loaded.spec.name,
+                payload,
+                content_type,
+                accept,
+                variant=variant,
+                target_model=key,
+            )
+            response = answer.body
+            if answer.variant is not None and len(variants) > 1:
+                click.echo(f"answered by variant {answer.variant}", err=True)
     click.echo(response.decode("utf-8", errors="replace"))
+
+
+def _check_variant(loaded: Any, name: str) -> None:
+    """`invoke --variant`: one of the spec's production variants (a shadow answers no client)."""
+    from .errors import DeployspecError
+
+    variants = loaded.spec.endpoint_variants
+    production = [v.name for v in variants if not v.shadow]
+    if name in production:
+        return
+    if name in (v.name for v in variants):
+        raise DeployspecError(
+            f"{loaded.file}: {name} is the shadow variant: it gets copies of live traffic and "
+            "its answers are discarded, so it cannot be invoked",
+            hint=f"invoke a production variant: {', '.join(production)}; or promote the shadow "
+            "to a production variant in the spec",
+        )
+    raise DeployspecError(
+        f"{loaded.file}: the spec has no variant {name!r}",
+        hint=f"its production variants: {', '.join(production)}",
+    )
 
 
 @cli.command()
@@ -1788,8 +1918,19 @@ def invoke(
     show_default=True,
     help="Address to listen on; anything but loopback lets others run your model.",
 )
+@click.option(
+    "--variant",
+    default=None,
+    metavar="NAME",
+    help="With several variants: serve this one's model (default: the first).",
+)
 def serve(
-    file: Path, variables: tuple[str, ...], var_files: tuple[Path, ...], port: int, host: str
+    file: Path,
+    variables: tuple[str, ...],
+    var_files: tuple[Path, ...],
+    port: int,
+    host: str,
+    variant: str | None,
 ) -> None:
     """Serve FILE's model locally with the container contract (GET /ping, POST /invocations).
 
@@ -1807,7 +1948,7 @@ def serve(
         click.echo(
             f"warning: listening on {host}: anyone who reaches it can run your model", err=True
         )
-    model_dir, framework, program, env = prepare_local_model(loaded)
+    model_dir, framework, program, env = prepare_local_model(loaded, variant)
 
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
@@ -1815,7 +1956,9 @@ def serve(
     # `kill` (SIGTERM) must stop the model worker too, as Ctrl-C does.
     signal.signal(signal.SIGTERM, stop)
     _long_running()
-    serverless = loaded.spec.effective_serverless is not None
+    from .local_serve import pick_variant
+
+    serverless = pick_variant(loaded.spec, variant).serverless is not None
     limit = SERVERLESS_MAX_PAYLOAD_BYTES if serverless else MAX_PAYLOAD_BYTES
     with ModelWorker(model_dir, framework=framework, program=program, env=env) as worker:
         server = make_server(worker, host, port, max_payload=limit)

@@ -1,15 +1,18 @@
 """From a validated spec to the exact resources it asks for.
 
-Contract: `build_desired(loaded, region, role)` returns `Desired`: the image URI (from the SDK's
-tables, or the spec's override), the packaged artifact (deterministic model.tar.gz, its
-digest: the sha256 of the uncompressed tar stream, which names the content whatever zlib
-compressed it, and the S3 key that digest names), and the Model, EndpointConfig, endpoint,
-scaling and deployment settings, models and configs named by the hash of the whole request
-that creates them (wire.py). It makes no AWS calls: the account
-for the default bucket is the execution role's (SageMaker can only be passed a role of the
-caller's own account), and the values of Secrets Manager / SSM references in model.env arrive
-already read (`resolved_env`, from operations.resolve_references). The Model records which of
-its environment keys are secret (`sensitive_environment`, for display only).
+Contract: `build_desired(loaded, region, role)` returns `Desired`: for each variant (production
+and shadow, `Spec.endpoint_variants`; a one-model spec is one variant named AllTraffic) its
+model's image URI (from the SDK's tables for that variant's instance type, or the spec's
+override) and packaged archive (deterministic model.tar.gz, its digest: the sha256 of the
+uncompressed tar stream, which names the content whatever zlib compressed it, and the S3 key
+that digest names), each distinct model and archive once; the EndpointConfig holding every
+variant; the endpoint, each variant's autoscaling and the rollout settings. Models and configs
+are named by the hash of the whole request that creates them (wire.py). It makes no AWS calls:
+the account for the default bucket is the execution role's (SageMaker can only be passed a
+role of the caller's own account), and the values of Secrets Manager / SSM references in the
+models' env arrive already read (`resolved_env`, from operations.resolve_references, named by
+`reference_key`). Each Model records which of its environment keys are secret
+(`sensitive_environment`, for display only).
 """
 
 from __future__ import annotations
@@ -27,9 +30,11 @@ from .errors import DeployspecError, NotPackagedError
 from .naming import content_name
 from .plan import Kind
 from .resources import (
+    BACKLOG,
+    INVOCATIONS,
+    PROVISIONED_CONCURRENCY,
     TAG_APPLIED,
     TAG_DIGEST,
-    VARIANT_NAME,
     AppliedRecord,
     Artifact,
     AsyncInference,
@@ -47,7 +52,7 @@ from .resources import (
     user_tags,
 )
 from .secrets import is_secret_key, secret_env_keys
-from .spec import Framework, LoadedSpec, Strategy
+from .spec import EndpointVariant, Framework, LoadedSpec, ModelSpec, Strategy
 from .wire import endpoint_config_request, model_request
 
 DEFAULT_SCALING_POLICY = "deployspec-invocations"
@@ -61,13 +66,15 @@ class Desired:
     region: str
     account: str
     bucket: str
-    artifact: Artifact | None  # None when the spec points at an existing s3:// archive
-    model: Model
+    # The archives deployspec packages and uploads, each once (a model given as an s3://
+    # archive has none).
+    artifacts: tuple[Artifact, ...]
+    models: tuple[Model, ...]  # each once, in the order the variants first name them
     config: EndpointConfig
     endpoint_name: str
     tags: dict[str, str]  # user tags plus ownership tags, on every resource
     spec_digest: str  # on the endpoint only: what the live endpoint was last applied from
-    scaling: Scaling | None
+    scalings: tuple[Scaling, ...]  # one per autoscaled variant
     deployment: Deployment | None  # None for serverless: it updates all at once
     keep: int
     timeout_seconds: int
@@ -76,27 +83,42 @@ class Desired:
     def addresses(self) -> tuple[tuple[Kind, str], ...]:
         """(kind, identity) of every resource the spec asks for: `<kind>.<identity>` is its
         address (kinds.py says what each identity is)."""
-        out = [
-            (Kind.MODEL, self.model.name),
+        return (
+            *((Kind.MODEL, m.name) for m in self.models),
             (Kind.ENDPOINT_CONFIG, self.config.name),
             (Kind.ENDPOINT, self.endpoint_name),
-        ]
-        if self.artifact is not None:
-            out.append((Kind.ARTIFACT, self.artifact.s3_uri))
-        if self.scaling is not None:
-            out.append((Kind.SCALING, self.scaling.resource_id))
-        return tuple(out)
+            *((Kind.ARTIFACT, a.s3_uri) for a in self.artifacts),
+            *((Kind.SCALING, s.resource_id) for s in self.scalings),
+        )
 
     @property
     def applied(self) -> AppliedRecord:
         """What apply records on the endpoint it applied, part by part (for `drift`)."""
         return AppliedRecord.of(
-            self.config.name, user_tags(self.tags), self.scaling, self.deployment
+            self.config.name, user_tags(self.tags), self.scalings, self.deployment
         )
 
     @property
     def endpoint_tags(self) -> dict[str, str]:
         return {**self.tags, TAG_DIGEST: self.spec_digest, TAG_APPLIED: self.applied.value}
+
+    def model_named(self, name: str) -> Model | None:
+        return next((m for m in self.models if m.name == name), None)
+
+    def artifact_of(self, model: Model) -> Artifact | None:
+        """The archive deployspec uploads for `model` (None: the spec's own s3:// archive)."""
+        return next((a for a in self.artifacts if a.s3_uri == model.model_data_url), None)
+
+    def archives_of(self, model: Model) -> tuple[Artifact, ...]:
+        """A multi-model model's archives (under its prefix); () for any other model."""
+        if not model.multi_model or model.model_data_url is None:
+            return ()
+        prefix = model.model_data_url
+        return tuple(a for a in self.artifacts if a.s3_uri.startswith(prefix) and a.target_model)
+
+    def scaling_of(self, variant_name: str) -> Scaling | None:
+        wanted = scaling_resource_id(self.endpoint_name, variant_name)
+        return next((s for s in self.scalings if s.resource_id == wanted), None)
 
 
 def resolve_role(loaded: LoadedSpec, cli_role: str | None) -> str:
@@ -131,24 +153,46 @@ def is_uploaded_artifact(uri: str, bucket: str, prefix: str) -> bool:
     )
 
 
+def reference_key(model_key: str, key: str) -> str:
+    """How `resolved_env` names the value of a model's env reference: its env key for the
+    spec's top-level model, `<model_key>.env.<key>` for a variant's own model."""
+    return key if model_key == TOP_MODEL else f"{model_key}.env.{key}"
+
+
+TOP_MODEL = "model"
+
+
+def _model_spec(loaded: LoadedSpec, model_key: str) -> ModelSpec:
+    found = loaded.spec.models.get(model_key)
+    if found is None:  # the spec's validation names every model block a variant uses
+        raise DeployspecError(f"{loaded.file}: no model block at {model_key}")
+    return found
+
+
 def package_artifact(
-    loaded: LoadedSpec, cache: Path | None = None, *, build: bool = True
+    loaded: LoadedSpec,
+    cache: Path | None = None,
+    *,
+    build: bool = True,
+    model_key: str = TOP_MODEL,
 ) -> PackagedArtifact | None:
-    """The spec's model.tar.gz, packaged as its framework's container expects (None for s3://).
+    """The model.tar.gz of the model block at `model_key`, packaged as its framework's container
+    expects (None for s3://).
 
     `build=False` only looks in the cache and raises NotPackagedError on a miss: read-only
     commands must not spend minutes packing gigabytes."""
-    model_spec = loaded.spec.model
+    model_spec = _model_spec(loaded, model_key)
     if model_spec.is_s3():
         return None
-    if loaded.paths.artifacts is None:  # load_spec resolves every local artifacts path
-        raise DeployspecError(f"{loaded.file}: model.artifacts was not resolved")
+    paths = loaded.paths_of(model_key)
+    if paths.artifacts is None:  # load_spec resolves every local artifacts path
+        raise DeployspecError(f"{loaded.file}: {model_key}.artifacts was not resolved")
     layout = Layout.TENSORFLOW if model_spec.framework is Framework.TENSORFLOW else Layout.FLAT
     source = ArtifactSource(
         layout=layout,
-        artifacts=loaded.paths.artifacts,
-        entry_point=loaded.paths.entry_point,
-        source_dir=loaded.paths.source_dir,
+        artifacts=paths.artifacts,
+        entry_point=paths.entry_point,
+        source_dir=paths.source_dir,
     )
     folder = cache or cache_dir("artifacts")
     if build:
@@ -164,17 +208,21 @@ def package_artifact(
 
 
 def container_environment(
-    loaded: LoadedSpec, region: str, resolved: Mapping[str, str] | None = None
+    loaded: LoadedSpec,
+    region: str,
+    resolved: Mapping[str, str] | None = None,
+    model_key: str = TOP_MODEL,
 ) -> dict[str, str]:
     """The model's environment: the spec's values, with each Secrets Manager or SSM reference
-    replaced by its value from `resolved` (operations.resolve_references reads them; this
-    module makes no AWS calls). A reference without a value is left out."""
-    model_spec = loaded.spec.model
+    replaced by its value from `resolved` (operations.resolve_references reads them, named by
+    `reference_key`; this module makes no AWS calls). A reference without a value is left
+    out."""
+    model_spec = _model_spec(loaded, model_key)
     values = resolved or {}
     environment = {
-        key: value if isinstance(value, str) else values[key]
+        key: value if isinstance(value, str) else values[reference_key(model_key, key)]
         for key, value in model_spec.env.items()
-        if isinstance(value, str) or key in values
+        if isinstance(value, str) or reference_key(model_key, key) in values
     }
     if model_spec.entry_point and model_spec.framework is not Framework.TENSORFLOW:
         # The PyTorch, scikit-learn, XGBoost and Hugging Face toolkits find the user's
@@ -185,11 +233,13 @@ def container_environment(
     return environment
 
 
-def sensitive_environment(loaded: LoadedSpec, environment: Mapping[str, str]) -> tuple[str, ...]:
+def sensitive_environment(
+    loaded: LoadedSpec, environment: Mapping[str, str], model_key: str = TOP_MODEL
+) -> tuple[str, ...]:
     """The environment keys whose values are secret: listed in secret_env, referenced, named or
     shaped like credentials, or holding the value of a variable named like one (`--var
     api_token=...` templated into a key of any name)."""
-    model_spec = loaded.spec.model
+    model_spec = _model_spec(loaded, model_key)
     declared = {*model_spec.secret_env, *model_spec.references()}
     carried = [
         str(value)
@@ -201,6 +251,228 @@ def sensitive_environment(loaded: LoadedSpec, environment: Mapping[str, str]) ->
     return tuple(sorted(secret))
 
 
+def unresolved_references(loaded: LoadedSpec, resolved: Mapping[str, str]) -> list[str]:
+    """The env references of every model block whose values `resolved` lacks."""
+    return [
+        f"{model_key}.env.{key}"
+        for model_key, model_spec in loaded.spec.models.items()
+        for key in model_spec.references()
+        if reference_key(model_key, key) not in resolved
+    ]
+
+
+class _Builder:
+    """Builds each variant's model (and archive) once per distinct model block and image."""
+
+    def __init__(
+        self,
+        loaded: LoadedSpec,
+        region: str,
+        role: str,
+        bucket: str,
+        artifact_cache: Path | None,
+        resolved_env: Mapping[str, str],
+        build_artifact: bool,
+    ) -> None:
+        self.loaded = loaded
+        self.region = region
+        self.role = role
+        self.bucket = bucket
+        self.cache = artifact_cache
+        self.resolved = resolved_env
+        self.build = build_artifact
+        self.models: dict[str, Model] = {}
+        self.artifacts: dict[str, Artifact] = {}
+        self._data_urls: dict[str, str | None] = {}
+
+    def model(self, model_key: str, instance_type: str | None) -> Model:
+        spec = self.loaded.spec
+        model_spec = _model_spec(self.loaded, model_key)
+        framework, version = model_spec.framework.value, model_spec.version or ""
+        image = model_spec.image or images.image_uri(
+            framework,
+            self.region,
+            version,
+            # From the table the SDK reads for this instance type (arm64 images on Graviton).
+            py_version=catalog.image_py_version(
+                framework,
+                version,
+                model_spec.py_version,
+                model_spec.base_framework_version,
+                catalog.image_scope(framework, instance_type),
+            ),
+            instance_type=instance_type,
+            base_framework_version=model_spec.base_framework_version,
+        )
+        environment = container_environment(self.loaded, self.region, self.resolved, model_key)
+        vpc = (
+            Vpc(tuple(model_spec.vpc.subnets), tuple(model_spec.vpc.security_groups))
+            if model_spec.vpc
+            else None
+        )
+        # The name covers the whole request, secrets included, so that a changed secret is a
+        # new model; a short hash of the whole content shows none of them.
+        unnamed = Model(
+            name="",
+            image=image,
+            model_data_url=self._data_url(model_key),
+            environment=environment,
+            execution_role_arn=self.role,
+            network_isolation=model_spec.network_isolation,
+            vpc=vpc,
+            sensitive_environment=sensitive_environment(self.loaded, environment, model_key),
+            multi_model=model_spec.is_multi_model(),
+        )
+        model = replace(unnamed, name=content_name(spec.name, model_request(unnamed)))
+        return self.models.setdefault(model.name, model)
+
+    def _data_url(self, model_key: str) -> str | None:
+        """The model block's archive: packaged (once) and addressed by its digest, or its own
+        s3:// URI; for a multi-model block, the prefix its archives are uploaded under."""
+        if model_key in self._data_urls:
+            return self._data_urls[model_key]
+        url: str | None
+        if _model_spec(self.loaded, model_key).is_multi_model():
+            url = _multi_model_archives(self, model_key)
+            self._data_urls[model_key] = url
+            return url
+        packaged = package_artifact(self.loaded, self.cache, build=self.build, model_key=model_key)
+        if packaged is None:
+            url = _model_spec(self.loaded, model_key).artifacts
+        else:
+            key = artifact_key(self.loaded.spec.artifact_prefix, packaged.sha256)
+            url = f"s3://{self.bucket}/{key}"
+            self.artifacts.setdefault(
+                url,
+                Artifact(
+                    sha256=packaged.sha256,
+                    size=packaged.size,
+                    local_path=str(packaged.path),
+                    s3_uri=url,
+                ),
+            )
+        self._data_urls[model_key] = url
+        return url
+
+
+def multi_model_prefix(bucket: str, artifact_prefix: str) -> str:
+    """The S3 prefix of a spec's multi-model archives (fixed: adding a model must not change
+    the model, whose ModelDataUrl it is). It ends with "/": SageMaker joins prefix + key."""
+    return f"s3://{bucket}/{artifact_prefix}/multi-model/"
+
+
+def target_model_key(name: str, sha256: str) -> str:
+    """A multi-model archive's key under the prefix, the TargetModel that invokes it: a new key
+    for new content, as AWS advises (SageMaker keeps serving a cached model whose archive was
+    replaced under the same key)."""
+    return f"{name}/{sha256}/model.tar.gz"
+
+
+def _multi_model_archives(builder: _Builder, model_key: str) -> str:
+    loaded = builder.loaded
+    prefix = multi_model_prefix(builder.bucket, loaded.spec.artifact_prefix)
+    paths = loaded.paths_of(model_key)
+    layout_spec = _model_spec(loaded, model_key)
+    layout = Layout.TENSORFLOW if layout_spec.framework is Framework.TENSORFLOW else Layout.FLAT
+    folder = builder.cache or cache_dir("artifacts")
+    for name, local in sorted(loaded.archives_of(model_key).items()):
+        source = ArtifactSource(
+            layout=layout,
+            artifacts=local,
+            entry_point=paths.entry_point,
+            source_dir=paths.source_dir,
+        )
+        packaged = package(source, folder) if builder.build else cached(source, folder)
+        if packaged is None:
+            raise NotPackagedError(
+                f"the model files of {loaded.file} ({model_key}.models.{name}) are not "
+                "packaged on this machine yet (they changed since the last plan, or were never "
+                "planned here)",
+                hint=f"run `deployspec plan {loaded.file}` to package them",
+            )
+        key = target_model_key(name, packaged.sha256)
+        uri = prefix + key
+        builder.artifacts.setdefault(
+            uri,
+            Artifact(
+                sha256=packaged.sha256,
+                size=packaged.size,
+                local_path=str(packaged.path),
+                s3_uri=uri,
+                target_model=key,
+                model_name=name,
+            ),
+        )
+    return prefix
+
+
+def _variant(
+    builder: _Builder,
+    wanted: EndpointVariant,
+) -> Variant:
+    realtime, serverless = wanted.realtime, wanted.serverless
+    instance_type = realtime.instance_type if realtime is not None else None
+    model = builder.model(wanted.model_key, instance_type)
+    if realtime is not None:
+        return Variant(
+            model_name=model.name,
+            variant_name=wanted.name,
+            instance_type=realtime.instance_type,
+            initial_instance_count=realtime.instance_count,
+            volume_size_gb=realtime.volume_size_gb,
+            initial_weight=float(wanted.weight),
+        )
+    if serverless is None:  # the schema gives every variant one of the two
+        raise DeployspecError(
+            f"{builder.loaded.file}: variant {wanted.name} has neither realtime nor serverless"
+        )
+    return Variant(
+        model_name=model.name,
+        variant_name=wanted.name,
+        serverless=ServerlessConfig(
+            memory_mb=serverless.memory_mb,
+            max_concurrency=serverless.max_concurrency,
+            provisioned_concurrency=serverless.provisioned_concurrency,
+        ),
+        initial_weight=float(wanted.weight),
+    )
+
+
+def _scaling(endpoint_name: str, wanted: EndpointVariant) -> Scaling | None:
+    """The variant's autoscaling: its instance count tracking invocations per instance, or,
+    asynchronous, its backlog per instance (down to zero instances with min 0); a serverless
+    variant's provisioned concurrency tracking its utilisation."""
+    resource_id = scaling_resource_id(endpoint_name, wanted.name)
+    if wanted.serverless is not None and wanted.serverless.autoscaling is not None:
+        provisioned = wanted.serverless.autoscaling
+        return Scaling(
+            resource_id=resource_id,
+            min_capacity=provisioned.min,
+            max_capacity=provisioned.max,
+            target_value=float(provisioned.target_utilization),
+            scale_in_cooldown=provisioned.scale_in_cooldown,
+            scale_out_cooldown=provisioned.scale_out_cooldown,
+            policy_name=DEFAULT_SCALING_POLICY,
+            metric=PROVISIONED_CONCURRENCY,
+        )
+    if wanted.realtime is None or wanted.realtime.autoscaling is None:
+        return None
+    auto = wanted.realtime.autoscaling
+    backlog = auto.target_backlog_per_instance
+    target = backlog if backlog is not None else auto.target_invocations_per_instance
+    return Scaling(
+        resource_id=resource_id,
+        min_capacity=auto.min,
+        max_capacity=auto.max,
+        target_value=float(target) if target is not None else None,
+        scale_in_cooldown=auto.scale_in_cooldown,
+        scale_out_cooldown=auto.scale_out_cooldown,
+        policy_name=DEFAULT_SCALING_POLICY,
+        metric=BACKLOG if backlog is not None else INVOCATIONS,
+        scale_from_zero=backlog is not None and auto.min == 0,
+    )
+
+
 def build_desired(
     loaded: LoadedSpec,
     *,
@@ -210,92 +482,23 @@ def build_desired(
     resolved_env: Mapping[str, str] | None = None,
     build_artifact: bool = True,
 ) -> Desired:
-    """`resolved_env`: the values of the spec's env references, by key (every one is needed)."""
+    """`resolved_env`: the values of the spec's env references, named by `reference_key`
+    (every one is needed)."""
     spec = loaded.spec
-    model_spec = spec.model
-    unresolved = sorted(set(model_spec.references()) - set(resolved_env or {}))
+    unresolved = unresolved_references(loaded, resolved_env or {})
     if unresolved:
         raise DeployspecError(
-            f"{loaded.file}: model.env {', '.join(unresolved)}: the referenced values were "
-            "not read from AWS",
+            f"{loaded.file}: {', '.join(unresolved)}: the referenced values were not read from AWS",
             hint="this is a bug in deployspec: please report it",
         )
     account = account_of_role(role)
     bucket = spec.bucket or f"sagemaker-{region}-{account}"
-    realtime = spec.realtime
-    framework, version = model_spec.framework.value, model_spec.version or ""
-    instance_type = realtime.instance_type if realtime else None
-    image = model_spec.image or images.image_uri(
-        framework,
-        region,
-        version,
-        # From the table the SDK reads for this instance type (arm64 images on Graviton).
-        py_version=catalog.image_py_version(
-            framework,
-            version,
-            model_spec.py_version,
-            model_spec.base_framework_version,
-            catalog.image_scope(framework, instance_type),
-        ),
-        instance_type=instance_type,
-        base_framework_version=model_spec.base_framework_version,
+    builder = _Builder(
+        loaded, region, role, bucket, artifact_cache, resolved_env or {}, build_artifact
     )
-
-    artifact: Artifact | None = None
-    packaged = package_artifact(loaded, artifact_cache, build=build_artifact)
-    if packaged is None:
-        model_data_url = model_spec.artifacts
-    else:
-        key = artifact_key(spec.artifact_prefix, packaged.sha256)
-        model_data_url = f"s3://{bucket}/{key}"
-        artifact = Artifact(
-            sha256=packaged.sha256,
-            size=packaged.size,
-            local_path=str(packaged.path),
-            s3_uri=model_data_url,
-        )
-    environment = container_environment(loaded, region, resolved_env)
-
-    vpc = (
-        Vpc(tuple(model_spec.vpc.subnets), tuple(model_spec.vpc.security_groups))
-        if model_spec.vpc
-        else None
-    )
-    # The name covers the whole request, secrets included, so that a changed secret is a new
-    # model; a short hash of the whole content shows none of them.
-    unnamed = Model(
-        name="",
-        image=image,
-        model_data_url=model_data_url,
-        environment=environment,
-        execution_role_arn=role,
-        network_isolation=model_spec.network_isolation,
-        vpc=vpc,
-        sensitive_environment=sensitive_environment(loaded, environment),
-    )
-    model = replace(unnamed, name=content_name(spec.name, model_request(unnamed)))
-
-    serverless = spec.effective_serverless
-    if realtime is not None:
-        variant = Variant(
-            model_name=model.name,
-            variant_name=VARIANT_NAME,
-            instance_type=realtime.instance_type,
-            initial_instance_count=realtime.instance_count,
-            volume_size_gb=realtime.volume_size_gb,
-        )
-    elif serverless is not None:
-        variant = Variant(
-            model_name=model.name,
-            variant_name=VARIANT_NAME,
-            serverless=ServerlessConfig(
-                memory_mb=serverless.memory_mb,
-                max_concurrency=serverless.max_concurrency,
-                provisioned_concurrency=serverless.provisioned_concurrency,
-            ),
-        )
-    else:  # the schema gives every spec without realtime: a serverless block
-        raise DeployspecError(f"{loaded.file}: neither realtime nor serverless is set")
+    wanted = spec.endpoint_variants
+    production = tuple(_variant(builder, v) for v in wanted if not v.shadow)
+    shadows = tuple(_variant(builder, v) for v in wanted if v.shadow)
     capture = (
         DataCapture(spec.data_capture.destination, spec.data_capture.sampling_percent)
         if spec.data_capture
@@ -314,27 +517,19 @@ def build_desired(
         else None
     )
     unnamed_config = EndpointConfig(
-        name="", variant=variant, data_capture=capture, async_inference=async_inference
+        name="",
+        variants=production,
+        data_capture=capture,
+        async_inference=async_inference,
+        shadow_variants=shadows,
     )
     config = replace(
         unnamed_config, name=content_name(spec.name, endpoint_config_request(unnamed_config))
     )
-
-    scaling = None
-    if realtime is not None and realtime.autoscaling is not None:
-        auto = realtime.autoscaling
-        scaling = Scaling(
-            resource_id=scaling_resource_id(spec.name),
-            min_capacity=auto.min,
-            max_capacity=auto.max,
-            target_value=float(auto.target_invocations_per_instance),
-            scale_in_cooldown=auto.scale_in_cooldown,
-            scale_out_cooldown=auto.scale_out_cooldown,
-            policy_name=DEFAULT_SCALING_POLICY,
-        )
+    scalings = tuple(s for s in (_scaling(spec.name, v) for v in wanted) if s is not None)
 
     deployment = None
-    if realtime is not None:
+    if all(v.realtime is not None for v in wanted):
         rollout = spec.deployment
         step = {
             Strategy.CANARY: rollout.canary,
@@ -358,13 +553,13 @@ def build_desired(
         region=region,
         account=account,
         bucket=bucket,
-        artifact=artifact,
-        model=model,
+        artifacts=tuple(builder.artifacts.values()),
+        models=tuple(builder.models.values()),
         config=config,
         endpoint_name=spec.name,
         tags=tags,
-        spec_digest=spec_digest(config.name, spec.tags, scaling, deployment),
-        scaling=scaling,
+        spec_digest=spec_digest(config.name, spec.tags, scalings, deployment),
+        scalings=scalings,
         deployment=deployment,
         keep=spec.keep,
         timeout_seconds=spec.deployment.timeout,

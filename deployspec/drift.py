@@ -4,28 +4,33 @@ Contract: `check_specs(found, variables, var_files, target)` returns one `SpecRe
 in find_specs' order, each either an error or the findings of `classify(wanted, live)` (pure);
 `render_text`, `render_json` and `exit_code` turn them into output (0 nothing drifted, 2 some
 spec drifted, 1 some spec could not be checked). Nothing here prints, and nothing writes.
-`read_live` makes read calls only: DescribeEndpoint and ListTags, plus the two Application Auto
-Scaling reads when the endpoint has instances or the spec autoscales (what `plan` reads for an
-unchanged spec); DescribeEndpointConfig only when the endpoint serves another config than the
-spec's (`_needs_config`), and that config's ListTags only when the last apply did not put it
-there; for a missing endpoint, ListEndpointConfigs and the newest owned config's ListTags. The
-model is never packaged (`build_artifact=False`, as `status`) nor described: without its
-archive in the cache the rest of the spec is still compared, and no environment value is read.
+`read_live` makes read calls only: DescribeEndpoint and ListTags, plus, when the endpoint has
+variants with instances or the spec autoscales some, one DescribeScalableTargets for all those
+variants and one DescribeScalingPolicies for each target found (what `plan` reads for an
+unchanged spec: 4 reads for one autoscaled variant, 5 for two); DescribeEndpointConfig only when
+the endpoint serves another config than the spec's (`_needs_config`), and that config's ListTags
+only when the last apply did not put it there; for a missing endpoint, ListEndpointConfigs and
+the newest owned config's ListTags. No model is packaged (`build_artifact=False`, as `status`)
+nor described: without an archive in the cache the rest of the spec is still compared, and no
+environment value is read.
 
 What deployspec last applied is on the endpoint: apply tags it with `deployspec:applied`
 (resources.AppliedRecord), the config it put there and short hashes of the user tags, the
-autoscaling and the rollout settings. Each part is judged on its own, with no search:
+autoscaling (of every variant) and the rollout settings. Each part is judged on its own, with
+no search:
 
 - live equals the spec: in sync, whatever was applied (nothing to fix);
 - live is as applied, the spec differs: **pending** (the spec changed since; not drift);
 - live is not as applied: **drift** (exit 2), shown applied -> live where the applied value is
   known: the record names the config; the tags or autoscaling applied are known when the spec's,
-  the live ones, or either with one key taken from the other hash to the record (else each key
-  live and the spec disagree on is drift, its applied value unknown);
+  the live ones, or either with one key (or one variant's autoscaling) taken from the other hash
+  to the record (else each key live and the spec disagree on is drift, its applied value
+  unknown);
 - the endpoint serves an earlier config of this spec and `deployspec:previous-config` names the
-  recorded one: **rollback** (`deployspec rollback` did it; not drift). An endpoint adopted in
-  place serves its own config standing for the spec's (`deployspec:adopted-config`,
-  `serving_config`).
+  recorded one: **rollback** (`deployspec rollback` did it; not drift). An endpoint can serve
+  one config standing for another (`serving_config`): its own, adopted in place
+  (`deployspec:adopted-config`), or deployspec's older one whose weights and instance counts
+  apply set in place to the spec's (`deployspec:serves-for`).
 Rollout settings are no live state: recorded, never compared.
 
 An endpoint an older deployspec applied has only `deployspec:spec-digest`, one hash of the four
@@ -33,8 +38,14 @@ parts: if it hashes the live values, differences from the spec are pending; the 
 else **unverified** (not drift) until an apply with this deployspec records the parts.
 
 Whatever was recorded, these are drift: a config deployspec did not create, ownership tags
-changed or removed, a Failed endpoint, an instance count neither the serving config's initial
-one nor within the registered autoscaling range, a weight other than the config's.
+changed or removed, a Failed endpoint, a production variant's instance count neither the
+serving config's initial one nor within that variant's registered autoscaling range, a weight
+other than the serving config's (for weights set in place, the config they stand for).
+
+Findings name what they judge as they always have for an endpoint of one variant
+(`instance_count`, `weight`, `autoscaling`, `autoscaling.max_capacity`); where the spec or the
+endpoint has several variants, by variant (`variants.<name>.instance_count`,
+`variants.<name>.weight`, `autoscaling.<name>`, `autoscaling.<name>.max_capacity`).
 """
 
 from __future__ import annotations
@@ -42,8 +53,9 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from itertools import product
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,7 +65,7 @@ from .errors import (
     NotPackagedError,
     UnsupportedShapeError,
 )
-from .naming import is_content_name, name_base
+from .naming import content_name, is_content_name, name_base
 from .resources import (
     MANAGED_BY,
     TAG_ADOPTED,
@@ -61,28 +73,32 @@ from .resources import (
     TAG_DIGEST,
     TAG_MANAGED_BY,
     TAG_PREVIOUS,
+    TAG_SERVES_FOR,
     TAG_SPEC,
     AppliedRecord,
     Deployment,
     Endpoint,
     EndpointConfig,
     Scaling,
+    Variant,
     is_owned,
     ownership_tags,
     part_hash,
     scaling_resource_id,
     scaling_settings,
+    scalings_settings,
     spec_digest,
     user_tags,
 )
 from .state import IN_PROGRESS
+from .wire import endpoint_config_request
 
 if TYPE_CHECKING:
     from .aws import Gateway
     from .desired import Desired
     from .multi import Found
     from .operations import SpecRun, Target
-    from .spec import LoadedSpec
+    from .spec import LoadedSpec, ModelSpec
 
 FORMAT_VERSION = 1
 
@@ -136,10 +152,10 @@ class Wanted:
     spec_name: str
     config: EndpointConfig  # its name means something only when `model_known`
     user_tags: dict[str, str]
-    scaling: Scaling | None
+    scalings: tuple[Scaling, ...]  # one per autoscaled variant
     deployment: Deployment | None
     model_known: bool = True
-    # Why the model (so the config name) is not known: the archive is not packaged here.
+    # Why the models (so the config name) are not known: an archive is not packaged here.
     not_packaged: str | None = None
 
     @property
@@ -152,7 +168,10 @@ class Wanted:
         name = self.config_name
         if name is None:
             return None
-        return AppliedRecord.of(name, self.user_tags, self.scaling, self.deployment)
+        return AppliedRecord.of(name, self.user_tags, self.scalings, self.deployment)
+
+    def scaling_of(self, variant_name: str) -> Scaling | None:
+        return _scaling_named(self.scalings, variant_name)
 
     @classmethod
     def of(cls, desired: Desired, *, not_packaged: str | None = None) -> Wanted:
@@ -160,7 +179,7 @@ class Wanted:
             spec_name=desired.spec_name,
             config=desired.config,
             user_tags=user_tags(desired.tags),
-            scaling=desired.scaling,
+            scalings=desired.scalings,
             deployment=desired.deployment,
             model_known=not_packaged is None,
             not_packaged=not_packaged,
@@ -179,10 +198,24 @@ class Live:
     config_tags: dict[str, str] | None = None
     # Why that config could not be read: "missing", or the shape deployspec cannot manage.
     config_problem: str | None = None
-    scaling: Scaling | None = None
+    # The scalable targets found on the variants read (those the spec autoscales, and every
+    # live variant with instances); `scaling_read`: whether any was read.
+    scalings: tuple[Scaling, ...] = ()
     scaling_read: bool = False
     # With the endpoint missing: the newest config deployspec made for the spec, still there.
     leftover_config: str | None = None
+
+    def scaling_of(self, variant_name: str) -> Scaling | None:
+        return _scaling_named(self.scalings, variant_name)
+
+
+def _variant_of(resource_id: str) -> str:
+    """`endpoint/<name>/variant/<variant>` -> <variant>."""
+    return resource_id.rsplit("/", 1)[-1]
+
+
+def _scaling_named(scalings: Sequence[Scaling], variant_name: str) -> Scaling | None:
+    return next((s for s in scalings if _variant_of(s.resource_id) == variant_name), None)
 
 
 @dataclass(frozen=True)
@@ -233,13 +266,22 @@ class SpecReport:
 
 
 def serving_config(endpoint: Endpoint, tags: dict[str, str]) -> str:
-    """The config the endpoint counts as serving: its own, or, for an endpoint adopted in place
-    that still serves the config it was adopted with, the content-named config that one stands
-    for (apply records "<its config> <the desired config>" in deployspec:adopted-config)."""
-    live, _, stands_for = tags.get(TAG_ADOPTED, "").partition(" ")
-    if live and stands_for and live == endpoint.config_name:
-        return stands_for
-    return endpoint.config_name
+    """The config the endpoint counts as serving: its own, or the content-named config its own
+    stands for while it still serves it: adopted in place (deployspec:adopted-config), or
+    deployspec's older config whose weights and instance counts apply set in place to that
+    config's (deployspec:serves-for); apply records "<its config> <the desired config>" in
+    either."""
+    return _stand_in(endpoint, tags)[0]
+
+
+def _stand_in(endpoint: Endpoint, tags: dict[str, str]) -> tuple[str, str | None]:
+    """(the config the endpoint counts as serving, the tag that says so: TAG_ADOPTED,
+    TAG_SERVES_FOR, or None when it is the endpoint's own)."""
+    for key in (TAG_ADOPTED, TAG_SERVES_FOR):
+        live, _, stands_for = tags.get(key, "").partition(" ")
+        if live and stands_for and live == endpoint.config_name:
+            return stands_for, key
+    return endpoint.config_name, None
 
 
 # ---- what was applied -----------------------------------------------------------------------
@@ -257,13 +299,13 @@ def last_applied(wanted: Wanted, live: Live) -> AppliedRecord | None:
         return None
     serving = serving_config(live.endpoint, live.tags)
     candidates = (
-        (serving, user_tags(live.tags), live.scaling),
-        # Without the model the spec's config is not known: only the serving one can be tried.
-        (wanted.config_name or serving, wanted.user_tags, wanted.scaling),
+        (serving, user_tags(live.tags), live.scalings),
+        # Without the models the spec's config is not known: only the serving one can be tried.
+        (wanted.config_name or serving, wanted.user_tags, wanted.scalings),
     )
-    for config, tags, scaling in candidates:
-        if spec_digest(config, tags, scaling, wanted.deployment) == recorded:
-            return AppliedRecord.of(config, tags, scaling, wanted.deployment)
+    for config, tags, scalings in candidates:
+        if spec_digest(config, tags, scalings, wanted.deployment) == recorded:
+            return AppliedRecord.of(config, tags, scalings, wanted.deployment)
     return None
 
 
@@ -360,8 +402,9 @@ def classify(wanted: Wanted, live: Live) -> Assessment:
         )
     findings += ownership
     findings += _config(wanted, endpoint, live, applied, config_ours, unchecked)
-    findings += _capacity(wanted, endpoint, live, applied, unchecked)
-    findings += _scaling(wanted, live, applied)
+    plain = _one_variant(wanted, endpoint, live)
+    findings += _capacity(wanted, endpoint, live, applied, unchecked, plain)
+    findings += _scaling(wanted, live, applied, plain)
     findings += _tags(wanted, live, applied)
     if any(f.cause is Cause.UNVERIFIED for f in findings):
         unchecked.append(
@@ -485,9 +528,10 @@ def _config(
     ours: bool | None,
     unchecked: list[str],
 ) -> list[Finding]:
-    serving, spec = serving_config(endpoint, live.tags), wanted.config_name
+    (serving, how), spec = _stand_in(endpoint, live.tags), wanted.config_name
     before = applied.config if applied else None
-    what = _sizing(live.config) if live.config is not None else None
+    described = _described(wanted, endpoint, live)
+    what = _sizing(described) if described is not None else None
     if live.config_problem == "missing":
         cause, before = Cause.DRIFT, before or serving
         detail = (
@@ -520,12 +564,12 @@ def _config(
     else:
         cause = Cause.PENDING if applied is not None else Cause.UNVERIFIED
         sizes = f" ({what} -> {_sizing(wanted.config)})" if what else ""
-        adopted = (
-            f" (the endpoint serves {endpoint.config_name}, adopted in place for it)"
-            if serving != endpoint.config_name
-            else ""
-        )
-        detail = f"the spec now asks for config {spec}{sizes}{adopted}"
+        stands = {
+            TAG_ADOPTED: f" (the endpoint serves {endpoint.config_name}, adopted in place for it)",
+            TAG_SERVES_FOR: f" (the endpoint serves {endpoint.config_name}, its weights and "
+            "instance counts set in place for it)",
+        }.get(how or "", "")
+        detail = f"the spec now asks for config {spec}{sizes}{stands}"
     known = before is not None
     return [Finding("endpoint_config", cause, before, serving, spec, detail, applied_known=known)]
 
@@ -549,17 +593,45 @@ def _pointed_elsewhere(name: str, ours: bool | None, problem: str | None, what: 
 
 
 def _sizing(config: EndpointConfig) -> str:
-    variant = config.variant
-    if variant.serverless is not None:
-        text = (
-            f"serverless {variant.serverless.memory_mb} MB, "
-            f"up to {variant.serverless.max_concurrency} concurrent"
-        )
+    if len(config.all_variants) == 1:
+        text = _variant_sizing(config.all_variants[0])
     else:
-        text = f"{variant.instance_type} x{variant.initial_instance_count}"
+        text = ", ".join(
+            [
+                *(
+                    f"{v.variant_name} {_variant_sizing(v)} weight {v.initial_weight:g}"
+                    for v in config.variants
+                ),
+                *(f"shadow {v.variant_name} {_variant_sizing(v)}" for v in config.shadow_variants),
+            ]
+        )
     if config.data_capture is not None:
         text += f", data capture {config.data_capture.sampling_percent}%"
     return text
+
+
+def _variant_sizing(variant: Variant) -> str:
+    if variant.serverless is not None:
+        return (
+            f"serverless {variant.serverless.memory_mb} MB, "
+            f"up to {variant.serverless.max_concurrency} concurrent"
+        )
+    return f"{variant.instance_type} x{variant.initial_instance_count}"
+
+
+def _one_variant(wanted: Wanted, endpoint: Endpoint, live: Live) -> bool:
+    """Whether findings keep the names they had before endpoints had several variants: the spec,
+    the endpoint, the config it serves and the autoscaling know one variant, the same."""
+    names = {v.variant_name for v in wanted.config.all_variants}
+    names.update(v.variant_name for v in (*endpoint.variants, *endpoint.shadow_variants))
+    if live.config is not None:
+        names.update(v.variant_name for v in live.config.all_variants)
+    names.update(_variant_of(s.resource_id) for s in (*wanted.scalings, *live.scalings))
+    return len(names) <= 1
+
+
+def _named(attribute: str, variant: str, plain: bool) -> str:
+    return attribute if plain else f"variants.{variant}.{attribute}"
 
 
 def _instance_count(endpoint: Endpoint, variant_name: str) -> int | None:
@@ -571,27 +643,99 @@ def _instance_count(endpoint: Endpoint, variant_name: str) -> int | None:
     return found.current_instance_count
 
 
+def _live_weight(endpoint: Endpoint, variant_name: str) -> float | None:
+    found = next((v for v in endpoint.variants if v.variant_name == variant_name), None)
+    if found is None:
+        return None
+    return found.desired_weight if found.desired_weight is not None else found.current_weight
+
+
+def _described(wanted: Wanted, endpoint: Endpoint, live: Live) -> EndpointConfig | None:
+    """The config the endpoint serves, as described: the one read, or, for weights and counts
+    set in place on it, the config they stand for (None: not read, or that is not known)."""
+    if live.config is None:
+        return None
+    serving, how = _stand_in(endpoint, live.tags)
+    if how != TAG_SERVES_FOR:
+        return live.config
+    return _set_in_place(wanted, endpoint, live.config, serving)
+
+
+def _set_in_place(
+    wanted: Wanted, endpoint: Endpoint, config: EndpointConfig, name: str
+) -> EndpointConfig | None:
+    """The config `name` that the endpoint serving `config` stands for, its production variants'
+    weights and instance counts set in place (TAG_SERVES_FOR): `config` with the weights and
+    the initial counts of the spec, of the endpoint or its own, whichever gives the content
+    `name` hashes; None when none does (the spec changed them since, and they drifted)."""
+
+    def spec_variant(variant: Variant) -> Variant | None:
+        return wanted.config.variant_named(variant.variant_name)
+
+    def weight_of(source: str, variant: Variant) -> float | None:
+        if source == "live":
+            return _live_weight(endpoint, variant.variant_name)
+        found = spec_variant(variant)
+        return found.initial_weight if source == "spec" and found is not None else None
+
+    def count_of(source: str, variant: Variant) -> int | None:
+        if variant.instance_type is None:
+            return None
+        if source == "live":
+            return _instance_count(endpoint, variant.variant_name)
+        found = spec_variant(variant)
+        return found.initial_instance_count if source == "spec" and found is not None else None
+
+    sources = ("own", "live", "spec")
+    for weights, counts in product(sources, sources):
+        variants = []
+        for variant in config.variants:
+            weight, count = weight_of(weights, variant), count_of(counts, variant)
+            variants.append(
+                replace(
+                    variant,
+                    initial_weight=variant.initial_weight if weight is None else weight,
+                    initial_instance_count=variant.initial_instance_count
+                    if count is None
+                    else count,
+                )
+            )
+        candidate = replace(config, name=name, arn=None, variants=tuple(variants))
+        if content_name(wanted.spec_name, endpoint_config_request(candidate)) == name:
+            return candidate
+    return None
+
+
 def _baseline(wanted: Wanted, endpoint: Endpoint, live: Live) -> EndpointConfig | None:
-    """The config whose initial count and weight the endpoint's are judged by."""
+    """The config whose initial counts and weights the endpoint's are judged by."""
     if live.config_problem is not None:
         return None
     if serving_config(endpoint, live.tags) == wanted.config_name:
         return wanted.config
     if live.config is not None:
-        return live.config
-    # Without the model, serving what the last apply recorded: read_live did not describe it,
-    # as the spec's sizing accounts for the count (`_count_explained`).
+        return _described(wanted, endpoint, live)
+    # Without the models, serving what the last apply recorded: read_live did not describe it,
+    # as the spec's sizing accounts for the counts (`_count_explained`).
     return wanted.config if wanted.config_name is None else None
 
 
-def _count_explained(config: EndpointConfig, endpoint: Endpoint, scaling: Scaling | None) -> bool:
-    """Whether the live instance count is the config's initial one or within `scaling`."""
-    variant = config.variant
+def _count_ok(variant: Variant, endpoint: Endpoint, scaling: Scaling | None) -> bool:
+    """Whether the variant's live instance count is its initial one or within `scaling`."""
     count = _instance_count(endpoint, variant.variant_name)
     if variant.serverless is not None or count is None:
         return True
     in_range = scaling is not None and scaling.min_capacity <= count <= scaling.max_capacity
     return count == variant.initial_instance_count or in_range
+
+
+def _count_explained(
+    config: EndpointConfig, endpoint: Endpoint, scalings: Sequence[Scaling]
+) -> bool:
+    """Whether every production variant's live instance count is the config's initial one or
+    within that variant's autoscaling in `scalings`."""
+    return all(
+        _count_ok(v, endpoint, _scaling_named(scalings, v.variant_name)) for v in config.variants
+    )
 
 
 def _capacity(
@@ -600,6 +744,7 @@ def _capacity(
     live: Live,
     applied: AppliedRecord | None,
     unchecked: list[str],
+    plain: bool,
 ) -> list[Finding]:
     if endpoint.status in IN_PROGRESS:
         unchecked.append(
@@ -611,29 +756,46 @@ def _capacity(
         return []
     baseline = _baseline(wanted, endpoint, live)
     if baseline is None:
+        serving, how = _stand_in(endpoint, live.tags)
+        if how == TAG_SERVES_FOR and live.config is not None:
+            unchecked.append(
+                f"instance counts and weights: apply set them in place for config {serving}, "
+                "which the spec no longer asks for, and what that config holds cannot be told "
+                "from its name; `deployspec apply` sets the spec's"
+            )
         return []
-    variant = baseline.variant
-    found = next((v for v in endpoint.variants if v.variant_name == variant.variant_name), None)
-    if found is None:
+    # Deregistered: what the autoscaler did within the range it had is still fine (the spec's,
+    # when that is the autoscaling applied).
+    spec_applied = applied is None or (
+        part_hash(scalings_settings(wanted.scalings)) == applied.scaling
+    )
+    findings: list[Finding] = []
+    for variant in baseline.variants:
+        had = wanted.scaling_of(variant.variant_name) if spec_applied else None
+        findings += _variant_capacity(endpoint, live, variant, had, plain)
+    return findings
+
+
+def _variant_capacity(
+    endpoint: Endpoint, live: Live, variant: Variant, had: Scaling | None, plain: bool
+) -> list[Finding]:
+    """One production variant's instance count and weight, against the serving config's."""
+    name = variant.variant_name
+    if not any(v.variant_name == name for v in endpoint.variants):
         return []
     findings = []
-    count = _instance_count(endpoint, variant.variant_name)
+    count = _instance_count(endpoint, name)
     initial = variant.initial_instance_count
-    # Deregistered: what the autoscaler did within the range it had is still fine (the spec's,
-    # when that is the range applied).
-    had = wanted.scaling
-    if applied is not None and part_hash(scaling_settings(had)) != applied.scaling:
-        had = None
-    scaling = live.scaling or had
+    registered = live.scaling_of(name)
     if (
         count is not None
         and initial is not None
-        and not _count_explained(baseline, endpoint, scaling)
+        and not _count_ok(variant, endpoint, registered or had)
     ):
-        if live.scaling is not None:
+        if registered is not None:
             why = (
-                f"outside the registered autoscaling range {live.scaling.min_capacity}-"
-                f"{live.scaling.max_capacity}: set outside deployspec, not by the autoscaler"
+                f"outside the registered autoscaling range {registered.min_capacity}-"
+                f"{registered.max_capacity}: set outside deployspec, not by the autoscaler"
             )
         else:
             why = (
@@ -646,12 +808,13 @@ def _capacity(
                     else ""
                 )
             )
-        findings.append(Finding("instance_count", Cause.DRIFT, initial, count, initial, why))
-    weight = found.desired_weight if found.desired_weight is not None else found.current_weight
+        attribute = _named("instance_count", name, plain)
+        findings.append(Finding(attribute, Cause.DRIFT, initial, count, initial, why))
+    weight = _live_weight(endpoint, name)
     if weight is not None and abs(weight - variant.initial_weight) > 1e-9:
         findings.append(
             Finding(
-                "weight",
+                _named("weight", name, plain),
                 Cause.DRIFT,
                 variant.initial_weight,
                 weight,
@@ -662,16 +825,85 @@ def _capacity(
     return findings
 
 
-def _scaling(wanted: Wanted, live: Live, applied: AppliedRecord | None) -> list[Finding]:
+def _scaling(
+    wanted: Wanted, live: Live, applied: AppliedRecord | None, plain: bool
+) -> list[Finding]:
     if not live.scaling_read:
         return []
-    now, spec = scaling_settings(live.scaling), scaling_settings(wanted.scaling)
-    if now == spec:
+    names = list(
+        dict.fromkeys(
+            [
+                *(v.variant_name for v in wanted.config.all_variants),
+                *(_variant_of(s.resource_id) for s in (*wanted.scalings, *live.scalings)),
+            ]
+        )
+    )
+    now = {name: scaling_settings(live.scaling_of(name)) for name in names}
+    spec = {name: scaling_settings(wanted.scaling_of(name)) for name in names}
+    differing = [name for name in names if now[name] != spec[name]]
+    if not differing:
         return []
     recorded = applied.scaling if applied else None
+    was = _applied_scalings(wanted.spec_name, now, spec, differing, recorded) if recorded else None
+    findings: list[Finding] = []
+    for name in differing:
+        # Each variant is judged by the hash of what was applied to it, once that is known;
+        # else by the record's, which then tells only that something changed since.
+        part = part_hash(was[name]) if was is not None else recorded
+        prefix = "autoscaling" if plain else f"autoscaling.{name}"
+        findings += _variant_scaling(prefix, now[name], spec[name], part)
+    return findings
+
+
+Settings = dict[str, Any] | None
+
+
+def _applied_scalings(
+    endpoint: str,
+    now: dict[str, Settings],
+    spec: dict[str, Settings],
+    differing: Sequence[str],
+    recorded: str,
+) -> dict[str, Settings] | None:
+    """Each variant's autoscaling settings as apply last applied them, from the record's one hash
+    of them all: live, the spec's, or either with one variant's settings, or one key of them,
+    taken from the other (one edit since the apply, in the spec or by hand); None when none of
+    those hashes to the record."""
+
+    def candidates() -> Iterator[dict[str, Settings]]:
+        yield now
+        yield spec
+        for name in differing:
+            yield {**spec, name: now[name]}
+            yield {**now, name: spec[name]}
+            mine, theirs = now[name], spec[name]
+            if mine is None or theirs is None:
+                continue
+            for key in [k for k in dict.fromkeys([*mine, *theirs]) if mine.get(k) != theirs.get(k)]:
+                yield {**spec, name: _with(theirs, key, mine)}
+                yield {**now, name: _with(mine, key, theirs)}
+
+    return next((c for c in candidates() if _scalings_hash(endpoint, c) == recorded), None)
+
+
+def _scalings_hash(endpoint: str, by_variant: dict[str, Settings]) -> str:
+    """The record's scaling part for these settings, by variant (as AppliedRecord.of hashes)."""
+    scalings = tuple(
+        Scaling(resource_id=scaling_resource_id(endpoint, name), policy_name=None, **settings)
+        for name, settings in by_variant.items()
+        if settings is not None
+    )
+    return part_hash(scalings_settings(scalings))
+
+
+def _variant_scaling(
+    attribute: str, now: Settings, spec: Settings, recorded: str | None
+) -> list[Finding]:
+    """One variant's autoscaling, `recorded` the hash of what was applied to it."""
     unregistered = part_hash(None)
     if now is not None and spec is not None and recorded != unregistered:
-        return _by_key("autoscaling", now, spec, recorded, _scaling_change, list(now))
+        keys = list(dict.fromkeys([*now, *spec]))
+        return _by_key(attribute, now, spec, recorded, _scaling_change, keys)
     # Registered in some of live, the spec and the record only.
     before, known = None, True
     if recorded is None:
@@ -688,7 +920,7 @@ def _scaling(wanted: Wanted, live: Live, applied: AppliedRecord | None) -> list[
     else:
         cause, known = Cause.DRIFT, False
         why = "changed outside deployspec since the last apply; the spec no longer asks for it"
-    return [Finding("autoscaling", cause, before, now, spec, why, applied_known=known)]
+    return [Finding(attribute, cause, before, now, spec, why, applied_known=known)]
 
 
 def _scaling_change(key: str, before: Any, after: Any) -> str:
@@ -719,17 +951,17 @@ def read_live(gateway: Gateway, wanted: Wanted) -> Live:
     if endpoint is None:
         return Live(None, leftover_config=_leftover_config(gateway, name))
     tags = gateway.list_tags(endpoint.arn) if endpoint.arn else {}
-    has_instances = any(v.current_instance_count is not None for v in endpoint.variants)
-    scaling_read = wanted.scaling is not None or has_instances
-    scaling = None
-    if scaling_read:
-        scaling = gateway.describe_scaling(
-            scaling_resource_id(name, wanted.config.variant.variant_name)
-        )
+    scaled = _scaled_variants(wanted, endpoint)
+    # One read for every variant's target, as plan reads them (state._scaled_variants).
+    scalings = (
+        tuple(gateway.describe_scalings([scaling_resource_id(name, v) for v in scaled]))
+        if scaled
+        else ()
+    )
     config = config_tags = problem = None
     serving = serving_config(endpoint, tags)
     record = AppliedRecord.parse(tags.get(TAG_APPLIED))
-    if _needs_config(wanted, endpoint, serving, record, scaling):
+    if _needs_config(wanted, endpoint, serving, record, scalings):
         try:
             config = gateway.describe_endpoint_config(endpoint.config_name)
         except UnsupportedShapeError as exc:
@@ -747,9 +979,21 @@ def read_live(gateway: Gateway, wanted: Wanted) -> Live:
         config=config,
         config_tags=config_tags,
         config_problem=problem,
-        scaling=scaling,
-        scaling_read=scaling_read,
+        scalings=scalings,
+        scaling_read=bool(scaled),
     )
+
+
+def _scaled_variants(wanted: Wanted, endpoint: Endpoint) -> list[str]:
+    """The variants whose autoscaling is read: those the spec autoscales, and every live one
+    with instances (serverless variants report none), whose target the spec may not ask for."""
+    names = [_variant_of(s.resource_id) for s in wanted.scalings]
+    names += [
+        v.variant_name
+        for v in (*endpoint.variants, *endpoint.shadow_variants)
+        if v.current_instance_count is not None
+    ]
+    return list(dict.fromkeys(names))
 
 
 def _needs_config(
@@ -757,16 +1001,16 @@ def _needs_config(
     endpoint: Endpoint,
     serving: str,
     record: AppliedRecord | None,
-    scaling: Scaling | None,
+    scalings: Sequence[Scaling],
 ) -> bool:
     """Whether classify needs the serving config described: not when it is the spec's; with
-    the model not packaged here (the spec's config name unknown), not when it is the one the
-    last apply recorded and the spec's sizing accounts for the instance count."""
+    the models not packaged here (the spec's config name unknown), not when it is the one the
+    last apply recorded and the spec's sizing accounts for the instance counts."""
     if serving == wanted.config_name:
         return False
     if wanted.config_name is not None or record is None or serving != record.config:
         return True
-    return not _count_explained(wanted.config, endpoint, scaling)
+    return not _count_explained(wanted.config, endpoint, scalings)
 
 
 def _leftover_config(gateway: Gateway, spec_name: str) -> str | None:
@@ -783,8 +1027,24 @@ def _leftover_config(gateway: Gateway, spec_name: str) -> str | None:
 
 
 def _without_model_files(loaded: LoadedSpec) -> LoadedSpec:
-    model = loaded.spec.model.model_copy(update={"artifacts": _UNKNOWN_ARCHIVE, "env": {}})
-    return dataclasses.replace(loaded, spec=loaded.spec.model_copy(update={"model": model}))
+    """The spec with every model block's archive a stand-in and no environment (nothing to
+    package, no reference to read)."""
+    spec = loaded.spec
+
+    def stand_in(model: ModelSpec) -> ModelSpec:
+        return model.model_copy(update={"artifacts": _UNKNOWN_ARCHIVE, "env": {}})
+
+    update: dict[str, Any] = {}
+    if spec.model is not None:
+        update["model"] = stand_in(spec.model)
+    if spec.variants is not None:
+        update["variants"] = [
+            v.model_copy(update={"model": stand_in(v.model)}) if v.model is not None else v
+            for v in spec.variants
+        ]
+    if spec.shadow is not None and spec.shadow.model is not None:
+        update["shadow"] = spec.shadow.model_copy(update={"model": stand_in(spec.shadow.model)})
+    return dataclasses.replace(loaded, spec=spec.model_copy(update=update))
 
 
 def wanted_of(loaded: LoadedSpec, gateway: Gateway, role: str) -> Wanted:

@@ -1,31 +1,40 @@
 """`deployspec import ENDPOINT`: a spec written from a live endpoint, for `apply --adopt`.
 
 Contract: `import_endpoint(gateway, name)` reads the endpoint with read calls only
-(DescribeEndpoint, its config and model, whole and as deployspec's types; the endpoint's tags;
-the variant's Application Auto Scaling target and policies) and returns `Imported`: the text of a
-deployment.yaml that `validate` accepts, and notes for the user. The spec asks for exactly what
-the endpoint runs wherever a spec can say it, so that `plan --adopt` adopts the endpoint in
-place (state.py: only deployspec's tags are added); the notes and the YAML's header say what to
-review and what could not be imported as it is, and `Imported.in_place` whether adoption will be
-in place (the spec is loaded and built back, as plan will, and compared with the live config and
-model).
+(DescribeEndpoint, its config and each model its variants serve, whole and as deployspec's
+types; the endpoint's tags; each real-time variant's Application Auto Scaling target and
+policies) and returns `Imported`: the text of a deployment.yaml that `validate` accepts, and
+notes for the user. The spec asks for exactly what the endpoint runs wherever a spec can say it,
+so that `plan --adopt` adopts an endpoint of one variant in place (state.py: only deployspec's
+tags are added); the notes and the YAML's header say what to review and what could not be
+imported as it is, and `Imported.in_place` whether adoption will be in place (the spec is loaded
+and built back, as plan will, and compared with the live config and models).
 
+- An endpoint of one production variant is written in the one-variant form (`model:` and
+  `serverless:` or `realtime:`). Several production variants, or one and a shadow, are written
+  as `variants:` (each with its name, weight and `realtime:` or `serverless:`, autoscaling per
+  variant) and `shadow:`; a model several variants serve is the top-level `model:` they share,
+  every other variant has its own `model:`. Such an endpoint is never adopted in place: adopting
+  it creates deployspec's own models and config of the same content.
 - The image becomes `framework`/`version` (and `py_version` or `base_framework_version` where
   the tables' defaults give another image) when the SDK's tables give exactly that image for the
-  endpoint's instance type (images.framework_of_image), else `framework: custom` with `image`.
+  instance types of the variants serving it (images.framework_of_image), else
+  `framework: custom` with `image`.
 - The artifact stays its S3 URI. The inference code stays where the model has it (in code/ of
   that archive, or in the sourcedir.tar.gz an s3:// SAGEMAKER_SUBMIT_DIRECTORY names): a spec's
   `entry_point` is a local file deployspec packages into an archive it builds, which an s3://
   archive is not, so SAGEMAKER_PROGRAM and SAGEMAKER_SUBMIT_DIRECTORY stay in `env:`, as the
   model has them. SAGEMAKER_REGION, which deployspec sets itself, maps back to `region:`.
 - An environment value that looks secret (secrets.is_secret) is never written: it becomes an SSM
-  reference (`{ssm: /<endpoint>/<KEY>}`) whose parameter the user must create with the value.
+  reference (`{ssm: /<endpoint>/<KEY>}`, `/<endpoint>/<variant>/<KEY>` in a variant's own model)
+  whose parameter the user must create with the value.
 - User tags are imported; deployspec's own (`deployspec:`) and AWS's (`aws:`) never are.
 
 An endpoint whose shape a spec cannot express yet is refused with an UnsupportedShapeError naming
-everything it has (`config_shape`, `model_shape`, `scaling_shape`): several production or shadow
-variants, inference components, asynchronous inference, several containers, multi-model mode,
-KMS keys, and any other attribute deployspec would not send. `unexpressed(config, model)` is the
+everything it has (`config_shape`, `model_shape`, `scaling_shape`): inference components,
+several shadow variants or a shadow beside several production variants, a serverless variant
+beside others, several containers, multi-model mode, KMS keys, models of different execution
+roles, and any other attribute deployspec would not send. `unexpressed(config, model)` is the
 same check for adoption in place. Nothing here prints.
 """
 
@@ -33,8 +42,9 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,6 +58,7 @@ from .resources import (
     EndpointConfig,
     Model,
     Scaling,
+    Variant,
     scaling_resource_id,
     without_aws_tags,
 )
@@ -55,6 +66,7 @@ from .secrets import is_secret
 
 if TYPE_CHECKING:
     from .aws import Gateway
+    from .desired import Desired
 
 # deployspec's own tag keys (spec.RESERVED_TAG_PREFIX), never a user's.
 _OWN_TAG_PREFIX = "deployspec:"
@@ -80,7 +92,8 @@ class Imported:
     in_place: bool  # `apply --adopt` adds only tags: the spec's model and config are the live ones
     managed: bool  # deployspec manages the endpoint already (for this spec): no --adopt needed
     config_name: str
-    model_name: str
+    model_name: str  # the model the endpoint serves; its models, comma-separated, if several
+    model_names: tuple[str, ...] = ()  # each model the endpoint's variants serve, once
 
 
 # ---- what a spec cannot express -----------------------------------------------------------
@@ -187,17 +200,11 @@ _CONTAINER_ATTRIBUTES = {
 
 def config_shape(data: Mapping[str, Any]) -> list[str]:
     """What an endpoint config (its whole description) holds that a spec cannot express."""
-    found: list[str] = []
     variants: list[Mapping[str, Any]] = list(data.get("ProductionVariants") or [])
-    if len(variants) != 1:
-        names = ", ".join(str(v.get("VariantName")) for v in variants)
-        found.append(f"{len(variants)} production variants ({names})")
     shadows: list[Mapping[str, Any]] = list(data.get("ShadowProductionVariants") or [])
-    if shadows:
-        names = ", ".join(str(v.get("VariantName")) for v in shadows)
-        found.append(f"{len(shadows)} shadow variant{'s' if len(shadows) > 1 else ''} ({names})")
+    found = _variants_shape(variants, shadows, _set(data.get("AsyncInferenceConfig")))
     found.extend(_extras(data, _CONFIG_KNOWN, _CONFIG_ATTRIBUTES))
-    for variant in variants if len(variants) == 1 else []:
+    for variant in (*variants, *shadows):
         name = variant.get("VariantName")
         if not variant.get("ModelName"):
             found.append(f"inference components (variant {name} names no model)")
@@ -224,6 +231,47 @@ def config_shape(data: Mapping[str, Any]) -> list[str]:
             shown = " and ".join(sorted(modes)) or "nothing"
             found.append(f"data capture of {shown} only (a spec captures requests and responses)")
         found.extend(_extras(capture, _CAPTURE_KNOWN, _CAPTURE_ATTRIBUTES))
+    return found
+
+
+def _variants_shape(
+    variants: Sequence[Mapping[str, Any]], shadows: Sequence[Mapping[str, Any]], queued: bool
+) -> list[str]:
+    """The combinations of production and shadow variants a spec cannot express (those its
+    validation refuses, as SageMaker's shadow tests and serverless endpoints do)."""
+    found: list[str] = []
+
+    def names(items: Sequence[Mapping[str, Any]]) -> str:
+        return ", ".join(str(v.get("VariantName")) for v in items)
+
+    if not variants:
+        found.append("no production variant")
+    serverless = [v for v in variants if _set(v.get("ServerlessConfig"))]
+    if serverless and len(variants) > 1:
+        found.append(
+            f"a serverless variant ({names(serverless)}) beside other production variants (a "
+            "spec's serverless variant is the endpoint's only one)"
+        )
+    weights = [v.get("InitialVariantWeight", 1.0) for v in variants]
+    if len(variants) > 1 and all(w == 0 for w in weights):
+        found.append("production variants all of weight 0 (in a spec some variant has traffic)")
+    if len(shadows) > 1:
+        found.append(f"{len(shadows)} shadow variants ({names(shadows)}; a spec has at most one)")
+    if shadows and len(variants) > 1:
+        found.append(
+            f"a shadow variant beside {len(variants)} production variants (a spec pairs its "
+            "shadow with one)"
+        )
+    if shadows and serverless:
+        found.append("a shadow variant beside a serverless variant")
+    if any(not v.get("InstanceType") for v in shadows):
+        found.append("a shadow variant without instances (a spec's shadow is real-time)")
+    if shadows and queued:
+        found.append("a shadow variant on an asynchronous endpoint")
+    if shadows and any(
+        str(v.get("InstanceType") or "").startswith("ml.inf1.") for v in (*variants, *shadows)
+    ):
+        found.append("a shadow test on Inf1 instances")
     return found
 
 
@@ -349,11 +397,28 @@ def _policy_kind(policy: Mapping[str, Any]) -> str:
 @dataclass(frozen=True)
 class _Live:
     config: EndpointConfig
-    model: Model
-    scaling: Scaling | None
+    models: tuple[Model, ...]  # each once, in the order its variants name them
+    scalings: tuple[Scaling, ...]  # of the variants autoscaled
     tags: dict[str, str]
     status: str | None
     managed: bool
+
+    @property
+    def one_variant(self) -> bool:
+        """Written in the one-variant form (`model:` and its capacity), as before variants."""
+        return len(self.config.all_variants) == 1
+
+    @property
+    def model(self) -> Model:
+        """The endpoint's one model (its first of several)."""
+        return self.models[0]
+
+    def model_of(self, variant: Variant) -> Model:
+        return next((m for m in self.models if m.name == variant.model_name), self.models[0])
+
+    def scaling_of(self, variant_name: str) -> Scaling | None:
+        wanted = f"/variant/{variant_name}"
+        return next((s for s in self.scalings if s.resource_id.endswith(wanted)), None)
 
 
 def _read(gateway: Gateway, name: str) -> _Live:
@@ -372,10 +437,14 @@ def _read(gateway: Gateway, name: str) -> _Live:
             hint="write the spec by hand (`deployspec init`), or recreate the config",
         )
     problems = config_shape(config_data)
-    variants: list[Mapping[str, Any]] = list(config_data.get("ProductionVariants") or [])
-    variant = variants[0] if len(variants) == 1 else None
-    model_name = str(variant.get("ModelName") or "") if variant else ""
-    if model_name:
+    entries: list[Mapping[str, Any]] = [
+        *(config_data.get("ProductionVariants") or []),
+        *(config_data.get("ShadowProductionVariants") or []),
+    ]
+    model_names = list(dict.fromkeys(str(v["ModelName"]) for v in entries if v.get("ModelName")))
+    several = len(model_names) > 1
+    roles: set[str] = set()
+    for model_name in model_names:
         model_data = gateway.describe_whole("model", model_name)
         if model_data is None:
             raise DeployspecError(
@@ -383,7 +452,14 @@ def _read(gateway: Gateway, name: str) -> _Live:
                 "cannot be read back",
                 hint="write the spec by hand (`deployspec init`), or recreate the model",
             )
-        problems.extend(model_shape(model_data))
+        shape = model_shape(model_data)
+        problems.extend(f"model {model_name}: {x}" if several else x for x in shape)
+        roles.add(str(model_data.get("ExecutionRoleArn")))
+    if len(roles) > 1:
+        problems.append(
+            f"models of {len(roles)} execution roles ({', '.join(sorted(roles))}; a spec has one "
+            "role:)"
+        )
     tags = gateway.list_tags(endpoint.arn) if endpoint.arn else {}
     owner = tags.get(TAG_SPEC) if tags.get(TAG_MANAGED_BY) == MANAGED_BY else None
     if owner is not None and owner != name:
@@ -395,31 +471,44 @@ def _read(gateway: Gateway, name: str) -> _Live:
     user_tags = _user_tags(tags)
     if len(user_tags) > _MAX_USER_TAGS:
         problems.append(f"{len(user_tags)} tags (a spec has at most {_MAX_USER_TAGS})")
-    scaling_data = None
-    if variant is not None and variant.get("InstanceType"):
-        resource = scaling_resource_id(name, str(variant.get("VariantName")))
-        scaling_data = gateway.describe_whole("scaling", resource)
-        problems.extend(scaling_shape(scaling_data))
-        if scaling_data is not None and _set(config_data.get("AsyncInferenceConfig")):
-            problems.append(
-                "autoscaling of an asynchronous endpoint (a spec cannot express backlog-based "
-                "scaling yet)"
-            )
+    scaled: list[str] = []
+    for variant in entries:
+        if not variant.get("InstanceType"):
+            continue
+        variant_name = str(variant.get("VariantName"))
+        scaling_data = gateway.describe_whole("scaling", scaling_resource_id(name, variant_name))
+        shape = scaling_shape(scaling_data)
+        problems.extend(f"variant {variant_name}: {x}" if len(entries) > 1 else x for x in shape)
+        if scaling_data is not None:
+            scaled.append(variant_name)
+    if scaled and _set(config_data.get("AsyncInferenceConfig")):
+        problems.append(
+            "autoscaling of an asynchronous endpoint (a spec cannot express backlog-based "
+            "scaling yet)"
+        )
     if problems:
         raise UnsupportedShapeError(
             f"endpoint {name} cannot be imported: it has {'; '.join(problems)}",
-            hint="a spec expresses one model, in one container, on one real-time or serverless "
-            "variant; keep managing this endpoint with the tool that made it",
+            hint="a spec expresses one model, in one container, per variant: one real-time or "
+            "serverless variant, up to 10 real-time ones, or one and a shadow; keep managing "
+            "this endpoint with the tool that made it",
         )
     # The shape is one deployspec reads: as its own types, as plan compares them.
     config = gateway.describe_endpoint_config(endpoint.config_name)
-    model = gateway.describe_model(model_name)
-    if config is None or model is None:
-        raise DeployspecError(f"endpoint {name}'s config or model was deleted while importing it")
-    scaling = None
-    if scaling_data is not None:
-        scaling = gateway.describe_scaling(scaling_resource_id(name, config.variant.variant_name))
-    return _Live(config, model, scaling, tags, endpoint.status, managed=owner == name)
+    models = [gateway.describe_model(model_name) for model_name in model_names]
+    found = [m for m in models if m is not None]
+    if config is None or len(found) != len(models):
+        raise DeployspecError(
+            f"endpoint {name}'s config or a model was deleted while importing it"
+            if several
+            else f"endpoint {name}'s config or model was deleted while importing it"
+        )
+    scalings = (
+        tuple(gateway.describe_scalings([scaling_resource_id(name, v) for v in scaled]))
+        if scaled
+        else ()
+    )
+    return _Live(config, tuple(found), scalings, tags, endpoint.status, managed=owner == name)
 
 
 def _user_tags(tags: Mapping[str, str]) -> dict[str, str]:
@@ -438,8 +527,8 @@ def import_endpoint(gateway: Gateway, name: str, *, now: datetime | None = None)
     secrets: dict[str, str] = {}
     spec = _spec(name, region, live, notes, secrets)
     body = "\n".join(_yaml(spec)) + "\n"
-    differences = _built_back(body, name, region, live, secrets)
-    in_place = not differences
+    differences, in_place = _built_back(body, name, region, live, secrets)
+    models = ", ".join(m.name for m in live.models)
     if live.status != "InService":
         notes.insert(
             0,
@@ -451,12 +540,27 @@ def import_endpoint(gateway: Gateway, name: str, *, now: datetime | None = None)
             0,
             f"endpoint {name} is managed by deployspec already: plan this spec without --adopt",
         )
-    elif differences:
+    elif differences and live.one_variant:
         notes.append(
             f"the spec's model and config differ from the live ones in {', '.join(differences)}: "
             "`apply --adopt` creates deployspec's own and updates the endpoint to them "
             f"({live.config.name} and {live.model.name} stay as they are)"
         )
+    elif differences:
+        notes.append(
+            "the spec's models and config differ from the live ones in "
+            f"{', '.join(differences)}: `apply --adopt` creates deployspec's own and updates "
+            f"the endpoint to them ({live.config.name} and {models} stay as they are)"
+        )
+    elif not live.one_variant:
+        notes.append(
+            "the spec holds what the endpoint runs, but an endpoint of several variants is never "
+            "adopted in place: `apply --adopt` creates deployspec's own models and config of "
+            f"that content and updates the endpoint to them ({live.config.name} and {models} "
+            "stay as they are)"
+        )
+    # A model several variants serve says the same of itself for each.
+    notes = list(dict.fromkeys(notes))
     header = _header(name, region, live, notes, in_place, now or datetime.now(UTC))
     return Imported(
         name=name,
@@ -465,84 +569,22 @@ def import_endpoint(gateway: Gateway, name: str, *, now: datetime | None = None)
         in_place=in_place,
         managed=live.managed,
         config_name=live.config.name,
-        model_name=live.model.name,
+        model_name=models,
+        model_names=tuple(m.name for m in live.models),
     )
 
 
 def _spec(
     name: str, region: str, live: _Live, notes: list[str], secrets: dict[str, str]
 ) -> dict[str, Any]:
-    from . import images
-
-    model, variant = live.model, live.config.variant
-    instance_type = variant.instance_type
-    spec: dict[str, Any] = {"name": name, "region": region, "role": model.execution_role_arn}
+    spec: dict[str, Any] = {"name": name, "region": region, "role": live.model.execution_role_arn}
     user_tags = _user_tags(live.tags)
     if user_tags:
         spec["tags"] = dict(sorted(user_tags.items()))
-
-    section: dict[str, Any] = {}
-    match = images.framework_of_image(model.image, region, instance_type)
-    if match is not None and match.framework == "sklearn" and _PROGRAM not in model.environment:
-        # A spec for that container must name its script; this model names none.
-        match = None
-        notes.append(
-            f"{model.image} is SageMaker's scikit-learn container, which needs an inference "
-            f"script, and the model names none ({_PROGRAM}): it is written as framework: "
-            "custom with that image"
-        )
-    elif match is None:
-        notes.append(
-            f"no SageMaker SDK image table gives {model.image} for "
-            f"{instance_type or 'serverless'} in {region}: it is written as framework: custom "
-            "with that image (the container's own handler contract applies)"
-        )
-    if match is not None:
-        section["framework"] = match.framework
-        section["version"] = match.version
-        if match.py_version is not None:
-            section["py_version"] = match.py_version
-        if match.base_framework_version is not None:
-            section["base_framework_version"] = match.base_framework_version
-        if instance_type is not None and instance_type.startswith(("ml.inf", "ml.trn")):
-            section["image"] = model.image  # validate asks Neuron instances to name theirs
+    if live.one_variant:
+        _one_variant(spec, name, region, live, notes, secrets)
     else:
-        section["framework"] = "custom"
-        section["image"] = model.image
-    section["artifacts"] = model.model_data_url
-    env = _environment(name, region, model, notes, secrets)
-    if env:
-        section["env"] = env
-    if model.network_isolation:
-        section["network_isolation"] = True
-    if model.vpc is not None:
-        section["vpc"] = {
-            "subnets": list(model.vpc.subnets),
-            "security_groups": list(model.vpc.security_groups),
-        }
-    spec["model"] = section
-
-    if variant.serverless is not None:
-        serverless: dict[str, Any] = {
-            "memory_mb": variant.serverless.memory_mb,
-            "max_concurrency": variant.serverless.max_concurrency,
-        }
-        if variant.serverless.provisioned_concurrency is not None:
-            serverless["provisioned_concurrency"] = variant.serverless.provisioned_concurrency
-        spec["serverless"] = serverless
-    else:
-        spec["realtime"] = _realtime(live, notes)
-    if variant.variant_name != VARIANT_NAME:
-        notes.append(
-            f"the endpoint's variant is named {variant.variant_name}; a spec's is always "
-            f"{VARIANT_NAME}: adopting creates deployspec's own config with that variant"
-            + (" (and registers its autoscaling on it)" if live.scaling is not None else "")
-        )
-    if abs(variant.initial_weight - 1.0) > 1e-9:
-        notes.append(
-            f"variant {variant.variant_name} has weight {variant.initial_weight}; a spec's one "
-            "variant has weight 1 (the same traffic: all of it)"
-        )
+        _variants(spec, name, region, live, notes, secrets)
     capture = live.config.data_capture
     if capture is not None:
         spec["data_capture"] = {
@@ -568,13 +610,197 @@ def _spec(
     return spec
 
 
-def _realtime(live: _Live, notes: list[str]) -> dict[str, Any]:
-    variant = live.config.variant
+def _one_variant(
+    spec: dict[str, Any],
+    name: str,
+    region: str,
+    live: _Live,
+    notes: list[str],
+    secrets: dict[str, str],
+) -> None:
+    """`model:` and `serverless:` or `realtime:`: the form of one variant, named AllTraffic."""
+    variant = live.config.all_variants[0]
+    spec["model"] = _model_section(
+        name, region, live.model, [variant.instance_type], notes, secrets
+    )
+    scaling = live.scaling_of(variant.variant_name)
+    key, capacity = _capacity(variant, scaling, notes)
+    spec[key] = capacity
+    if variant.variant_name != VARIANT_NAME:
+        notes.append(
+            f"the endpoint's variant is named {variant.variant_name}; a spec's is always "
+            f"{VARIANT_NAME}: adopting creates deployspec's own config with that variant"
+            + (" (and registers its autoscaling on it)" if scaling is not None else "")
+        )
+    if abs(variant.initial_weight - 1.0) > 1e-9:
+        notes.append(
+            f"variant {variant.variant_name} has weight {variant.initial_weight}; a spec's one "
+            "variant has weight 1 (the same traffic: all of it)"
+        )
+
+
+def _variants(
+    spec: dict[str, Any],
+    name: str,
+    region: str,
+    live: _Live,
+    notes: list[str],
+    secrets: dict[str, str],
+) -> None:
+    """`variants:` (and `shadow:`): each production variant by name, with its weight and
+    capacity; the model several variants serve is the top-level `model:` they share, every
+    other variant has a `model:` of its own."""
+    config = live.config
+    shared, uses = Counter(v.model_name for v in config.all_variants).most_common(1)[0]
+    top = shared if uses > 1 else None
+
+    def label(model: Model) -> str:
+        return f"model {model.name}: " if len(live.models) > 1 else ""
+
+    def own_model(variant: Variant, model_key: str) -> dict[str, Any]:
+        model = live.model_of(variant)
+        return _model_section(
+            name,
+            region,
+            model,
+            [variant.instance_type],
+            notes,
+            secrets,
+            model_key=model_key,
+            parameters=f"/{name}/{variant.variant_name}",
+            label=label(model),
+        )
+
+    if top is not None:
+        model = next(m for m in live.models if m.name == top)
+        types = [v.instance_type for v in config.all_variants if v.model_name == top]
+        spec["model"] = _model_section(
+            name, region, model, types, notes, secrets, label=label(model)
+        )
+    entries: list[dict[str, Any]] = []
+    for index, variant in enumerate(config.variants):
+        entry: dict[str, Any] = {"name": variant.variant_name, "weight": variant.initial_weight}
+        if variant.model_name != top:
+            entry["model"] = own_model(variant, f"variants[{index}].model")
+        scaling = live.scaling_of(variant.variant_name)
+        key, capacity = _capacity(variant, scaling, notes, f"variant {variant.variant_name}: ")
+        entry[key] = capacity
+        entries.append(entry)
+    spec["variants"] = entries
+    if not config.shadow_variants:
+        return
+    shadow, production = config.shadow_variants[0], config.variants[0]
+    block: dict[str, Any] = {"name": shadow.variant_name}
+    if shadow.model_name != top:
+        block["model"] = own_model(shadow, "shadow.model")
+    scaling = live.scaling_of(shadow.variant_name)
+    block["realtime"] = _realtime(shadow, scaling, notes, f"shadow {shadow.variant_name}: ")
+    spec["shadow"] = block
+    if abs(shadow.initial_weight - production.initial_weight) > 1e-9:
+        notes.append(
+            f"shadow variant {shadow.variant_name} has weight {shadow.initial_weight}, its "
+            f"production variant {production.variant_name} {production.initial_weight}: a "
+            "spec's shadow has its production variant's weight (adopting creates deployspec's "
+            "own config with that weight)"
+        )
+
+
+def _model_section(
+    name: str,
+    region: str,
+    model: Model,
+    instance_types: Sequence[str | None],
+    notes: list[str],
+    secrets: dict[str, str],
+    *,
+    model_key: str = "model",
+    parameters: str | None = None,
+    label: str = "",
+) -> dict[str, Any]:
+    """A model block for `model`, served on `instance_types` (None: serverless)."""
+    from . import images
+
+    matches = [images.framework_of_image(model.image, region, t) for t in instance_types]
+    match = matches[0] if all(m == matches[0] for m in matches) else None
+    shown = " and ".join(dict.fromkeys(t or "serverless" for t in instance_types))
+    section: dict[str, Any] = {}
+    if match is not None and match.framework == "sklearn" and _PROGRAM not in model.environment:
+        # A spec for that container must name its script; this model names none.
+        match = None
+        notes.append(
+            f"{label}{model.image} is SageMaker's scikit-learn container, which needs an "
+            f"inference script, and the model names none ({_PROGRAM}): it is written as "
+            "framework: custom with that image"
+        )
+    elif match is None and any(m is not None for m in matches):
+        notes.append(
+            f"{label}the SageMaker SDK image tables give {model.image} for some of the instance "
+            f"types serving it ({shown}), not all, in {region}: it is written as framework: "
+            "custom with that image (the container's own handler contract applies)"
+        )
+    elif match is None:
+        notes.append(
+            f"{label}no SageMaker SDK image table gives {model.image} for {shown} in {region}: "
+            "it is written as framework: custom with that image (the container's own handler "
+            "contract applies)"
+        )
+    if match is not None:
+        section["framework"] = match.framework
+        section["version"] = match.version
+        if match.py_version is not None:
+            section["py_version"] = match.py_version
+        if match.base_framework_version is not None:
+            section["base_framework_version"] = match.base_framework_version
+        if any(t is not None and t.startswith(("ml.inf", "ml.trn")) for t in instance_types):
+            section["image"] = model.image  # validate asks Neuron instances to name theirs
+    else:
+        section["framework"] = "custom"
+        section["image"] = model.image
+    section["artifacts"] = model.model_data_url
+    env = _environment(
+        name,
+        region,
+        model,
+        notes,
+        secrets,
+        model_key=model_key,
+        parameters=parameters or f"/{name}",
+        label=label,
+    )
+    if env:
+        section["env"] = env
+    if model.network_isolation:
+        section["network_isolation"] = True
+    if model.vpc is not None:
+        section["vpc"] = {
+            "subnets": list(model.vpc.subnets),
+            "security_groups": list(model.vpc.security_groups),
+        }
+    return section
+
+
+def _capacity(
+    variant: Variant, scaling: Scaling | None, notes: list[str], label: str = ""
+) -> tuple[str, dict[str, Any]]:
+    """("serverless" or "realtime", the block) of a variant."""
+    if variant.serverless is None:
+        return "realtime", _realtime(variant, scaling, notes, label)
+    serverless: dict[str, Any] = {
+        "memory_mb": variant.serverless.memory_mb,
+        "max_concurrency": variant.serverless.max_concurrency,
+    }
+    if variant.serverless.provisioned_concurrency is not None:
+        serverless["provisioned_concurrency"] = variant.serverless.provisioned_concurrency
+    return "serverless", serverless
+
+
+def _realtime(
+    variant: Variant, scaling: Scaling | None, notes: list[str], label: str = ""
+) -> dict[str, Any]:
     count = variant.initial_instance_count or 1
     realtime: dict[str, Any] = {"instance_type": variant.instance_type, "instance_count": count}
     if variant.volume_size_gb is not None:
         realtime["volume_size_gb"] = variant.volume_size_gb
-    scaling = live.scaling
     if scaling is None:
         return realtime
     auto: dict[str, Any] = {
@@ -588,8 +814,9 @@ def _realtime(live: _Live, notes: list[str]) -> dict[str, Any]:
     ):
         if value is None:
             notes.append(
-                f"autoscaling policy {scaling.policy_name} sets no {key.replace('_', ' ')}: the "
-                f"spec's default ({default}s) is set by the first apply"
+                f"{label}autoscaling policy {scaling.policy_name} sets no "
+                f"{key.replace('_', ' ')}: the spec's default ({default}s) is set by the first "
+                "apply"
             )
         elif value != default:
             auto[key] = value
@@ -597,7 +824,7 @@ def _realtime(live: _Live, notes: list[str]) -> dict[str, Any]:
         # validate refuses a start outside the range the autoscaler keeps.
         realtime["instance_count"] = min(max(count, scaling.min_capacity), scaling.max_capacity)
         notes.append(
-            f"the config starts {count} instance(s), outside autoscaling "
+            f"{label}the config starts {count} instance(s), outside autoscaling "
             f"{scaling.min_capacity}-{scaling.max_capacity}: the spec starts "
             f"{realtime['instance_count']}"
         )
@@ -606,15 +833,27 @@ def _realtime(live: _Live, notes: list[str]) -> dict[str, Any]:
 
 
 def _environment(
-    name: str, region: str, model: Model, notes: list[str], secrets: dict[str, str]
+    name: str,
+    region: str,
+    model: Model,
+    notes: list[str],
+    secrets: dict[str, str],
+    *,
+    model_key: str = "model",
+    parameters: str | None = None,
+    label: str = "",
 ) -> dict[str, Any]:
+    """The model block's env; each secret-looking value becomes an SSM reference under
+    `parameters` (its value kept in `secrets` by desired.reference_key, for the build back)."""
+    from .desired import reference_key
+
     env: dict[str, Any] = dict(sorted(model.environment.items()))
     if env.get(_REGION_ENV) == region:
         del env[_REGION_ENV]  # deployspec sets it to region: itself
     elif _REGION_ENV not in env:
         notes.append(
-            f"the model's environment has no {_REGION_ENV}, which deployspec always sets (to "
-            "the region): its model differs from this one"
+            f"{label}the model's environment has no {_REGION_ENV}, which deployspec always sets "
+            "(to the region): its model differs from this one"
         )
     program = env.get(_PROGRAM)
     if isinstance(program, str):
@@ -627,7 +866,7 @@ def _environment(
             else f"in {submitted}"
         )
         notes.append(
-            f"the inference script {program} is {where}: it stays there, named by "
+            f"{label}the inference script {program} is {where}: it stays there, named by "
             "env SAGEMAKER_PROGRAM and SAGEMAKER_SUBMIT_DIRECTORY as the model has them "
             "(entry_point is a local file deployspec packages, and an s3:// archive is served "
             "as it is). To manage the code with deployspec, unpack the archive into a folder, "
@@ -635,23 +874,25 @@ def _environment(
         )
     for key, value in list(env.items()):
         if isinstance(value, str) and is_secret(key, value):
-            parameter = f"/{name}/{key}"
-            secrets[key] = value
+            parameter = f"{parameters or f'/{name}'}/{key}"
+            secrets[reference_key(model_key, key)] = value
             env[key] = {"ssm": parameter}
             notes.append(
-                f"env {key} looks secret: its value is not written; the spec reads it from the "
-                f"SSM parameter {parameter}, which you must create with the live value (aws ssm "
-                f"put-parameter --type SecureString --name {parameter} --value ...) or point "
-                "elsewhere (if it is no secret, write the value instead)"
+                f"{label}env {key} looks secret: its value is not written; the spec reads it "
+                f"from the SSM parameter {parameter}, which you must create with the live value "
+                f"(aws ssm put-parameter --type SecureString --name {parameter} --value ...) or "
+                "point elsewhere (if it is no secret, write the value instead)"
             )
     return env
 
 
 def _built_back(
     body: str, name: str, region: str, live: _Live, secrets: Mapping[str, str]
-) -> list[str]:
+) -> tuple[list[str], bool]:
     """Load the spec as `validate` does and build it as `plan` does, then compare with what
-    runs: the attributes in which deployspec's model, config or scaling would differ."""
+    runs: (the attributes in which deployspec's models, config or scaling would differ, whether
+    adopting leaves the live config and models serving: for one variant, when nothing differs;
+    for several, only when they are deployspec's own, the very ones the spec names)."""
     from .desired import build_desired
     from .spec import load_spec
     from .state import adoption_differences
@@ -670,23 +911,71 @@ def _built_back(
         desired = build_desired(
             loaded, region=region, role=live.model.execution_role_arn, resolved_env=secrets
         )
+    if not live.one_variant:
+        return _variant_differences(live, desired), desired.config.name == live.config.name
     differences = adoption_differences(live.config, live.model, desired)
-    if desired.scaling is not None and live.scaling is not None:
-        wanted, found = desired.scaling, live.scaling
-        for field in ("min_capacity", "max_capacity", "target_value"):
-            if getattr(wanted, field) != getattr(found, field):
-                differences.append(f"scaling.{field}")
-    return differences
+    found = live.scaling_of(live.config.all_variants[0].variant_name)
+    wanted = desired.scalings[0] if desired.scalings else None
+    if wanted is not None and found is not None:
+        differences.extend(_scaling_differences("scaling", wanted, found))
+    return differences, not differences
+
+
+def _scaling_differences(prefix: str, wanted: Scaling, found: Scaling) -> list[str]:
+    return [
+        f"{prefix}.{field}"
+        for field in ("min_capacity", "max_capacity", "target_value")
+        if getattr(wanted, field) != getattr(found, field)
+    ]
+
+
+def _variant_differences(live: _Live, desired: Desired) -> list[str]:
+    """Where the built spec's variants, their models and autoscaling, and the rest of its
+    config differ from the live ones (the models compared by content, not name)."""
+    from .state import differing_fields
+
+    live_variants, wanted_variants = live.config.all_variants, desired.config.all_variants
+    if [v.variant_name for v in live_variants] != [v.variant_name for v in wanted_variants]:
+        return ["config.variants"]
+    out: list[str] = []
+    for found, wanted in zip(live_variants, wanted_variants, strict=True):
+        at = f"variants.{found.variant_name}"
+        model = desired.model_named(wanted.model_name)
+        if model is None:
+            out.append(f"{at}.model")
+        else:
+            out.extend(f"{at}.model.{f}" for f in differing_fields(live.model_of(found), model))
+        out.extend(
+            f"{at}.{f.name}"
+            for f in fields(Variant)
+            if f.name != "model_name" and getattr(found, f.name) != getattr(wanted, f.name)
+        )
+        had, asked = live.scaling_of(found.variant_name), desired.scaling_of(wanted.variant_name)
+        if (had is None) != (asked is None):
+            out.append(f"{at}.scaling")
+        elif had is not None and asked is not None:
+            out.extend(_scaling_differences(f"{at}.scaling", asked, had))
+    rest = replace(
+        live.config,
+        variants=desired.config.variants,
+        shadow_variants=desired.config.shadow_variants,
+    )
+    out.extend(f"config.{f}" for f in differing_fields(rest, desired.config))
+    return list(dict.fromkeys(out))
 
 
 def _header(
     name: str, region: str, live: _Live, notes: list[str], in_place: bool, now: datetime
 ) -> str:
     account = live.config.arn.split(":")[4] if live.config.arn else "?"
+    models = (
+        f"model {live.model.name}"
+        if len(live.models) == 1
+        else f"models {', '.join(m.name for m in live.models)}"
+    )
     lines = [
         f"Written by `deployspec import {name}` on {now:%Y-%m-%d} from SageMaker endpoint",
-        f"{name} in {region} (account {account}): endpoint config {live.config.name}, model "
-        f"{live.model.name}.",
+        f"{name} in {region} (account {account}): endpoint config {live.config.name}, {models}.",
         "Review it before committing it:",
         "- role, tags and every value below are the live endpoint's; deployment (how updates",
         "  roll out) and keep are deployspec's defaults.",
@@ -698,17 +987,18 @@ def _header(
 
 
 def _closing(live: _Live, in_place: bool) -> str:
+    models = "model" if len(live.models) == 1 else "models"
     if live.managed:
         return "Then `deployspec plan` this file: " + (
-            "its model and config are the endpoint's own, deployspec's already."
+            f"its {models} and config are the endpoint's own, deployspec's already."
             if in_place
             else "it creates new content-named ones and updates the endpoint to them."
         )
     return "Then `deployspec plan --adopt` this file: " + (
-        "it should only add deployspec's tags to the endpoint; its config and model stay "
+        f"it should only add deployspec's tags to the endpoint; its config and {models} stay "
         "yours, never changed or deleted by deployspec."
         if in_place
-        else "it creates deployspec's own model and config and updates the endpoint to them."
+        else f"it creates deployspec's own {models} and config and updates the endpoint to them."
     )
 
 
@@ -748,6 +1038,13 @@ def _yaml(data: Mapping[str, Any], indent: int = 0) -> list[str]:
         elif isinstance(value, Mapping):
             lines.append(f"{pad}{label}:")
             lines.extend(_yaml(value, indent + 1))
+        elif isinstance(value, list) and value and all(isinstance(i, Mapping) for i in value):
+            # A block sequence of mappings (variants:): "- " opens each item's first key.
+            lines.append(f"{pad}{label}:")
+            for item in value:
+                item_lines = _yaml(item, indent + 2)
+                item_lines[0] = f"{pad}  - {item_lines[0].lstrip()}"
+                lines.extend(item_lines)
         elif isinstance(value, list):
             lines.append(f"{pad}{label}: [{', '.join(_scalar(item) for item in value)}]")
         else:

@@ -17,18 +17,36 @@ from pathlib import Path
 from .cache import cache_dir
 from .desired import container_environment, package_artifact
 from .errors import DeployspecError
-from .spec import LoadedSpec
+from .spec import EndpointVariant, LoadedSpec, Spec
 
 # An error body is shown to the user; a server could send any amount.
 _MAX_ERROR_BODY = 64 * 1024
 
 
-def prepare_local_model(loaded: LoadedSpec) -> tuple[Path, str, str | None, dict[str, str]]:
-    packaged = package_artifact(loaded)
+def pick_variant(spec: Spec, name: str | None) -> EndpointVariant:
+    """The variant called `name` (production or shadow), or the first production variant."""
+    variants = spec.endpoint_variants
+    if name is None:
+        return variants[0]
+    found = next((v for v in variants if v.name == name), None)
+    if found is None:
+        raise DeployspecError(
+            f"the spec has no variant {name!r}",
+            hint=f"its variants: {', '.join(v.name for v in variants)}",
+        )
+    return found
+
+
+def prepare_local_model(
+    loaded: LoadedSpec, variant: str | None = None
+) -> tuple[Path, str, str | None, dict[str, str]]:
+    """The model of `variant` (default: the first production variant), unpacked to serve."""
+    chosen = pick_variant(loaded.spec, variant)
+    packaged = package_artifact(loaded, model_key=chosen.model_key)
     if packaged is None:
         raise DeployspecError(
             "serve needs local artifacts; this spec points at S3",
-            hint="download the model.tar.gz and point model.artifacts at the folder",
+            hint=f"download the model.tar.gz and point {chosen.model_key}.artifacts at the folder",
         )
     target = cache_dir("serve") / packaged.sha256
     if not (target / ".complete").exists():
@@ -41,9 +59,11 @@ def prepare_local_model(loaded: LoadedSpec) -> tuple[Path, str, str | None, dict
             else:
                 archive.extractall(target)
         (target / ".complete").touch()
-    env = container_environment(loaded, loaded.spec.region or "us-east-1")
+    env = container_environment(
+        loaded, loaded.spec.region or "us-east-1", model_key=chosen.model_key
+    )
     program = env.get("SAGEMAKER_PROGRAM")
-    return target, loaded.spec.model.framework.value, program, env
+    return target, chosen.model.framework.value, program, env
 
 
 def invoke_local(url: str, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:

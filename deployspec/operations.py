@@ -145,18 +145,25 @@ MAX_ENV_VALUE = 1024
 
 
 def resolve_references(gateway: Gateway, loaded: LoadedSpec) -> dict[str, str]:
-    """The values of model.env's Secrets Manager and SSM references, by key (read-only calls).
+    """The values of the models' env Secrets Manager and SSM references, named by
+    desired.reference_key (read-only calls).
 
     SageMaker model environments hold plain values, so each reference is read when planning;
     the value only ever goes to build_desired, and no error here shows it.
     """
+    from .desired import reference_key
     from .errors import AwsError
     from .secrets import json_field
     from .spec import SecretsManagerRef
 
     values: dict[str, str] = {}
-    for key, ref in loaded.spec.model.references().items():
-        where = f"{loaded.file}: model.env.{key}"
+    references = [
+        (model_key, key, ref)
+        for model_key, model_spec in loaded.spec.models.items()
+        for key, ref in model_spec.references().items()
+    ]
+    for model_key, key, ref in references:
+        where = f"{loaded.file}: {model_key}.env.{key}"
         try:
             if isinstance(ref, SecretsManagerRef):
                 source = f"secret {ref.secretsmanager}"
@@ -180,7 +187,7 @@ def resolve_references(gateway: Gateway, loaded: LoadedSpec) -> dict[str, str]:
                 f"at most {MAX_ENV_VALUE} in an environment value",
                 hint="keep large secrets elsewhere and let the inference script read them",
             )
-        values[key] = value
+        values[reference_key(model_key, key)] = value
     return values
 
 
@@ -277,9 +284,9 @@ def prepare_destroy(
     loaded: LoadedSpec, gateway: Gateway, account: str, *, purge_artifacts: bool
 ) -> DestroyPlan:
     """The destroy plan of everything the spec owns (read-only calls)."""
-    from .desired import is_uploaded_artifact
+    from .desired import is_uploaded_artifact, multi_model_prefix
     from .planner import make_destroy_plan
-    from .state import archive_users, read_owned
+    from .state import archive_users, is_multi_model_archive, read_owned
 
     # The models' archives are read either way: those kept are named, so nobody is surprised
     # by what stays billed in S3 (once the models are gone nothing leads deployspec to them).
@@ -292,6 +299,12 @@ def prepare_destroy(
         for uri in owned.model_data.values()
         if is_uploaded_artifact(uri, bucket, loaded.spec.artifact_prefix)
     }
+    # A multi-model model's ModelDataUrl is the spec's prefix: its archives are under it.
+    prefix = multi_model_prefix(bucket, loaded.spec.artifact_prefix)
+    if prefix in owned.model_data.values():
+        candidates.update(
+            uri for uri in gateway.list_objects(prefix) if is_multi_model_archive(uri, prefix)
+        )
     if purge_artifacts:
         users = archive_users(gateway, candidates, ignore=owned.model_data)
         purge = tuple(uri for uri in candidates if not users[uri])
@@ -671,3 +684,41 @@ def invoke_async(
                 hint=f"it is still queued: its answer will be written to {output}",
             )
         sleep(ASYNC_POLL_SECONDS)
+
+
+def target_model(gateway: Gateway, loaded: LoadedSpec, account: str, name: str) -> str:
+    """The TargetModel that invokes the spec's multi-model archive `name`: its key under the
+    prefix, as deployed (listed from S3, so no packaging is needed to invoke)."""
+    from .desired import multi_model_prefix
+
+    spec = loaded.spec
+    blocks = [m for m in spec.models.values() if m.is_multi_model()]
+    if not blocks:
+        raise DeployspecError(
+            f"{loaded.file}: --target-model is for multi-model endpoints; this spec's model "
+            "has no `mode: multi-model`",
+            hint="leave --target-model out",
+        )
+    names = sorted(n for block in blocks for n in (block.models or {}))
+    if name not in names:
+        raise DeployspecError(
+            f"{loaded.file}: the spec's multi-model endpoint has no model {name!r}",
+            hint=f"its models: {', '.join(names)}",
+        )
+    bucket = spec.bucket or f"sagemaker-{gateway.region}-{account}"
+    prefix = multi_model_prefix(bucket, spec.artifact_prefix)
+    found = sorted(
+        uri for uri in gateway.list_objects(f"{prefix}{name}/") if uri.endswith("/model.tar.gz")
+    )
+    if not found:
+        raise DeployspecError(
+            f"model {name} of {loaded.file} is not deployed: nothing under {prefix}{name}/",
+            hint=f"run `deployspec apply {loaded.file}` first",
+        )
+    if len(found) > 1:
+        raise DeployspecError(
+            f"model {name} of {loaded.file} has {len(found)} archives under {prefix}{name}/: "
+            "an apply is changing it, or one was interrupted",
+            hint=f"run `deployspec apply {loaded.file}`: it removes the older ones",
+        )
+    return found[0][len(prefix) :]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 # An archive deployspec uploads: <prefix>/<sha256 of its tar stream>/model.tar.gz.
 _ARCHIVE_DIGEST = re.compile(r"/([0-9a-f]{64})/model\.tar\.gz$")

@@ -18,6 +18,7 @@ config and model, not deployspec's, are never tagged, changed or deleted.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from .desired import Desired
@@ -36,6 +37,7 @@ from .resources import (
     TAG_MODEL,
     TAG_PREVIOUS,
     TAG_PRUNED,
+    TAG_SERVES_FOR,
     TAG_SPEC,
     AppliedRecord,
     Endpoint,
@@ -45,10 +47,12 @@ from .resources import (
     Scaling,
     comparable_tags,
     is_owned,
+    models_tag,
     part_hash,
     prune_mark,
     scaling_resource_id,
     scaling_settings,
+    scalings_settings,
     to_json,
     without_aws_tags,
 )
@@ -85,8 +89,15 @@ def make_plan(
         notes.append(f"endpoint {endpoint.name} will be adopted: ownership tags are added")
         notes.extend(_adoption_notes(desired, actual))
 
-    # The config the endpoint must serve: the desired one, or the endpoint's own standing for it.
-    target = actual.stand_in or desired.config.name
+    # The config the endpoint must serve: the desired one, or the endpoint's own standing for
+    # it (adopted, or ours with weights and counts set in place); a change of weights or
+    # instance counts alone keeps the endpoint's own config (`_capacity_only`).
+    capacity_only = _capacity_only(desired, actual)
+    target = (
+        endpoint.config_name
+        if capacity_only and endpoint is not None
+        else actual.stand_in or actual.serves_for or desired.config.name
+    )
     status = endpoint.status if endpoint else None
     if status == "UpdateRollbackFailed" and endpoint and endpoint.config_name == target:
         raise PlanError(
@@ -103,14 +114,16 @@ def make_plan(
 
     changes = [
         *_storage_changes(desired, actual),
-        *_content_named_changes(desired, actual),
+        *_content_named_changes(desired, actual, capacity_only),
         *_tag_changes(desired, actual),
     ]
 
-    deletions, mark = _prune(desired, actual)
+    deletions, mark = _prune(desired, actual, target)
     # With nothing to delete the prune mark rides on the endpoint change; with deletions it is
     # written last, once they are done, so a crash in between leaves the mark unset.
-    endpoint_change = _endpoint_change(desired, actual, mark if not deletions else None)
+    endpoint_change = _endpoint_change(
+        desired, actual, mark if not deletions else None, capacity_only
+    )
     scaling_changes = _scaling_changes(desired, actual)
     if endpoint_change is not None:
         changes.append(endpoint_change)
@@ -168,11 +181,14 @@ def make_plan(
 
 
 def _storage_changes(desired: Desired, actual: Actual) -> list[Change]:
-    """The bucket and the archive a new model needs: uploaded unless S3 holds these bytes."""
+    """The bucket and the archives new models need: uploaded unless S3 holds these bytes."""
     changes: list[Change] = []
-    if actual.desired_model_exists or desired.artifact is None:
-        return changes
-    if actual.bucket_exists is False:
+    uploads = [
+        artifact
+        for artifact in desired.artifacts
+        if actual.artifacts.get(artifact.s3_uri, "present") != "present"
+    ]
+    if uploads and actual.bucket_exists is False:
         changes.append(
             Change(
                 Kind.BUCKET,
@@ -183,20 +199,34 @@ def _storage_changes(desired: Desired, actual: Actual) -> list[Change]:
                 ("artifact bucket does not exist (created encrypted, public access blocked)",),
             )
         )
-    if not actual.artifact_exists:
+    changes.extend(
+        Change(
+            Kind.ARTIFACT,
+            uri,
+            Action.DELETE,
+            {"s3_uri": uri},
+            None,
+            (
+                "a multi-model archive the spec no longer lists (or an earlier version of one): "
+                "the endpoint stops serving it",
+            ),
+        )
+        for uri in actual.stale_archives
+    )
+    for artifact in uploads:
         changes.append(
             Change(
                 Kind.ARTIFACT,
-                desired.artifact.s3_uri,
+                artifact.s3_uri,
                 Action.CREATE,
                 None,
-                to_json(desired.artifact),
+                to_json(artifact),
                 (
                     f"the object at this address is not model.tar.gz sha256 "
-                    f"{desired.artifact.sha256[:12]} as built here (other bytes, or the "
+                    f"{artifact.sha256[:12]} as built here (other bytes, or the "
                     "same content compressed elsewhere): it is uploaded again"
-                    if actual.artifact_differs
-                    else f"model.tar.gz sha256 {desired.artifact.sha256[:12]} is not in S3 yet",
+                    if actual.artifacts[artifact.s3_uri] == "differs"
+                    else f"model.tar.gz sha256 {artifact.sha256[:12]} is not in S3 yet",
                 ),
             )
         )
@@ -204,26 +234,66 @@ def _storage_changes(desired: Desired, actual: Actual) -> list[Change]:
 
 
 def _config_tags(desired: Desired) -> dict[str, str]:
-    return {**desired.tags, TAG_MODEL: desired.model.name}
+    return {**desired.tags, TAG_MODEL: models_tag(desired.config.model_names)}
 
 
-def _content_named_changes(desired: Desired, actual: Actual) -> list[Change]:
+def _capacity_only(desired: Desired, actual: Actual) -> bool:
+    """Whether the endpoint's own config (deployspec's) differs from the desired one only in
+    its production variants' weights and instance counts: SageMaker changes those in place
+    (UpdateEndpointWeightsAndCapacities), with no new config and no new fleet."""
+    endpoint, current = actual.endpoint, actual.current_config
+    if endpoint is None or current is None or _gone(actual) or endpoint.status in BROKEN:
+        return False
+    if not is_owned(actual.endpoint_tags, desired.spec_name) or actual.stand_in is not None:
+        return False
+    if TAG_ADOPTED in actual.endpoint_tags or not is_content_name(current.name, desired.spec_name):
+        return False  # not deployspec's config: it gets one of deployspec's own
+    wanted = desired.config
+    if [v.variant_name for v in current.variants] != [v.variant_name for v in wanted.variants]:
+        return False
+    as_wanted = replace(
+        current,
+        name=wanted.name,
+        arn=None,
+        variants=tuple(
+            replace(
+                live,
+                initial_weight=spec.initial_weight,
+                initial_instance_count=spec.initial_instance_count,
+            )
+            for live, spec in zip(current.variants, wanted.variants, strict=True)
+        ),
+    )
+    # The same content under another name (an earlier deployspec's) is not a capacity change:
+    # it is created again under its content name.
+    return as_wanted == replace(wanted, arn=None) and replace(current, arn=None) != replace(
+        as_wanted, arn=None, name=current.name
+    )
+
+
+def _content_named_changes(
+    desired: Desired, actual: Actual, capacity_only: bool = False
+) -> list[Change]:
     """Models and configs cannot be changed: one whose content name does not exist is created
     (its content differs from the live one's, or the live one is not deployspec's)."""
     changes: list[Change] = []
-    if not actual.desired_model_exists:
+    for model in desired.models:
+        if model.name in actual.existing_models:
+            continue
         changes.append(
             Change(
                 Kind.MODEL,
-                desired.model.name,
+                model.name,
                 Action.CREATE,
                 None,
-                {**to_json(desired.model), "tags": desired.tags},
-                _why_new(actual.current_model, desired.model, "model")
-                or _why_copied(desired, actual, "model"),
+                {**to_json(model), "tags": desired.tags},
+                _why_new(_model_it_replaces(desired, actual, model), model, "model")
+                or _why_copied(
+                    desired, actual, "model", _model_it_replaces(desired, actual, model)
+                ),
             )
         )
-    if not actual.desired_config_exists:
+    if not actual.desired_config_exists and not capacity_only:
         changes.append(
             Change(
                 Kind.ENDPOINT_CONFIG,
@@ -232,10 +302,27 @@ def _content_named_changes(desired: Desired, actual: Actual) -> list[Change]:
                 None,
                 {**to_json(desired.config), "tags": _config_tags(desired)},
                 _why_new(actual.current_config, desired.config, "endpoint config")
-                or _why_copied(desired, actual, "endpoint config"),
+                or _why_copied(desired, actual, "endpoint config", actual.current_config),
             )
         )
     return changes
+
+
+def _model_it_replaces(desired: Desired, actual: Actual, model: Model) -> Model | None:
+    """The live model that the variants serving `model` serve now (the first found), to say
+    what changed; for a one-model endpoint, its model."""
+    if len(actual.current_models) == 1 and len(desired.models) == 1:
+        return actual.current_models[0]
+    current = actual.current_config
+    if current is None:
+        return None
+    for variant in desired.config.all_variants:
+        if variant.model_name != model.name:
+            continue
+        live = current.variant_named(variant.variant_name)
+        if live is not None and actual.current_model(live.model_name) is not None:
+            return actual.current_model(live.model_name)
+    return None
 
 
 def _tag_changes(desired: Desired, actual: Actual) -> list[Change]:
@@ -249,6 +336,15 @@ def _tag_changes(desired: Desired, actual: Actual) -> list[Change]:
         or actual.stand_in is not None
     ):
         return []
+    # The config that serves for the desired one (weights and counts set in place) is ours.
+    config_name = actual.serves_for or desired.config.name
+    entries = [
+        (Kind.MODEL, model.name, model.name in actual.existing_models, desired.tags)
+        for model in desired.models
+    ]
+    entries.append(
+        (Kind.ENDPOINT_CONFIG, config_name, actual.desired_config_exists, _config_tags(desired))
+    )
     return [
         Change(
             kind,
@@ -258,22 +354,15 @@ def _tag_changes(desired: Desired, actual: Actual) -> list[Change]:
             {"tags": tags},
             ("tags changed",),
         )
-        for kind, name, exists, tags in (
-            (Kind.MODEL, desired.model.name, actual.desired_model_exists, desired.tags),
-            (
-                Kind.ENDPOINT_CONFIG,
-                desired.config.name,
-                actual.desired_config_exists,
-                _config_tags(desired),
-            ),
-        )
+        for kind, name, exists, tags in entries
         if exists
     ]
 
 
 def _adoption_notes(desired: Desired, actual: Actual) -> list[str]:
     """What adopting does to the endpoint's own config and model."""
-    config, model = actual.current_config, actual.current_model
+    config = actual.current_config
+    model = actual.current_models[0] if len(actual.current_models) == 1 else None
     if config is None or model is None:
         return []
     if actual.stand_in is not None:
@@ -304,11 +393,12 @@ def _ours_renamed(desired: Desired, actual: Actual, current: str) -> bool:
     )
 
 
-def _why_copied(desired: Desired, actual: Actual, what: str) -> tuple[str, ...]:
+def _why_copied(
+    desired: Desired, actual: Actual, what: str, current: Model | EndpointConfig | None
+) -> tuple[str, ...]:
     """Why a resource is created whose content the endpoint's own already holds: it is not
     deployspec's, or holds more than a spec says, or (our own) it was named before names
     covered the whole request."""
-    current = actual.current_model if what == "model" else actual.current_config
     if current is None:
         return ()
     if _ours_renamed(desired, actual, current.name):
@@ -324,47 +414,56 @@ def _why_copied(desired: Desired, actual: Actual, what: str) -> tuple[str, ...]:
     )
 
 
-def _instance_type_changes(desired: Desired, actual: Actual) -> bool:
-    return (
-        actual.current_config is not None
-        and actual.current_config.variant.instance_type != desired.config.variant.instance_type
-    )
+def _instance_type_changes(desired: Desired, actual: Actual, variant_name: str) -> bool:
+    """Whether the variant's instance type changes (it exists live and in the spec)."""
+    current = actual.current_config
+    if current is None:
+        return False
+    live, wanted = current.variant_named(variant_name), desired.config.variant_named(variant_name)
+    return live is not None and wanted is not None and live.instance_type != wanted.instance_type
 
 
 def _gone(actual: Actual) -> bool:
     return actual.endpoint is None or actual.endpoint.status == "Deleting"
 
 
-def _scaling_changes(desired: Desired, actual: Actual) -> list[Change]:
-    """The variant's autoscaling: registered, updated, or removed (also around an instance type
-    change, which SageMaker refuses while it is attached: kinds.py orders that removal before
-    the endpoint change and the registration after it)."""
-    live_scaling = actual.scaling
-    out: list[Change] = []
-    if live_scaling is not None and (
-        desired.scaling is None or (_instance_type_changes(desired, actual) and not _gone(actual))
-    ):
-        reason = (
-            "autoscaling removed from the spec"
-            if desired.scaling is None
-            else "SageMaker refuses an instance type change while autoscaling is attached; "
-            "it is registered again after the update (or restored if the update fails)"
-        )
-        out.append(
-            Change(
-                Kind.SCALING,
-                live_scaling.resource_id,
-                Action.DELETE,
-                to_json(live_scaling),
-                None,
-                (reason,),
-            )
-        )
-        live_scaling = None
+def _variant_of(resource_id: str) -> str:
+    """`endpoint/<name>/variant/<variant>` -> <variant>."""
+    return resource_id.rsplit("/", 1)[-1]
 
-    if desired.scaling is not None:
-        wanted = desired.scaling
-        if live_scaling is None:
+
+def _scaling_changes(desired: Desired, actual: Actual) -> list[Change]:
+    """Each variant's autoscaling: registered, updated, or removed (also around an instance
+    type change, which SageMaker refuses while it is attached: kinds.py orders that removal
+    before the endpoint change and the registration after it)."""
+    out: list[Change] = []
+    kept: dict[str, Scaling] = {}
+    for live in actual.scalings:
+        variant = _variant_of(live.resource_id)
+        wanted = desired.scaling_of(variant)
+        if wanted is None:
+            reason = (
+                "autoscaling removed from the spec"
+                if desired.config.variant_named(variant) is not None
+                else f"variant {variant} is removed from the spec"
+            )
+        elif wanted.dimension != live.dimension:
+            reason = f"it scales {wanted.dimension} now, not {live.dimension}: registered again"
+        elif _instance_type_changes(desired, actual, variant) and not _gone(actual):
+            reason = (
+                "SageMaker refuses an instance type change while autoscaling is attached; "
+                "it is registered again after the update (or restored if the update fails)"
+            )
+        else:
+            kept[live.resource_id] = live
+            continue
+        out.append(
+            Change(Kind.SCALING, live.resource_id, Action.DELETE, to_json(live), None, (reason,))
+        )
+
+    for wanted in desired.scalings:
+        found = kept.get(wanted.resource_id)
+        if found is None:
             out.append(
                 Change(
                     Kind.SCALING,
@@ -375,18 +474,18 @@ def _scaling_changes(desired: Desired, actual: Actual) -> list[Change]:
                     ("autoscaling registered once the endpoint is InService",),
                 )
             )
-        elif _scaling_key(live_scaling) != _scaling_key(wanted):
+        elif _scaling_key(found) != _scaling_key(wanted):
             out.append(
                 Change(
                     Kind.SCALING,
                     wanted.resource_id,
                     Action.UPDATE,
-                    to_json(live_scaling),
+                    to_json(found),
                     to_json(wanted),
                     _diff_reasons(
-                        to_json(live_scaling),
+                        to_json(found),
                         to_json(wanted),
-                        drift=not _as_applied(actual, live_scaling),
+                        drift=not _as_applied(actual, found),
                     ),
                 )
             )
@@ -397,17 +496,27 @@ def _as_applied(actual: Actual, live: Scaling) -> bool:
     """Whether the live autoscaling is what apply last applied (the endpoint's record says):
     then a difference is the spec's change, not one made outside deployspec."""
     record = AppliedRecord.parse(actual.endpoint_tags.get(TAG_APPLIED))
-    return record is not None and record.scaling == part_hash(scaling_settings(live))
+    if record is None:
+        return False
+    # The record hashes every target apply applied: the live ones, as a whole.
+    return record.scaling in (
+        part_hash(scalings_settings(actual.scalings)),
+        part_hash(scaling_settings(live)),
+    )
 
 
-def _endpoint_change(desired: Desired, actual: Actual, mark: str | None) -> Change | None:
+def _endpoint_change(
+    desired: Desired, actual: Actual, mark: str | None, capacity_only: bool = False
+) -> Change | None:
     """The endpoint's own change: created, replaced when unusable, or updated in place (to a
-    new config, its counts and weights back, its tags), or None."""
+    new config, its variants' weights and counts, its tags), or None."""
     endpoint = actual.endpoint
     name = desired.endpoint_name
-    target = actual.stand_in or desired.config.name
-    variant = desired.config.variant
-    instance_type_changes = _instance_type_changes(desired, actual)
+    target = (
+        endpoint.config_name
+        if capacity_only and endpoint is not None
+        else actual.stand_in or actual.serves_for or desired.config.name
+    )
 
     bookkeeping = {TAG_PRUNED: mark} if mark is not None else {}
     # An endpoint created in place of one being deleted or broken carries over what apply
@@ -415,7 +524,9 @@ def _endpoint_change(desired: Desired, actual: Actual, mark: str | None) -> Chan
     # of it), dropping it would make the next plan a change.
     # Not the stand-in record: a new endpoint serves the desired config itself.
     carried = {
-        k: v for k, v in actual.endpoint_tags.items() if k in BOOKKEEPING_KEYS and k != TAG_ADOPTED
+        k: v
+        for k, v in actual.endpoint_tags.items()
+        if k in BOOKKEEPING_KEYS and k not in (TAG_ADOPTED, TAG_SERVES_FOR)
     }
     if endpoint is None or _gone(actual):
         return Change(
@@ -493,10 +604,15 @@ def _endpoint_change(desired: Desired, actual: Actual, mark: str | None) -> Chan
         before["config_name"] = endpoint.config_name
         after["config_name"] = target
         after["deployment"] = to_json(desired.deployment) if desired.deployment else None
-        # With autoscaling, keep the instance count the autoscaler chose instead of resetting
-        # it to the config's initial count (UpdateEndpoint RetainAllVariantProperties).
-        after["retain_instance_count"] = (
-            desired.scaling is not None and actual.scaling is not None and not instance_type_changes
+        # With autoscaling, keep the instance counts the autoscaler chose instead of resetting
+        # them to the config's initial counts (UpdateEndpoint RetainAllVariantProperties, which
+        # is endpoint-wide: only when every real-time variant is autoscaled, now and after).
+        realtime = [v for v in desired.config.variants if v.instance_type is not None]
+        after["retain_instance_count"] = bool(realtime) and all(
+            desired.scaling_of(v.variant_name) is not None
+            and actual.scaling(scaling_resource_id(name, v.variant_name)) is not None
+            and not _instance_type_changes(desired, actual, v.variant_name)
+            for v in realtime
         )
         bookkeeping[TAG_PREVIOUS] = endpoint.config_name
         reasons.append(
@@ -511,27 +627,20 @@ def _endpoint_change(desired: Desired, actual: Actual, mark: str | None) -> Chan
                 )
             )
         )
-    elif variant.instance_type is not None and endpoint.variants:
-        live = endpoint.variants[0]
-        count = live.desired_instance_count
-        wanted_count = variant.initial_instance_count
-        if desired.scaling is not None and count is not None:
-            # The autoscaler moves the count within its range: that is not drift.
-            if not desired.scaling.min_capacity <= count <= desired.scaling.max_capacity:
-                wanted_count = min(
-                    max(count, desired.scaling.min_capacity), desired.scaling.max_capacity
+    else:
+        was, wanted, why = _capacities(desired, endpoint, spec_change=capacity_only)
+        if wanted:
+            before["capacities"] = was
+            after["capacities"] = wanted
+            reasons.extend(why)
+        if capacity_only:
+            bookkeeping[TAG_SERVES_FOR] = f"{endpoint.config_name} {desired.config.name}"
+            if not wanted:
+                reasons.append(
+                    "the variants' weights and instance counts are already the spec's: "
+                    "recorded, with no new endpoint config"
                 )
-            else:
-                wanted_count = count
-        if count is not None and wanted_count is not None and count != wanted_count:
-            before["instance_count"] = count
-            after["instance_count"] = wanted_count
-            reasons.append(f"instance count changed outside deployspec ({wanted_count} → {count})")
-        weight = live.desired_weight
-        if weight is not None and abs(weight - variant.initial_weight) > 1e-9:
-            before["weight"] = weight
-            after["weight"] = variant.initial_weight
-            reasons.append("variant weight changed outside deployspec")
+                after["config_name"] = target
     if endpoint.status in IN_PROGRESS and not after:
         # Nothing to change, but apply must still wait for it and check where it lands.
         before["status"] = endpoint.status
@@ -541,8 +650,13 @@ def _endpoint_change(desired: Desired, actual: Actual, mark: str | None) -> Chan
     kept = {k: v for k, v in live_tags.items() if k in BOOKKEEPING_KEYS}
     if actual.stand_in is not None:
         bookkeeping[TAG_ADOPTED] = f"{actual.stand_in} {desired.config.name}"
-    elif "config_name" in after:
-        kept.pop(TAG_ADOPTED, None)  # the endpoint leaves the config it was adopted with
+    elif actual.serves_for is not None:
+        bookkeeping[TAG_SERVES_FOR] = f"{actual.serves_for} {desired.config.name}"
+    elif "config_name" in after and not capacity_only:
+        # The endpoint leaves the config it was adopted with, or whose weights and counts
+        # were set in place.
+        kept.pop(TAG_ADOPTED, None)
+        kept.pop(TAG_SERVES_FOR, None)
     wanted_tags = {**desired.endpoint_tags, **kept, **bookkeeping}
     # The spec digest and the applied record only summarise what is compared on its own (the
     # config, the tags, the scaling) plus rollout settings, which act at the next update and
@@ -571,7 +685,60 @@ def _endpoint_change(desired: Desired, actual: Actual, mark: str | None) -> Chan
     return Change(Kind.ENDPOINT, name, Action.UPDATE, before, after, tuple(reasons))
 
 
-def _prune(desired: Desired, actual: Actual) -> tuple[list[Change], str | None]:
+def _capacities(
+    desired: Desired, endpoint: Endpoint, *, spec_change: bool
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]], list[str]]:
+    """(live, wanted, reasons): the production variants whose weight or instance count differs
+    from the spec's, by variant name. An autoscaled variant's count may move within its range:
+    that is the autoscaler's doing, not a difference. `spec_change`: the spec changed them
+    (else they were changed outside deployspec)."""
+    before: dict[str, dict[str, Any]] = {}
+    after: dict[str, dict[str, Any]] = {}
+    reasons: list[str] = []
+    several = len(desired.config.variants) > 1
+    for variant in desired.config.variants:
+        live = next((v for v in endpoint.variants if v.variant_name == variant.variant_name), None)
+        if live is None:
+            continue
+        was: dict[str, Any] = {}
+        wanted: dict[str, Any] = {}
+        prefix = f"variant {variant.variant_name}: " if several or spec_change else ""
+        count = live.desired_instance_count
+        wanted_count = variant.initial_instance_count
+        scaling = desired.scaling_of(variant.variant_name)
+        if scaling is not None and count is not None:
+            wanted_count = min(max(count, scaling.min_capacity), scaling.max_capacity)
+        if (
+            variant.instance_type is not None
+            and count is not None
+            and wanted_count is not None
+            and count != wanted_count
+        ):
+            was["instance_count"], wanted["instance_count"] = count, wanted_count
+            reasons.append(
+                f"{prefix}instance count {count} → {wanted_count}"
+                if spec_change
+                else f"{prefix}instance count changed outside deployspec ({wanted_count} → {count})"
+            )
+        weight = live.desired_weight
+        if weight is not None and abs(weight - variant.initial_weight) > 1e-9:
+            was["weight"], wanted["weight"] = weight, variant.initial_weight
+            reasons.append(
+                f"{prefix}weight {_number(weight)} → {_number(variant.initial_weight)}"
+                if spec_change
+                else f"{prefix}variant weight changed outside deployspec"
+            )
+        if wanted:
+            before[variant.variant_name] = was
+            after[variant.variant_name] = wanted
+    return before, after, reasons
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _prune(desired: Desired, actual: Actual, target: str) -> tuple[list[Change], str | None]:
     """(deletions beyond the keep policy, the prune mark to record) — ((), None) when the
     endpoint was already pruned for its config and nothing was listed."""
     if actual.owned is None:
@@ -589,11 +756,13 @@ def _prune(desired: Desired, actual: Actual) -> tuple[list[Change], str | None]:
         (c for c in configs if c.name != desired.config.name),
         key=lambda c: c.name != serving,
     )
-    keep_configs = {desired.config.name, *(c.name for c in previous[: desired.keep])}
+    # The config the endpoint serves once the plan is applied is in use whatever `keep` says
+    # (one whose weights and counts were set in place stands for the desired config).
+    keep_configs = {desired.config.name, target, *(c.name for c in previous[: desired.keep])}
     doomed_configs = [c for c in configs if c.name not in keep_configs]
 
-    keep_models = {desired.model.name}
-    keep_models.update(c.model_name for c in configs if c.name in keep_configs and c.model_name)
+    keep_models = {m.name for m in desired.models}
+    keep_models.update(n for c in configs if c.name in keep_configs for n in c.model_names)
     doomed_models = [o for o in actual.owned if o.kind == "model" and o.name not in keep_models]
 
     out = [
@@ -640,6 +809,8 @@ def _scaling_key(scaling: Scaling) -> tuple[object, ...]:
         scaling.target_value,
         scaling.scale_in_cooldown,
         scaling.scale_out_cooldown,
+        scaling.metric,
+        scaling.scale_from_zero,
     )
 
 
@@ -663,7 +834,18 @@ def _diff_reasons(
     hidden = secret_paths(before, after)
     withheld = withheld_paths(before, after)
     flat_before, flat_after = flatten(before), flatten(after)
+    # A variant added or removed whole is one line, not one per attribute.
+    whole: dict[str, str] = {}
+    for side, other, what in ((before, after, "removed"), (after, before, "added")):
+        for listing in ("variants", "shadow_variants"):
+            names = {v["variant_name"] for v in side.get(listing) or []}
+            kept = {v["variant_name"] for v in other.get(listing) or []}
+            whole.update({f"{listing}.{name}": what for name in names - kept})
+    for prefix, what in sorted(whole.items()):
+        reasons.append(f"{prefix}: {what}")
     for key in sorted(set(flat_before) | set(flat_after)):
+        if any(key.startswith(prefix + ".") for prefix in whole):
+            continue
         old, new = flat_before.get(key), flat_after.get(key)
         # DECLARED is display metadata: the live model never carries it.
         if old == new or key in ("resource_id", "policy_name", DECLARED):
@@ -692,9 +874,23 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
         path = f"{prefix}.{key}" if prefix else str(key)
         if isinstance(value, dict) and value:
             out.update(flatten(value, path))
+        elif key in ("variants", "shadow_variants") and value == []:
+            continue  # a config without shadows: nothing to show
+        elif _named_variants(value):
+            # A config's variants, by name: one line per attribute, not the whole list.
+            for variant in value:
+                out.update(flatten(variant, f"{path}.{variant['variant_name']}"))
         else:
             out[path] = value
     return out
+
+
+def _named_variants(value: object) -> bool:
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(v, dict) and isinstance(v.get("variant_name"), str) for v in value)
+    )
 
 
 def _short(value: object) -> str:
@@ -735,7 +931,7 @@ def make_destroy_plan(
     # Reasons say what each item is to the endpoint, which its name and date do not: what it
     # serves now, or what is kept for rollback (a bare "destroy" on every line said nothing).
     current = endpoint.config_name if endpoint is not None and ours else None
-    uses = {o.name: o.model_name for o in owned.resources if o.kind == "endpoint_config"}
+    uses = {o.name: o.model_names for o in owned.resources if o.kind == "endpoint_config"}
     for item in sorted(owned.resources, key=lambda o: (o.kind != "endpoint_config", o.name)):
         if item.name == serving:
             continue  # in use by an endpoint that is not ours
@@ -773,7 +969,7 @@ def make_destroy_plan(
 
 
 def _destroy_reason(
-    item: OwnedResource, serving: str | None, uses: dict[str, str | None]
+    item: OwnedResource, serving: str | None, uses: dict[str, tuple[str, ...]]
 ) -> tuple[str, ...]:
     """What a config or model is to the endpoint being destroyed; nothing when not known (no
     endpoint of ours, a model no config names)."""
@@ -781,9 +977,9 @@ def _destroy_reason(
         return ()
     if item.kind == "endpoint_config":
         return ("the endpoint serves it",) if item.name == serving else ("kept for rollback",)
-    if uses.get(serving) == item.name:
+    if item.name in uses.get(serving, ()):
         return ("the endpoint serves it",)
-    if item.name in uses.values():
+    if any(item.name in models for models in uses.values()):
         return ("kept for rollback",)
     return ()
 
@@ -836,20 +1032,20 @@ def make_rollback_plan(
             "an endpoint across that",
             hint="apply the earlier spec instead: its plan replaces the endpoint",
         )
-    variant = target.variant
-    serverless = variant.instance_type is None
-    type_changes = current is None or current.variant.instance_type != variant.instance_type
-    target_id = scaling_resource_id(spec_name, variant.variant_name)
-    kept = None
-    if not serverless:
-        kept = next((s for s in owned.scaling if s.resource_id == target_id), None)
+    kept: list[Scaling] = []  # kept across the rollback, its instance type unchanged
+    again: list[Scaling] = []  # taken off around an instance type change, registered again
     changes: list[Change] = []
     for scaling in owned.scaling:
-        if scaling is kept and not type_changes:
-            continue
-        if scaling is kept:
+        name = _variant_of(scaling.resource_id)
+        variant = next((v for v in target.variants if v.variant_name == name), None)
+        was = current.variant_named(name) if current is not None else None
+        if variant is not None and variant.instance_type is not None:
+            if was is not None and was.instance_type == variant.instance_type:
+                kept.append(scaling)
+                continue
+            again.append(scaling)
             reason = "SageMaker refuses an instance type change while autoscaling is attached"
-        elif serverless:
+        elif variant is not None:
             reason = f"{target.name} is serverless: it has no instances to scale"
         else:
             reason = f"{target.name} has no such variant"
@@ -859,6 +1055,9 @@ def make_rollback_plan(
             )
         )
     live_tags = without_aws_tags(owned.endpoint_tags)
+    # The weights and counts set in place were the abandoned config's.
+    tags = {k: v for k, v in live_tags.items() if k != TAG_SERVES_FOR}
+    realtime = [v for v in target.variants if v.instance_type is not None]
     changes.append(
         Change(
             Kind.ENDPOINT,
@@ -868,23 +1067,27 @@ def make_rollback_plan(
             {
                 "config_name": target.name,
                 "deployment": None,
-                "retain_instance_count": kept is not None and not type_changes,
-                "tags": {**live_tags, TAG_PREVIOUS: endpoint.config_name},
+                # Endpoint-wide (see _endpoint_change): only when every real-time variant keeps
+                # its autoscaling.
+                "retain_instance_count": bool(realtime)
+                and len(kept) == len(realtime)
+                and not again,
+                "tags": {**tags, TAG_PREVIOUS: endpoint.config_name},
             },
             (f"roll back to {target.name}",),
         )
     )
-    if kept is not None and type_changes:
-        changes.append(
-            Change(
-                Kind.SCALING,
-                kept.resource_id,
-                Action.CREATE,
-                None,
-                to_json(kept),
-                ("registered again after the rollback",),
-            )
+    changes.extend(
+        Change(
+            Kind.SCALING,
+            scaling.resource_id,
+            Action.CREATE,
+            None,
+            to_json(scaling),
+            ("registered again after the rollback",),
         )
+        for scaling in again
+    )
     return Plan(
         spec_name=spec_name,
         endpoint_name=spec_name,

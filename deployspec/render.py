@@ -26,6 +26,7 @@ from .errors import DeployspecError
 from .multi import SpecPlan, Summary, error_fields, summarize
 from .plan import FORMAT_VERSION, Action, Change, Kind, Plan
 from .planner import flatten
+from .resources import INVOCATIONS
 from .secrets import DECLARED, SENSITIVE, mask_pair, secret_paths, withheld_paths
 
 _SYMBOL = {
@@ -107,6 +108,17 @@ def _attribute_lines(change: Change) -> list[tuple[str, str]]:
     return [(symbol, f"{key.ljust(width)} = {text}") for symbol, key, text in rows]
 
 
+# Attributes of a created or deleted resource not shown at the value nearly every resource has
+# (a change of them is shown like any other): a plan of one ordinary model lists no
+# `multi_model = false`.
+_QUIET: dict[str, object] = {
+    "multi_model": False,
+    "scale_from_zero": False,
+    "metric": INVOCATIONS,
+}
+_NONE = object()
+
+
 def _rows(change: Change, shown: Callable[[str, Change], bool]) -> list[tuple[str, str, str]]:
     """(symbol, key, value text) per attribute `shown` lets through."""
     hidden = secret_paths(change.before, change.after)
@@ -124,10 +136,10 @@ def _rows(change: Change, shown: Callable[[str, Change], bool]) -> list[tuple[st
         show_old = _secret if key in withheld else show
         forces = "  # forces replacement" if key in change.forces else ""
         if change.action is Action.CREATE:
-            if new is not None:
+            if new is not None and _QUIET.get(key.rsplit(".", 1)[-1], _NONE) != new:
                 rows.append(("+", key, f"{show(new)}"))
         elif change.action is Action.DELETE:
-            if old is not None:
+            if old is not None and _QUIET.get(key.rsplit(".", 1)[-1], _NONE) != old:
                 rows.append(("-", key, f"{show_old(old)}"))
         elif old != new:
             if old is None:

@@ -8,6 +8,7 @@ SageMaker API where one exists, in snake_case.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -29,9 +30,14 @@ TAG_APPLIED = "deployspec:applied"
 TAG_PRUNED = "deployspec:pruned-for"
 # Set on the endpoint by every update: the config it served before, for `rollback`.
 TAG_PREVIOUS = "deployspec:previous-config"
-# On endpoint configs: the model they serve, so pruning knows which models are still needed
-# without describing every config.
+# On endpoint configs: the models they serve, so pruning knows which models are still needed
+# without describing every config (`models_tag`, `models_of_tag`).
 TAG_MODEL = "deployspec:model"
+# On an endpoint whose weights or instance counts alone changed: "<live config> <desired
+# config>": deployspec's own config it serves, its variants' weights and counts set in place
+# (UpdateEndpointWeightsAndCapacities) to the desired config's, which was never created. While
+# the spec's config stays that one, the endpoint serving the live config serves the desired.
+TAG_SERVES_FOR = "deployspec:serves-for"
 # Set on an endpoint adopted in place: "<live config> <desired config>", the config it serves,
 # made outside deployspec and never deployspec's, standing for the content-named config it
 # holds exactly (state.py), until the spec changes.
@@ -47,10 +53,30 @@ OWNERSHIP_KEYS = frozenset(
         TAG_MODEL,
         TAG_PREVIOUS,
         TAG_ADOPTED,
+        TAG_SERVES_FOR,
     }
 )
 # Written by apply as it goes, never by the spec: not compared against the spec's tags.
-BOOKKEEPING_KEYS = frozenset({TAG_PRUNED, TAG_PREVIOUS, TAG_ADOPTED})
+BOOKKEEPING_KEYS = frozenset({TAG_PRUNED, TAG_PREVIOUS, TAG_ADOPTED, TAG_SERVES_FOR})
+MAX_TAG_VALUE = 256
+
+
+def models_tag(model_names: tuple[str, ...]) -> str:
+    """TAG_MODEL's value: the model names, space-separated; over a tag value's 256 characters
+    (up to 11 models of 63), the content hashes alone, which `models_of_tag` expands again with
+    the spec's name base (every model deployspec names shares it)."""
+    full = " ".join(model_names)
+    if len(full) <= MAX_TAG_VALUE:
+        return full
+    return " ".join(name.rsplit("-", 1)[-1] for name in model_names)
+
+
+def models_of_tag(value: str | None, base: str) -> tuple[str, ...]:
+    """The model names in a TAG_MODEL value (`base`: the spec's name base, naming.name_base)."""
+    return tuple(
+        f"{base}-{token}" if re.fullmatch(r"[0-9a-f]{10}", token) else token
+        for token in (value or "").split()
+    )
 
 
 def ownership_tags(spec_name: str) -> dict[str, str]:
@@ -102,6 +128,9 @@ class Model:
     # Environment keys whose values are secret (secrets.py): masked wherever a plan is shown.
     # Not a SageMaker attribute: never sent, never part of the content name, empty when read.
     sensitive_environment: tuple[str, ...] = ()
+    # Mode MultiModel: model_data_url is an S3 prefix of many archives, loaded on demand by
+    # the TargetModel of each invocation (a key under the prefix).
+    multi_model: bool = False
 
 
 @dataclass(frozen=True)
@@ -113,7 +142,7 @@ class ServerlessConfig:
 
 @dataclass(frozen=True)
 class Variant:
-    """One production variant of an endpoint config (deployspec uses exactly one)."""
+    """One production (or shadow) variant of an endpoint config."""
 
     model_name: str
     variant_name: str = VARIANT_NAME
@@ -144,12 +173,26 @@ class AsyncInference:
 @dataclass(frozen=True)
 class EndpointConfig:
     name: str
-    variant: Variant
+    variants: tuple[Variant, ...]  # ProductionVariants, 1-10, in the spec's order
     data_capture: DataCapture | None = None
     arn: str | None = None
     # UpdateEndpoint can neither add nor remove it: a change of None to a value or back
     # replaces the endpoint (planner.py).
     async_inference: AsyncInference | None = None
+    # ShadowProductionVariants: sent a copy of what the production variant answers.
+    shadow_variants: tuple[Variant, ...] = ()
+
+    @property
+    def all_variants(self) -> tuple[Variant, ...]:
+        return (*self.variants, *self.shadow_variants)
+
+    @property
+    def model_names(self) -> tuple[str, ...]:
+        """The models its variants serve, each once, in the order they first appear."""
+        return tuple(dict.fromkeys(v.model_name for v in self.all_variants))
+
+    def variant_named(self, name: str) -> Variant | None:
+        return next((v for v in self.all_variants if v.variant_name == name), None)
 
 
 @dataclass(frozen=True)
@@ -164,6 +207,14 @@ class LiveVariant:
 
 
 @dataclass(frozen=True)
+class Capacity:
+    """What UpdateEndpointWeightsAndCapacities sets on one variant (None: left as it is)."""
+
+    instance_count: int | None = None
+    weight: float | None = None
+
+
+@dataclass(frozen=True)
 class Endpoint:
     name: str
     config_name: str
@@ -172,11 +223,32 @@ class Endpoint:
     arn: str | None = None
     variants: tuple[LiveVariant, ...] = ()
     last_modified: str | None = None
+    shadow_variants: tuple[LiveVariant, ...] = ()
+
+    def live_variant(self, name: str) -> LiveVariant | None:
+        return next(
+            (v for v in (*self.variants, *self.shadow_variants) if v.variant_name == name), None
+        )
+
+
+# The metrics deployspec's target-tracking policies track.
+INVOCATIONS = "SageMakerVariantInvocationsPerInstance"
+PROVISIONED_CONCURRENCY = "SageMakerVariantProvisionedConcurrencyUtilization"
+BACKLOG = "ApproximateBacklogSizePerInstance"  # a CloudWatch metric, not a predefined one
+
+
+def scaling_dimension(metric: str) -> str:
+    """The scalable dimension a metric's policy scales."""
+    if metric == PROVISIONED_CONCURRENCY:
+        return "sagemaker:variant:DesiredProvisionedConcurrency"
+    return "sagemaker:variant:DesiredInstanceCount"
 
 
 @dataclass(frozen=True)
 class Scaling:
-    """Application Auto Scaling of the variant's instance count."""
+    """Application Auto Scaling of one variant: its instance count, tracking invocations per
+    instance (or, for an asynchronous endpoint, its request backlog per instance), or a
+    serverless variant's provisioned concurrency, tracking its utilisation."""
 
     resource_id: str
     min_capacity: int
@@ -185,6 +257,14 @@ class Scaling:
     scale_in_cooldown: int | None
     scale_out_cooldown: int | None
     policy_name: str | None
+    metric: str = INVOCATIONS  # what the target-tracking policy tracks (below)
+    # An asynchronous endpoint at 0 instances has no backlog per instance to track: a step
+    # policy on the HasBacklogWithoutCapacity alarm brings the first instance back.
+    scale_from_zero: bool = False
+
+    @property
+    def dimension(self) -> str:
+        return scaling_dimension(self.metric)
 
 
 @dataclass(frozen=True)
@@ -194,7 +274,7 @@ class OwnedResource:
     kind: str  # "endpoint_config" | "model"
     name: str
     created: str
-    model_name: str | None = None  # for configs: the model they serve
+    model_names: tuple[str, ...] = ()  # for configs: the models they serve (TAG_MODEL)
 
 
 @dataclass(frozen=True)
@@ -205,6 +285,10 @@ class Artifact:
     size: int
     local_path: str | None
     s3_uri: str
+    # One of a multi-model endpoint's archives: its name in the spec's `models:` and the
+    # TargetModel that invokes it (its key under the model's prefix).
+    target_model: str | None = None
+    model_name: str | None = None  # that spec name
 
 
 @dataclass(frozen=True)
@@ -225,19 +309,41 @@ def scaling_resource_id(endpoint: str, variant: str = VARIANT_NAME) -> str:
 def spec_digest(
     config_name: str,
     tags: dict[str, str],
-    scaling: Scaling | None,
+    scalings: tuple[Scaling, ...],
     deployment: Deployment | None,
 ) -> str:
     """TAG_DIGEST's value: one hash of everything below (what drift falls back on for an
     endpoint applied before TAG_APPLIED existed)."""
+    scaling: object = None
+    if _is_one_variant(scalings):
+        scaling = _as_hashed(scalings[0])
+    elif scalings:
+        scaling = [_as_hashed(s) for s in scalings]
     return digest(
         {
             "config": config_name,
             "tags": tags,
-            "scaling": scaling.__dict__ if scaling else None,
+            "scaling": scaling,
             "deployment": deployment.__dict__ if deployment else None,
         }
     )[:16]
+
+
+def _as_hashed(scaling: Scaling) -> dict[str, Any]:
+    """A scaling's attributes as TAG_DIGEST hashes them: those earlier versions had, plus the
+    metric and scale-from-zero only where they differ from what those versions applied."""
+    data = dict(scaling.__dict__)
+    if scaling.metric == INVOCATIONS:
+        data.pop("metric")
+    if not scaling.scale_from_zero:
+        data.pop("scale_from_zero")
+    return data
+
+
+def _is_one_variant(scalings: tuple[Scaling, ...]) -> bool:
+    """One target, on the variant a one-variant spec names: hashed as before variants existed,
+    so that upgrading deployspec changes no record."""
+    return len(scalings) == 1 and scalings[0].resource_id.endswith(f"/variant/{VARIANT_NAME}")
 
 
 def scaling_settings(scaling: Scaling | None) -> dict[str, Any] | None:
@@ -245,7 +351,7 @@ def scaling_settings(scaling: Scaling | None) -> dict[str, Any] | None:
     decides, nor the policy name, which an adopted endpoint may have chosen)."""
     if scaling is None:
         return None
-    return {
+    settings: dict[str, Any] = {
         "min_capacity": scaling.min_capacity,
         "max_capacity": scaling.max_capacity,
         # AWS may give back 50 for 50.0: the hash must not tell them apart.
@@ -253,6 +359,22 @@ def scaling_settings(scaling: Scaling | None) -> dict[str, Any] | None:
         "scale_in_cooldown": scaling.scale_in_cooldown,
         "scale_out_cooldown": scaling.scale_out_cooldown,
     }
+    # Only where they are not what every earlier version applied: records stay as they were.
+    if scaling.metric != INVOCATIONS:
+        settings["metric"] = scaling.metric
+    if scaling.scale_from_zero:
+        settings["scale_from_zero"] = True
+    return settings
+
+
+def scalings_settings(scalings: tuple[Scaling, ...]) -> object:
+    """What TAG_APPLIED's scaling part hashes: every target's settings by resource id (one
+    target of a one-variant spec: its settings alone, as before variants existed)."""
+    if not scalings:
+        return None
+    if _is_one_variant(scalings):
+        return scaling_settings(scalings[0])
+    return {s.resource_id: scaling_settings(s) for s in scalings}
 
 
 def part_hash(value: object) -> str:
@@ -277,13 +399,13 @@ class AppliedRecord:
         cls,
         config_name: str,
         tags: dict[str, str],
-        scaling: Scaling | None,
+        scalings: tuple[Scaling, ...],
         deployment: Deployment | None,
     ) -> AppliedRecord:
         return cls(
             config=config_name,
             tags=part_hash(tags),
-            scaling=part_hash(scaling_settings(scaling)),
+            scaling=part_hash(scalings_settings(scalings)),
             rollout=part_hash(deployment.__dict__ if deployment is not None else None),
         )
 

@@ -12,6 +12,23 @@ A value given (--var, a var file) for a variable the spec does not declare is an
 problem found is reported at once as a `SpecError` whose diagnostics carry `file:line:col`, the
 field path, what was given, what is allowed and, where one helps, a hint. It makes no AWS calls
 and does not import boto3 or the SageMaker SDK.
+
+An endpoint is given as one variant (`model:` with `serverless:` or `realtime:`) or as
+`variants:` (1-10 production variants, each with its capacity and its own model or the shared
+top-level one), either with an optional `shadow:`. `Spec.endpoint_variants` is both forms as
+one list (`EndpointVariant`), `Spec.models` every model block served, by the key
+`LoadedSpec.paths_of` takes. Every check of a model block runs for each one at its own path
+(`variants[1].model.artifacts`), with the instance type of each variant serving it; the
+rules AWS sets on combining variants, shadows, serverless, async and rolling updates are
+refused where the offending key stands.
+
+A model block names one archive (`artifacts:`) or, with `mode: multi-model`, many
+(`models:`, name -> local folder or file), resolved as artifacts are and returned by
+`LoadedSpec.archives_of`; a multi-model endpoint is real-time on CPU instances (GPUs only
+through an image of one's own), one production variant, no shadow, no async, served by a
+container that supports it. A real-time variant scales on invocations per instance, or, under
+`async:`, on its backlog per instance, down to zero; a serverless one scales its provisioned
+concurrency.
 """
 
 from __future__ import annotations
@@ -22,13 +39,14 @@ import os
 import re
 import stat
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -60,6 +78,12 @@ from .yamlsource import Document, Marks, Path_, format_path, parse_yaml
 MAX_SPEC_BYTES = 1024 * 1024
 
 NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$"
+# SageMaker's VariantName (botocore's shape), anchored.
+VARIANT_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
+# The one production variant of a spec without `variants:`.
+DEFAULT_VARIANT_NAME = "AllTraffic"
+# ProductionVariants: 1-10 (botocore's CreateEndpointConfig shape).
+MAX_VARIANTS = 10
 ROLE_PATTERN = r"^arn:aws[a-z\-]*:iam::\d{12}:role/[A-Za-z0-9_+=,.@/-]+$"
 REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$"
 BUCKET_PATTERN = r"^[a-z0-9][a-z0-9.-]+[a-z0-9]$"
@@ -85,6 +109,27 @@ class Framework(StrEnum):
     XGBOOST = "xgboost"
     HUGGINGFACE = "huggingface"
     CUSTOM = "custom"
+
+
+# The frameworks whose containers serve multi-model endpoints: AWS's list of containers that
+# support them on CPU instances (sandbox/multi_model.py refuses the others as AWS does), and
+# an image of the user's own, whose label AWS checks and deployspec cannot.
+MULTI_MODEL_FRAMEWORKS = frozenset(
+    {
+        Framework.SKLEARN,
+        Framework.XGBOOST,
+        Framework.PYTORCH,
+        Framework.TENSORFLOW,
+        Framework.CUSTOM,
+    }
+)
+SINGLE_MODEL = "single-model"
+MULTI_MODEL = "multi-model"
+# A multi-model archive's name becomes a part of its S3 key and the TargetModel that invokes
+# it: letters, digits, dots, underscores and hyphens, at most 63.
+MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
+# deployspec's bound, not SageMaker's: each archive is packaged and compared on every plan.
+MAX_MULTI_MODELS = 1000
 
 
 class Strategy(StrEnum):
@@ -232,8 +277,36 @@ _ENV_FORMS: dict[str, type[BaseModel] | None] = {
 }
 
 
+def _local_archive(value: str) -> str:
+    if "://" in value:
+        raise ValueError(
+            f"{preview(value)}: the archives of models: are local folders or files, each "
+            "packaged by deployspec as its own model.tar.gz; a URI cannot be listed here"
+        )
+    return value
+
+
+MultiModelName = Annotated[str, Field(pattern=MODEL_NAME_PATTERN)]
+MultiModelPath = Annotated[
+    str, Field(min_length=1, max_length=1024), AfterValidator(_local_archive)
+]
+
+
 class ModelSpec(_Strict):
     """What to serve: the framework container, the artifacts and the inference code."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        str_strip_whitespace=True,
+        json_schema_extra={
+            # A single-model block names its archive in artifacts:, a multi-model one lists
+            # its archives in models: (load_spec says which is missing, located).
+            "if": {"properties": {"mode": {"const": MULTI_MODEL}}, "required": ["mode"]},
+            "then": {"required": ["models"], "not": {"required": ["artifacts"]}},
+            "else": {"required": ["artifacts"], "not": {"required": ["models"]}},
+        },
+    )
 
     framework: Framework = Field(
         description="Framework container to serve with; `custom` needs `image`.",
@@ -268,12 +341,36 @@ class ModelSpec(_Strict):
         "otherwise.",
         examples=["123456789012.dkr.ecr.us-east-1.amazonaws.com/my-server:1.0"],
     )
-    artifacts: str = Field(
+    # Optional for pydantic so that load_spec can tell "missing" from "not with mode:
+    # multi-model" (_archive_rules); every single-model block needs it.
+    artifacts: str | None = Field(
+        default=None,
         min_length=1,
         max_length=1024,
         description="Model artifacts: a local folder or file (relative to this spec), or "
-        "s3://bucket/key/model.tar.gz used as it is.",
+        "s3://bucket/key/model.tar.gz used as it is. Required, except with mode: "
+        "multi-model (which lists its archives in models:).",
         examples=["./model", "s3://my-bucket/models/model.tar.gz"],
+    )
+    mode: Literal["single-model", "multi-model"] = Field(
+        default="single-model",
+        description="multi-model: one container serves every archive of models:, each "
+        "loaded on its first invocation (invoke --target-model NAME). Real-time, CPU "
+        "instances, one variant; sklearn, xgboost, pytorch, tensorflow or custom.",
+        examples=["multi-model"],
+    )
+    models: dict[MultiModelName, MultiModelPath] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_MULTI_MODELS,
+        description="With mode: multi-model, the archives served (1-1000): a name (letters, "
+        "digits, dots, underscores and hyphens, at most 63; the TargetModel that invokes it) "
+        "to a local folder or file relative to this spec, each packaged as its own "
+        "model.tar.gz with the shared entry_point and source_dir in its code/. Adding or "
+        "changing one uploads it and needs no endpoint update.",
+        examples=[{"iris-a": "./models/a", "iris-b": "./models/b"}],
+        # patternProperties (pydantic's form for the names) leaves other names allowed.
+        json_schema_extra={"propertyNames": {"pattern": MODEL_NAME_PATTERN}},
     )
     entry_point: str | None = Field(
         default=None,
@@ -322,7 +419,10 @@ class ModelSpec(_Strict):
     vpc: Vpc | None = Field(default=None, description="Run the container inside a VPC.")
 
     def is_s3(self) -> bool:
-        return self.artifacts.startswith("s3://")
+        return self.artifacts is not None and self.artifacts.startswith("s3://")
+
+    def is_multi_model(self) -> bool:
+        return self.mode == MULTI_MODEL
 
     def references(self) -> dict[str, SecretRef]:
         """The env entries read from Secrets Manager or SSM when deployspec plans."""
@@ -330,7 +430,9 @@ class ModelSpec(_Strict):
 
     @field_validator("artifacts")
     @classmethod
-    def _check_artifacts(cls, value: str) -> str:
+    def _check_artifacts(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
         if value.startswith("s3://") and not re.fullmatch(S3_URI_PATTERN, value):
             raise ValueError(
                 f"{preview(value)} is not a valid S3 URI: expected s3://<bucket>/<key> with a "
@@ -339,6 +441,33 @@ class ModelSpec(_Strict):
         if "://" in value and not value.startswith("s3://"):
             raise ValueError(f"{preview(value)}: artifacts are a local path or an s3:// URI")
         return value
+
+
+class ServerlessAutoscaling(_Strict):
+    """Target tracking of a serverless variant's provisioned concurrency."""
+
+    min: Integer = Field(
+        ge=1, le=200, description="Minimum provisioned concurrency (1-200).", examples=[1]
+    )
+    max: Integer = Field(
+        ge=1,
+        le=200,
+        description="Maximum provisioned concurrency (1-200, at most max_concurrency).",
+        examples=[10],
+    )
+    # SageMakerVariantProvisionedConcurrencyUtilization is the provisioned concurrency in use
+    # over the provisioned concurrency: a ratio of 0 to 1 (AWS's examples target 0.5; CDK's
+    # 0.9). botocore's TargetValue is an unbounded double and AWS documents no other bounds:
+    # a target outside (0, 1] could never be reached.
+    target_utilization: Number = Field(
+        gt=0,
+        le=1,
+        description="SageMakerVariantProvisionedConcurrencyUtilization target: the share of "
+        "the provisioned concurrency in use (above 0, at most 1).",
+        examples=[0.7],
+    )
+    scale_in_cooldown: Duration = Field(default=300, ge=0, le=86400)
+    scale_out_cooldown: Duration = Field(default=60, ge=0, le=86400)
 
 
 class Serverless(_Strict):
@@ -361,18 +490,54 @@ class Serverless(_Strict):
         description="Pre-warmed concurrency (1-200, at most max_concurrency).",
         examples=[1],
     )
+    autoscaling: ServerlessAutoscaling | None = Field(
+        default=None,
+        description="Scale the provisioned concurrency on its utilization "
+        "(sagemaker:variant:DesiredProvisionedConcurrency); needs provisioned_concurrency, "
+        "within min-max.",
+    )
 
 
 class Autoscaling(_Strict):
-    """Target-tracking on invocations per instance."""
+    """Target tracking of the instance count: on invocations per instance (synchronous
+    endpoints) or on the queue per instance (asynchronous ones, which may scale to zero)."""
 
-    min: Integer = Field(ge=1, le=1000, description="Minimum instance count.", examples=[1])
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["target_invocations_per_instance"]},
+                {"required": ["target_backlog_per_instance"]},
+            ]
+        },
+    )
+
+    min: Integer = Field(
+        ge=0,
+        le=1000,
+        description="Minimum instance count; 0 (scale to zero) only for an asynchronous "
+        "endpoint scaling on target_backlog_per_instance.",
+        examples=[1],
+    )
     max: Integer = Field(ge=1, le=1000, description="Maximum instance count.", examples=[4])
-    target_invocations_per_instance: Number = Field(
+    target_invocations_per_instance: Number | None = Field(
+        default=None,
         gt=0,
         le=1_000_000,
-        description="SageMakerVariantInvocationsPerInstance target (per minute).",
+        description="SageMakerVariantInvocationsPerInstance target (per minute), for "
+        "synchronous endpoints. Exactly one of this and target_backlog_per_instance.",
         examples=[100],
+    )
+    target_backlog_per_instance: Number | None = Field(
+        default=None,
+        gt=0,
+        le=1000,
+        description="ApproximateBacklogSizePerInstance target (queued requests per "
+        "instance), for asynchronous endpoints (async:), which publish no invocations per "
+        "instance.",
+        examples=[5],
     )
     scale_in_cooldown: Duration = Field(default=300, ge=0, le=86400)
     scale_out_cooldown: Duration = Field(default=60, ge=0, le=86400)
@@ -486,6 +651,74 @@ class Async(_Strict):
     )
 
 
+VariantName = Annotated[
+    str,
+    Field(
+        max_length=63,
+        pattern=VARIANT_NAME_PATTERN,
+        description="SageMaker variant name: letters, digits and hyphens, at most 63; "
+        "invocations may pin it (invoke --variant).",
+        examples=["current"],
+    ),
+]
+
+
+class VariantSpec(_Strict):
+    """One production variant: a share of the traffic, served by its model on its capacity."""
+
+    name: VariantName
+    weight: Number = Field(
+        default=1.0,
+        ge=0,
+        description="Share of the traffic: this weight over the sum of all variants' weights "
+        "(>= 0, not all 0).",
+        examples=[90],
+    )
+    model: ModelSpec | None = Field(
+        default=None,
+        description="This variant's model; when left out, the top-level model: (shared by "
+        "every variant without one of its own).",
+    )
+    serverless: Serverless | None = Field(
+        default=None,
+        description="Serverless capacity; only for an endpoint of this one variant.",
+    )
+    realtime: Realtime | None = Field(
+        default=None,
+        description="Real-time capacity (instances, autoscaling); exclusive with serverless.",
+    )
+
+
+class ShadowSpec(_Strict):
+    """A shadow variant: receives a copy of every request the production variant gets; its
+    answers are logged, never returned. Promote it by moving its model into the production
+    variant."""
+
+    name: VariantName
+    model: ModelSpec | None = Field(
+        default=None, description="The shadow's model; when left out, the top-level model:."
+    )
+    realtime: Realtime = Field(
+        description="The shadow's instances (shadows are real-time only); autoscaling allowed."
+    )
+
+
+@dataclass(frozen=True)
+class EndpointVariant:
+    """One variant of the endpoint, whichever form the spec used: what one ProductionVariant
+    (or ShadowProductionVariant) is built from."""
+
+    name: str
+    weight: float
+    # Where its model block is, as format_path gives it: "model" (the top-level one, possibly
+    # shared), "variants[1].model", "shadow.model".
+    model_key: str
+    model: ModelSpec
+    realtime: Realtime | None
+    serverless: Serverless | None
+    shadow: bool = False
+
+
 TagValue = Annotated[str, Field(max_length=256, pattern=TAG_PATTERN)]
 TagKey = Annotated[str, Field(min_length=1, max_length=128, pattern=TAG_PATTERN)]
 VarValue = str | int | float | bool
@@ -498,7 +731,11 @@ class Spec(_Strict):
         extra="forbid",
         frozen=True,
         title="deployspec deployment",
-        json_schema_extra={"$id": "urn:deployspec:schema:deployment:v1"},
+        json_schema_extra={
+            "$id": "urn:deployspec:schema:deployment:v1",
+            # model: is required unless variants: is given (whose entries may each carry one).
+            "anyOf": [{"required": ["model"]}, {"required": ["variants"]}],
+        },
     )
 
     name: str = Field(
@@ -550,14 +787,35 @@ class Spec(_Strict):
         le=20,
         description="Previous endpoint configs and models kept for rollback.",
     )
-    model: ModelSpec
+    model: ModelSpec | None = Field(
+        default=None,
+        description="What to serve. Required, except with variants: whose entries (and "
+        "shadow:) all have a model of their own; with variants:, the model of each variant "
+        "that has none.",
+    )
     serverless: Serverless | None = Field(
         default=None,
         description="Serverless endpoint (the default when neither serverless nor realtime "
-        "is given).",
+        "is given). Not with variants: (give each variant its own).",
     )
     realtime: Realtime | None = Field(
-        default=None, description="Real-time endpoint; exclusive with serverless."
+        default=None,
+        description="Real-time endpoint; exclusive with serverless. Not with variants: (give "
+        "each variant its own).",
+    )
+    variants: list[VariantSpec] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_VARIANTS,
+        description="Several production variants sharing the traffic by weight (1-10), "
+        "instead of model: + serverless:/realtime: (which is one variant, AllTraffic). Each "
+        "needs realtime: or serverless:; a serverless variant must be the only one.",
+    )
+    shadow: ShadowSpec | None = Field(
+        default=None,
+        description="A shadow variant beside the one production variant: it gets a copy of "
+        "the live traffic and its answers are discarded. Real-time only; not with serverless "
+        "or async.",
     )
     deployment: Deployment = Field(
         default_factory=Deployment, description="How an update rolls out."
@@ -604,9 +862,77 @@ class Spec(_Strict):
 
     @property
     def effective_serverless(self) -> Serverless | None:
-        if self.realtime is not None:
+        """The one-variant form's serverless capacity (Serverless() when neither serverless
+        nor realtime is given); None with variants:, whose entries carry their own."""
+        if self.realtime is not None or self.variants is not None:
             return None
         return self.serverless or Serverless()
+
+    @property
+    def endpoint_variants(self) -> tuple[EndpointVariant, ...]:
+        """The production variants in the order given (AllTraffic for the one-variant form),
+        then the shadow. A shadow carries the production variant's weight: SageMaker copies
+        shadow traffic in proportion to the weights, and deployspec copies all of it."""
+        if self.variants is None:
+            production = [
+                EndpointVariant(
+                    name=DEFAULT_VARIANT_NAME,
+                    weight=1.0,
+                    model_key="model",
+                    model=self._shared_model("model"),
+                    realtime=self.realtime,
+                    serverless=self.effective_serverless,
+                )
+            ]
+        else:
+            production = []
+            for index, variant in enumerate(self.variants):
+                key, model = self._model_of(variant.model, f"variants[{index}]")
+                production.append(
+                    EndpointVariant(
+                        name=variant.name,
+                        weight=float(variant.weight),
+                        model_key=key,
+                        model=model,
+                        realtime=variant.realtime,
+                        serverless=variant.serverless,
+                    )
+                )
+        if self.shadow is None:
+            return tuple(production)
+        key, model = self._model_of(self.shadow.model, "shadow")
+        shadow = EndpointVariant(
+            name=self.shadow.name,
+            weight=production[0].weight,
+            model_key=key,
+            model=model,
+            realtime=self.shadow.realtime,
+            serverless=None,
+            shadow=True,
+        )
+        return (*production, shadow)
+
+    @property
+    def models(self) -> dict[str, ModelSpec]:
+        """Every model block some variant serves, by model_key, in the order of first use."""
+        return {v.model_key: v.model for v in self.endpoint_variants}
+
+    @property
+    def realtime_variants(self) -> bool:
+        """Whether every variant runs on instances (none is serverless)."""
+        return all(v.realtime is not None for v in self.endpoint_variants)
+
+    def _model_of(self, own: ModelSpec | None, variant: str) -> tuple[str, ModelSpec]:
+        if own is not None:
+            return f"{variant}.model", own
+        return "model", self._shared_model(variant)
+
+    def _shared_model(self, variant: str) -> ModelSpec:
+        if self.model is None:
+            # load_spec refuses such a spec, located (_variant_rules); only a Spec built by
+            # other means gets here.
+            raise ValueError(f"{variant} has no model and the spec has no top-level model")
+        return self.model
 
 
 @dataclass(frozen=True)
@@ -618,24 +944,64 @@ class LocalPaths:
     source_dir: Path | None
 
 
+_NO_PATHS = LocalPaths(None, None, None)
+
+
 @dataclass(frozen=True)
 class LoadedSpec:
     spec: Spec
     file: Path
+    # The top-level model's local paths (all None without a top-level model).
     paths: LocalPaths
     variables: dict[str, object]
     text: str
+    # Every model block's local paths by model_key (EndpointVariant.model_key): each key of
+    # Spec.models. Empty for a LoadedSpec built by hand from one model: then {"model": paths}.
+    model_paths: dict[str, LocalPaths] = field(default_factory=dict)
+    # Every multi-model block's archives by model_key, then by name (the keys of its models:),
+    # resolved as artifacts are; single-model blocks have no entry.
+    model_archives: dict[str, dict[str, Path]] = field(default_factory=dict)
+
+    def paths_of(self, model_key: str) -> LocalPaths:
+        """The resolved local paths of the model block at `model_key`."""
+        known = self.model_paths or {"model": self.paths}
+        found = known.get(model_key)
+        if found is None:
+            raise KeyError(f"no model block {model_key!r}; known: {', '.join(known)}")
+        return found
+
+    def archives_of(self, model_key: str) -> dict[str, Path]:
+        """The resolved local path of each entry of the models: of the model block at
+        `model_key`, in the order given; empty for a single-model block."""
+        self.paths_of(model_key)  # the same KeyError for a block the spec does not have
+        return dict(self.model_archives.get(model_key, {}))
 
 
-# Fields that are strings even when YAML reads a number (`version: 2.10` must stay "2.10").
-_STRING_FIELDS: tuple[Path_, ...] = (("model", "version"), ("model", "py_version"))
-_STRING_MAPS: tuple[Path_, ...] = (("model", "env"), ("tags",))
+# Fields of a model block that are strings even when YAML reads a number (`version: 2.10`
+# must stay "2.10"), and maps of strings.
+_STRING_FIELDS: tuple[Path_, ...] = (("version",), ("py_version",))
+_STRING_MAPS: tuple[Path_, ...] = (("env",),)
+
+
+def _model_prefix(path: Path_) -> Path_ | None:
+    """The model block `path` lies in: ("model",), ("variants", i, "model") or
+    ("shadow", "model"); None outside every model block."""
+    if path[:1] == ("model",):
+        return path[:1]
+    if path[:2] == ("shadow", "model"):
+        return path[:2]
+    if len(path) >= 3 and path[0] == "variants" and isinstance(path[1], int):
+        return path[:3] if path[2] == "model" else None
+    return None
 
 
 def _restore_strings(doc: Document) -> None:
     for path, raw in doc.raw_scalars.items():
         container_path, key = path[:-1], path[-1]
-        if path in _STRING_FIELDS or container_path in _STRING_MAPS:
+        prefix = _model_prefix(path)
+        inner = path[len(prefix) :] if prefix is not None else None
+        in_model = inner is not None and (inner in _STRING_FIELDS or inner[:-1] in _STRING_MAPS)
+        if in_model or container_path == ("tags",):
             container: Any = doc.data
             for part in container_path:
                 container = container[part]
@@ -871,19 +1237,37 @@ def _validate(path: Path, rendered: str, variables: dict[str, object]) -> Loaded
         spec = Spec.model_validate(doc.data)
     except ValidationError as exc:
         diagnostics.extend(_from_pydantic(exc, doc, file, _secret_values(doc.data, variables)))
-    diagnostics.extend(_check_framework(doc, file))
-    diagnostics.extend(_check_instance_type(doc, file))
-    paths, path_problems = _check_paths(doc, file, path.parent)
-    diagnostics.extend(path_problems)
-    diagnostics.extend(_check_entry_point(doc, file, paths.entry_point))
-    diagnostics.extend(_cross_field(doc.data, doc.marks, file))
-    diagnostics.extend(_check_secret_env(doc.data, doc.marks, file))
+    uses = _uses(doc.data)
+    blocks = _model_blocks(doc.data, uses)
+    roots: list[str] = []
+    if any(isinstance(_get(doc.data, *block), dict) for block in blocks):
+        roots, root_problems = allowed_roots(path.parent)
+        diagnostics.extend(root_problems)
+    model_paths: dict[str, LocalPaths] = {}
+    model_archives: dict[str, dict[str, Path]] = {}
+    for block in blocks:
+        instance_types = [
+            _instance_type(doc.data, u) for u in uses if u.model_at == block and u.known
+        ]
+        diagnostics.extend(_check_framework(doc, file, block, instance_types))
+        paths, archives, path_problems = _check_paths(doc, file, path.parent, block, roots)
+        model_paths[format_path(block)] = paths
+        if archives:
+            model_archives[format_path(block)] = archives
+        diagnostics.extend(path_problems)
+        diagnostics.extend(_check_entry_point(doc, file, paths.entry_point, block))
+        diagnostics.extend(_check_secret_env(doc.data, doc.marks, file, block))
+    for use in uses:
+        diagnostics.extend(_check_instance_type(doc, file, use))
+    diagnostics.extend(_cross_field(doc.data, doc.marks, file, uses, blocks))
     if diagnostics or spec is None:
         # The spec's own problems first, then those found in the inference script.
         diagnostics.sort(key=lambda d: (d.file != file, d.line or 0, d.column or 0))
         ordered = _causes_first(diagnostics)
         raise SpecError(_dedupe(_scrubbed(ordered, _secret_values(doc.data, variables))))
-    return LoadedSpec(spec, path, paths, variables, rendered)
+    top = model_paths.get("model", _NO_PATHS)
+    # Only multi-model blocks have archives here: models: elsewhere is refused (_archive_rules).
+    return LoadedSpec(spec, path, top, variables, rendered, model_paths, model_archives)
 
 
 # Marked Diagnostics, for ordering only (_causes_first turns them back into plain ones). Not
@@ -984,7 +1368,9 @@ def _fields_of(path: Path_) -> list[str]:
     """The allowed keys of the model at `path`, for "did you mean" hints."""
     model: type[BaseModel] | None = Spec
     for part in path:
-        if model is None or not isinstance(part, str) or part not in model.model_fields:
+        if isinstance(part, int):
+            continue  # an entry of a list: the model of its entries
+        if model is None or part not in model.model_fields:
             return []
         annotation = model.model_fields[part].annotation
         model = _model_in(annotation)
@@ -1031,11 +1417,29 @@ _REFERENCE_HINT = (
 )
 
 
+def _env_path(loc: Path_) -> int | None:
+    """How long the part of `loc` up to a model block's env is (model.env: 2), when `loc`
+    lies under one."""
+    prefix = _model_prefix(loc)
+    if prefix is None or loc[len(prefix) : len(prefix) + 1] != ("env",):
+        return None
+    return len(prefix) + 1
+
+
+def _models_at(loc: Path_) -> Path_ | None:
+    """The path of a model block's models: when `loc` lies at or under it."""
+    prefix = _model_prefix(loc)
+    if prefix is None or loc[len(prefix) : len(prefix) + 1] != ("models",):
+        return None
+    return (*prefix, "models")
+
+
 def _env_location(loc: Path_) -> tuple[Path_, type[BaseModel] | None]:
-    """An error path under model.env without the tag of the value's form that pydantic puts
-    in it (model.env.KEY.ssm.ssm -> model.env.KEY.ssm), and that form's model."""
-    if len(loc) >= 4 and loc[:2] == ("model", "env") and loc[3] in _ENV_FORMS:
-        return (*loc[:3], *loc[4:]), _ENV_FORMS[str(loc[3])]
+    """An error path under a model's env without the tag of the value's form that pydantic
+    puts in it (model.env.KEY.ssm.ssm -> model.env.KEY.ssm), and that form's model."""
+    env = _env_path(loc)
+    if env is not None and len(loc) > env + 1 and loc[env + 1] in _ENV_FORMS:
+        return (*loc[: env + 1], *loc[env + 2 :]), _ENV_FORMS[str(loc[env + 1])]
     return loc, None
 
 
@@ -1051,7 +1455,7 @@ def _from_pydantic(
         hint: str | None = None
         # Environment values (and the references standing for them) are never echoed; the
         # error names the key instead.
-        hidden = loc[:2] == ("model", "env")
+        hidden = _env_path(loc) is not None
         show = _withheld if hidden else partial(_shown, secrets=secrets)
         if kind == "extra_forbidden":
             key = str(loc[-1])
@@ -1064,6 +1468,38 @@ def _from_pydantic(
             d = _diag(file, doc.marks, loc, message, hint, key=True)
             meant = format_path((*loc[:-1], near[0])) if near else ""
             out.append(_marked(_Misspelt, d, "meant", meant))
+            continue
+        if loc == ("variants",) and kind in ("too_short", "too_long"):
+            count = len(given) if isinstance(given, list) else 0
+            message = f"{count} variants given; an endpoint has 1-{MAX_VARIANTS}"
+            hint = (
+                "list at least one, or remove variants: for the one-variant form (model: "
+                "with serverless: or realtime:)"
+                if kind == "too_short"
+                else f"SageMaker takes at most {MAX_VARIANTS} production variants per endpoint"
+            )
+            out.append(_diag(file, doc.marks, loc, message, hint))
+            continue
+        listing = _models_at(loc)
+        if listing is not None and len(loc) == len(listing) and kind in ("too_short", "too_long"):
+            count = len(given) if isinstance(given, dict) else 0
+            message = f"{count} models given; a multi-model block lists 1-{MAX_MULTI_MODELS}"
+            hint = (
+                "name at least one archive: models: {name: ./folder}"
+                if kind == "too_short"
+                else f"deployspec packages at most {MAX_MULTI_MODELS} archives per endpoint"
+            )
+            out.append(_diag(file, doc.marks, loc, message, hint))
+            continue
+        if listing is not None and len(loc) == len(listing) + 2 and loc[-1] == "[key]":
+            # Always text: yamlsource refuses keys of other types.
+            message = f"{show(loc[-2])} is not a model name"
+            hint = (
+                "1-63 letters, digits, dots, underscores and hyphens, starting with a letter or "
+                "digit: the name becomes part of the archive's S3 key and the TargetModel that "
+                "invokes it"
+            )
+            out.append(_diag(file, doc.marks, loc[:-1], message, hint, key=True))
             continue
         if kind == "missing":
             parent = loc[:-1]
@@ -1095,6 +1531,14 @@ def _from_pydantic(
             hint = "write a list as [a, b] or as lines starting with '- '"
         else:
             message = f"{error['msg']}; got {show(given)}"
+            if kind == "less_than_equal" and _field_key(loc) == "autoscaling.target_utilization":
+                hint = "a share of the provisioned concurrency, not a percentage: 0.7 for 70 %"
+            if kind == "greater_than_equal" and _field_key(loc) == "realtime.instance_count":
+                hint = (
+                    "an endpoint starts with at least one instance (CreateEndpointConfig's "
+                    "InitialInstanceCount); an asynchronous endpoint with autoscaling min: 0 "
+                    "scales in to none when its queue is empty"
+                )
         if hidden and hint is None:
             hint = _WITHHELD_HINT if form is None else _REFERENCE_HINT
         if yaml11 and kind not in _WANTED:
@@ -1158,19 +1602,27 @@ def _type_name(value: object, secrets: Sequence[str] = (), hidden: bool = False)
 
 def _secret_values(data: dict[str, Any], variables: Mapping[str, object]) -> tuple[str, ...]:
     """Values no error may show: those of variables named like credentials (`--var
-    api_token=...` used in the wrong field) or shaped like one, and of the spec's secret
-    environment entries. Template errors hide the same variables (templating.py)."""
+    api_token=...` used in the wrong field) or shaped like one, and of the secret environment
+    entries of every model block. Template errors hide the same variables (templating.py)."""
     found = secret_values(variables)
-    model = data.get("model")
-    env = model.get("env") if isinstance(model, dict) else None
-    listed = model.get("secret_env") if isinstance(model, dict) else None
-    declared = [k for k in listed if isinstance(k, str)] if isinstance(listed, list) else []
-    if isinstance(env, dict):
-        found.update(
-            value
-            for key, value in env.items()
-            if isinstance(value, str) and is_secret(str(key), value, declared)
-        )
+    variants = data.get("variants")
+    entries = variants if isinstance(variants, list) else []
+    models = [
+        data.get("model"),
+        _get(data, "shadow", "model"),
+        *(_get(v, "model") for v in entries),
+    ]
+    for model in models:
+        if not isinstance(model, dict):
+            continue
+        env, listed = model.get("env"), model.get("secret_env")
+        declared = [k for k in listed if isinstance(k, str)] if isinstance(listed, list) else []
+        if isinstance(env, dict):
+            found.update(
+                value
+                for key, value in env.items()
+                if isinstance(value, str) and is_secret(str(key), value, declared)
+            )
     # Very short values would blank out ordinary words of the messages.
     return tuple(sorted((s for s in found if len(s) >= MIN_REDACTED), key=len, reverse=True))
 
@@ -1197,9 +1649,9 @@ def _scrubbed(diagnostics: list[Diagnostic], secrets: Sequence[str]) -> list[Dia
     ]
 
 
-def _check_secret_env(data: dict[str, Any], marks: Marks, file: str) -> list[Diagnostic]:
-    """model.secret_env names keys of model.env: a key missing there is a typo."""
-    model = data.get("model")
+def _check_secret_env(data: dict[str, Any], marks: Marks, file: str, at: Path_) -> list[Diagnostic]:
+    """A model block's secret_env names keys of its env: a key missing there is a typo."""
+    model = _get(data, *at)
     if not isinstance(model, dict) or not isinstance(model.get("secret_env"), list):
         return []
     env = model.get("env")
@@ -1212,11 +1664,11 @@ def _check_secret_env(data: dict[str, Any], marks: Marks, file: str) -> list[Dia
                 _diag(
                     file,
                     marks,
-                    ("model", "secret_env", index),
-                    f"{preview(key)} is not a key of model.env",
+                    (*at, "secret_env", index),
+                    f"{preview(key)} is not a key of {format_path(at)}.env",
                     f"did you mean {near[0]!r}?"
                     if near
-                    else "list keys of model.env whose values are secret",
+                    else f"list keys of {format_path(at)}.env whose values are secret",
                 )
             )
     return out
@@ -1242,6 +1694,10 @@ _PATTERN_HINTS = {
     "async.success_topic": "an SNS topic ARN: arn:aws:sns:<region>:<12-digit account>:<topic>",
     "async.error_topic": "an SNS topic ARN: arn:aws:sns:<region>:<12-digit account>:<topic>",
     "prefix": "an S3 key prefix without a leading slash or spaces",
+    "variants.name": "1-63 letters, digits and hyphens, starting and ending with a letter or "
+    "digit (SageMaker's variant names)",
+    "shadow.name": "1-63 letters, digits and hyphens, starting and ending with a letter or "
+    "digit (SageMaker's variant names)",
     "vpc.subnets": "subnet IDs such as subnet-0a1b2c3d",
     "vpc.security_groups": "security group IDs such as sg-0a1b2c3d",
     "ref.secretsmanager": "a secret name such as prod/api-token (letters, digits and /_+=.@-), "
@@ -1254,10 +1710,82 @@ _PATTERN_HINTS = {
 # ---- checks beyond one field -------------------------------------------------------------
 
 
-def _check_framework(doc: Document, file: str) -> list[Diagnostic]:
-    model = doc.data.get("model")
+@dataclass(frozen=True)
+class _Use:
+    """One variant as the raw data gives it, for the checks that judge a model block and the
+    capacity it runs on together (which image the instance type takes)."""
+
+    # The variant: () for the one-variant form, ("variants", i), ("shadow",).
+    at: Path_
+    # Its model block: ("model",) when it has none of its own.
+    model_at: Path_
+    # Its realtime block when it runs on instances; None when serverless.
+    realtime_at: Path_ | None
+    # False when its capacity is itself refused (variants: entries with both serverless and
+    # realtime, or neither): nothing that follows from the capacity is judged then.
+    known: bool = True
+    shadow: bool = False
+
+
+def _uses(data: Mapping[str, object]) -> list[_Use]:
+    """The production variants, then the shadow, as far as the data shows them."""
+    uses: list[_Use] = []
+    variants = data.get("variants")
+    if variants is None:
+        realtime: Path_ | None = ("realtime",) if data.get("realtime") is not None else None
+        uses.append(_Use((), ("model",), realtime))
+    elif isinstance(variants, list):
+        for index, variant in enumerate(variants):
+            if not isinstance(variant, dict):
+                continue  # pydantic reports it
+            at: Path_ = ("variants", index)
+            own = variant.get("model") is not None
+            given = variant.get("realtime") is not None
+            uses.append(
+                _Use(
+                    at,
+                    (*at, "model") if own else ("model",),
+                    (*at, "realtime") if given else None,
+                    known=given != (variant.get("serverless") is not None),
+                )
+            )
+    shadow = data.get("shadow")
+    if isinstance(shadow, dict):
+        own = shadow.get("model") is not None
+        uses.append(
+            _Use(
+                ("shadow",),
+                ("shadow", "model") if own else ("model",),
+                ("shadow", "realtime") if shadow.get("realtime") is not None else None,
+                known=shadow.get("realtime") is not None,
+                shadow=True,
+            )
+        )
+    return uses
+
+
+def _model_blocks(data: Mapping[str, object], uses: Sequence[_Use]) -> list[Path_]:
+    """The model blocks to check, in order of first use. A top-level model no variant uses
+    is refused for that alone (_variant_rules), unless variants: is itself unreadable."""
+    blocks = list(dict.fromkeys(use.model_at for use in uses))
+    if (
+        ("model",) not in blocks
+        and data.get("model") is not None
+        and not isinstance(data.get("variants"), list)
+    ):
+        blocks.insert(0, ("model",))
+    return blocks
+
+
+def _check_framework(
+    doc: Document, file: str, at: Path_, instance_types: Sequence[str | None]
+) -> list[Diagnostic]:
+    """The model block at `at` against the SDK's image tables; its py_version against the
+    images of each instance type it runs on (None: serverless)."""
+    model = _get(doc.data, *at)
     if not isinstance(model, dict):
         return []
+    shown = format_path(at)
     framework, version = model.get("framework"), model.get("version")
     if not isinstance(framework, str):
         return []  # pydantic reports the type error
@@ -1269,10 +1797,10 @@ def _check_framework(doc: Document, file: str) -> list[Diagnostic]:
                 _missing(
                     file,
                     marks,
-                    ("model", "framework"),
-                    ("model", "image"),
-                    "framework 'custom' needs model.image",
-                    "set model.image to your image URI",
+                    (*at, "framework"),
+                    (*at, "image"),
+                    f"framework 'custom' needs {shown}.image",
+                    f"set {shown}.image to your image URI",
                 )
             ]
         return []
@@ -1285,9 +1813,9 @@ def _check_framework(doc: Document, file: str) -> list[Diagnostic]:
             _missing(
                 file,
                 marks,
-                ("model",),
-                ("model", "version"),
-                f"model.version is required for {framework}",
+                at,
+                (*at, "version"),
+                f"{shown}.version is required for {framework}",
                 f'e.g. version: "{catalog.supported_versions(framework)[0][-1]}"',
             )
         ]
@@ -1302,7 +1830,7 @@ def _check_framework(doc: Document, file: str) -> list[Diagnostic]:
             _diag(
                 file,
                 marks,
-                ("model", "version"),
+                (*at, "version"),
                 f"{framework} {_shown(version)} has no SageMaker inference image; "
                 f"supported: {listing}",
                 f"did you mean {near[0]!r}?" if near else "pick one of the supported versions",
@@ -1319,10 +1847,10 @@ def _check_framework(doc: Document, file: str) -> list[Diagnostic]:
                 _diag(
                     file,
                     marks,
-                    ("model", "version"),
+                    (*at, "version"),
                     f"huggingface {version} images exist for several base frameworks: "
                     f"{', '.join(bases)}",
-                    "set model.base_framework_version to one of them",
+                    f"set {shown}.base_framework_version to one of them",
                 )
             ]
         if isinstance(base, str) and base not in bases:
@@ -1330,52 +1858,57 @@ def _check_framework(doc: Document, file: str) -> list[Diagnostic]:
                 _diag(
                     file,
                     marks,
-                    ("model", "base_framework_version"),
+                    (*at, "base_framework_version"),
                     f"huggingface {version} has no {_shown(base)} image; "
                     f"available: {', '.join(bases)}",
                 )
             ]
-    if isinstance(py_version, str):
-        scope = catalog.image_scope(framework, _instance_type(doc.data))
+    if not isinstance(py_version, str):
+        return []
+    out: list[Diagnostic] = []
+    for instance_type in dict.fromkeys(instance_types):
+        scope = catalog.image_scope(framework, instance_type)
         scoped = catalog.resolve_version(framework, version, scope)
         if scoped is None:
-            return []  # no image of this version for the instance type: reported there
+            continue  # no image of this version for the instance type: reported there
         allowed = catalog.py_versions(framework, scoped, scope)
         if allowed and py_version not in allowed:
-            return [
+            out.append(
                 _diag(
                     file,
                     marks,
-                    ("model", "py_version"),
+                    (*at, "py_version"),
                     f"{framework} {version} images exist for {', '.join(allowed)}, "
                     f"not {_shown(py_version)}",
                     f"use py_version: {allowed[-1]}, or leave it out",
                 )
-            ]
-    return []
+            )
+    return out
 
 
-def _instance_type(data: dict[str, object]) -> str | None:
-    """The real-time instance type, None for serverless or when it is not text."""
-    found = _get(data, "realtime", "instance_type")
+def _instance_type(data: Mapping[str, object], use: _Use) -> str | None:
+    """The variant's real-time instance type, None for serverless or when it is not text."""
+    found = _get(data, *use.realtime_at, "instance_type") if use.realtime_at else None
     return found if isinstance(found, str) else None
 
 
-def _check_instance_type(doc: Document, file: str) -> list[Diagnostic]:
-    """Whether the SDK's tables have the framework's image for the instance type: no
-    CPU-only container on a GPU type, no x86 image on Graviton, no other version swapped in."""
-    model = doc.data.get("model")
-    if not isinstance(model, dict) or model.get("image"):
+def _check_instance_type(doc: Document, file: str, use: _Use) -> list[Diagnostic]:
+    """Whether the SDK's tables have the framework's image for the variant's instance type:
+    no CPU-only container on a GPU type, no x86 image on Graviton, no other version swapped
+    in."""
+    model = _get(doc.data, *use.model_at)
+    if not use.known or not isinstance(model, dict) or model.get("image"):
         return []  # an image of one's own is the user's to match to the hardware
     framework, version = model.get("framework"), model.get("version")
     if not isinstance(framework, str) or not isinstance(version, str):
         return []
     if framework not in catalog.FRAMEWORK_TABLES:
         return []
-    instance_type = _instance_type(doc.data)
-    realtime = doc.data.get("realtime")
-    if realtime is not None and instance_type not in catalog.instance_types():
+    instance_type = _instance_type(doc.data, use)
+    if use.realtime_at is not None and instance_type not in catalog.instance_types():
         return []  # reported as unknown, or serverless and realtime both set
+    if _is_multi_model(doc.data, use.model_at) and _is_gpu(instance_type):
+        return []  # no framework image serves a multi-model endpoint on GPUs (_multi_model_rules)
     if instance_type is not None and instance_type.startswith(("ml.inf", "ml.trn")):
         return []  # these need a Neuron image (_cross_field)
     if catalog.resolve_version(framework, version) is None:
@@ -1384,13 +1917,21 @@ def _check_instance_type(doc: Document, file: str) -> list[Diagnostic]:
     if problem is None:
         return []
     message, hint = problem
-    where = ("realtime", "instance_type") if instance_type else ("model", "framework")
+    if use.model_at != ("model",) and hint:
+        hint = hint.replace("model.image", f"{format_path(use.model_at)}.image")
+    where = (
+        (*use.realtime_at, "instance_type")
+        if instance_type and use.realtime_at
+        else (*use.model_at, "framework")
+    )
     return [_diag(file, doc.marks, where, message, hint)]
 
 
-def _check_entry_point(doc: Document, file: str, script: Path | None) -> list[Diagnostic]:
+def _check_entry_point(
+    doc: Document, file: str, script: Path | None, at: Path_
+) -> list[Diagnostic]:
     """What the container would trip over in the inference script, found without running it."""
-    model = doc.data.get("model")
+    model = _get(doc.data, *at)
     framework = model.get("framework") if isinstance(model, dict) else None
     if script is None or not isinstance(model, dict) or not isinstance(framework, str):
         return []
@@ -1409,10 +1950,11 @@ def _check_entry_point(doc: Document, file: str, script: Path | None) -> list[Di
     known = py_version is not None and not model.get("image")
     python = catalog.python_of(py_version) if known and py_version else None
     shown = os.path.relpath(script) if script.is_relative_to(Path.cwd()) else str(script)
+    field_path = format_path((*at, "entry_point"))
     return [
-        Diagnostic(shown, p.line, p.column, "model.entry_point", p.message, p.hint)
+        Diagnostic(shown, p.line, p.column, field_path, p.message, p.hint)
         if p.line is not None
-        else _diag(file, doc.marks, ("model", "entry_point"), p.message, p.hint)
+        else _diag(file, doc.marks, (*at, "entry_point"), p.message, p.hint)
         for p in check_script(
             script, framework, python, python2=bool(py_version and py_version.startswith("py2"))
         )
@@ -1501,14 +2043,29 @@ def _scan_folder(folder: Path, *, skip_bytecode: bool) -> tuple[tuple[str, str] 
     return None, has_files
 
 
-def _check_paths(doc: Document, file: str, base: Path) -> tuple[LocalPaths, list[Diagnostic]]:
-    model = doc.data.get("model")
+def _check_paths(
+    doc: Document, file: str, base: Path, at: Path_, roots: list[str]
+) -> tuple[LocalPaths, dict[str, Path], list[Diagnostic]]:
+    """The local paths of the model block at `at`, resolved against the spec's folder `base`
+    and kept within `roots` (allowed_roots): its artifacts, entry point and source dir, and
+    each archive of its models: by name (all that resolved)."""
+    model = _get(doc.data, *at)
     if not isinstance(model, dict):
-        return LocalPaths(None, None, None), []
+        return _NO_PATHS, {}, []
     marks = doc.marks
-    roots, problems = allowed_roots(base)
+    problems: list[Diagnostic] = []
 
-    def resolve(key: str, value: object, relative_to: Path, want_dir: bool | None) -> Path | None:
+    def resolve(
+        where: Path_,
+        value: object,
+        relative_to: Path,
+        want_dir: bool | None,
+        *,
+        archive: bool = False,
+        code: bool = False,
+    ) -> Path | None:
+        """`archive`: model files, so a folder must hold some; `code`: a source_dir, whose
+        bytecode packaging leaves out."""
         if not isinstance(value, str) or value.startswith("s3://") or "://" in value:
             return None
         kind = "folder" if want_dir else "file" if want_dir is False else "file or folder"
@@ -1516,12 +2073,12 @@ def _check_paths(doc: Document, file: str, base: Path) -> tuple[LocalPaths, list
             candidate = (relative_to / os.path.expanduser(value)).resolve()
             # Before looking at the target: a spec must not even learn what exists outside.
             if not any(_is_within(str(candidate), root) for root in roots):
-                problems.append(_outside_roots(file, marks, key, value, roots))
+                problems.append(_outside_roots(file, marks, where, value, roots))
                 return None
             exists = candidate.exists()
         except (OSError, RuntimeError) as exc:  # too long a name, a symlink loop
             problems.append(
-                _diag(file, marks, ("model", key), f"cannot use this path: {_path_problem(exc)}")
+                _diag(file, marks, where, f"cannot use this path: {_path_problem(exc)}")
             )
             return None
         if not exists:
@@ -1529,43 +2086,48 @@ def _check_paths(doc: Document, file: str, base: Path) -> tuple[LocalPaths, list
                 _diag(
                     file,
                     marks,
-                    ("model", key),
+                    where,
                     f"{kind} not found: {candidate}",
                     f"paths are relative to {relative_to}",
                 )
             )
             return None
         if want_dir is True and not candidate.is_dir():
-            problems.append(_diag(file, marks, ("model", key), f"not a folder: {candidate}"))
+            problems.append(_diag(file, marks, where, f"not a folder: {candidate}"))
             return None
         if want_dir is False and not candidate.is_file():
-            problems.append(_diag(file, marks, ("model", key), f"not a file: {candidate}"))
+            problems.append(_diag(file, marks, where, f"not a file: {candidate}"))
             return None
         if candidate.is_dir():
-            escaping, has_files = _scan_folder(candidate, skip_bytecode=key == "source_dir")
+            escaping, has_files = _scan_folder(candidate, skip_bytecode=code)
             if escaping is not None:
                 # Named within the folder, and where it leads never said: the target is
                 # outside, and a CI log would show a pull request's author the runner's files.
                 link = os.path.relpath(escaping[0], candidate)
+                inside = (
+                    "the artifacts and source_dir folders"
+                    if where[-1] in ("artifacts", "source_dir")
+                    else "the folders of models:"
+                )
                 problems.append(
                     _diag(
                         file,
                         marks,
-                        ("model", key),
+                        where,
                         f"the symlink {link!r} in {preview(value, 200)} leads outside that folder",
-                        "links inside the artifacts and source_dir folders must stay inside "
-                        "them (model.tar.gz holds what they point to): copy the file into the "
-                        "folder instead",
+                        f"links inside {inside} must stay inside them (model.tar.gz holds "
+                        "what they point to): copy the file into the folder instead",
                     )
                 )
                 return None
-            if key == "artifacts" and not has_files:
+            if archive and not has_files:
+                what = "artifacts folder" if where[-1] == "artifacts" else "model folder"
                 problems.append(
                     _diag(
                         file,
                         marks,
-                        ("model", key),
-                        f"the artifacts folder {preview(value, 200)} holds no files ({candidate})",
+                        where,
+                        f"the {what} {preview(value, 200)} holds no files ({candidate})",
                         "put the model's files in it (weights, saved_model.pb, ...): "
                         "model.tar.gz is built from what it holds",
                     )
@@ -1573,8 +2135,15 @@ def _check_paths(doc: Document, file: str, base: Path) -> tuple[LocalPaths, list
                 return None
         return candidate
 
-    artifacts = resolve("artifacts", model.get("artifacts"), base, None)
-    source_dir = resolve("source_dir", model.get("source_dir"), base, True)
+    artifacts = resolve((*at, "artifacts"), model.get("artifacts"), base, None, archive=True)
+    source_dir = resolve((*at, "source_dir"), model.get("source_dir"), base, True, code=True)
+    archives: dict[str, Path] = {}
+    listed = model.get("models")
+    if isinstance(listed, dict):
+        for name, value in listed.items():
+            found = resolve((*at, "models", name), value, base, None, archive=True)
+            if found is not None and isinstance(name, str):
+                archives[name] = found
     # As in the SageMaker SDK, the entry point is relative to source_dir when one is given.
     entry_root = source_dir if source_dir is not None else base
     entry_point = None
@@ -1590,18 +2159,20 @@ def _check_paths(doc: Document, file: str, base: Path) -> tuple[LocalPaths, list
             _diag(
                 file,
                 marks,
-                ("model", "entry_point"),
+                (*at, "entry_point"),
                 f"{raw_entry!r} is not at the top of source_dir",
                 "move the script to the top of source_dir (it may import modules from "
                 "subfolders), or point entry_point at a top-level file",
             )
         )
     elif model.get("source_dir") is None or source_dir is not None:
-        entry_point = resolve("entry_point", raw_entry, entry_root, False)
-    return LocalPaths(artifacts, entry_point, source_dir), problems
+        entry_point = resolve((*at, "entry_point"), raw_entry, entry_root, False)
+    return LocalPaths(artifacts, entry_point, source_dir), archives, problems
 
 
-def _outside_roots(file: str, marks: Marks, key: str, value: str, roots: list[str]) -> Diagnostic:
+def _outside_roots(
+    file: str, marks: Marks, path: Path_, value: str, roots: list[str]
+) -> Diagnostic:
     """The path as given and the roots it must stay in; never where it resolved to: that is
     outside by definition (where a symlink points, where home is), and CI logs are read by
     whoever wrote the spec."""
@@ -1611,7 +2182,7 @@ def _outside_roots(file: str, marks: Marks, key: str, value: str, roots: list[st
     return _diag(
         file,
         marks,
-        ("model", key),
+        path,
         f"{preview(value, 200)} leads outside {where}",
         _ALLOW_HINT,
     )
@@ -1627,11 +2198,16 @@ def _path_problem(exc: OSError | RuntimeError) -> str:
     return type(exc).__name__
 
 
-def _get(data: object, *path: str) -> object:
+def _get(data: object, *path: str | int) -> object:
     for part in path:
-        if not isinstance(data, dict):
+        if isinstance(part, int):
+            if not isinstance(data, list) or not 0 <= part < len(data):
+                return None
+            data = data[part]
+        elif isinstance(data, dict):
+            data = data.get(part)
+        else:
             return None
-        data = data.get(part)
     return data
 
 
@@ -1639,95 +2215,431 @@ def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _cross_field(data: dict[str, object], marks: Marks, file: str) -> list[Diagnostic]:
-    """Rules across fields, read from the raw data so they are reported beside field errors."""
-    out: list[Diagnostic] = []
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
-    def problem(path: Path_, message: str, hint: str | None = None, key: bool = False) -> None:
-        out.append(_diag(file, marks, path, message, hint, key=key))
 
-    serverless, realtime = data.get("serverless"), data.get("realtime")
+@dataclass
+class _Findings:
+    """Diagnostics of the rules across fields, located in one document."""
+
+    file: str
+    marks: Marks
+    out: list[Diagnostic] = field(default_factory=list)
+
+    def problem(
+        self, path: Path_, message: str, hint: str | None = None, key: bool = False
+    ) -> None:
+        self.out.append(_diag(self.file, self.marks, path, message, hint, key=key))
+
+    def missing(self, at: Path_, wanted: Path_, message: str, hint: str | None = None) -> None:
+        self.out.append(_missing(self.file, self.marks, at, wanted, message, hint))
+
+
+def _cross_field(
+    data: dict[str, object],
+    marks: Marks,
+    file: str,
+    uses: Sequence[_Use],
+    blocks: Sequence[Path_],
+) -> list[Diagnostic]:
+    """Rules across fields, read from the raw data so they are reported beside field errors:
+    for the variants `uses` and the model blocks `blocks` the data holds."""
+    found = _Findings(file, marks)
+    production = [use for use in uses if not use.shadow]
+    variants = data.get("variants")
+    if variants is None:
+        _capacity_rules(found, data, ())
+        if "model" not in data:
+            found.missing((), ("model",), "required key 'model' is missing at the top level")
+        elif data["model"] is None:
+            found.problem(
+                ("model",),
+                "expected a mapping, got nothing (null)",
+                "indent the settings under this key as `key: value` lines",
+            )
+    elif isinstance(variants, list):
+        _variant_rules(found, data, variants)
+        for use in production:
+            _capacity_rules(found, data, use.at)
+    if isinstance(data.get("shadow"), dict):
+        _capacity_rules(found, data, ("shadow",))
+        _shadow_rules(found, data, uses)
+    # A variant whose capacity is refused is left out: one mistake, one error.
+    all_realtime = not any(use.known and use.realtime_at is None for use in production)
+    _async_rules(found, data, production, all_realtime)
+    if not all_realtime and data.get("data_capture") is not None:
+        found.problem(
+            ("data_capture",),
+            "data capture needs a real-time endpoint; serverless endpoints do not support it",
+            key=True,
+        )
+    _deployment_rules(found, data, production, all_realtime)
+    for block in blocks:
+        _model_rules(found, data, block)
+        _archive_rules(found, data, block)
+    _multi_model_rules(found, data, uses)
+    for use in uses:
+        _neuron_rule(found, data, use)
+    return found.out
+
+
+def _capacity_rules(found: _Findings, data: Mapping[str, object], at: Path_) -> None:
+    """One variant's serverless and realtime blocks (the top-level ones for at=())."""
+    serverless, realtime = _get(data, *at, "serverless"), _get(data, *at, "realtime")
+    if at == ("shadow",):
+        serverless = None  # a shadow takes no serverless: key at all (pydantic says so)
     if serverless is not None and realtime is not None:
-        problem(
-            ("realtime",),
+        found.problem(
+            (*at, "realtime"),
             "serverless and realtime are exclusive",
             "keep one: serverless (pay per request) or realtime (dedicated instances)",
             key=True,
+        )
+    elif at[:1] == ("variants",) and serverless is None and realtime is None:
+        found.missing(
+            at,
+            (*at, "realtime"),
+            "this variant needs realtime: or serverless:",
+            "add realtime: {instance_type: ...} (dedicated instances) or serverless: {} (pay "
+            "per request); in variants: each entry says which it runs on",
         )
     provisioned = _int(_get(serverless, "provisioned_concurrency"))
     max_concurrency = _int(_get(serverless, "max_concurrency"))
     if max_concurrency is None and isinstance(serverless, dict):
         max_concurrency = Serverless.model_fields["max_concurrency"].default
     if provisioned is not None and max_concurrency is not None and provisioned > max_concurrency:
-        problem(
-            ("serverless", "provisioned_concurrency"),
+        found.problem(
+            (*at, "serverless", "provisioned_concurrency"),
             f"provisioned_concurrency {provisioned} exceeds max_concurrency {max_concurrency}",
             "provisioned concurrency must be at most max_concurrency",
         )
-    low = _int(_get(realtime, "autoscaling", "min"))
-    high = _int(_get(realtime, "autoscaling", "max"))
-    count = _int(_get(realtime, "instance_count"))
+    if isinstance(serverless, dict) and isinstance(serverless.get("autoscaling"), dict):
+        _serverless_autoscaling_rules(found, (*at, "serverless"), serverless, max_concurrency)
+    if isinstance(realtime, dict) and isinstance(realtime.get("autoscaling"), dict):
+        # The shadow's endpoint is never asynchronous: shadow: with async: is refused itself.
+        asynchronous = data.get("async") is not None and at != ("shadow",)
+        _autoscaling_rules(found, (*at, "realtime"), realtime, asynchronous)
+
+
+def _autoscaling_rules(
+    found: _Findings, at: Path_, realtime: Mapping[str, object], asynchronous: bool
+) -> None:
+    """A real-time variant's autoscaling (at `at`, its realtime block): which metric it
+    tracks for the kind of endpoint, whether it may scale to zero, and its range."""
+    auto = realtime["autoscaling"]
+    if not isinstance(auto, dict):
+        return  # pydantic reports the type error
+    where: Path_ = (*at, "autoscaling")
+    invocations = auto.get("target_invocations_per_instance") is not None
+    backlog = auto.get("target_backlog_per_instance") is not None
+    if not invocations and not backlog:
+        wanted = (
+            "target_backlog_per_instance" if asynchronous else "target_invocations_per_instance"
+        )
+        found.missing(
+            where,
+            (*where, wanted),
+            "autoscaling needs target_invocations_per_instance or target_backlog_per_instance",
+            "target_invocations_per_instance (requests per instance per minute) for a "
+            "synchronous endpoint, target_backlog_per_instance (queued requests per instance) "
+            "for an asynchronous one",
+        )
+    elif invocations and backlog:
+        found.problem(
+            (*where, "target_backlog_per_instance"),
+            "target_invocations_per_instance and target_backlog_per_instance are exclusive",
+            "keep one: invocations per instance for a synchronous endpoint, the backlog per "
+            "instance for an asynchronous one",
+            key=True,
+        )
+    elif invocations and asynchronous:
+        # Kept at the autoscaling key, as it was when autoscaling an asynchronous endpoint
+        # was refused altogether.
+        found.problem(
+            where,
+            "autoscaling an asynchronous endpoint on target_invocations_per_instance does not "
+            "work: asynchronous endpoints publish no InvocationsPerInstance metric",
+            "use target_backlog_per_instance (queued requests per instance), which may also "
+            "scale to zero with min: 0",
+            key=True,
+        )
+    elif backlog and not asynchronous:
+        found.problem(
+            (*where, "target_backlog_per_instance"),
+            "target_backlog_per_instance tracks the queue of an asynchronous endpoint, and "
+            "this endpoint has no async block",
+            "use target_invocations_per_instance: invocations per instance is the metric of "
+            "synchronous endpoints (or add async: to queue the requests)",
+            key=True,
+        )
+    low, high = _int(auto.get("min")), _int(auto.get("max"))
+    count = _int(realtime.get("instance_count"))
+    # Under async:, or with the backlog metric, what is wrong is the metric or the missing
+    # async block, refused above.
+    if low == 0 and not asynchronous and not backlog:
+        found.problem(
+            (*where, "min"),
+            "autoscaling min 0 (scale to zero) needs an asynchronous endpoint scaling on "
+            "target_backlog_per_instance",
+            "a synchronous endpoint keeps at least one instance to answer: set min: 1 (or add "
+            "async: and scale on target_backlog_per_instance)",
+        )
     if low is not None and high is not None:
         if low > high:
-            problem(
-                ("realtime", "autoscaling", "min"),
-                f"autoscaling min {low} is greater than max {high}",
-            )
+            found.problem((*where, "min"), f"autoscaling min {low} is greater than max {high}")
         elif count is not None and not low <= count <= high:
-            problem(
-                ("realtime", "instance_count"),
+            found.problem(
+                (*at, "instance_count"),
                 f"instance_count {count} is outside autoscaling {low}-{high}",
                 "start within the range the autoscaler keeps",
             )
-    if data.get("async") is not None:
-        if realtime is None:
-            problem(
-                ("async",),
-                "asynchronous inference needs a real-time endpoint; serverless endpoints "
-                "cannot queue requests",
-                "add realtime: {instance_type: ...} (and remove serverless:)",
-                key=True,
-            )
-        elif _get(realtime, "autoscaling") is not None:
-            problem(
-                ("realtime", "autoscaling"),
-                "autoscaling an asynchronous endpoint (on its request backlog) is not supported "
-                "by deployspec yet: invocations-per-instance tracking does not apply to it",
-                "remove realtime.autoscaling, or the async block",
-                key=True,
-            )
-    if realtime is None and data.get("data_capture") is not None:
-        problem(
-            ("data_capture",),
-            "data capture needs a real-time endpoint; serverless endpoints do not support it",
+
+
+def _serverless_autoscaling_rules(
+    found: _Findings, at: Path_, serverless: Mapping[str, object], max_concurrency: int | None
+) -> None:
+    """A serverless variant's autoscaling (at `at`, its serverless block): it scales the
+    provisioned concurrency, which must lie in its range, and never beyond max_concurrency."""
+    auto = serverless["autoscaling"]
+    if not isinstance(auto, dict):
+        return  # pydantic reports the type error
+    where: Path_ = (*at, "autoscaling")
+    provisioned = _int(serverless.get("provisioned_concurrency"))
+    low, high = _int(auto.get("min")), _int(auto.get("max"))
+    if serverless.get("provisioned_concurrency") is None:
+        found.problem(
+            where,
+            "serverless autoscaling scales the provisioned concurrency, and this block has none",
+            f"set {format_path(at)}.provisioned_concurrency (the starting point, within "
+            "autoscaling min-max), or remove autoscaling: on-demand serverless capacity "
+            "scales by itself",
             key=True,
         )
+    if low is not None and high is not None and low > high:
+        found.problem((*where, "min"), f"autoscaling min {low} is greater than max {high}")
+    elif (
+        low is not None
+        and high is not None
+        and provisioned is not None
+        and not low <= provisioned <= high
+    ):
+        found.problem(
+            (*at, "provisioned_concurrency"),
+            f"provisioned_concurrency {provisioned} is outside autoscaling {low}-{high}",
+            "start within the range the autoscaler keeps",
+        )
+    if high is not None and max_concurrency is not None and high > max_concurrency:
+        found.problem(
+            (*where, "max"),
+            f"autoscaling max {high} exceeds max_concurrency {max_concurrency}",
+            "provisioned concurrency cannot exceed max_concurrency: lower autoscaling max, or "
+            "raise max_concurrency",
+        )
+
+
+def _variant_rules(found: _Findings, data: Mapping[str, object], variants: list[object]) -> None:
+    """`variants:` as a whole: the form, names, weights, models and the serverless rule."""
+    for key in ("serverless", "realtime"):
+        if data.get(key) is not None:
+            found.problem(
+                (key,),
+                f"a top-level {key}: and variants: are exclusive: with variants:, each "
+                "variant has its own capacity",
+                f"move it into each variant (variants[0].{key}: ...), or remove variants: "
+                "for the one-variant form",
+                key=True,
+            )
+    entries = [(index, v) for index, v in enumerate(variants) if isinstance(v, dict)]
+    shared = data.get("model") is not None
+    seen: dict[str, int] = {}
+    for index, variant in entries:
+        at: Path_ = ("variants", index)
+        name = variant.get("name")
+        if isinstance(name, str):
+            first = seen.setdefault(name, index)
+            if first != index:
+                found.problem(
+                    (*at, "name"),
+                    f"variant name {_shown(name)} is already used by variants[{first}]",
+                    "give each variant a name of its own",
+                )
+        if variant.get("model") is None and not shared:
+            found.missing(
+                at,
+                (*at, "model"),
+                "this variant has no model, and there is no top-level model: to share",
+                "add model: {framework: ..., artifacts: ...} to this variant, or a top-level "
+                "model: that the variants without one serve",
+            )
+        if variant.get("serverless") is not None and len(variants) > 1:
+            found.problem(
+                (*at, "serverless"),
+                f"a serverless variant must be the endpoint's only production variant; "
+                f"variants: has {len(variants)}",
+                "SageMaker serves a serverless variant alone, never beside other variants "
+                "(serverless or real-time): give every variant realtime: {instance_type: ...}, "
+                "or deploy this one as an endpoint of its own",
+                key=True,
+            )
+    shadow = data.get("shadow")
+    shadow_own = not isinstance(shadow, dict) or shadow.get("model") is not None
+    if (
+        shared
+        and entries
+        and len(entries) == len(variants)
+        and shadow_own
+        and all(v.get("model") is not None for _, v in entries)
+    ):
+        found.problem(
+            ("model",),
+            "no variant uses the top-level model: every entry of variants: "
+            + ("and the shadow have" if isinstance(shadow, dict) else "has")
+            + " a model of its own",
+            "remove the top-level model:, or leave model: out of the variants that should serve it",
+            key=True,
+        )
+    weights = [_number(v.get("weight", 1.0)) for _, v in entries]
+    if entries and all(w == 0 for w in weights):
+        found.problem(
+            ("variants",),
+            "every variant's weight is 0: no variant would get any traffic",
+            "give at least one variant a weight above 0 (a variant's share of the traffic is "
+            "its weight over the sum of all weights)",
+            key=True,
+        )
+
+
+def _shadow_rules(found: _Findings, data: Mapping[str, object], uses: Sequence[_Use]) -> None:
+    """What SageMaker requires of an endpoint with a shadow variant (its shadow test
+    exclusions, and botocore's ShadowProductionVariants: one production variant, one shadow)."""
+    variants = data.get("variants")
+    if isinstance(variants, list) and len(variants) > 1:
+        found.problem(
+            ("shadow",),
+            f"a shadow variant needs exactly one production variant; variants: has {len(variants)}",
+            "SageMaker pairs one production variant with one shadow: keep one entry in "
+            "variants:, or remove shadow:",
+            key=True,
+        )
+    production = [use for use in uses if not use.shadow]
+    if any(use.known and use.realtime_at is None for use in production):
+        found.problem(
+            ("shadow",),
+            "shadow variants do not work with serverless endpoints",
+            "give the production variant realtime: {instance_type: ...}, or remove shadow:",
+            key=True,
+        )
+    if data.get("async") is not None:
+        found.problem(
+            ("shadow",),
+            "shadow variants do not work with asynchronous inference",
+            "remove shadow: or the async block",
+            key=True,
+        )
+    if _get(data, "shadow", "model") is None and data.get("model") is None:
+        found.missing(
+            ("shadow",),
+            ("shadow", "model"),
+            "the shadow has no model, and there is no top-level model: to use",
+            "add model: {framework: ..., artifacts: ...} under shadow:",
+        )
+    name = _get(data, "shadow", "name")
+    names = (
+        [_get(v, "name") for v in variants]
+        if isinstance(variants, list)
+        else [DEFAULT_VARIANT_NAME]
+        if variants is None
+        else []
+    )
+    if isinstance(name, str) and name in names:
+        found.problem(
+            ("shadow", "name"),
+            f"the shadow's name {_shown(name)} is a production variant's",
+            "give the shadow a name of its own"
+            + (
+                f" (the production variant of a spec without variants: is {DEFAULT_VARIANT_NAME})"
+                if variants is None
+                else ""
+            ),
+        )
+    for use in uses:
+        instance_type = _instance_type(data, use)
+        if use.realtime_at is not None and (instance_type or "").startswith("ml.inf1."):
+            found.problem(
+                (*use.realtime_at, "instance_type"),
+                "shadow tests do not work on Inf1 (Inferentia) instances",
+                "use another instance type for both the production variant and the shadow, "
+                "or remove shadow:",
+            )
+
+
+def _async_rules(
+    found: _Findings, data: Mapping[str, object], production: Sequence[_Use], all_realtime: bool
+) -> None:
+    if data.get("async") is None:
+        return
+    variants = data.get("variants")
+    if isinstance(variants, list) and len(variants) > 1:
+        found.problem(
+            ("async",),
+            f"asynchronous inference serves exactly one production variant; variants: has "
+            f"{len(variants)}",
+            "SageMaker's asynchronous endpoints take a single instance-based variant: keep "
+            "one entry in variants:, or remove the async block",
+            key=True,
+        )
+    if not all_realtime:
+        found.problem(
+            ("async",),
+            "asynchronous inference needs a real-time endpoint; serverless endpoints "
+            "cannot queue requests",
+            "add realtime: {instance_type: ...} (and remove serverless:)",
+            key=True,
+        )
+
+
+def _deployment_rules(
+    found: _Findings, data: Mapping[str, object], production: Sequence[_Use], all_realtime: bool
+) -> None:
     strategy = _get(data, "deployment", "strategy")
-    if realtime is None and isinstance(strategy, str) and strategy != Strategy.ALL_AT_ONCE:
-        problem(
+    if not all_realtime and isinstance(strategy, str) and strategy != Strategy.ALL_AT_ONCE:
+        found.problem(
             ("deployment", "strategy"),
             f"strategy {_shown(strategy)} needs a real-time endpoint",
             "serverless endpoints update all at once",
         )
+    elif strategy == Strategy.ROLLING and len(production) > 1:
+        found.problem(
+            ("deployment", "strategy"),
+            f"strategy 'rolling' does not work with several production variants; "
+            f"variants: has {len(production)}",
+            "SageMaker's deployment guardrails exclude rolling updates of multi-variant "
+            "endpoints: use canary or linear (traffic shifting), or all_at_once",
+        )
     shown_strategy = strategy if isinstance(strategy, str) else Strategy.ALL_AT_ONCE.value
     for step in ("canary", "linear", "rolling"):
         if _get(data, "deployment", step) is not None and shown_strategy != step:
-            problem(
+            found.problem(
                 ("deployment", step),
                 f"deployment.{step} is set but strategy is {_shown(shown_strategy)}",
                 f"set strategy: {step}, or remove the {step} block",
                 key=True,
             )
-    if realtime is None and _get(data, "deployment", "rollback_alarms"):
-        problem(
+    if not all_realtime and _get(data, "deployment", "rollback_alarms"):
+        found.problem(
             ("deployment", "rollback_alarms"),
             "rollback alarms need a real-time endpoint",
             key=True,
         )
-    framework = _get(data, "model", "framework")
-    image = _get(data, "model", "image")
-    entry_point = _get(data, "model", "entry_point")
-    artifacts, env = _get(data, "model", "artifacts"), _get(data, "model", "env")
+
+
+def _model_rules(found: _Findings, data: Mapping[str, object], at: Path_) -> None:
+    """What the model block at `at` needs of its own fields together."""
+    shown = format_path(at)
+    framework = _get(data, *at, "framework")
+    entry_point = _get(data, *at, "entry_point")
+    artifacts, env = _get(data, *at, "artifacts"), _get(data, *at, "env")
     # An s3:// archive is served as it is: the script may be in it (or in an s3:// source
     # dir), named by SAGEMAKER_PROGRAM as the SDK's models and `deployspec import` name it.
     program_in_env = (
@@ -1737,15 +2649,11 @@ def _cross_field(data: dict[str, object], marks: Marks, file: str) -> list[Diagn
         and "SAGEMAKER_PROGRAM" in env
     )
     if framework == Framework.SKLEARN and entry_point is None and not program_in_env:
-        out.append(
-            _missing(
-                file,
-                marks,
-                ("model",),
-                ("model", "entry_point"),
-                "sklearn needs model.entry_point: its container has no default model_fn",
-                "add entry_point: inference.py defining model_fn(model_dir)",
-            )
+        found.missing(
+            at,
+            (*at, "entry_point"),
+            f"sklearn needs {shown}.entry_point: its container has no default model_fn",
+            "add entry_point: inference.py defining model_fn(model_dir)",
         )
     if (
         framework == Framework.TENSORFLOW
@@ -1754,23 +2662,187 @@ def _cross_field(data: dict[str, object], marks: Marks, file: str) -> list[Diagn
     ):
         # Refused rather than renamed: a file deployed under a name other than its own would
         # surprise whoever reads the archive, and its imports and tests would not match.
-        problem(
-            ("model", "entry_point"),
+        found.problem(
+            (*at, "entry_point"),
             f"the TensorFlow Serving container runs only code/{TENSORFLOW_ENTRY_POINT}: "
             f"{_shown(entry_point)} would be packaged as code/{Path(entry_point).name} and "
             "never run",
             f"rename the script to {TENSORFLOW_ENTRY_POINT} and set entry_point: "
             f"{TENSORFLOW_ENTRY_POINT} (it may import modules shipped beside it in source_dir)",
         )
-    instance_type = _get(realtime, "instance_type")
+
+
+def _neuron_rule(found: _Findings, data: Mapping[str, object], use: _Use) -> None:
+    instance_type = _instance_type(data, use)
+    if _is_multi_model(data, use.model_at):
+        return  # no multi-model endpoint runs on these at all (_multi_model_rules)
     if (
-        isinstance(instance_type, str)
+        use.realtime_at is not None
+        and isinstance(instance_type, str)
         and instance_type.startswith(("ml.inf", "ml.trn"))
-        and image is None
+        and _get(data, *use.model_at, "image") is None
     ):
-        problem(
-            ("realtime", "instance_type"),
+        found.problem(
+            (*use.realtime_at, "instance_type"),
             "Inferentia and Trainium instances need a Neuron image",
-            "set model.image to a Neuron inference image",
+            f"set {format_path(use.model_at)}.image to a Neuron inference image",
         )
-    return out
+
+
+def _mode_of(model: object) -> str | None:
+    """A model block's mode as given, single-model when left out; None when the block is no
+    mapping or its mode neither of the two (pydantic reports it)."""
+    if not isinstance(model, dict):
+        return None
+    mode = model.get("mode", SINGLE_MODEL)
+    return mode if mode in (SINGLE_MODEL, MULTI_MODEL) else None
+
+
+def _is_multi_model(data: Mapping[str, object], at: Path_) -> bool:
+    return _mode_of(_get(data, *at)) == MULTI_MODEL
+
+
+def _is_gpu(instance_type: str | None) -> bool:
+    return (
+        instance_type is not None and catalog.processor_of(instance_type, ["cpu", "gpu"]) == "gpu"
+    )
+
+
+_ONE_MODEL = "serve one model (mode: single-model, the default, with artifacts:)"
+
+
+def _archive_rules(found: _Findings, data: Mapping[str, object], at: Path_) -> None:
+    """Where the model block at `at` takes its archives from: artifacts: for one model,
+    models: for a multi-model block, and only there; which containers serve several."""
+    model = _get(data, *at)
+    mode = _mode_of(model)
+    if mode is None or not isinstance(model, dict):
+        return
+    shown = format_path(at)
+    if mode == SINGLE_MODEL:
+        if model.get("models") is not None:
+            given = "single-model" if "mode" in model else "single-model (the default)"
+            found.problem(
+                (*at, "models"),
+                f"models: lists the archives of a multi-model endpoint, and {shown}.mode is "
+                f"{given}",
+                "set mode: multi-model to serve them all from one container (invoke "
+                "--target-model NAME picks one), or remove models: and give the one model in "
+                "artifacts:",
+                key=True,
+            )
+        elif "artifacts" not in model:
+            found.missing(
+                at,
+                (*at, "artifacts"),
+                f"required key 'artifacts' is missing under {shown}",
+                "artifacts: a local folder or file, or an s3:// model.tar.gz (or mode: "
+                "multi-model with models: to serve several from one container)",
+            )
+        elif model["artifacts"] is None:
+            found.problem(
+                (*at, "artifacts"),
+                "expected a local path or an s3:// URI, got nothing (null)",
+                "artifacts: a local folder or file, or an s3:// model.tar.gz",
+            )
+        return
+    if "models" not in model:
+        found.missing(
+            at,
+            (*at, "models"),
+            f"mode: multi-model needs {shown}.models: the archives the endpoint serves",
+            "add models: {name: ./folder, ...}: each folder or file becomes a model.tar.gz "
+            "of its own, invoked by its name (invoke --target-model NAME)",
+        )
+    elif model["models"] is None:
+        found.problem(
+            (*at, "models"),
+            "expected a mapping of names to local folders or files, got nothing (null)",
+            "list the archives as models: {name: ./folder, ...}",
+        )
+    if model.get("artifacts") is not None:
+        found.problem(
+            (*at, "artifacts"),
+            "a multi-model block takes its archives from models:, not artifacts:",
+            "list the folder in models: under a name (models: {name: ./folder}), or remove "
+            "mode: multi-model",
+            key=True,
+        )
+    framework = model.get("framework")
+    if framework in set(Framework) - MULTI_MODEL_FRAMEWORKS:
+        found.problem(
+            (*at, "mode"),
+            f"the {framework} container does not serve multi-model endpoints",
+            "AWS's containers for multi-model endpoints: sklearn, xgboost, pytorch (TorchServe) "
+            "and tensorflow (TensorFlow Serving), on CPU instances; or framework: custom with "
+            "an image of your own carrying the com.amazonaws.sagemaker.capabilities."
+            "multi-models=true label; or " + _ONE_MODEL,
+        )
+
+
+def _multi_model_rules(found: _Findings, data: Mapping[str, object], uses: Sequence[_Use]) -> None:
+    """What an endpoint serving a multi-model block must be: real-time on CPU instances (GPUs
+    only through a Triton image of one's own), one production variant, no shadow, no async."""
+    multi = [use for use in uses if _is_multi_model(data, use.model_at)]
+    if not multi:
+        return
+    variants = data.get("variants")
+    if isinstance(variants, list) and len(variants) > 1:
+        for block in dict.fromkeys(use.model_at for use in multi if not use.shadow):
+            found.problem(
+                (*block, "mode"),
+                f"a multi-model endpoint has exactly one production variant; variants: has "
+                f"{len(variants)}",
+                "deployspec's choice, not a SageMaker limit: one variant keeps each "
+                "--target-model name to one set of archives and one capacity; keep one entry "
+                "in variants:, or deploy the others as endpoints of their own",
+            )
+    if isinstance(data.get("shadow"), dict):
+        found.problem(
+            ("shadow",),
+            "shadow variants do not work with multi-model endpoints",
+            f"SageMaker's shadow tests exclude multi-model endpoints: remove shadow:, or "
+            f"{_ONE_MODEL}",
+            key=True,
+        )
+    if data.get("async") is not None:
+        found.problem(
+            ("async",),
+            "asynchronous inference does not work with multi-model endpoints",
+            f"InvokeEndpointAsync takes no TargetModel: remove the async block, or {_ONE_MODEL}",
+            key=True,
+        )
+    for use in multi:
+        if not use.known:
+            continue  # its capacity is refused itself
+        if use.realtime_at is None:
+            given = _get(data, *use.at, "serverless") is not None
+            to = f"give {format_path(use.at)}" if use.at else "add"
+            found.problem(
+                (*use.at, "serverless") if given else (*use.model_at, "mode"),
+                "multi-model endpoints cannot be serverless"
+                + ("" if given else " (without realtime:, an endpoint is serverless)"),
+                f"AWS's serverless inference excludes multi-model endpoints: {to} "
+                "realtime: {instance_type: ...}" + (" instead of serverless:" if given else ""),
+                key=given,
+            )
+            continue
+        instance_type = _instance_type(data, use)
+        if instance_type is None or instance_type not in catalog.instance_types():
+            continue  # reported as unknown
+        framework = _get(data, *use.model_at, "framework")
+        if instance_type.startswith(("ml.inf", "ml.trn")):
+            found.problem(
+                (*use.realtime_at, "instance_type"),
+                "multi-model endpoints do not run on Inferentia or Trainium instances",
+                f"use a CPU instance type such as ml.m5.xlarge, or {_ONE_MODEL}",
+            )
+        elif framework != Framework.CUSTOM and _is_gpu(instance_type):
+            found.problem(
+                (*use.realtime_at, "instance_type"),
+                f"the {framework} container serves multi-model endpoints on CPU instances "
+                f"only, and {instance_type} is a GPU instance type",
+                "use a CPU instance type such as ml.m5.xlarge; on GPUs SageMaker serves "
+                "multi-model endpoints only through NVIDIA Triton (framework: custom with a "
+                "Triton image)",
+            )

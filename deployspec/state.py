@@ -23,6 +23,7 @@ are never deployspec's: never tagged, listed as owned, changed or deleted.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -33,16 +34,21 @@ from .errors import NotManagedError, PlanError
 from .naming import is_content_name, name_base
 from .resources import (
     TAG_ADOPTED,
+    TAG_APPLIED,
     TAG_MANAGED_BY,
     TAG_MODEL,
     TAG_PRUNED,
+    TAG_SERVES_FOR,
     VARIANT_NAME,
+    AppliedRecord,
+    Artifact,
     Endpoint,
     EndpointConfig,
     Model,
     OwnedResource,
     Scaling,
     is_owned,
+    models_of_tag,
     prune_mark,
     scaling_resource_id,
     to_json,
@@ -63,16 +69,19 @@ BROKEN = frozenset({"Failed", "OutOfService"})
 class Actual:
     endpoint: Endpoint | None = None
     endpoint_tags: dict[str, str] = field(default_factory=dict)
-    # The endpoint's config and model when they are not the desired ones (for the diff).
+    # The endpoint's config and its models when they are not the desired ones (for the diff).
     current_config: EndpointConfig | None = None
-    current_model: Model | None = None
+    current_models: tuple[Model, ...] = ()
     desired_config_exists: bool = False
-    desired_model_exists: bool = False
-    artifact_exists: bool | None = None
-    # An object is at the artifact's address, but it is not the local archive's bytes.
-    artifact_differs: bool = False
+    # The desired models that exist (checked to be ours and to hold what their names say).
+    existing_models: frozenset[str] = frozenset()
+    # For each archive of a model that does not exist yet: "present" (S3 holds the archive
+    # built here), "missing", or "differs" (another object is at its content address).
+    artifacts: dict[str, str] = field(default_factory=dict)
     bucket_exists: bool | None = None
-    scaling: Scaling | None = None
+    # The scalable targets found on the endpoint's variants (those the spec scales, and every
+    # real-time variant's, to remove one the spec no longer asks for).
+    scalings: tuple[Scaling, ...] = ()
     # None when listing was not needed (the endpoint was pruned for its current config).
     owned: tuple[OwnedResource, ...] | None = None
     # The endpoint's own config, made outside deployspec, standing for the desired one (see the
@@ -81,20 +90,28 @@ class Actual:
     # Why the endpoint's config and model, though they hold the desired content, cannot stand
     # in for it: what else they hold that a spec cannot express.
     not_adoptable: tuple[str, ...] = ()
+    # deployspec's own config the endpoint serves for the desired one, its weights and counts
+    # set in place (TAG_SERVES_FOR): set, the endpoint serving it serves the desired config.
+    serves_for: str | None = None
+    # Archives under a multi-model prefix that the spec no longer lists.
+    stale_archives: tuple[str, ...] = ()
+
+    def current_model(self, name: str) -> Model | None:
+        return next((m for m in self.current_models if m.name == name), None)
+
+    def scaling(self, resource_id: str) -> Scaling | None:
+        return next((s for s in self.scalings if s.resource_id == resource_id), None)
 
     def fingerprint(self) -> dict[str, object]:
         """What a saved plan was made against; apply refuses if it changed since."""
         return {
             **endpoint_fingerprint(self.endpoint),
             "desired_config_exists": self.desired_config_exists,
-            "desired_model_exists": self.desired_model_exists,
+            "existing_models": sorted(self.existing_models),
             "scaling": [
-                self.scaling.min_capacity,
-                self.scaling.max_capacity,
-                self.scaling.target_value,
-            ]
-            if self.scaling
-            else None,
+                [s.resource_id, s.min_capacity, s.max_capacity, s.target_value]
+                for s in self.scalings
+            ],
         }
 
 
@@ -107,11 +124,27 @@ def endpoint_fingerprint(endpoint: Endpoint | None) -> dict[str, object]:
     }
 
 
-def _has_instances(endpoint: Endpoint | None) -> bool:
-    """Real-time variants report instance counts; serverless ones do not (and never scale)."""
-    return endpoint is not None and any(
-        v.current_instance_count is not None for v in endpoint.variants
-    )
+def _scaled_variants(
+    endpoint: Endpoint | None, tags: dict[str, str], desired: Desired
+) -> list[str]:
+    """The variants whose scalable targets are read: those the spec scales, and every live
+    real-time one, whose target must go if the spec no longer scales it. A serverless variant's
+    provisioned concurrency is read only when apply recorded that it registered autoscaling
+    (TAG_APPLIED), so that an unchanged serverless spec costs no read for it."""
+    names = [s.resource_id.rsplit("/", 1)[-1] for s in desired.scalings]
+    if endpoint is not None:
+        record = AppliedRecord.parse(tags.get(TAG_APPLIED))
+        scaled_before = record is not None and record.scaling != "-"
+        names.extend(
+            v.variant_name
+            for v in (*endpoint.variants, *endpoint.shadow_variants)
+            if v.current_instance_count is not None or scaled_before
+        )
+    return list(dict.fromkeys(names))
+
+
+def _one_model(config: EndpointConfig) -> bool:
+    return len(config.all_variants) == 1
 
 
 def read_actual(gateway: Gateway, desired: Desired) -> Actual:
@@ -122,62 +155,111 @@ def read_actual(gateway: Gateway, desired: Desired) -> Actual:
         tags = gateway.list_tags(endpoint.arn)
 
     stand_in = recorded_stand_in(endpoint, tags, desired)
+    serves_for = recorded_serves_for(endpoint, tags, desired)
     serving_desired = endpoint is not None and (
-        endpoint.config_name == desired.config.name or stand_in is not None
+        endpoint.config_name == desired.config.name
+        or stand_in is not None
+        or serves_for is not None
     )
-    current_config = current_model = None
+    current_config: EndpointConfig | None = None
+    current_models: list[Model] = []
     if endpoint is not None and not serving_desired:
         current_config = gateway.describe_endpoint_config(endpoint.config_name)
         if current_config is not None:
-            current_model = gateway.describe_model(current_config.variant.model_name)
+            for name in current_config.model_names:
+                found = gateway.describe_model(name)
+                if found is not None:
+                    current_models.append(found)
 
     not_adoptable: tuple[str, ...] = ()
     if (
         endpoint is not None
         and current_config is not None
-        and current_model is not None
+        and len(current_models) == 1
+        and _one_model(current_config)
+        and _one_model(desired.config)
         # Not another spec's (refused) nor ours (moved by hand to another config: updated back).
         and TAG_MANAGED_BY not in tags
         and endpoint.status == "InService"
-        and not adoption_differences(current_config, current_model, desired)
+        and not adoption_differences(current_config, current_models[0], desired)
     ):
-        not_adoptable = _unexpressed(gateway, current_config, current_model)
+        not_adoptable = _unexpressed(gateway, current_config, current_models[0])
         if not not_adoptable:
             stand_in = endpoint.config_name
             serving_desired = True
 
+    existing: set[str] = set()
     if serving_desired:
         # Our endpoint serves it: it was checked when it was first put there.
-        config_exists = model_exists = True
+        config_exists = True
+        existing.update(m.name for m in desired.models)
     else:
         config = gateway.describe_endpoint_config(desired.config.name)
         if config is not None:
             check_reusable(gateway, config, desired.config, desired.spec_name)
         config_exists = config is not None
-        if current_model is not None and current_model.name == desired.model.name:
-            model_exists = True  # the model our own endpoint serves now
-        else:
-            model = gateway.describe_model(desired.model.name)
+        serving = {m.name for m in current_models}
+        for wanted in desired.models:
+            if wanted.name in serving:
+                existing.add(wanted.name)  # a model our own endpoint serves now
+                continue
+            model = gateway.describe_model(wanted.name)
             if model is not None:
-                check_reusable(gateway, model, desired.model, desired.spec_name)
-            model_exists = model is not None
+                check_reusable(gateway, model, wanted, desired.spec_name)
+                existing.add(wanted.name)
 
-    artifact_exists = bucket_exists = None
-    artifact_differs = False
-    if not model_exists and desired.artifact is not None:
-        etag = gateway.object_etag(desired.artifact.s3_uri)
+    artifacts: dict[str, str] = {}
+    bucket_exists = None
+    for model in desired.models:
+        artifact = desired.artifact_of(model)
+        if model.name in existing or artifact is None or artifact.s3_uri in artifacts:
+            continue
+        etag = gateway.object_etag(artifact.s3_uri)
         # Anyone who may write to the bucket could have put other bytes at our content
         # address: an object there counts only if it is the archive we would upload.
-        artifact_differs = etag is not None and etag != _local_etag(gateway, desired)
-        artifact_exists = etag is not None and not artifact_differs
         if etag is None:
-            bucket_exists = gateway.bucket_exists(desired.bucket)
+            artifacts[artifact.s3_uri] = "missing"
+            if bucket_exists is None:
+                bucket_exists = gateway.bucket_exists(desired.bucket)
+        elif etag != _local_etag(gateway, artifact):
+            artifacts[artifact.s3_uri] = "differs"
+        else:
+            artifacts[artifact.s3_uri] = "present"
 
-    scaling = None
-    if desired.scaling is not None or _has_instances(endpoint):
-        scaling = gateway.describe_scaling(
-            scaling_resource_id(desired.endpoint_name, desired.config.variant.variant_name)
+    stale: list[str] = []
+    for model in desired.models:
+        if not model.multi_model or model.model_data_url is None:
+            continue
+        # A multi-model endpoint serves whatever is under its prefix: every archive is checked
+        # (one listing), whether or not the model exists, and those the spec dropped are found.
+        listed = gateway.list_objects(model.model_data_url)
+        archives = desired.archives_of(model)
+        for archive in archives:
+            etag = listed.get(archive.s3_uri)
+            if etag is None:
+                artifacts[archive.s3_uri] = "missing"
+                if bucket_exists is None:
+                    bucket_exists = gateway.bucket_exists(desired.bucket)
+            elif etag != _local_etag(gateway, archive):
+                artifacts[archive.s3_uri] = "differs"
+            else:
+                artifacts[archive.s3_uri] = "present"
+        keep = {a.s3_uri for a in archives}
+        stale.extend(
+            uri
+            for uri in sorted(listed)
+            if uri not in keep and is_multi_model_archive(uri, model.model_data_url)
         )
+
+    scalings = tuple(
+        found
+        for found in gateway.describe_scalings(
+            [
+                scaling_resource_id(desired.endpoint_name, name)
+                for name in _scaled_variants(endpoint, tags, desired)
+            ]
+        )
+    )
 
     owned = None
     pruned_for_current = (
@@ -193,17 +275,43 @@ def read_actual(gateway: Gateway, desired: Desired) -> Actual:
         endpoint=endpoint,
         endpoint_tags=tags,
         current_config=current_config,
-        current_model=current_model,
+        current_models=tuple(current_models),
         desired_config_exists=config_exists,
-        desired_model_exists=model_exists,
-        artifact_exists=artifact_exists,
-        artifact_differs=artifact_differs,
+        existing_models=frozenset(existing),
+        artifacts=artifacts,
         bucket_exists=bucket_exists,
-        scaling=scaling,
+        scalings=scalings,
         owned=owned,
         stand_in=stand_in,
         not_adoptable=not_adoptable,
+        serves_for=serves_for,
+        stale_archives=tuple(stale),
     )
+
+
+def is_multi_model_archive(uri: str, prefix: str) -> bool:
+    """Whether `uri` is an archive deployspec uploads under a multi-model prefix:
+    <prefix><name>/<sha256>/model.tar.gz (desired.target_model_key)."""
+    return uri.startswith(prefix) and (
+        re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*/[0-9a-f]{64}/model\.tar\.gz", uri[len(prefix) :])
+        is not None
+    )
+
+
+def recorded_serves_for(
+    endpoint: Endpoint | None, tags: dict[str, str], desired: Desired
+) -> str | None:
+    """deployspec's own config the endpoint serves for the desired one, its weights and counts
+    set in place, as it records (TAG_SERVES_FOR), when it still serves it and the spec still
+    wants that config; None otherwise."""
+    if endpoint is None or not is_owned(tags, desired.spec_name):
+        return None
+    if endpoint.status in BROKEN or endpoint.status == "Deleting":
+        return None
+    live, _, wanted = tags.get(TAG_SERVES_FOR, "").partition(" ")
+    if live and live == endpoint.config_name and wanted == desired.config.name:
+        return live
+    return None
 
 
 def recorded_stand_in(
@@ -223,13 +331,19 @@ def recorded_stand_in(
 
 
 def adoption_differences(config: EndpointConfig, model: Model, desired: Desired) -> list[str]:
-    """The attributes in which a live config and its model differ from the desired ones,
-    names, tags and the model the variant names aside ("model.image", "config.variant")."""
+    """The attributes in which a live one-variant config and its model differ from the desired
+    ones, names, tags and the model the variant names aside ("model.image", "config.variants").
+    A desired endpoint of several variants or models is never adopted in place."""
+    if len(desired.models) != 1 or not _one_model(desired.config) or not _one_model(config):
+        return ["config.variants"]
+    wanted = desired.models[0]
     # The variant names the model by its own name: that the two models hold the same content
     # is what the model's comparison says.
-    as_ours = replace(config, variant=replace(config.variant, model_name=desired.model.name))
+    as_ours = replace(
+        config, variants=tuple(replace(v, model_name=wanted.name) for v in config.variants)
+    )
     return [
-        *(f"model.{name}" for name in differing_fields(model, desired.model)),
+        *(f"model.{name}" for name in differing_fields(model, wanted)),
         *(f"config.{name}" for name in differing_fields(as_ours, desired.config)),
     ]
 
@@ -245,12 +359,11 @@ def _unexpressed(gateway: Gateway, config: EndpointConfig, model: Model) -> tupl
     return tuple(unexpressed(config_data, model_data))
 
 
-def _local_etag(gateway: Gateway, desired: Desired) -> str | None:
+def _local_etag(gateway: Gateway, artifact: Artifact) -> str | None:
     """The ETag S3 gives the local archive when the gateway uploads it (None: not local)."""
     from .artifacts import s3_etag
 
-    artifact = desired.artifact
-    if artifact is None or artifact.local_path is None:
+    if artifact.local_path is None:
         return None
     return s3_etag(Path(artifact.local_path), gateway.multipart_chunk_bytes)
 
@@ -284,14 +397,16 @@ def check_handed_buckets(gateway: Gateway, desired: Desired) -> None:
                 "SageMaker would write the endpoint's requests and responses there",
             )
         )
-    if desired.artifact is None and desired.model.model_data_url:
-        handed.append(
-            (
-                "model.artifacts",
-                desired.model.model_data_url,
-                "SageMaker would serve whatever model that account puts there",
+    for model in desired.models:
+        # A multi-model prefix is in deployspec's own bucket, as uploaded archives are.
+        if desired.artifact_of(model) is None and model.model_data_url and not model.multi_model:
+            handed.append(
+                (
+                    "model.artifacts",
+                    model.model_data_url,
+                    "SageMaker would serve whatever model that account puts there",
+                )
             )
-        )
     if not handed:
         return
     trusted = trusted_buckets()
@@ -379,7 +494,11 @@ def list_owned(gateway: Gateway, base: str) -> list[OwnedResource]:
             continue
         tags = gateway.list_tags(arn)
         if is_owned(tags, base):
-            found.append(OwnedResource("endpoint_config", name, created, tags.get(TAG_MODEL)))
+            found.append(
+                OwnedResource(
+                    "endpoint_config", name, created, models_of_tag(tags.get(TAG_MODEL), search)
+                )
+            )
     for name, created, arn in gateway.list_models(search):
         if not is_content_name(name, base):
             continue
@@ -408,11 +527,11 @@ def read_owned(gateway: Gateway, spec_name: str, *, with_model_data: bool = Fals
         # Every variant, serverless ones too: a target left on a variant that is serverless now
         # (or on the variant deployspec names, of a Failed endpoint reporting none) is still
         # there to remove, whatever the spec says today.
-        names = dict.fromkeys([*(v.variant_name for v in endpoint.variants), VARIANT_NAME])
-        for variant in names:
-            found = gateway.describe_scaling(scaling_resource_id(spec_name, variant))
-            if found is not None:
-                scaling.append(found)
+        live = (*endpoint.variants, *endpoint.shadow_variants)
+        names = dict.fromkeys([*(v.variant_name for v in live), VARIANT_NAME])
+        scaling.extend(
+            gateway.describe_scalings([scaling_resource_id(spec_name, n) for n in names])
+        )
     resources = tuple(list_owned(gateway, spec_name))
     model_data: dict[str, str] = {}
     if with_model_data:

@@ -27,6 +27,8 @@ def model_request(model: Model) -> dict[str, Any]:
     container: dict[str, Any] = {"Image": model.image, "Environment": dict(model.environment)}
     if model.model_data_url is not None:
         container["ModelDataUrl"] = model.model_data_url
+    if model.multi_model:
+        container["Mode"] = "MultiModel"
     request: dict[str, Any] = {
         "PrimaryContainer": container,
         "ExecutionRoleArn": model.execution_role_arn,
@@ -64,7 +66,9 @@ def variant_request(variant: Variant) -> dict[str, Any]:
 
 
 def endpoint_config_request(config: EndpointConfig) -> dict[str, Any]:
-    request: dict[str, Any] = {"ProductionVariants": [variant_request(config.variant)]}
+    request: dict[str, Any] = {"ProductionVariants": [variant_request(v) for v in config.variants]}
+    if config.shadow_variants:
+        request["ShadowProductionVariants"] = [variant_request(v) for v in config.shadow_variants]
     if config.data_capture is not None:
         request["DataCaptureConfig"] = {
             "EnableCapture": True,

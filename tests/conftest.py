@@ -92,6 +92,42 @@ def run_cli(
     )
 
 
+# Run by start_cli's interpreter before the CLI's own: SIGINT back to its default disposition,
+# then exec, so that the CLI starts as a terminal's foreground command does. Started by a
+# non-interactive shell in the background (`make test &` in a CI script), the tests inherit
+# SIGINT ignored, and Python installs its KeyboardInterrupt handler only where SIGINT is not
+# ignored at startup: a CLI the tests started would never see the Ctrl-C they send it.
+_DEFAULT_SIGINT_THEN_EXEC = (
+    "import os, signal, sys; "
+    "signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT}); "
+    "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+)
+
+
+def start_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """The CLI as a user starts it at a terminal, for a test that signals it while it runs
+    (Ctrl-C is SIGINT): a separate process, both streams piped, SIGINT at its default
+    whatever this process inherited. Its pid is the CLI's (the launcher execs it)."""
+    full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
+    return subprocess.Popen(
+        [sys.executable, "-c", _DEFAULT_SIGINT_THEN_EXEC, "-m", "deployspec", *args],
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def catches_signal(pid: int, signum: int) -> bool:
+    """Whether process `pid` has a handler for `signum` (Linux: SigCgt in /proc/PID/status),
+    as a CLI must before a test sends it that signal and expects it handled."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) >> (signum - 1) & 1)
+    return False
+
+
 def isolate_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, region: str) -> None:
     """No AWS setting of the machine reaches a test: fake static credentials, no config files."""
     for key in list(os.environ):

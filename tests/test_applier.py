@@ -20,9 +20,11 @@ from botocore.retries.bucket import TokenBucket
 
 from deployspec.applier import Applier, Event
 from deployspec.aws import Gateway, Retry
-from deployspec.errors import ApplyError, AwsError, DeployspecError
+from deployspec.errors import ApplyError, AwsError, DeployspecError, NotManagedError
 from deployspec.plan import Action, Change, Kind, Plan
 from deployspec.resources import (
+    INVOCATIONS,
+    Capacity,
     Endpoint,
     EndpointConfig,
     Model,
@@ -69,7 +71,10 @@ class FakeGateway:
     create_error: DeployspecError | None = None
     # The endpoint's tags; every config and model is this spec's.
     tags: dict[str, str] = field(default_factory=lambda: dict(OURS))
+    # ARNs of models and configs that lack the ownership tags.
+    not_ours: frozenset[str] = frozenset()
     log: list[str] = field(default_factory=list)
+    capacities: list[dict[str, Capacity]] = field(default_factory=list)
 
     def describe_endpoint(self, name: str) -> Endpoint | None:
         self.log.append("DescribeEndpoint")
@@ -77,12 +82,14 @@ class FakeGateway:
 
     def describe_endpoint_config(self, name: str) -> EndpointConfig:
         variant = Variant("iris-m", serverless=ServerlessConfig(2048, 5))
-        return EndpointConfig(name, variant, arn=f"arn:config/{name}")
+        return EndpointConfig(name, (variant,), arn=f"arn:config/{name}")
 
     def describe_model(self, name: str) -> Model:
         return Model(name, "image", None, {}, "arn:role", arn=f"arn:model/{name}")
 
     def list_tags(self, arn: str) -> dict[str, str]:
+        if arn in self.not_ours:
+            return {"team": "ml"}
         return self.tags if arn == "arn:ep" else dict(OURS)
 
     def create_endpoint(self, name: str, config_name: str, tags: dict[str, str]) -> str:
@@ -96,10 +103,15 @@ class FakeGateway:
         self.log.append("UpdateEndpoint")
         self.views = list(self.after_update)
 
+    def update_capacities(self, name: str, capacities: dict[str, Capacity]) -> None:
+        self.log.append("UpdateEndpointWeightsAndCapacities")
+        self.capacities.append(dict(capacities))
+        self.views = list(self.after_update)
+
     def put_scaling(self, scaling: Scaling) -> None:
         self.log.append("RegisterScalableTarget")
 
-    def delete_scaling(self, resource_id: str) -> bool:
+    def delete_scaling(self, resource_id: str, metric: str = INVOCATIONS) -> bool:
         self.log.append("DeregisterScalableTarget")
         return True
 
@@ -368,6 +380,69 @@ def test_an_endpoint_created_before_the_create_on_another_config_is_refused() ->
         run(gateway, plan_of(CREATE))
 
     assert "CreateEndpoint" not in gateway.log
+
+
+# --- several variants -------------------------------------------------------------------------
+
+
+def test_weights_and_counts_alone_are_set_in_one_call_without_a_new_config() -> None:
+    capacities = Change(
+        Kind.ENDPOINT,
+        "iris",
+        Action.UPDATE,
+        {
+            "config_name": "iris-a",
+            "capacities": {"current": {"instance_count": 1}, "challenger": {"weight": 10.0}},
+        },
+        {
+            "config_name": "iris-a",
+            "capacities": {"current": {"instance_count": 3}, "challenger": {"weight": 20.0}},
+        },
+    )
+    gateway = FakeGateway(
+        [endpoint("iris-a")], after_update=[endpoint("iris-a", "Updating"), endpoint("iris-a")]
+    )
+
+    events = run(gateway, plan_of(capacities, target="iris-a"))
+
+    assert gateway.capacities == [
+        {"current": Capacity(instance_count=3), "challenger": Capacity(weight=20.0)}
+    ]
+    assert "UpdateEndpoint" not in gateway.log
+    assert gateway.log.count("UpdateEndpointWeightsAndCapacities") == 1
+    # It waits for the endpoint to be InService with its new weights and counts.
+    assert [e.message for e in events if e.kind == "wait"] == ["Updating (0s)"]
+
+
+TWO_AND_A_SHADOW = EndpointConfig(
+    "iris-c",
+    (
+        Variant("iris-m1", "current", None, "ml.m5.large", 1, None, 90.0),
+        Variant("iris-m2", "challenger", None, "ml.m5.large", 1, None, 10.0),
+    ),
+    shadow_variants=(Variant("iris-m3", "shadow", None, "ml.m5.large", 1, None, 1.0),),
+)
+
+
+@pytest.mark.parametrize("foreign", ["iris-m2", "iris-m3"])
+def test_a_config_is_created_only_over_models_that_are_all_ours(foreign: str) -> None:
+    """Every variant's model, the shadow's too, not only the first."""
+    create = Change(
+        Kind.ENDPOINT_CONFIG,
+        "iris-c",
+        Action.CREATE,
+        None,
+        {**to_json(TWO_AND_A_SHADOW), "tags": OURS},
+    )
+    gateway = FakeGateway([None], not_ours=frozenset({f"arn:model/{foreign}"}))
+
+    with pytest.raises(NotManagedError) as raised:
+        run(gateway, plan_of(create, target=None))
+
+    assert str(raised.value) == (
+        f"refusing to change endpoint_config.iris-c (it uses model {foreign}): it is not "
+        "managed by deployspec for spec iris (it lacks the ownership tags)"
+    )
 
 
 # --- 17f: retries are reported as they happen -------------------------------------------------

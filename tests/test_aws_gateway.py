@@ -27,6 +27,7 @@ from deployspec import __version__
 from deployspec.aws import Call, Gateway, deployment_config
 from deployspec.errors import AwsError
 from deployspec.resources import (
+    Capacity,
     DataCapture,
     Deployment,
     EndpointConfig,
@@ -204,10 +205,12 @@ def test_model_without_vpc_reads_as_none_and_data_source_url_is_read(gateway: Ga
 def test_serverless_config_round_trip(gateway: Gateway) -> None:
     config = EndpointConfig(
         name="iris-c1",
-        variant=Variant(
-            model_name="iris-m1",
-            serverless=ServerlessConfig(
-                memory_mb=2048, max_concurrency=5, provisioned_concurrency=2
+        variants=(
+            Variant(
+                model_name="iris-m1",
+                serverless=ServerlessConfig(
+                    memory_mb=2048, max_concurrency=5, provisioned_concurrency=2
+                ),
             ),
         ),
     )
@@ -216,7 +219,7 @@ def test_serverless_config_round_trip(gateway: Gateway) -> None:
     arn = gateway.create_endpoint_config(config, {"deployspec:spec": "iris"})
 
     assert gateway.describe_endpoint_config("iris-c1") == EndpointConfig(
-        name=config.name, variant=config.variant, arn=arn
+        name=config.name, variants=config.variants, arn=arn
     )
     assert gateway.list_tags(arn) == {"deployspec:spec": "iris"}
 
@@ -224,12 +227,14 @@ def test_serverless_config_round_trip(gateway: Gateway) -> None:
 def test_realtime_config_with_data_capture_round_trip(gateway: Gateway) -> None:
     config = EndpointConfig(
         name="iris-c2",
-        variant=Variant(
-            model_name="iris-m1",
-            instance_type="ml.m5.xlarge",
-            initial_instance_count=2,
-            volume_size_gb=30,
-            initial_weight=1.0,
+        variants=(
+            Variant(
+                model_name="iris-m1",
+                instance_type="ml.m5.xlarge",
+                initial_instance_count=2,
+                volume_size_gb=30,
+                initial_weight=1.0,
+            ),
         ),
         data_capture=DataCapture(destination="s3://bucket/capture", sampling_percent=20),
     )
@@ -238,7 +243,7 @@ def test_realtime_config_with_data_capture_round_trip(gateway: Gateway) -> None:
     arn = gateway.create_endpoint_config(config, {})
 
     assert gateway.describe_endpoint_config("iris-c2") == EndpointConfig(
-        name=config.name, variant=config.variant, data_capture=config.data_capture, arn=arn
+        name=config.name, variants=config.variants, data_capture=config.data_capture, arn=arn
     )
     raw = new_session().client("sagemaker").describe_endpoint_config(EndpointConfigName="iris-c2")
     capture = raw["DataCaptureConfig"]
@@ -246,12 +251,105 @@ def test_realtime_config_with_data_capture_round_trip(gateway: Gateway) -> None:
     assert capture["CaptureOptions"] == [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}]
 
 
+def production_variant(name: str, model: str, **fields: Any) -> dict[str, Any]:
+    return {"VariantName": name, "ModelName": model, **fields}
+
+
+def test_a_config_of_two_variants_and_a_shadow_is_read_whole() -> None:
+    gateway, stubber = stubbed("sagemaker")
+    arn = "arn:aws:sagemaker:eu-west-1:123456789012:endpoint-config/iris-c3"
+    stubber.add_response(
+        "describe_endpoint_config",
+        {
+            "EndpointConfigName": "iris-c3",
+            "EndpointConfigArn": arn,
+            "CreationTime": datetime(2026, 1, 1),
+            "ProductionVariants": [
+                production_variant(
+                    "current",
+                    "iris-m1",
+                    InstanceType="ml.m5.large",
+                    InitialInstanceCount=2,
+                    InitialVariantWeight=90.0,
+                ),
+                production_variant(
+                    "challenger",
+                    "iris-m2",
+                    ServerlessConfig={"MemorySizeInMB": 2048, "MaxConcurrency": 5},
+                    InitialVariantWeight=10.0,
+                ),
+            ],
+            "ShadowProductionVariants": [
+                production_variant(
+                    "shadow",
+                    "iris-m3",
+                    InstanceType="ml.c5.large",
+                    InitialInstanceCount=1,
+                    VolumeSizeInGB=8,
+                )
+            ],
+        },
+        {"EndpointConfigName": "iris-c3"},
+    )
+
+    config = gateway.describe_endpoint_config("iris-c3")
+
+    stubber.assert_no_pending_responses()
+    assert config == EndpointConfig(
+        name="iris-c3",
+        variants=(
+            Variant("iris-m1", "current", None, "ml.m5.large", 2, None, 90.0),
+            Variant("iris-m2", "challenger", ServerlessConfig(2048, 5), initial_weight=10.0),
+        ),
+        arn=arn,
+        # No InitialVariantWeight given: SageMaker's default, 1.
+        shadow_variants=(Variant("iris-m3", "shadow", None, "ml.c5.large", 1, 8, 1.0),),
+    )
+    assert config.model_names == ("iris-m1", "iris-m2", "iris-m3")
+
+
+def test_an_endpoint_reports_its_shadow_variants_apart() -> None:
+    gateway, stubber = stubbed("sagemaker")
+
+    def live(name: str, weight: float, count: int) -> dict[str, Any]:
+        return {
+            "VariantName": name,
+            "CurrentWeight": weight,
+            "DesiredWeight": weight,
+            "CurrentInstanceCount": count,
+            "DesiredInstanceCount": count,
+        }
+
+    stubber.add_response(
+        "describe_endpoint",
+        {
+            "EndpointName": "iris",
+            "EndpointArn": "arn:aws:sagemaker:eu-west-1:123456789012:endpoint/iris",
+            "EndpointConfigName": "iris-c3",
+            "EndpointStatus": "InService",
+            "CreationTime": datetime(2026, 1, 1),
+            "LastModifiedTime": datetime(2026, 1, 2),
+            "ProductionVariants": [live("current", 90.0, 2), live("challenger", 10.0, 1)],
+            "ShadowProductionVariants": [live("shadow", 1.0, 1)],
+        },
+        {"EndpointName": "iris"},
+    )
+
+    endpoint = gateway.describe_endpoint("iris")
+
+    assert endpoint is not None
+    assert [v.variant_name for v in endpoint.variants] == ["current", "challenger"]
+    assert [v.variant_name for v in endpoint.shadow_variants] == ["shadow"]
+    shadow = endpoint.live_variant("shadow")
+    assert shadow is not None and shadow.desired_instance_count == 1
+
+
 def test_endpoint_lifecycle_and_missing_resources(gateway: Gateway) -> None:
     gateway.create_model(sklearn_model(), {})
     config = EndpointConfig(
         name="iris-c1",
-        variant=Variant(
-            model_name="iris-m1", instance_type="ml.m5.xlarge", initial_instance_count=1
+        variants=(
+            Variant(model_name="iris-m1", instance_type="ml.m5.xlarge", initial_instance_count=1),
         ),
     )
     gateway.create_endpoint_config(config, {})
@@ -268,8 +366,10 @@ def test_endpoint_lifecycle_and_missing_resources(gateway: Gateway) -> None:
     assert [v.variant_name for v in endpoint.variants] == ["AllTraffic"]
     assert endpoint.last_modified is not None
     assert datetime.fromisoformat(endpoint.last_modified).tzinfo is not None
-    gateway.update_capacity("iris", instance_count=3, weight=0.5)
-    gateway.update_capacity("iris")
+    gateway.update_capacities("iris", {"AllTraffic": Capacity(instance_count=3, weight=0.5)})
+    # Nothing to set: no call.
+    gateway.update_capacities("iris", {"AllTraffic": Capacity()})
+    gateway.update_capacities("iris", {})
     scaled = gateway.describe_endpoint("iris")
     assert scaled is not None
     assert scaled.variants[0].desired_instance_count == 3
@@ -292,7 +392,7 @@ def test_listing_filters_by_name_oldest_first(gateway: Gateway) -> None:
         gateway.create_endpoint_config(
             EndpointConfig(
                 name=name.replace("-m", "-c"),
-                variant=Variant(model_name=name, serverless=ServerlessConfig(2048, 5)),
+                variants=(Variant(model_name=name, serverless=ServerlessConfig(2048, 5)),),
             ),
             {},
         )
@@ -336,10 +436,10 @@ def test_account_id_is_read_once(gateway: Gateway) -> None:
 
 
 def test_invoke_endpoint_returns_body_and_content_type(gateway: Gateway) -> None:
-    body, content_type = gateway.invoke_endpoint("iris", b"[[1, 2]]", "application/json", "*/*")
+    answer = gateway.invoke_endpoint("iris", b"[[1, 2]]", "application/json", "*/*")
 
-    assert isinstance(body, bytes)
-    assert content_type
+    assert isinstance(answer.body, bytes)
+    assert answer.content_type
     assert gateway.calls == [Call("sagemaker-runtime", "InvokeEndpoint", False)]
 
 
@@ -669,6 +769,87 @@ def test_scaling_without_target_value_registers_only_the_target(gateway: Gateway
     ]
 
 
+SCALABLE = {
+    "ServiceNamespace": "sagemaker",
+    "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+}
+
+
+def scalable_target(resource_id: str, low: int, high: int) -> dict[str, Any]:
+    return {
+        **SCALABLE,
+        "ResourceId": resource_id,
+        "MinCapacity": low,
+        "MaxCapacity": high,
+        "RoleARN": "arn:aws:iam::123456789012:role/aws-service-role/autoscaling",
+        "CreationTime": datetime(2026, 1, 1),
+    }
+
+
+def invocations_policy(resource_id: str, target: float) -> dict[str, Any]:
+    return {
+        **SCALABLE,
+        "PolicyARN": f"arn:aws:autoscaling:eu-west-1:123456789012:scalingPolicy:{resource_id}",
+        "PolicyName": "deployspec-invocations",
+        "ResourceId": resource_id,
+        "PolicyType": "TargetTrackingScaling",
+        "TargetTrackingScalingPolicyConfiguration": {
+            "TargetValue": target,
+            "PredefinedMetricSpecification": {
+                "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+            },
+            "ScaleInCooldown": 300,
+            "ScaleOutCooldown": 60,
+        },
+        "CreationTime": datetime(2026, 1, 1),
+    }
+
+
+@pytest.mark.parametrize("found", [("current", "challenger"), ("challenger",)])
+def test_describe_scalings_reads_every_target_in_one_call(found: tuple[str, ...]) -> None:
+    """One DescribeScalableTargets for all the variants, then one DescribeScalingPolicies for
+    each target found (none for a variant without one), in the order the ids were given."""
+    gateway, stubber = stubbed("application-autoscaling")
+    ids = [scaling_resource_id("iris", "current"), scaling_resource_id("iris", "challenger")]
+    targets = {
+        ids[0]: scalable_target(ids[0], 1, 4),
+        ids[1]: scalable_target(ids[1], 2, 6),
+    }
+    wanted = [scaling_resource_id("iris", name) for name in found]
+    stubber.add_response(
+        "describe_scalable_targets",
+        # AWS's order is not the order asked in.
+        {"ScalableTargets": [targets[i] for i in reversed(wanted)]},
+        # Every dimension: a serverless variant scales its provisioned concurrency instead.
+        {"ServiceNamespace": "sagemaker", "ResourceIds": ids},
+    )
+    for resource_id in wanted:
+        stubber.add_response(
+            "describe_scaling_policies",
+            {
+                "ScalingPolicies": [
+                    invocations_policy(resource_id, 70.0 if "current" in resource_id else 50.0)
+                ]
+            },
+            {**SCALABLE, "ResourceId": resource_id},
+        )
+
+    scalings = gateway.describe_scalings(ids)
+
+    stubber.assert_no_pending_responses()
+    everything = {
+        ids[0]: Scaling(ids[0], 1, 4, 70.0, 300, 60, "deployspec-invocations"),
+        ids[1]: Scaling(ids[1], 2, 6, 50.0, 300, 60, "deployspec-invocations"),
+    }
+    assert scalings == [everything[i] for i in wanted]
+    assert [call.operation for call in gateway.calls] == [
+        "DescribeScalableTargets",
+        *(["DescribeScalingPolicies"] * len(wanted)),
+    ]
+    assert gateway.describe_scalings([]) == []
+    assert len(gateway.calls) == 1 + len(wanted)
+
+
 # --- UpdateEndpoint requests (Stubber: moto has no UpdateEndpoint) --------------------------
 
 
@@ -794,6 +975,34 @@ def test_update_endpoint_can_keep_the_autoscaled_instance_count() -> None:
     )
 
     stubber.assert_no_pending_responses()
+
+
+def test_update_capacities_sets_every_variant_in_one_call() -> None:
+    gateway, stubber = stubbed("sagemaker")
+    stubber.add_response(
+        "update_endpoint_weights_and_capacities",
+        {"EndpointArn": "arn:aws:sagemaker:eu-west-1:123456789012:endpoint/iris"},
+        {
+            "EndpointName": "iris",
+            "DesiredWeightsAndCapacities": [
+                {"VariantName": "current", "DesiredInstanceCount": 3, "DesiredWeight": 80.0},
+                {"VariantName": "challenger", "DesiredWeight": 20.0},
+            ],
+        },
+    )
+
+    gateway.update_capacities(
+        "iris",
+        {
+            "current": Capacity(instance_count=3, weight=80.0),
+            "challenger": Capacity(weight=20.0),
+            # Nothing to set on it: left out of the request.
+            "shadow": Capacity(),
+        },
+    )
+
+    stubber.assert_no_pending_responses()
+    assert gateway.calls == [Call("sagemaker", "UpdateEndpointWeightsAndCapacities", True)]
 
 
 def test_traffic_shifting_without_a_step_is_a_caller_bug() -> None:

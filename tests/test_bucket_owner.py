@@ -118,9 +118,10 @@ def with_capture(destination: str) -> Any:
     return replace(base, config=config)
 
 
-def with_archive(uri: str) -> Any:
-    base = desired()
-    return replace(base, artifact=None, model=replace(base.model, model_data_url=uri))
+def with_archive(uri: str, base: Any = None) -> Any:
+    """The spec's model served from its own s3:// archive: deployspec uploads none."""
+    base = base if base is not None else desired()
+    return replace(base, artifacts=(), models=(replace(base.models[0], model_data_url=uri),))
 
 
 def refused(gateway: Owners, wanted: Any) -> PlanError:
@@ -149,6 +150,17 @@ def test_an_s3_model_archive_in_another_accounts_bucket_is_refused() -> None:
     assert "SageMaker would serve whatever model that account puts there" in str(error)
 
 
+def test_every_variants_model_archive_is_checked_not_only_the_first() -> None:
+    gateway = Owners({"ours": "us", "their-models": "another account"})
+    wanted = with_archive("s3://ours/m")
+    second = replace(
+        wanted.models[0], name="iris-bbbbbbbbbb", model_data_url="s3://their-models/b.tar.gz"
+    )
+    error = refused(gateway, replace(wanted, models=(*wanted.models, second)))
+    assert "S3 bucket 'their-models' belongs to another AWS account" in str(error)
+    assert gateway.asked == ["ours", "their-models"]
+
+
 def test_a_missing_or_unreadable_bucket_is_refused_with_what_to_do() -> None:
     error = refused(Owners({}), with_capture("s3://not-yet/capture"))
     assert str(error) == "data_capture.destination: S3 bucket 'not-yet' does not exist"
@@ -161,10 +173,10 @@ def test_a_missing_or_unreadable_bucket_is_refused_with_what_to_do() -> None:
 
 def test_our_buckets_pass_and_each_is_asked_once() -> None:
     gateway = Owners({"ours": "us"})
-    wanted = with_capture("s3://ours/capture")
-    wanted = replace(
-        wanted, artifact=None, model=replace(wanted.model, model_data_url="s3://ours/m")
-    )
+    wanted = with_archive("s3://ours/m", with_capture("s3://ours/capture"))
+    # A second variant's model, its own archive in the same bucket.
+    second = replace(wanted.models[0], name="iris-bbbbbbbbbb", model_data_url="s3://ours/m2")
+    wanted = replace(wanted, models=(*wanted.models, second))
     check_handed_buckets(gateway, wanted)  # type: ignore[arg-type]
     assert gateway.asked == ["ours"]
 
@@ -181,9 +193,8 @@ def test_trusted_buckets_are_named_by_the_operator_not_the_spec(
 ) -> None:
     monkeypatch.setenv(TRUSTED_BUCKETS_ENV, "central-capture, shared-models other")
     gateway = Owners({"central-capture": "another account", "shared-models": "another account"})
-    wanted = with_capture("s3://central-capture/endpoints/iris")
-    wanted = replace(
-        wanted, artifact=None, model=replace(wanted.model, model_data_url="s3://shared-models/m")
+    wanted = with_archive(
+        "s3://shared-models/m", with_capture("s3://central-capture/endpoints/iris")
     )
     check_handed_buckets(gateway, wanted)  # type: ignore[arg-type]
     assert gateway.asked == []  # trusted: not even looked at

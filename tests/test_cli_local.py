@@ -13,11 +13,12 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import IO
 
 import pytest
 
 from deployspec.sandbox import control
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, catches_signal, run_cli, start_cli
 
 EXAMPLE = REPO / "examples" / "sklearn-iris"
 
@@ -90,30 +91,71 @@ def iris(tmp_path: Path) -> Path:
     return folder / "deployment.yaml"
 
 
+class _Lines:
+    """A child's text stream read on a thread, line by line: a test waits for a line with a
+    deadline (never on a pipe that may not end), and the pipe never fills up."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        self._ended = False
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            with self._changed:
+                self.lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
+        with self._changed:
+            self._ended = True
+            self._changed.notify_all()
+
+    def wait_for(self, text: str, timeout: float) -> str:
+        """The first line containing `text`, once it is written."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                found = next((line for line in self.lines if text in line), None)
+                if found is not None:
+                    return found
+                left = deadline - time.monotonic()
+                if self._ended or left <= 0:
+                    ending = "the stream ended" if self._ended else f"{timeout:g} s passed"
+                    raise AssertionError(
+                        f"{ending} before a line with {text!r}; it said:\n" + "\n".join(self.lines)
+                    )
+                self._changed.wait(left)
+
+    def all(self, timeout: float) -> list[str]:
+        """Every line, once the stream has ended (every process writing to it has exited)."""
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), "the stream is still open"
+        return self.lines
+
+
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
 def test_serve_answers_real_predictions_then_stops_cleanly(
     iris: Path, tmp_path: Path, stop_signal: signal.Signals
 ) -> None:
-    port = _free_port()
-    env = {**os.environ, "DEPLOYSPEC_CACHE_DIR": str(tmp_path / "cache")}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "deployspec", "serve", str(iris), "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    # Port 0: the server's own free port, told in the line that says it is ready (a port
+    # picked here could be taken by another process before the server binds it).
+    server = start_cli(
+        "serve", str(iris), "--port", "0", env={"DEPLOYSPEC_CACHE_DIR": str(tmp_path / "cache")}
     )
+    assert server.stderr is not None
+    log = _Lines(server.stderr)
+    stop_with = signal.SIGKILL  # until serve is known to handle stop_signal
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, server.stderr.read() if server.stderr else ""
-            time.sleep(0.2)
+        # Written once the model is loaded and the socket listens: no polling, however slow
+        # the machine.
+        ready = log.wait_for("serving iris on http://127.0.0.1:", timeout=120)
+        url = ready.split(" on ", 1)[1].split(" ", 1)[0]
+        # What the stop below relies on; SIGINT is Python's own handler, SIGTERM serve's.
+        assert catches_signal(server.pid, stop_signal), f"serve does not handle {stop_signal!r}"
+        stop_with = stop_signal
+        with urllib.request.urlopen(f"{url}/ping", timeout=30) as pinged:
+            assert pinged.status == 200
         workers = _children(server.pid)
         assert workers, "the model runs in a worker process"
         answer = run_cli(
@@ -121,32 +163,31 @@ def test_serve_answers_real_predictions_then_stops_cleanly(
             str(iris),
             "--local",
             "--local-url",
-            f"http://127.0.0.1:{port}",
+            url,
             "--body",
             '{"instances": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]}',
         )
         assert answer.returncode == 0, answer.stderr
         assert answer.stdout.strip() == '{"predictions": ["setosa", "virginica"]}'
-        bad = run_cli(
-            "invoke",
-            str(iris),
-            "--local",
-            "--local-url",
-            f"http://127.0.0.1:{port}",
-            "--body",
-            "not json",
-        )
+        bad = run_cli("invoke", str(iris), "--local", "--local-url", url, "--body", "not json")
         assert bad.returncode == 1
         assert "the local model answered 500" in bad.stderr
         assert "not valid JSON" in bad.stderr
     finally:
-        server.send_signal(stop_signal)
-        server.wait(timeout=30)
+        server.send_signal(stop_with)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()  # no server left behind; its worker ends with the pipe to it
+            server.wait()
+            raise
+    assert server.returncode == 0, "\n".join(log.lines)
     for worker in workers:
         deadline = time.monotonic() + 10
         while _alive(worker) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not _alive(worker)
+    assert log.all(timeout=10)[-1] == "stopped"
 
 
 def test_invoke_local_without_a_server_says_how_to_start_one(iris: Path) -> None:

@@ -35,6 +35,7 @@ from deployspec.drift import (
     wanted_of,
 )
 from deployspec.errors import NotManagedError
+from deployspec.naming import content_name
 from deployspec.resources import (
     TAG_ADOPTED,
     TAG_APPLIED,
@@ -42,6 +43,7 @@ from deployspec.resources import (
     TAG_MANAGED_BY,
     TAG_PREVIOUS,
     TAG_PRUNED,
+    TAG_SERVES_FOR,
     TAG_SPEC,
     AppliedRecord,
     DataCapture,
@@ -53,18 +55,22 @@ from deployspec.resources import (
     ServerlessConfig,
     Variant,
     ownership_tags,
+    scaling_settings,
     spec_digest,
 )
+from deployspec.wire import endpoint_config_request
 
 MODEL = "iris-aaaaaaaaaa"
-SERVERLESS = EndpointConfig("iris-cccccccccc", Variant(MODEL, serverless=ServerlessConfig(2048, 5)))
-BIGGER = EndpointConfig("iris-eeeeeeeeee", Variant(MODEL, serverless=ServerlessConfig(3072, 5)))
-EARLIER = EndpointConfig("iris-bbbbbbbbbb", Variant(MODEL, serverless=ServerlessConfig(1024, 5)))
+SERVERLESS = EndpointConfig(
+    "iris-cccccccccc", (Variant(MODEL, serverless=ServerlessConfig(2048, 5)),)
+)
+BIGGER = EndpointConfig("iris-eeeeeeeeee", (Variant(MODEL, serverless=ServerlessConfig(3072, 5)),))
+EARLIER = EndpointConfig("iris-bbbbbbbbbb", (Variant(MODEL, serverless=ServerlessConfig(1024, 5)),))
 HANDMADE = EndpointConfig(
-    "iris-by-hand", Variant(MODEL, serverless=ServerlessConfig(4096, 5)), arn="arn:config"
+    "iris-by-hand", (Variant(MODEL, serverless=ServerlessConfig(4096, 5)),), arn="arn:config"
 )
 REALTIME = EndpointConfig(
-    "iris-dddddddddd", Variant(MODEL, instance_type="ml.m5.large", initial_instance_count=1)
+    "iris-dddddddddd", (Variant(MODEL, instance_type="ml.m5.large", initial_instance_count=1),)
 )
 SCALING = Scaling("endpoint/iris/variant/AllTraffic", 1, 3, 50.0, 300, 60, "deployspec-invocations")
 ROLLOUT = Deployment("ALL_AT_ONCE", timeout_seconds=1800)
@@ -74,7 +80,7 @@ OWNED_CONFIG_TAGS = {**ownership_tags("iris"), "team": "ml"}
 def wanted(
     config: EndpointConfig = SERVERLESS,
     tags: dict[str, str] | None = None,
-    scaling: Scaling | None = None,
+    scalings: tuple[Scaling, ...] = (),
     deployment: Deployment | None = None,
     *,
     model_known: bool = True,
@@ -83,7 +89,7 @@ def wanted(
         spec_name="iris",
         config=config,
         user_tags={"team": "ml"} if tags is None else tags,
-        scaling=scaling,
+        scalings=scalings,
         deployment=deployment,
         model_known=model_known,
         not_packaged=None if model_known else "the model files are not packaged here",
@@ -91,7 +97,7 @@ def wanted(
 
 
 W = wanted()
-WR = wanted(REALTIME, scaling=SCALING, deployment=ROLLOUT)  # real-time, autoscaled
+WR = wanted(REALTIME, scalings=(SCALING,), deployment=ROLLOUT)  # real-time, autoscaled
 WR_FIXED = wanted(REALTIME, deployment=ROLLOUT)  # real-time, no autoscaling
 
 
@@ -101,7 +107,7 @@ def applied_tags(w: Wanted, **extra: str) -> dict[str, str]:
     return {
         **w.user_tags,
         **ownership_tags("iris"),
-        TAG_DIGEST: spec_digest(w.config_name, w.user_tags, w.scaling, w.deployment),
+        TAG_DIGEST: spec_digest(w.config_name, w.user_tags, w.scalings, w.deployment),
         TAG_APPLIED: w.record.value,
         TAG_PRUNED: f"{w.config_name}@keep=2",
         "aws:cloudformation:stack-name": "ignored",
@@ -131,7 +137,7 @@ def on(
 ) -> Live:
     """The endpoint the last apply of `applied` left (serving `serving`, if given), as read;
     `live` sets Live's other fields."""
-    realtime = applied.config.variant.serverless is None
+    realtime = applied.config.variants[0].serverless is None
     endpoint = Endpoint(
         name="iris",
         config_name=serving or applied.config.name,
@@ -144,7 +150,7 @@ def on(
     )
     options: dict[str, Any] = {
         "tags": applied_tags(applied) if tags is None else tags,
-        "scaling": applied.scaling,
+        "scalings": applied.scalings,
         "scaling_read": realtime,
     }
     options.update(live)
@@ -153,6 +159,100 @@ def on(
 
 def without(tags: dict[str, str], *keys: str) -> dict[str, str]:
     return {k: v for k, v in tags.items() if k not in keys}
+
+
+# --- endpoints of several variants ------------------------------------------------------------
+
+MODEL_B = "iris-ffffffffff"
+
+
+def named(config: EndpointConfig) -> EndpointConfig:
+    """The config under its content name, as desired.py names it: the config that weights set
+    in place stand for is then known from its name alone."""
+    return replace(config, name=content_name("iris", endpoint_config_request(config)))
+
+
+def two(blue: float = 90.0, green: float = 10.0, green_type: str = "ml.m5.large") -> EndpointConfig:
+    """Two real-time production variants, blue and green, of one instance each."""
+    return named(
+        EndpointConfig(
+            "",
+            (
+                Variant(MODEL, "blue", None, "ml.m5.large", 1, initial_weight=blue),
+                Variant(MODEL_B, "green", None, green_type, 1, initial_weight=green),
+            ),
+        )
+    )
+
+
+TWO = two()
+BLUE_SCALING = Scaling("endpoint/iris/variant/blue", 1, 4, 100.0, 300, 60, "deployspec-invocations")
+GREEN_SCALING = replace(BLUE_SCALING, resource_id="endpoint/iris/variant/green")
+W2 = wanted(TWO, scalings=(BLUE_SCALING,), deployment=ROLLOUT)  # blue autoscaled 1-4
+W2_WIDER = replace(W2, scalings=(replace(BLUE_SCALING, max_capacity=6),))
+W2_RESIZED = replace(W2, scalings=(replace(BLUE_SCALING, min_capacity=2, max_capacity=6),))
+# The spec's weights changed to 50/50 and applied in place (UpdateEndpointWeightsAndCapacities):
+# HALVES was never created; the endpoint serving TWO stands for it, as TAG_SERVES_FOR records.
+HALVES = two(50.0, 50.0)
+W_HALVES = wanted(HALVES, scalings=(BLUE_SCALING,), deployment=ROLLOUT)
+SET_IN_PLACE = {TAG_SERVES_FOR: f"{TWO.name} {HALVES.name}"}
+# Then the spec edited beyond weights (green on a bigger instance), and weights as well.
+W_BIGGER_GREEN = wanted(two(50.0, 50.0, "ml.m5.xlarge"), scalings=(BLUE_SCALING,))
+W_REWEIGHED = wanted(two(60.0, 40.0, "ml.m5.xlarge"), scalings=(BLUE_SCALING,))
+# One production variant and a shadow, the shadow autoscaled 1-2.
+SHADOWED = named(
+    EndpointConfig(
+        "",
+        (Variant(MODEL, instance_type="ml.m5.large", initial_instance_count=1),),
+        shadow_variants=(Variant(MODEL_B, "candidate", None, "ml.m5.large", 1),),
+    )
+)
+CANDIDATE_SCALING = replace(
+    BLUE_SCALING, resource_id="endpoint/iris/variant/candidate", max_capacity=2
+)
+W_SHADOWED = wanted(SHADOWED, scalings=(CANDIDATE_SCALING,), deployment=ROLLOUT)
+# One variant: the spec's instance count raised to 2 and applied in place on REALTIME.
+REALTIME_TWO = named(
+    replace(REALTIME, variants=(replace(REALTIME.variants[0], initial_instance_count=2),))
+)
+W_RT_TWO = wanted(REALTIME_TWO, deployment=ROLLOUT)
+COUNT_IN_PLACE = {TAG_SERVES_FOR: f"{REALTIME.name} {REALTIME_TWO.name}"}
+
+
+def on_variants(
+    applied: Wanted,
+    serving: str | None = None,
+    *,
+    counts: dict[str, int] | None = None,
+    weights: dict[str, float] | None = None,
+    tags: dict[str, str] | None = None,
+    **live: Any,
+) -> Live:
+    """The endpoint of several variants the last apply of `applied` left: each variant at its
+    initial count and weight unless `counts` or `weights` name it; `live` sets Live's other
+    fields."""
+
+    def live_variant(variant: Variant) -> LiveVariant:
+        weight = (weights or {}).get(variant.variant_name, variant.initial_weight)
+        count = (counts or {}).get(variant.variant_name, variant.initial_instance_count)
+        return LiveVariant(variant.variant_name, weight, weight, count, count)
+
+    config = applied.config
+    endpoint = Endpoint(
+        name="iris",
+        config_name=serving or config.name,
+        status="InService",
+        arn="arn:endpoint",
+        variants=tuple(live_variant(v) for v in config.variants),
+        shadow_variants=tuple(live_variant(v) for v in config.shadow_variants),
+    )
+    options: dict[str, Any] = {
+        "tags": applied_tags(applied) if tags is None else tags,
+        "scalings": applied.scalings,
+        "scaling_read": True,
+        **live,
+    }
+    return Live(endpoint, **options)
 
 
 @dataclass(frozen=True)
@@ -179,11 +279,11 @@ W_TEAM = wanted(tags={"team": "data"})
 W_PROD = wanted(
     REALTIME,
     tags={"team": "ml", "env": "prod"},
-    scaling=replace(SCALING, max_capacity=4),
+    scalings=(replace(SCALING, max_capacity=4),),
     deployment=ROLLOUT,
 )
 W_STAGING = replace(
-    W_PROD, user_tags={"team": "ml", "env": "staging"}, scaling=replace(SCALING, max_capacity=6)
+    W_PROD, user_tags={"team": "ml", "env": "staging"}, scalings=(replace(SCALING, max_capacity=6),)
 )
 
 CASES = [
@@ -323,7 +423,7 @@ CASES = [
     Case(
         "scalable target's min and max changed by hand",
         WR,
-        on(WR, scaling=replace(SCALING, min_capacity=2, max_capacity=6)),
+        on(WR, scalings=(replace(SCALING, min_capacity=2, max_capacity=6),)),
         [("autoscaling.min_capacity", Cause.DRIFT), ("autoscaling.max_capacity", Cause.DRIFT)],
         applied={"autoscaling.max_capacity": 3},
     ),
@@ -332,12 +432,14 @@ CASES = [
         WR,
         on(
             WR,
-            scaling=replace(
-                SCALING,
-                target_value=None,
-                scale_in_cooldown=None,
-                scale_out_cooldown=None,
-                policy_name=None,
+            scalings=(
+                replace(
+                    SCALING,
+                    target_value=None,
+                    scale_in_cooldown=None,
+                    scale_out_cooldown=None,
+                    policy_name=None,
+                ),
             ),
         ),
         [
@@ -350,39 +452,39 @@ CASES = [
     Case(
         "target value changed in the policy",
         WR,
-        on(WR, scaling=replace(SCALING, target_value=500.0)),
+        on(WR, scalings=(replace(SCALING, target_value=500.0),)),
         [("autoscaling.target_value", Cause.DRIFT)],
     ),
     Case(
         "scalable target deregistered; a count the autoscaler left within its range is fine",
         WR,
-        on(WR, count=3, scaling=None),
+        on(WR, count=3, scalings=()),
         [("autoscaling", Cause.DRIFT)],
         details=("deregistered outside deployspec",),
     ),
     Case(
         "deregistered, and the count set beyond the range it had",
         WR,
-        on(WR, count=7, scaling=None),
+        on(WR, count=7, scalings=()),
         [("instance_count", Cause.DRIFT), ("autoscaling", Cause.DRIFT)],
         details=("the range it had, 1-3, does not hold it either",),
     ),
     Case(
         "autoscaling registered by hand",
         WR_FIXED,
-        on(WR_FIXED, scaling=SCALING),
+        on(WR_FIXED, scalings=(SCALING,)),
         [("autoscaling", Cause.DRIFT)],
         details=("registered outside deployspec",),
     ),
     Case(
         "spec adds autoscaling: pending",
-        replace(WR_FIXED, scaling=SCALING),
+        replace(WR_FIXED, scalings=(SCALING,)),
         on(WR_FIXED),
         [("autoscaling", Cause.PENDING)],
     ),
     Case(
         "spec raises the maximum: pending",
-        replace(WR, scaling=replace(SCALING, max_capacity=5)),
+        replace(WR, scalings=(replace(SCALING, max_capacity=5),)),
         on(WR),
         [("autoscaling.max_capacity", Cause.PENDING)],
     ),
@@ -394,8 +496,8 @@ CASES = [
     ),
     Case(
         "maximum raised in the spec and the minimum changed by hand",
-        replace(WR, scaling=replace(SCALING, max_capacity=5)),
-        on(WR, scaling=replace(SCALING, min_capacity=2)),
+        replace(WR, scalings=(replace(SCALING, max_capacity=5),)),
+        on(WR, scalings=(replace(SCALING, min_capacity=2),)),
         [("autoscaling.min_capacity", Cause.DRIFT), ("autoscaling.max_capacity", Cause.PENDING)],
     ),
     # --- tags --------------------------------------------------------------------------------
@@ -446,7 +548,7 @@ CASES = [
             W_PROD,
             count=2,
             tags={**applied_tags(W_PROD), "team": "other"},
-            scaling=replace(SCALING, max_capacity=8),
+            scalings=(replace(SCALING, max_capacity=8),),
         ),
         [
             ("autoscaling.max_capacity", Cause.DRIFT),
@@ -547,7 +649,7 @@ CASES = [
         on(
             WR,
             tags={**legacy_tags(WR), "team": "data"},
-            scaling=replace(SCALING, max_capacity=6),
+            scalings=(replace(SCALING, max_capacity=6),),
         ),
         [("autoscaling.max_capacity", Cause.DRIFT), ("tags.team", Cause.DRIFT)],
         applied={"autoscaling.max_capacity": 3, "tags.team": "ml"},
@@ -622,6 +724,169 @@ CASES = [
         on(WR_FIXED, count=4, config=REALTIME, config_tags=OWNED_CONFIG_TAGS),
         [("instance_count", Cause.DRIFT)],
     ),
+    # --- endpoints of several variants: findings by variant ------------------------------------
+    Case("two variants as applied", W2, on_variants(W2), []),
+    Case(
+        "two variants: the autoscaled one within its range, the other at its count",
+        W2,
+        on_variants(W2, counts={"blue": 4}),
+        [],
+    ),
+    Case(
+        "two variants: one's weight changed by hand",
+        W2,
+        on_variants(W2, weights={"green": 30.0}),
+        [("variants.green.weight", Cause.DRIFT)],
+        details=("UpdateEndpointWeightsAndCapacities",),
+        applied={"variants.green.weight": 10.0},
+    ),
+    Case(
+        "two variants: the count of the one without autoscaling changed by hand",
+        W2,
+        on_variants(W2, counts={"green": 2}),
+        [("variants.green.instance_count", Cause.DRIFT)],
+        details=("no autoscaling is registered",),
+        applied={"variants.green.instance_count": 1},
+    ),
+    Case(
+        "two variants: a count outside that variant's own autoscaling range",
+        W2,
+        on_variants(W2, counts={"blue": 6, "green": 1}),
+        [("variants.blue.instance_count", Cause.DRIFT)],
+        details=("outside the registered autoscaling range 1-4",),
+    ),
+    Case(
+        "two variants: one's autoscaling maximum changed by hand",
+        W2,
+        on_variants(W2, scalings=(replace(BLUE_SCALING, max_capacity=8),)),
+        [("autoscaling.blue.max_capacity", Cause.DRIFT)],
+        applied={"autoscaling.blue.max_capacity": 4},
+    ),
+    Case(
+        "two variants: autoscaling registered by hand on the other",
+        W2,
+        on_variants(W2, scalings=(BLUE_SCALING, GREEN_SCALING)),
+        [("autoscaling.green", Cause.DRIFT)],
+        details=("registered outside deployspec",),
+    ),
+    Case(
+        "two variants: one's autoscaling deregistered, its count left within the range it had",
+        W2,
+        on_variants(W2, counts={"blue": 3}, scalings=()),
+        [("autoscaling.blue", Cause.DRIFT)],
+        details=("deregistered outside deployspec",),
+        applied={"autoscaling.blue": scaling_settings(BLUE_SCALING)},
+    ),
+    Case(
+        "two variants: the spec raises one's maximum: pending",
+        W2_WIDER,
+        on_variants(W2),
+        [("autoscaling.blue.max_capacity", Cause.PENDING)],
+    ),
+    Case(
+        "two variants: one's range changed in the spec, the other's autoscaling registered by "
+        "hand: told apart variant by variant",
+        W2_RESIZED,
+        on_variants(W2, scalings=(BLUE_SCALING, GREEN_SCALING)),
+        [
+            ("autoscaling.blue.min_capacity", Cause.PENDING),
+            ("autoscaling.blue.max_capacity", Cause.PENDING),
+            ("autoscaling.green", Cause.DRIFT),
+        ],
+        applied={"autoscaling.blue.min_capacity": 1, "autoscaling.green": None},
+    ),
+    Case(
+        "the spec goes from one variant to two: pending",
+        W2,
+        on(WR_FIXED, config=REALTIME, config_tags=OWNED_CONFIG_TAGS),
+        [("endpoint_config", Cause.PENDING), ("autoscaling.blue", Cause.PENDING)],
+        details=(
+            "(ml.m5.large x1 -> blue ml.m5.large x1 weight 90, green ml.m5.large x1 weight 10)",
+        ),
+    ),
+    Case(
+        "a shadow's autoscaling changed by hand",
+        W_SHADOWED,
+        on_variants(W_SHADOWED, scalings=(replace(CANDIDATE_SCALING, max_capacity=5),)),
+        [("autoscaling.candidate.max_capacity", Cause.DRIFT)],
+        applied={"autoscaling.candidate.max_capacity": 2},
+    ),
+    # --- weights and counts set in place by deployspec (deployspec:serves-for) --------------
+    Case(
+        "weights set in place by deployspec: in sync",
+        W_HALVES,
+        on_variants(W_HALVES, TWO.name, tags=applied_tags(W_HALVES, **SET_IN_PLACE)),
+        [],
+    ),
+    Case(
+        "weights set in place, then one changed by hand: judged by the spec's weights",
+        W_HALVES,
+        on_variants(
+            W_HALVES,
+            TWO.name,
+            weights={"green": 30.0},
+            tags=applied_tags(W_HALVES, **SET_IN_PLACE),
+        ),
+        [("variants.green.weight", Cause.DRIFT)],
+        applied={"variants.green.weight": 50.0},
+    ),
+    Case(
+        "weights set in place, then the spec edited: pending, the weights judged by the config "
+        "they stand for",
+        W_BIGGER_GREEN,
+        on_variants(
+            W_HALVES,
+            TWO.name,
+            tags=applied_tags(W_HALVES, **SET_IN_PLACE),
+            config=replace(TWO, arn="arn:two"),
+        ),
+        [("endpoint_config", Cause.PENDING)],
+        details=(
+            "(blue ml.m5.large x1 weight 50, green ml.m5.large x1 weight 50 -> blue ml.m5.large "
+            "x1 weight 50, green ml.m5.xlarge x1 weight 50)",
+            "its weights and instance counts set in place for it",
+        ),
+    ),
+    Case(
+        "weights set in place, the spec edited, and a weight changed by hand",
+        W_BIGGER_GREEN,
+        on_variants(
+            W_HALVES,
+            TWO.name,
+            weights={"green": 30.0},
+            tags=applied_tags(W_HALVES, **SET_IN_PLACE),
+            config=replace(TWO, arn="arn:two"),
+        ),
+        [("endpoint_config", Cause.PENDING), ("variants.green.weight", Cause.DRIFT)],
+        applied={"variants.green.weight": 50.0},
+    ),
+    Case(
+        "weights set in place, the spec's weights edited, and a weight changed by hand: the "
+        "weights cannot be judged",
+        W_REWEIGHED,
+        on_variants(
+            W_HALVES,
+            TWO.name,
+            weights={"green": 30.0},
+            tags=applied_tags(W_HALVES, **SET_IN_PLACE),
+            config=replace(TWO, arn="arn:two"),
+        ),
+        [("endpoint_config", Cause.PENDING)],
+        unchecked=(f"apply set them in place for config {HALVES.name}",),
+    ),
+    Case(
+        "one variant's instance count set in place by deployspec: in sync",
+        W_RT_TWO,
+        on(W_RT_TWO, REALTIME.name, count=2, tags=applied_tags(W_RT_TWO, **COUNT_IN_PLACE)),
+        [],
+    ),
+    Case(
+        "one variant's count set in place, then changed by hand: the finding keeps its name",
+        W_RT_TWO,
+        on(W_RT_TWO, REALTIME.name, count=3, tags=applied_tags(W_RT_TWO, **COUNT_IN_PLACE)),
+        [("instance_count", Cause.DRIFT)],
+        applied={"instance_count": 2},
+    ),
 ]
 
 
@@ -653,8 +918,8 @@ def test_every_row_has_a_distinct_name() -> None:
 def test_a_spec_edit_alone_never_drifts() -> None:
     """Pending is not drift: the rows whose live state is what the last apply left, with only
     the spec edited, have no drift findings at all."""
-    for spec in (W_BIGGER, W_TEAM, replace(WR, scaling=replace(SCALING, max_capacity=5))):
-        applied = W if spec.config.variant.serverless else WR
+    for spec in (W_BIGGER, W_TEAM, replace(WR, scalings=(replace(SCALING, max_capacity=5),))):
+        applied = W if spec.config.variants[0].serverless else WR
         live = on(applied, config=applied.config, config_tags=OWNED_CONFIG_TAGS)
         findings = classify(spec, live).findings
         assert findings and {f.cause for f in findings} == {Cause.PENDING}
@@ -709,7 +974,7 @@ def test_the_record_is_the_one_apply_writes(write_spec: Any, tmp_path: Path) -> 
         "  autoscaling: {min: 1, max: 3, target_invocations_per_instance: 50}\n"
         "deployment:\n  strategy: canary\n",
     )
-    for text in (VALID_SKLEARN + "tags:\n  team: ml\n", realtime):
+    for text in (VALID_SKLEARN + "tags:\n  team: ml\n", realtime, TWO_VARIANT_SPEC):
         loaded = load_spec(write_spec(text))
         desired = build_desired(
             loaded, region="us-east-1", role=ROLE, artifact_cache=tmp_path / "cache"
@@ -719,6 +984,32 @@ def test_the_record_is_the_one_apply_writes(write_spec: Any, tmp_path: Path) -> 
         assert desired.endpoint_tags[TAG_APPLIED] == w.record.value == desired.applied.value
         assert desired.endpoint_tags[TAG_DIGEST] == desired.spec_digest
         assert w.user_tags == loaded.spec.tags
+        assert w.scalings == desired.scalings
+
+
+TWO_VARIANT_SPEC = """\
+name: iris
+role: arn:aws:iam::123456789012:role/SageMakerExecution
+variants:
+  - name: blue
+    weight: 90
+    model: {framework: sklearn, version: "1.2-1", artifacts: ./model, entry_point: inference.py}
+    realtime:
+      instance_type: ml.m5.large
+      autoscaling: {min: 1, max: 3, target_invocations_per_instance: 50}
+  - name: green
+    weight: 10
+    model:
+      framework: sklearn
+      version: "1.2-1"
+      artifacts: ./model
+      entry_point: inference.py
+      env: {COLOR: green}
+    realtime:
+      instance_type: ml.m5.large
+      instance_count: 2
+      autoscaling: {min: 2, max: 4, target_invocations_per_instance: 20}
+"""
 
 
 def test_the_record_fits_a_tag_value_and_reads_back() -> None:
@@ -726,10 +1017,10 @@ def test_the_record_fits_a_tag_value_and_reads_back() -> None:
     name with every part set."""
     many_tags = {f"key-{i:02}": "v" * 256 for i in range(50)}
     rollout = Deployment("CANARY", 10, 600, ("alarm-" + "a" * 200,) * 10, 3600)
-    record = AppliedRecord.of("c" * 63, many_tags, SCALING, rollout)
+    record = AppliedRecord.of("c" * 63, many_tags, (SCALING,), rollout)
     assert len(record.value) <= 256
     assert AppliedRecord.parse(record.value) == record
-    assert AppliedRecord.parse(AppliedRecord.of("c", {}, None, None).value) is not None
+    assert AppliedRecord.parse(AppliedRecord.of("c", {}, (), None).value) is not None
     for unreadable in ("", "config=x tags=1", "v2 config=x", "config= tags=1 scaling=2 rollout=3"):
         assert AppliedRecord.parse(unreadable) is None
 
@@ -763,10 +1054,33 @@ def test_without_the_packaged_model_the_rest_of_the_spec_is_still_known(
     assert not w.model_known and w.config_name is None and w.record is None
     assert w.not_packaged is not None and "not packaged" in w.not_packaged
     assert w.user_tags == {"team": "ml"}
-    assert w.scaling is not None and (w.scaling.min_capacity, w.scaling.max_capacity) == (2, 4)
-    assert w.config.variant.instance_type == "ml.m5.large"
-    assert w.config.variant.initial_instance_count == 2
+    [scaling] = w.scalings
+    assert (scaling.min_capacity, scaling.max_capacity) == (2, 4)
+    assert w.config.variants[0].instance_type == "ml.m5.large"
+    assert w.config.variants[0].initial_instance_count == 2
     assert not any(cache.rglob("*.tar.gz"))  # nothing was packaged
+
+
+def test_without_the_packaged_models_every_variant_is_still_known(
+    write_spec: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deployspec.spec import load_spec
+
+    loaded = load_spec(write_spec(TWO_VARIANT_SPEC))
+    cache = tmp_path / "empty-cache"
+    monkeypatch.setenv("DEPLOYSPEC_CACHE_DIR", str(cache))
+    w = wanted_of(loaded, cast(Any, _Region()), ROLE)
+    assert not w.model_known and w.record is None
+    assert [(v.variant_name, v.initial_weight) for v in w.config.variants] == [
+        ("blue", 90.0),
+        ("green", 10.0),
+    ]
+    assert [v.initial_instance_count for v in w.config.variants] == [1, 2]
+    assert [(s.resource_id, s.min_capacity, s.max_capacity) for s in w.scalings] == [
+        ("endpoint/iris/variant/blue", 1, 3),
+        ("endpoint/iris/variant/green", 2, 4),
+    ]
+    assert not any(cache.rglob("*.tar.gz"))
 
 
 # --- reads --------------------------------------------------------------------------------
@@ -782,9 +1096,9 @@ class FakeGateway:
         endpoint: Endpoint | None,
         tags: dict[str, dict[str, str]],
         configs: dict[str, EndpointConfig],
-        scaling: Scaling | None = None,
+        scalings: tuple[Scaling, ...] = (),
     ) -> None:
-        self.endpoint, self.tags, self.configs, self.scaling = endpoint, tags, configs, scaling
+        self.endpoint, self.tags, self.configs, self.scalings = endpoint, tags, configs, scalings
         self.calls: list[str] = []
 
     def describe_endpoint(self, name: str) -> Endpoint | None:
@@ -803,9 +1117,13 @@ class FakeGateway:
         self.calls.append("ListEndpointConfigs")
         return [(c.name, f"2026-01-0{i}", c.arn or "") for i, c in enumerate(self.configs.values())]
 
-    def describe_scaling(self, resource_id: str) -> Scaling | None:
-        self.calls.append("DescribeScaling")
-        return self.scaling
+    def describe_scalings(self, resource_ids: list[str]) -> list[Scaling]:
+        """As the gateway reads them: one DescribeScalableTargets for all, then the policies
+        of each target found."""
+        self.calls.append("DescribeScalableTargets")
+        found = [s for s in self.scalings if s.resource_id in resource_ids]
+        self.calls.extend("DescribeScalingPolicies" for _ in found)
+        return found
 
 
 def test_an_unchanged_spec_costs_the_reads_plan_makes_and_no_more() -> None:
@@ -821,10 +1139,15 @@ def test_an_unchanged_spec_costs_the_reads_plan_makes_and_no_more() -> None:
         Endpoint("iris", REALTIME.name, "InService", arn="arn:ep", variants=variants(2)),
         {"arn:ep": applied_tags(WR)},
         {},
-        SCALING,
+        (SCALING,),
     )
     assert classify(WR, read_live(cast(Any, realtime), WR)).findings == ()
-    assert realtime.calls == ["DescribeEndpoint", "ListTags", "DescribeScaling"]
+    assert realtime.calls == [
+        "DescribeEndpoint",
+        "ListTags",
+        "DescribeScalableTargets",
+        "DescribeScalingPolicies",
+    ]
 
     adopted = FakeGateway(
         Endpoint("iris", HANDMADE.name, "InService", arn="arn:ep", variants=variants(None)),
@@ -856,6 +1179,56 @@ def test_another_config_is_described_and_its_tags_read_only_if_not_the_applied_o
     assert handmade.calls == ["DescribeEndpoint", "ListTags", "DescribeEndpointConfig", "ListTags"]
 
 
+def test_two_variants_cost_one_target_read_and_the_policies_of_those_found() -> None:
+    both = (BLUE_SCALING, GREEN_SCALING)
+    w = replace(W2, scalings=both)
+    live_variants = (
+        LiveVariant("blue", 90.0, 90.0, 2, 2),
+        LiveVariant("green", 10.0, 10.0, 1, 1),
+    )
+    steady = FakeGateway(
+        Endpoint("iris", TWO.name, "InService", arn="arn:ep", variants=live_variants),
+        {"arn:ep": applied_tags(w)},
+        {},
+        both,
+    )
+    assert classify(w, read_live(cast(Any, steady), w)).findings == ()
+    assert steady.calls == [
+        "DescribeEndpoint",
+        "ListTags",
+        "DescribeScalableTargets",
+        "DescribeScalingPolicies",
+        "DescribeScalingPolicies",
+    ]
+
+    # A variant the spec does not autoscale is read too: its instances may have a target.
+    by_hand = FakeGateway(
+        Endpoint("iris", TWO.name, "InService", arn="arn:ep", variants=live_variants),
+        {"arn:ep": applied_tags(W2)},
+        {},
+        both,
+    )
+    found = classify(W2, read_live(cast(Any, by_hand), W2)).findings
+    assert _shape(found) == [("autoscaling.green", Cause.DRIFT)]
+
+    # Weights set in place: the endpoint serving its older config stands for the spec's, and
+    # that config is not described.
+    halves = tuple(replace(v, current_weight=50.0, desired_weight=50.0) for v in live_variants)
+    in_place = FakeGateway(
+        Endpoint("iris", TWO.name, "InService", arn="arn:ep", variants=halves),
+        {"arn:ep": applied_tags(W_HALVES, **SET_IN_PLACE)},
+        {TWO.name: TWO},
+        (BLUE_SCALING,),
+    )
+    assert classify(W_HALVES, read_live(cast(Any, in_place), W_HALVES)).findings == ()
+    assert in_place.calls == [
+        "DescribeEndpoint",
+        "ListTags",
+        "DescribeScalableTargets",
+        "DescribeScalingPolicies",
+    ]
+
+
 def test_without_the_model_the_record_spares_listing_and_describing_configs() -> None:
     """A fresh CI runner has nothing packaged: the spec's config name is unknown, and the
     serving config is taken from the record."""
@@ -864,25 +1237,31 @@ def test_without_the_model_the_record_spares_listing_and_describing_configs() ->
         Endpoint("iris", REALTIME.name, "InService", arn="arn:ep", variants=variants(3)),
         {"arn:ep": applied_tags(WR)},
         {REALTIME.name: REALTIME},
-        SCALING,
+        (SCALING,),
     )
     assessment = classify(unpackaged, read_live(cast(Any, steady), unpackaged))
     assert assessment.findings == () and assessment.unchecked
-    assert steady.calls == ["DescribeEndpoint", "ListTags", "DescribeScaling"]
+    assert steady.calls == [
+        "DescribeEndpoint",
+        "ListTags",
+        "DescribeScalableTargets",
+        "DescribeScalingPolicies",
+    ]
 
     # A count beyond the range needs the applied config's initial count: described, no more.
     by_hand = FakeGateway(
         Endpoint("iris", REALTIME.name, "InService", arn="arn:ep", variants=variants(5)),
         {"arn:ep": applied_tags(WR)},
         {REALTIME.name: REALTIME},
-        SCALING,
+        (SCALING,),
     )
     live = read_live(cast(Any, by_hand), unpackaged)
     assert _shape(classify(unpackaged, live).findings) == [("instance_count", Cause.DRIFT)]
     assert by_hand.calls == [
         "DescribeEndpoint",
         "ListTags",
-        "DescribeScaling",
+        "DescribeScalableTargets",
+        "DescribeScalingPolicies",
         "DescribeEndpointConfig",
     ]
 
@@ -891,10 +1270,10 @@ def test_without_the_model_the_record_spares_listing_and_describing_configs() ->
         Endpoint("iris", REALTIME.name, "InService", arn="arn:ep", variants=variants(3)),
         {"arn:ep": legacy_tags(WR), "arn:rt": OWNED_CONFIG_TAGS},
         {REALTIME.name: replace(REALTIME, arn="arn:rt")},
-        SCALING,
+        (SCALING,),
     )
     assert classify(unpackaged, read_live(cast(Any, legacy), unpackaged)).findings == ()
-    assert "ListEndpointConfigs" not in legacy.calls and len(legacy.calls) == 5
+    assert "ListEndpointConfigs" not in legacy.calls and len(legacy.calls) == 6
 
 
 def test_a_missing_endpoint_is_told_deleted_only_when_our_configs_remain() -> None:

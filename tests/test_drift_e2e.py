@@ -389,3 +389,96 @@ def test_an_endpoint_an_older_deployspec_applied_plans_no_change_and_drift_falls
     assert doc["specs"][0]["state"] == "unverified"
     assert "\nunverified: " in text and "no drift" not in text
     assert "apply once with this deployspec to enable drift checks" in text
+
+
+def _two_variants(spec: Path, blue: float = 90, green: float = 10) -> None:
+    """The example as two real-time variants sharing its model: blue autoscaled 1-3, green not."""
+    head = spec.read_text().split("serverless:")[0].split("variants:")[0]
+    spec.write_text(
+        head
+        + "variants:\n"
+        + f"  - name: blue\n    weight: {blue}\n"
+        + "    realtime:\n      instance_type: ml.m5.large\n"
+        + "      autoscaling: {min: 1, max: 3, target_invocations_per_instance: 50}\n"
+        + f"  - name: green\n    weight: {green}\n"
+        + "    realtime: {instance_type: ml.m5.large}\n"
+        + "vars:\n  memory_mb: 2048\n"
+    )
+
+
+def test_two_variants_are_judged_variant_by_variant_and_weights_set_in_place_are_in_sync(
+    sandbox: dict[str, Any], sm: Any, iris: Path
+) -> None:
+    _two_variants(iris)
+    _apply(sandbox, iris)
+
+    sandbox["faults"].clear_calls()
+    code, text, _ = _drift(sandbox, str(iris))
+    assert code == 0 and "\nno drift\n" in text, text
+    reads, writes = calls(sandbox)
+    # Per run: DescribeEndpoint, ListTags, one DescribeScalableTargets for both variants, and
+    # the policies of the one target found.
+    assert writes == [] and set(reads) <= STEADY_READS and len(reads) == 2 * 4, reads
+
+    # By hand: green's weight, and blue's count beyond its own range.
+    sm.update_endpoint_weights_and_capacities(
+        EndpointName="iris",
+        DesiredWeightsAndCapacities=[
+            {"VariantName": "green", "DesiredWeight": 30.0},
+            {"VariantName": "blue", "DesiredInstanceCount": 5},
+        ],
+    )
+    _settled(sm)
+    code, text, doc = _drift(sandbox, str(iris))
+    assert code == 2, text
+    found = _findings(doc)
+    assert set(found) == {"variants.blue.instance_count", "variants.green.weight"}, found
+    assert (found["variants.green.weight"]["applied"], found["variants.green.weight"]["live"]) == (
+        10.0,
+        30.0,
+    )
+    assert "    variants.blue.instance_count: 1 (applied) -> 5 (live)" in text
+    assert "outside the registered autoscaling range 1-3" in text
+    _apply(sandbox, iris)
+    assert _drift(sandbox, str(iris))[0] == 0
+
+    # The spec's weights changed: apply sets them in place on the config the endpoint serves,
+    # which then stands for the spec's (deployspec:serves-for): in sync, at the same reads.
+    served = sm.describe_endpoint(EndpointName="iris")["EndpointConfigName"]
+    _two_variants(iris, blue=50, green=50)
+    _apply(sandbox, iris)
+    assert sm.describe_endpoint(EndpointName="iris")["EndpointConfigName"] == served
+    arn = sm.describe_endpoint(EndpointName="iris")["EndpointArn"]
+    tags = {t["Key"]: t["Value"] for t in sm.list_tags(ResourceArn=arn)["Tags"]}
+    assert tags["deployspec:serves-for"].startswith(f"{served} ")
+    sandbox["faults"].clear_calls()
+    code, text, _ = _drift(sandbox, str(iris))
+    assert code == 0 and "\nno drift\n" in text, text
+    reads, _ = calls(sandbox)
+    assert set(reads) <= STEADY_READS and len(reads) == 2 * 4, reads
+
+    # Then by hand: judged against the spec's weights, not those of the config served.
+    sm.update_endpoint_weights_and_capacities(
+        EndpointName="iris",
+        DesiredWeightsAndCapacities=[{"VariantName": "green", "DesiredWeight": 20.0}],
+    )
+    _settled(sm)
+    # And autoscaling registered on green by hand.
+    sandbox_client(sandbox, "application-autoscaling").register_scalable_target(
+        ServiceNamespace="sagemaker",
+        ResourceId="endpoint/iris/variant/green",
+        ScalableDimension=DIMENSION,
+        MinCapacity=1,
+        MaxCapacity=2,
+    )
+    code, text, doc = _drift(sandbox, str(iris))
+    assert code == 2, text
+    found = _findings(doc)
+    assert set(found) == {"variants.green.weight", "autoscaling.green"}, found
+    assert (found["variants.green.weight"]["applied"], found["variants.green.weight"]["live"]) == (
+        50.0,
+        20.0,
+    )
+    assert found["autoscaling.green"]["detail"] == "registered outside deployspec"
+    _apply(sandbox, iris)
+    assert _drift(sandbox, str(iris))[0] == 0

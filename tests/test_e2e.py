@@ -150,7 +150,7 @@ def test_changed_memory_updates_in_place_and_keeps_the_old_config(
 
     planned = cli(sandbox, "plan", str(iris), "--var", "memory_mb=3072", "--detailed-exitcode")
     assert planned.returncode == 2
-    assert "variant.serverless.memory_mb: 2048 → 3072" in planned.stdout
+    assert "variants.AllTraffic.serverless.memory_mb: 2048 → 3072" in planned.stdout
     assert '~ endpoint "iris"' in planned.stdout
     assert "Plan: 1 to add, 1 to change, 0 to destroy." in planned.stdout
 
@@ -360,7 +360,7 @@ def test_json_and_markdown_plans(sandbox: dict[str, Any], sm: Any, iris: Path) -
 
     as_json = cli(sandbox, "plan", str(iris), "--format", "json")
     document = json.loads(as_json.stdout)
-    assert document["format_version"] == 2
+    assert document["format_version"] == 3
     assert document["summary"] == {"add": 5, "change": 0, "destroy": 0}
     assert [c["action"] for c in document["changes"]][:2] == ["create", "create"]
     markdown = cli(sandbox, "plan", str(iris), "--format", "markdown")

@@ -482,8 +482,11 @@ def test_every_example_has_its_files() -> None:
     )
     assert [p.name for p in folders] == [
         "pytorch-serverless",
+        "sklearn-ab",
         "sklearn-async",
         "sklearn-iris",
+        "sklearn-multi-model",
+        "sklearn-shadow",
         "tensorflow-resnet50",
     ]
     for folder in folders:

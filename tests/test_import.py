@@ -7,6 +7,7 @@ The CLI against the sandbox is in tests/test_import_e2e.py.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -39,6 +40,7 @@ from deployspec.resources import (
     TAG_PRUNED,
     TAG_SPEC,
     ServerlessConfig,
+    Variant,
     ownership_tags,
 )
 from deployspec.spec import load_spec
@@ -141,6 +143,11 @@ def test_every_newest_version_of_every_table_reads_back() -> None:
 # --- what a spec cannot express ----------------------------------------------------------------
 
 VARIANT = {"VariantName": "AllTraffic", "ModelName": "m", "InstanceType": "ml.m5.large"}
+SERVERLESS_VARIANT = {
+    "VariantName": "AllTraffic",
+    "ModelName": "m",
+    "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5},
+}
 CONTAINER = {"Image": SKLEARN, "ModelDataUrl": ARCHIVE, "Environment": {}}
 
 
@@ -172,13 +179,66 @@ def model(container: dict[str, Any] | None = None, **extra: Any) -> dict[str, An
             ),
             [],
         ),
+        # Several production variants, or one and a shadow: a spec's variants: and shadow:.
+        (config(ProductionVariants=[VARIANT, {**VARIANT, "VariantName": "b"}]), []),
+        (config(ShadowProductionVariants=[{**VARIANT, "VariantName": "shadow"}]), []),
         (
-            config(ProductionVariants=[VARIANT, {**VARIANT, "VariantName": "b"}]),
-            ["2 production variants (AllTraffic, b)"],
+            config(
+                ShadowProductionVariants=[
+                    {**VARIANT, "VariantName": "s1"},
+                    {**VARIANT, "VariantName": "s2"},
+                ]
+            ),
+            ["2 shadow variants (s1, s2; a spec has at most one)"],
         ),
         (
-            config(ShadowProductionVariants=[{**VARIANT, "VariantName": "shadow"}]),
-            ["1 shadow variant (shadow)"],
+            config(
+                ProductionVariants=[VARIANT, {**VARIANT, "VariantName": "b"}],
+                ShadowProductionVariants=[{**VARIANT, "VariantName": "s"}],
+            ),
+            ["a shadow variant beside 2 production variants (a spec pairs its shadow with one)"],
+        ),
+        (
+            config(ProductionVariants=[SERVERLESS_VARIANT, {**VARIANT, "VariantName": "b"}]),
+            [
+                "a serverless variant (AllTraffic) beside other production variants (a spec's "
+                "serverless variant is the endpoint's only one)"
+            ],
+        ),
+        (
+            config(
+                ProductionVariants=[SERVERLESS_VARIANT],
+                ShadowProductionVariants=[{**SERVERLESS_VARIANT, "VariantName": "s"}],
+                AsyncInferenceConfig={"OutputConfig": {"S3OutputPath": "s3://b/o"}},
+            ),
+            [
+                "a shadow variant beside a serverless variant",
+                "a shadow variant without instances (a spec's shadow is real-time)",
+                "a shadow variant on an asynchronous endpoint",
+            ],
+        ),
+        (
+            config(
+                ProductionVariants=[
+                    {**VARIANT, "InitialVariantWeight": 0.0},
+                    {**VARIANT, "VariantName": "b", "InitialVariantWeight": 0},
+                ]
+            ),
+            ["production variants all of weight 0 (in a spec some variant has traffic)"],
+        ),
+        (
+            config(
+                ProductionVariants=[
+                    VARIANT,
+                    {**VARIANT, "VariantName": "b", "ModelDataDownloadTimeoutInSeconds": 600},
+                ],
+                ShadowProductionVariants=[{"VariantName": "s", "InstanceType": "ml.m5.large"}],
+            ),
+            [
+                "a shadow variant beside 2 production variants (a spec pairs its shadow with one)",
+                "variant b: a model download timeout (ModelDataDownloadTimeoutInSeconds)",
+                "inference components (variant s names no model)",
+            ],
         ),
         (
             config(
@@ -224,6 +284,12 @@ def model(container: dict[str, Any] | None = None, **extra: Any) -> dict[str, An
         "defaults",
         "two-variants",
         "shadow",
+        "two-shadows",
+        "shadow-beside-two",
+        "serverless-beside-another",
+        "serverless-shadow-async",
+        "all-weights-zero",
+        "each-variant-checked",
         "components",
         "async-kms",
         "variant-extra",
@@ -693,6 +759,297 @@ def test_the_gateway_reads_only(gateway: Gateway) -> None:
     assert gateway.calls and all(not c.mutating for c in gateway.calls), gateway.calls
 
 
+# --- endpoints of several variants: variants: and shadow: ----------------------------------------
+
+SPLIT_ENV = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_REGION": REGION}
+
+
+def realtime_variant(name: str, model: str, weight: float, count: int = 1) -> dict[str, Any]:
+    return {
+        "VariantName": name,
+        "ModelName": model,
+        "InstanceType": "ml.m5.large",
+        "InitialInstanceCount": count,
+        "InitialVariantWeight": weight,
+    }
+
+
+def split_endpoint(
+    variants: list[dict[str, Any]],
+    models: dict[str, dict[str, str]] | None = None,
+    roles: dict[str, str] | None = None,
+) -> None:
+    """Endpoint split on config split-config, its models (by name: their environment) made
+    with boto3, each its own archive."""
+    sm = sagemaker()
+    for model, environment in (models or {"blue": SPLIT_ENV, "green": SPLIT_ENV}).items():
+        sm.create_model(
+            ModelName=model,
+            ExecutionRoleArn=(roles or {}).get(model, ROLE),
+            PrimaryContainer={
+                "Image": SKLEARN,
+                "ModelDataUrl": f"s3://models-bucket/{model}/model.tar.gz",
+                "Environment": environment,
+            },
+        )
+    sm.create_endpoint_config(EndpointConfigName="split-config", ProductionVariants=variants)
+    sm.create_endpoint(
+        EndpointName="split",
+        EndpointConfigName="split-config",
+        Tags=[{"Key": "team", "Value": "ml"}],
+    )
+
+
+def autoscale(variant: str, low: int, high: int, target: float) -> None:
+    scaling = boto3.client("application-autoscaling", region_name=REGION)
+    scope: dict[str, Any] = {
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": f"endpoint/split/variant/{variant}",
+        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+    }
+    scaling.register_scalable_target(**scope, MinCapacity=low, MaxCapacity=high)
+    scaling.put_scaling_policy(
+        PolicyName="invocations",
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": target,
+            "PredefinedMetricSpecification": {
+                "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+            },
+            "ScaleInCooldown": 300,
+            "ScaleOutCooldown": 60,
+        },
+        **scope,
+    )
+
+
+def sklearn_model(model: str, **env: Any) -> dict[str, Any]:
+    return {
+        "framework": "sklearn",
+        "version": "1.2-1",
+        "artifacts": f"s3://models-bucket/{model}/model.tar.gz",
+        "env": {"SAGEMAKER_PROGRAM": "inference.py", **env},
+    }
+
+
+def test_two_variants_are_imported_as_variants_each_with_its_model(gateway: Gateway) -> None:
+    split_endpoint(
+        [realtime_variant("blue", "blue", 0.9, count=2), realtime_variant("green", "green", 0.1)]
+    )
+    autoscale("blue", 1, 4, 70.0)
+    imported = import_endpoint(gateway, "split")
+    assert spec_data(imported.text) == {
+        "name": "split",
+        "region": REGION,
+        "role": ROLE,
+        "tags": {"team": "ml"},
+        "variants": [
+            {
+                "name": "blue",
+                "weight": 0.9,
+                "model": sklearn_model("blue"),
+                "realtime": {
+                    "instance_type": "ml.m5.large",
+                    "instance_count": 2,
+                    "autoscaling": {"min": 1, "max": 4, "target_invocations_per_instance": 70},
+                },
+            },
+            {
+                "name": "green",
+                "weight": 0.1,
+                "model": sklearn_model("green"),
+                "realtime": {"instance_type": "ml.m5.large", "instance_count": 1},
+            },
+        ],
+    }
+    assert "  - name: blue\n    weight: 0.9\n    model:\n      framework: sklearn\n" in (
+        imported.text
+    )
+    # Built back, the spec holds exactly what runs; still, such an endpoint is not adopted in
+    # place: deployspec makes its own models and config of that content.
+    assert not imported.in_place and not imported.managed
+    notes = " ".join(imported.notes)
+    assert "differ from the live ones" not in notes
+    assert "an endpoint of several variants is never adopted in place" in notes
+    assert (imported.config_name, imported.model_names) == ("split-config", ("blue", "green"))
+    assert "endpoint config split-config, models blue, green." in " ".join(imported.text.split())
+    assert "creates deployspec's own models and config" in " ".join(imported.text.split())
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "deployment.yaml"
+        path.write_text(imported.text)
+        wanted = build_desired(load_spec(path), region=REGION, role=ROLE)
+    assert [(v.variant_name, v.initial_weight) for v in wanted.config.variants] == [
+        ("blue", 0.9),
+        ("green", 0.1),
+    ]
+    plan = make_plan(wanted, read_actual(gateway, wanted), adopt=True)
+    created = sorted((c.kind.value, c.name) for c in plan.changes if c.action is CREATE)
+    assert created == sorted(
+        [("model", m.name) for m in wanted.models] + [("endpoint_config", wanted.config.name)]
+    )
+    assert plan.target_config == wanted.config.name
+
+
+def test_variants_serving_one_model_share_the_top_level_model(gateway: Gateway) -> None:
+    split_endpoint(
+        [realtime_variant("a", "shared", 1.0), realtime_variant("b", "shared", 3.0)],
+        models={"shared": SPLIT_ENV},
+    )
+    imported = import_endpoint(gateway, "split")
+    data = spec_data(imported.text)
+    assert data["model"] == sklearn_model("shared")
+    assert data["variants"] == [
+        {
+            "name": "a",
+            "weight": 1,
+            "realtime": {"instance_type": "ml.m5.large", "instance_count": 1},
+        },
+        {
+            "name": "b",
+            "weight": 3,
+            "realtime": {"instance_type": "ml.m5.large", "instance_count": 1},
+        },
+    ]
+    assert imported.model_names == ("shared",) and not imported.in_place
+    # The model's notes are said once, not once per variant serving it.
+    assert len(imported.notes) == len(set(imported.notes))
+    assert len([n for n in imported.notes if "the inference script" in n]) == 1
+
+
+def test_a_secret_in_a_variants_own_model_is_read_from_a_parameter_of_that_variant(
+    gateway: Gateway,
+) -> None:
+    split_endpoint(
+        [realtime_variant("blue", "blue", 1.0), realtime_variant("green", "green", 1.0)],
+        models={"blue": SPLIT_ENV, "green": {**SPLIT_ENV, "API_TOKEN": "not-much-of-a-token"}},
+    )
+    imported = import_endpoint(gateway, "split")
+    assert "not-much-of-a-token" not in imported.text + " ".join(imported.notes)
+    green = spec_data(imported.text)["variants"][1]["model"]
+    assert green["env"]["API_TOKEN"] == {"ssm": "/split/green/API_TOKEN"}
+    assert any(n.startswith("model green: env API_TOKEN looks secret") for n in imported.notes), (
+        imported.notes
+    )
+    # Built back with the parameter holding the live value: the model is the live one.
+    assert "differ from the live ones" not in " ".join(imported.notes)
+
+
+class WithShadow:
+    """The moto gateway, the endpoint config reported with a shadow variant (moto keeps
+    none; the sandbox does, tests/test_import_e2e.py)."""
+
+    def __init__(self, gateway: Gateway, shadow: dict[str, Any]) -> None:
+        self.gateway, self.shadow = gateway, shadow
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.gateway, name)
+
+    def describe_whole(self, kind: str, name: str) -> dict[str, Any] | None:
+        data = self.gateway.describe_whole(kind, name)
+        if kind == "endpoint_config" and data is not None:
+            data = {**data, "ShadowProductionVariants": [self.shadow]}
+        return data
+
+    def describe_endpoint_config(self, name: str) -> Any:
+        config = self.gateway.describe_endpoint_config(name)
+        shadow = Variant(
+            model_name=self.shadow["ModelName"],
+            variant_name=self.shadow["VariantName"],
+            instance_type=self.shadow["InstanceType"],
+            initial_instance_count=self.shadow["InitialInstanceCount"],
+            initial_weight=self.shadow["InitialVariantWeight"],
+        )
+        return replace(config, shadow_variants=(shadow,)) if config else None
+
+
+def test_a_shadow_variant_is_imported_as_shadow(gateway: Gateway) -> None:
+    split_endpoint([realtime_variant("AllTraffic", "blue", 1.0)])
+    with_shadow = WithShadow(gateway, realtime_variant("candidate", "green", 1.0))
+    imported = import_endpoint(cast(Gateway, with_shadow), "split")
+    data = spec_data(imported.text)
+    assert "model" not in data
+    assert data["variants"] == [
+        {
+            "name": "AllTraffic",
+            "weight": 1,
+            "model": sklearn_model("blue"),
+            "realtime": {"instance_type": "ml.m5.large", "instance_count": 1},
+        }
+    ]
+    assert data["shadow"] == {
+        "name": "candidate",
+        "model": sklearn_model("green"),
+        "realtime": {"instance_type": "ml.m5.large", "instance_count": 1},
+    }
+    assert imported.model_names == ("blue", "green")
+    assert "differ from the live ones" not in " ".join(imported.notes)
+
+
+def test_a_shadow_of_another_weight_is_said(gateway: Gateway) -> None:
+    split_endpoint([realtime_variant("AllTraffic", "blue", 1.0)])
+    with_shadow = WithShadow(gateway, realtime_variant("candidate", "green", 0.5))
+    imported = import_endpoint(cast(Gateway, with_shadow), "split")
+    notes = " ".join(imported.notes)
+    assert "shadow variant candidate has weight 0.5, its production variant AllTraffic 1.0" in (
+        notes
+    )
+    assert "differ from the live ones in variants.candidate.initial_weight" in notes
+
+
+def test_variants_a_spec_cannot_express_are_refused_all_named(gateway: Gateway) -> None:
+    split_endpoint(
+        [
+            realtime_variant("blue", "blue", 1.0),
+            {**realtime_variant("green", "green", 1.0), "ModelDataDownloadTimeoutInSeconds": 600},
+        ],
+        roles={"green": "arn:aws:iam::123456789012:role/Other"},
+    )
+    with pytest.raises(UnsupportedShapeError) as raised:
+        import_endpoint(gateway, "split")
+    message = str(raised.value)
+    assert message.startswith("endpoint split cannot be imported: it has variant green: a model")
+    assert "models of 2 execution roles" in message
+    assert "up to 10 real-time ones, or one and a shadow" in str(raised.value.hint)
+
+
+def test_deployspecs_own_endpoint_of_two_variants_imports_back_to_its_config(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    """A lost spec recovered: the same content, so the same names, and nothing to change."""
+    text = f"""\
+name: split
+region: {REGION}
+role: {ROLE}
+variants:
+  - name: blue
+    weight: 90
+    model: {{framework: sklearn, version: "1.2-1", artifacts: "s3://models-bucket/blue/model.tar.gz",
+      env: {{SAGEMAKER_PROGRAM: inference.py}}}}
+    realtime:
+      instance_type: ml.m5.large
+      autoscaling: {{min: 1, max: 3, target_invocations_per_instance: 50}}
+  - name: green
+    weight: 10
+    model: {{framework: sklearn, version: "1.2-1", artifacts: "s3://models-bucket/green/model.tar.gz",
+      env: {{SAGEMAKER_PROGRAM: inference.py}}}}
+    realtime: {{instance_type: ml.m5.large}}
+"""
+    wanted = desired_of(tmp_path, text)
+    clock = Clock()
+    plan = make_plan(wanted, read_actual(gateway, wanted))
+    Applier(gateway, sleep=clock.sleep, clock=clock.time).apply(plan)
+
+    imported = import_endpoint(gateway, "split")
+    assert imported.managed and imported.in_place
+    assert imported.config_name == wanted.config.name
+    assert "its models and config are the endpoint's own" in " ".join(imported.text.split())
+    again = desired_of(tmp_path, imported.text)
+    assert again.config.name == wanted.config.name
+    assert [m.name for m in again.models] == [m.name for m in wanted.models]
+    assert not make_plan(again, read_actual(gateway, again)).has_changes
+
+
 # --- the sklearn rule, for an s3:// archive holding its script -----------------------------------
 
 
@@ -709,7 +1066,9 @@ def test_sklearn_without_entry_point_needs_the_script_named_in_env(
     s3 = VALID_SKLEARN.replace("./model", ARCHIVE).replace("  entry_point: inference.py\n", "")
     assert "sklearn needs model.entry_point" in problems(s3)
     named = s3.replace("serverless:", "  env: {SAGEMAKER_PROGRAM: inference.py}\nserverless:")
-    assert load_spec(write_spec(named)).spec.model.env == {"SAGEMAKER_PROGRAM": "inference.py"}
+    assert load_spec(write_spec(named)).spec.models["model"].env == {
+        "SAGEMAKER_PROGRAM": "inference.py"
+    }
     # A local folder is packaged by deployspec: its script is entry_point, always.
     assert "sklearn needs model.entry_point" in problems(named.replace(ARCHIVE, "./model"))
 
@@ -735,11 +1094,13 @@ def test_out_never_overwrites_nor_follows_links(tmp_path: Path) -> None:
 
 # --- the planner: adoption in place, and with differences ---------------------------------------
 
-HAND_MODEL = replace(D.model, name="hand-model", arn="arn:hand-model")
+HAND_MODEL = replace(D.models[0], name="hand-model", arn="arn:hand-model")
+D_MODEL = D.models[0]
+D_ARTIFACTS = {D.artifacts[0].s3_uri: "present"}
 HAND_CONFIG = replace(
     D.config,
     name="hand-config",
-    variant=replace(D.config.variant, model_name="hand-model"),
+    variants=(replace(D.config.variants[0], model_name="hand-model"),),
     arn="arn:hand-config",
 )
 RECORD = f"hand-config {D.config.name}"
@@ -751,9 +1112,9 @@ def candidate(**kw: Any) -> Actual:
         "endpoint": live_endpoint("hand-config"),
         "endpoint_tags": {"team": "ml"},
         "current_config": HAND_CONFIG,
-        "current_model": HAND_MODEL,
+        "current_models": (HAND_MODEL,),
         "desired_config_exists": True,
-        "desired_model_exists": True,
+        "existing_models": frozenset({D_MODEL.name}),
         "stand_in": "hand-config",
         "owned": (),
         **kw,
@@ -767,7 +1128,7 @@ def adopted(**kw: Any) -> Actual:
         "endpoint": live_endpoint("hand-config"),
         "endpoint_tags": {**TAGS, TAG_ADOPTED: RECORD},
         "desired_config_exists": True,
-        "desired_model_exists": True,
+        "existing_models": frozenset({D_MODEL.name}),
         "stand_in": "hand-config",
         **kw,
     }
@@ -804,18 +1165,18 @@ ROWS: list[tuple[str, dict[str, Any], Actual, bool, list[tuple[Kind, str, Action
             stand_in=None,
             current_config=replace(
                 HAND_CONFIG,
-                variant=replace(HAND_CONFIG.variant, serverless=ServerlessConfig(1024, 5)),
+                variants=(replace(HAND_CONFIG.variants[0], serverless=ServerlessConfig(1024, 5)),),
             ),
-            current_model=HAND_MODEL,
+            current_models=(HAND_MODEL,),
             desired_config_exists=False,
-            desired_model_exists=False,
-            artifact_exists=True,
+            existing_models=frozenset(),
+            artifacts=D_ARTIFACTS,
             owned=(),
         ),
         False,
         [
-            (M, D.model.name, CREATE, f"model hand-model {COPIED}"),
-            (C, D.config.name, CREATE, "variant.serverless.memory_mb: 1024 → 2048"),
+            (M, D_MODEL.name, CREATE, f"model hand-model {COPIED}"),
+            (C, D.config.name, CREATE, "variants.AllTraffic.serverless.memory_mb: 1024 → 2048"),
             (E, "iris", UPDATE, "new endpoint config: "),
         ],
         D.config.name,
@@ -825,15 +1186,20 @@ ROWS: list[tuple[str, dict[str, Any], Actual, bool, list[tuple[Kind, str, Action
         {},
         candidate(
             stand_in=None,
-            current_model=replace(HAND_MODEL, image="other:1"),
+            current_models=(replace(HAND_MODEL, image="other:1"),),
             desired_config_exists=False,
-            desired_model_exists=False,
-            artifact_exists=True,
+            existing_models=frozenset(),
+            artifacts=D_ARTIFACTS,
         ),
         True,
         [
-            (M, D.model.name, CREATE, f"image: other:1 → {D.model.image[:40]}"),
-            (C, D.config.name, CREATE, "variant.model_name: hand-model → iris-aaaaaaaaaa"),
+            (M, D_MODEL.name, CREATE, f"image: other:1 → {D_MODEL.image[:40]}"),
+            (
+                C,
+                D.config.name,
+                CREATE,
+                "variants.AllTraffic.model_name: hand-model → iris-aaaaaaaaaa",
+            ),
             (E, "iris", UPDATE, "new endpoint config: "),
         ],
         D.config.name,
@@ -845,13 +1211,18 @@ ROWS: list[tuple[str, dict[str, Any], Actual, bool, list[tuple[Kind, str, Action
             stand_in=None,
             not_adoptable=("config: a KMS key for the instances' storage volumes (KmsKeyId)",),
             desired_config_exists=False,
-            desired_model_exists=False,
-            artifact_exists=True,
+            existing_models=frozenset(),
+            artifacts=D_ARTIFACTS,
         ),
         True,
         [
-            (M, D.model.name, CREATE, "and holds config: a KMS key"),
-            (C, D.config.name, CREATE, "variant.model_name: hand-model → iris-aaaaaaaaaa"),
+            (M, D_MODEL.name, CREATE, "and holds config: a KMS key"),
+            (
+                C,
+                D.config.name,
+                CREATE,
+                "variants.AllTraffic.model_name: hand-model → iris-aaaaaaaaaa",
+            ),
             (E, "iris", UPDATE, "new endpoint config: "),
         ],
         D.config.name,
@@ -886,10 +1257,10 @@ def test_the_adoption_notes_say_what_becomes_of_the_endpoints_config() -> None:
     assert "hold what the spec asks for: they stay, standing for" in plan.notes[1]
     different = candidate(
         stand_in=None,
-        current_model=replace(HAND_MODEL, image="other:1"),
+        current_models=(replace(HAND_MODEL, image="other:1"),),
         desired_config_exists=False,
-        desired_model_exists=False,
-        artifact_exists=True,
+        existing_models=frozenset(),
+        artifacts=D_ARTIFACTS,
     )
     plan = make_plan(D, different, adopt=True)
     assert "differ from the spec in model.image" in plan.notes[1]
@@ -903,8 +1274,8 @@ def test_a_failed_adopted_endpoint_is_replaced_on_deployspecs_own_config() -> No
         endpoint=failed,
         endpoint_tags={**TAGS, TAG_ADOPTED: RECORD},
         current_config=HAND_CONFIG,
-        current_model=HAND_MODEL,
-        artifact_exists=True,
+        current_models=(HAND_MODEL,),
+        artifacts=D_ARTIFACTS,
         owned=(),
     )
     plan = make_plan(D, actual)
@@ -936,9 +1307,11 @@ def test_the_recorded_stand_in_holds_only_while_it_is_true() -> None:
 
 def test_adoption_differences_ignore_names_but_nothing_else() -> None:
     assert adoption_differences(HAND_CONFIG, HAND_MODEL, D) == []
-    renamed = replace(HAND_CONFIG, variant=replace(HAND_CONFIG.variant, variant_name="primary"))
+    renamed = replace(
+        HAND_CONFIG, variants=(replace(HAND_CONFIG.variants[0], variant_name="primary"),)
+    )
     env = replace(HAND_MODEL, environment={**HAND_MODEL.environment, "X": "1"})
-    assert adoption_differences(renamed, env, D) == ["model.environment", "config.variant"]
+    assert adoption_differences(renamed, env, D) == ["model.environment", "config.variants"]
 
 
 # --- the applier's guard ---------------------------------------------------------------------
@@ -1049,7 +1422,7 @@ def test_state_finds_the_stand_in_then_reads_twice(gateway: Gateway, tmp_path: P
     wanted = desired_of(tmp_path)
     actual = read_actual(gateway, wanted)
     assert actual.stand_in == "iris-config" and actual.not_adoptable == ()
-    assert actual.desired_config_exists and actual.desired_model_exists
+    assert actual.desired_config_exists and wanted.models[0].name in actual.existing_models
 
     plan = make_plan(wanted, actual, adopt=True)
     clock = Clock()

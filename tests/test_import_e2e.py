@@ -1,7 +1,8 @@
 """`deployspec import` end to end, the CLI against the sandbox: an endpoint made with plain boto3
 as the SageMaker SDK makes one is imported, validates, is adopted in place (only tags added),
 then plans no changes at two reads, answers, follows a spec change the normal way, and is
-destroyed without touching the model and config its maker left."""
+destroyed without touching the model and config its maker left. An endpoint of two variants is
+imported into `variants:` and adopted onto deployspec's own models and config."""
 
 from __future__ import annotations
 
@@ -283,7 +284,109 @@ def test_an_autoscaled_realtime_endpoint_with_data_capture_is_adopted_in_place(
     assert [p["PolicyName"] for p in policies] == ["invocations-70"]
 
 
-def test_an_endpoint_of_two_variants_is_refused_naming_them(
+def test_an_endpoint_of_two_variants_is_imported_as_variants_and_adopted(
+    sandbox: dict[str, Any], sm: Any, iris_model: Path, tmp_path: Path
+) -> None:
+    """An A/B endpoint made with boto3: imported into variants: (each variant its weight, its
+    model, its capacity, its autoscaling), adopted onto deployspec's own models and config of
+    the same content, answering from both variants, destroyed without touching its maker's."""
+    model = sdk_model(sandbox, sm, iris_model, "split")
+    container = sm.describe_model(ModelName=model)["PrimaryContainer"]
+    sm.create_model(
+        ModelName="challenger",
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={
+            "Image": container["Image"],
+            "ModelDataUrl": container["ModelDataUrl"],
+            "Environment": {**container["Environment"], "SAGEMAKER_CONTAINER_LOG_LEVEL": "30"},
+        },
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName="split",
+        ProductionVariants=[
+            {
+                "VariantName": variant,
+                "ModelName": served,
+                "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": 1,
+                "InitialVariantWeight": weight,
+            }
+            for variant, served, weight in (
+                ("current", model, 0.9),
+                ("challenger", "challenger", 0.1),
+            )
+        ],
+    )
+    sm.create_endpoint(
+        EndpointName="split", EndpointConfigName="split", Tags=[{"Key": "team", "Value": "ml"}]
+    )
+    in_service(sm, "split")
+    scaling = sandbox_client(sandbox, "application-autoscaling")
+    target = {
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": "endpoint/split/variant/current",
+        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+    }
+    scaling.register_scalable_target(**target, MinCapacity=1, MaxCapacity=3)
+    scaling.put_scaling_policy(
+        PolicyName="invocations",
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": 50.0,
+            "PredefinedMetricSpecification": {
+                "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+            },
+            "ScaleInCooldown": 300,
+            "ScaleOutCooldown": 60,
+        },
+        **target,
+    )
+    spec = tmp_path / "deployment.yaml"
+
+    imported = cli(sandbox, "import", "split", "--out", str(spec))
+    assert imported.returncode == 0, imported.stderr
+    text = spec.read_text()
+    assert "\nvariants:\n  - name: current\n    weight: 0.9\n    model:\n" in text, text
+    assert "\n  - name: challenger\n    weight: 0.1\n    model:\n" in text, text
+    assert 'SAGEMAKER_CONTAINER_LOG_LEVEL: "30"' in text  # the challenger's own model
+    assert "target_invocations_per_instance: 50" in text
+    assert "\nmodel:" not in text  # each variant serves a model of its own
+    assert "never adopted in place" in imported.stderr
+    validated = run_cli("validate", str(spec))
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+
+    planned = cli(sandbox, "plan", str(spec), "--adopt", "--format", "json")
+    assert planned.returncode == 0, planned.stderr
+    changes = {
+        (c["address"].split(".")[0], c["action"]) for c in json.loads(planned.stdout)["changes"]
+    }
+    assert {("model", "create"), ("endpoint_config", "create"), ("endpoint", "update")} <= changes
+    applied = cli(sandbox, "apply", str(spec), "--adopt", "--auto-approve")
+    assert applied.returncode == 0, applied.stderr
+    live = sm.describe_endpoint(EndpointName="split")
+    assert live["EndpointConfigName"].startswith("split-")
+    assert [(v["VariantName"], v["CurrentWeight"]) for v in live["ProductionVariants"]] == [
+        ("current", 0.9),
+        ("challenger", 0.1),
+    ]
+    unchanged = cli(sandbox, "plan", str(spec), "--detailed-exitcode")
+    assert unchanged.returncode == 0, unchanged.stdout + unchanged.stderr
+    body = f"@{EXAMPLES / 'sklearn-iris' / 'input.json'}"
+    for variant in ("current", "challenger"):
+        answer = cli(sandbox, "invoke", str(spec), "--body", body, "--variant", variant)
+        assert answer.returncode == 0, answer.stderr
+        assert json.loads(answer.stdout)["predictions"][0] == "setosa"
+    drift = cli(sandbox, "drift", str(spec))
+    assert drift.returncode == 0 and "\nno drift\n" in drift.stdout, drift.stdout + drift.stderr
+
+    destroyed = cli(sandbox, "destroy", str(spec), "--auto-approve")
+    assert destroyed.returncode == 0, destroyed.stderr
+    models = sorted(m["ModelName"] for m in sm.list_models()["Models"])
+    configs = [c["EndpointConfigName"] for c in sm.list_endpoint_configs()["EndpointConfigs"]]
+    assert models == sorted([model, "challenger"]) and configs == ["split"]
+
+
+def test_an_endpoint_of_variants_a_spec_cannot_express_is_refused_naming_them(
     sandbox: dict[str, Any], sm: Any, tmp_path: Path
 ) -> None:
     for model in ("blue", "green"):
@@ -301,6 +404,7 @@ def test_an_endpoint_of_two_variants_is_refused_naming_them(
                 "InstanceType": "ml.m5.large",
                 "InitialInstanceCount": 1,
                 "InitialVariantWeight": 0.5,
+                **({"ModelDataDownloadTimeoutInSeconds": 600} if model == "green" else {}),
             }
             for model in ("blue", "green")
         ],
@@ -309,9 +413,10 @@ def test_an_endpoint_of_two_variants_is_refused_naming_them(
     spec = tmp_path / "deployment.yaml"
     refused = cli(sandbox, "import", "split", "--out", str(spec))
     assert refused.returncode == 1
-    assert "endpoint split cannot be imported: it has 2 production variants (blue, green)" in (
-        refused.stderr
-    )
+    assert (
+        "endpoint split cannot be imported: it has variant green: a model download timeout "
+        "(ModelDataDownloadTimeoutInSeconds)"
+    ) in refused.stderr
     assert "hint:" in refused.stderr and "Traceback" not in refused.stderr
     assert not spec.exists()
     missing = cli(sandbox, "import", "nowhere")

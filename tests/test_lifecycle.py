@@ -13,10 +13,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -32,6 +30,7 @@ from deployspec.errors import ApplyError, AwsError, DeployspecError
 from deployspec.plan import Action, Change, Kind, Plan
 from deployspec.planner import make_destroy_plan, make_plan, make_rollback_plan
 from deployspec.resources import (
+    INVOCATIONS,
     TAG_PREVIOUS,
     TAG_PRUNED,
     Endpoint,
@@ -45,6 +44,7 @@ from deployspec.resources import (
     to_json,
 )
 from deployspec.state import Actual, Owned, read_owned
+from tests.conftest import catches_signal, start_cli
 from tests.test_applier import Clock, plan_of
 from tests.test_e2e import (  # noqa: F401 - pytest finds the fixtures by name
     _realtime,
@@ -65,11 +65,13 @@ SERVERLESS = LiveVariant("AllTraffic", 1.0, 1.0, None, None)
 
 
 def realtime_config(name: str, instance_type: str = "ml.m5.large") -> EndpointConfig:
-    return EndpointConfig(name, Variant("m", instance_type=instance_type, initial_instance_count=1))
+    return EndpointConfig(
+        name, (Variant("m", instance_type=instance_type, initial_instance_count=1),)
+    )
 
 
 def serverless_config(name: str) -> EndpointConfig:
-    return EndpointConfig(name, Variant("m", serverless=ServerlessConfig(2048, 5)))
+    return EndpointConfig(name, (Variant("m", serverless=ServerlessConfig(2048, 5)),))
 
 
 def owned(
@@ -171,7 +173,7 @@ class _ReadGateway:
     def __init__(self, endpoint: Endpoint | None, scaling: dict[str, Scaling]) -> None:
         self.endpoint = endpoint
         self.scaling = scaling
-        self.described: list[str] = []
+        self.described: list[list[str]] = []  # the resource ids of each call
 
     def describe_endpoint(self, name: str) -> Endpoint | None:
         return self.endpoint
@@ -179,9 +181,9 @@ class _ReadGateway:
     def list_tags(self, arn: str) -> dict[str, str]:
         return ownership_tags("iris")
 
-    def describe_scaling(self, resource_id: str) -> Scaling | None:
-        self.described.append(resource_id)
-        return self.scaling.get(resource_id)
+    def describe_scalings(self, resource_ids: list[str]) -> list[Scaling]:
+        self.described.append(list(resource_ids))
+        return [self.scaling[i] for i in resource_ids if i in self.scaling]
 
     def list_endpoint_configs(self, text: str) -> list[tuple[str, str, str]]:
         return []
@@ -199,7 +201,8 @@ def test_read_owned_finds_scaling_on_every_variant_serverless_or_not() -> None:
     found = read_owned(cast("Gateway", gateway), "iris")
 
     assert found.scaling == (SCALING, other)
-    assert gateway.described == [SCALING.resource_id, other.resource_id]
+    # One read for every variant's target, the variant deployspec names among them once.
+    assert gateway.described == [[SCALING.resource_id, other.resource_id]]
 
 
 def test_read_owned_reads_no_scaling_without_an_endpoint() -> None:
@@ -219,7 +222,7 @@ def test_replacing_a_failed_endpoint_keeps_the_bookkeeping_tags() -> None:
         endpoint=live_endpoint(status="Failed", failure_reason="CannotStartContainerError"),
         endpoint_tags=tags,
         desired_config_exists=True,
-        desired_model_exists=True,
+        existing_models=frozenset({d.models[0].name}),
         owned=None,  # state skipped listing: the endpoint was pruned for its config
     )
 
@@ -258,7 +261,7 @@ class FakeGateway:
 
     def describe_endpoint_config(self, name: str) -> EndpointConfig:
         """Every config the plans here name is one of the spec's (the guard asks)."""
-        return EndpointConfig(name, Variant(model_name="iris-m"), arn=f"arn:config/{name}")
+        return EndpointConfig(name, (Variant(model_name="iris-m"),), arn=f"arn:config/{name}")
 
     def delete_endpoint(self, name: str) -> bool:
         self.log.append("DeleteEndpoint")
@@ -278,7 +281,7 @@ class FakeGateway:
             raise self.put_error
         self.scaling[scaling.resource_id] = scaling
 
-    def delete_scaling(self, resource_id: str) -> bool:
+    def delete_scaling(self, resource_id: str, metric: str = INVOCATIONS) -> bool:
         self.log.append("DeregisterScalableTarget")
         return self.scaling.pop(resource_id, None) is not None
 
@@ -394,6 +397,48 @@ def test_update_interrupted_by_ctrl_c_restores_the_scaling() -> None:
         applier(gateway, sleep=interrupt).apply(type_change_plan())
 
     assert gateway.scaling == {SCALING.resource_id: SCALING}
+
+
+@dataclass
+class _DeregisteredThenInterrupted(FakeGateway):
+    """DeregisterScalableTarget done on the AWS side, its answer never read: Ctrl-C came first."""
+
+    def delete_scaling(self, *args: Any, **kwargs: Any) -> bool:
+        super().delete_scaling(*args, **kwargs)
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_while_the_scaling_is_being_deregistered_restores_it() -> None:
+    gateway = _DeregisteredThenInterrupted(serving(), scaling={SCALING.resource_id: SCALING})
+
+    with pytest.raises(KeyboardInterrupt):
+        applier(gateway).apply(type_change_plan())
+
+    assert gateway.scaling == {SCALING.resource_id: SCALING}
+    assert "UpdateEndpoint" not in gateway.log
+
+
+@pytest.mark.parametrize(
+    "line", [("done", f"scaling.{SCALING.resource_id}"), ("start", "endpoint.iris")]
+)
+def test_ctrl_c_between_taking_the_scaling_off_and_the_update_restores_it(
+    line: tuple[str, str],
+) -> None:
+    """Between two changes apply prints their lines: a Ctrl-C may land there as well."""
+    gateway = FakeGateway(serving(), scaling={SCALING.resource_id: SCALING})
+    pressed: list[Event] = []
+
+    def report(event: Event) -> None:
+        if (event.kind, event.address) == line and not pressed:
+            pressed.append(event)
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        applier(gateway).apply(type_change_plan(), report)
+
+    assert pressed, "the line was printed"
+    assert gateway.scaling == {SCALING.resource_id: SCALING}
+    assert "UpdateEndpoint" not in gateway.log
 
 
 def test_a_restore_that_fails_is_reported_and_the_first_error_kept() -> None:
@@ -668,32 +713,39 @@ def test_e2e_apply_aborts_the_upload_a_killed_apply_left(
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == [key]
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_e2e_ctrl_c_during_an_instance_type_change_restores_autoscaling(
-    sandbox: dict[str, Any], sm: Any, iris: Path
+    sandbox: dict[str, Any], sm: Any, iris: Path, signum: signal.Signals
 ) -> None:
     _realtime(iris)
     _apply(sandbox, iris)
     _realtime(iris, "ml.m5.xlarge")
     sandbox["faults"].set_transition_seconds(30)
     try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "deployspec", "apply", str(iris), "--sandbox", "--auto-approve"],
-            env={**os.environ, **sandbox["env"], "NO_COLOR": "1"},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        deadline = time.monotonic() + 60
-        while sm.describe_endpoint(EndpointName="iris")["EndpointStatus"] != "Updating":
-            assert time.monotonic() < deadline and proc.poll() is None, "apply never updated"
-            time.sleep(0.05)
-        assert _targets(sandbox) == []  # taken off for the type change
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
+        proc = start_cli("apply", str(iris), "--sandbox", "--auto-approve", env=sandbox["env"])
+        try:
+            # Updating: apply has called UpdateEndpoint, and waits 30 s for it to finish.
+            deadline = time.monotonic() + 60
+            while sm.describe_endpoint(EndpointName="iris")["EndpointStatus"] != "Updating":
+                assert proc.poll() is None, "apply ended before it updated the endpoint"
+                assert time.monotonic() < deadline, "apply did not update the endpoint in 60 s"
+                time.sleep(0.05)
+            assert _targets(sandbox) == []  # taken off for the type change
+            # Ctrl-C (and SIGTERM: `kill`, a cancelled CI job) must mean KeyboardInterrupt in
+            # apply; else it runs on and succeeds, or dies with the scaling off.
+            assert catches_signal(proc.pid, signum), f"apply does not handle {signum.name}"
+            proc.send_signal(signum)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                out, err = proc.communicate()
     finally:
         sandbox["faults"].set_transition_seconds(0.3)
 
-    assert proc.returncode != 0
+    # Failed by its own exit, not killed by the signal: what it took off was put back.
+    assert proc.returncode > 0, out + err
+    assert "Apply complete!" not in out
     assert "restored after the failure" in err
     assert "Traceback" not in err
     assert _targets(sandbox) == [("endpoint/iris/variant/AllTraffic", 1, 3)]

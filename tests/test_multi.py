@@ -62,7 +62,7 @@ from deployspec.render import (
 from deployspec.resources import Model, Scaling
 from deployspec.state import Actual
 from tests.conftest import VALID_SKLEARN, run_cli
-from tests.test_planner import desired
+from tests.test_planner import MODEL_B, SCALE_CHALLENGER, SCALE_CURRENT, desired
 
 # --- find_specs -------------------------------------------------------------------------------
 
@@ -556,12 +556,12 @@ def test_content_named_resources_shared_under_two_spec_names_collide() -> None:
 
 def test_the_claims_of_a_desired_state() -> None:
     scaling = Scaling("endpoint/iris/variant/AllTraffic", 1, 2, 10.0, None, None, "p")
-    found = claim_of("a.yaml", desired(scaling=scaling))
+    found = claim_of("a.yaml", desired(scalings=(scaling,)))
     assert found.endpoint == ("123456789012", "us-east-1", "iris")
     assert dict(found.resources) == {
         "model": "123456789012/us-east-1/iris-aaaaaaaaaa",
         "endpoint config": "123456789012/us-east-1/iris-cccccccccc",
-        "artifact": desired().artifact.s3_uri,  # type: ignore[union-attr]
+        "artifact": desired().artifacts[0].s3_uri,
         "scaling target": "123456789012/us-east-1/endpoint/iris/variant/AllTraffic",
     }
     # Same content and prefix under another spec name: one artifact, two owners.
@@ -570,6 +570,37 @@ def test_the_claims_of_a_desired_state() -> None:
     assert sorted(errors) == [0, 1]
     assert "the same model iris-aaaaaaaaaa, endpoint config iris-cccccccccc, artifact s3://" in str(
         errors[1]
+    )
+
+
+def test_a_spec_of_two_variants_claims_each_model_archive_and_target() -> None:
+    b_archive = str(MODEL_B.model_data_url)
+    two = desired(
+        models=(*desired().models, MODEL_B),
+        artifacts=(*desired().artifacts, replace(desired().artifacts[0], s3_uri=b_archive)),
+        scalings=(SCALE_CURRENT, SCALE_CHALLENGER),
+    )
+    where = "123456789012/us-east-1"
+    assert sorted(claim_of("a.yaml", two).resources) == [
+        ("artifact", b_archive),
+        ("artifact", desired().artifacts[0].s3_uri),
+        ("endpoint config", f"{where}/iris-cccccccccc"),
+        ("model", f"{where}/iris-aaaaaaaaaa"),
+        ("model", f"{where}/{MODEL_B.name}"),
+        ("scaling target", f"{where}/endpoint/iris/variant/challenger"),
+        ("scaling target", f"{where}/endpoint/iris/variant/current"),
+    ]
+    # The second variant's model, under another spec name, collides on its own.
+    other = desired(
+        spec_name="other",
+        endpoint_name="other",
+        models=(MODEL_B,),
+        artifacts=(),
+        config=replace(desired().config, name="other-cccccccccc"),
+    )
+    errors = find_collisions([claim_of("a.yaml", two), claim_of("b.yaml", other)])
+    assert (
+        str(errors[0]) == f"a.yaml collides with b.yaml (spec other): the same model {MODEL_B.name}"
     )
 
 
@@ -637,15 +668,21 @@ def test_validate_finds_a_spec_without_region_colliding(project: Path) -> None:
 
 def created(name: str, environment: dict[str, str] | None = None) -> Plan:
     base = desired()
+    [served] = base.models
     model = Model(
         name=f"{name}-aaaaaaaaaa",
-        image=base.model.image,
-        model_data_url=base.model.model_data_url,
-        environment=environment if environment is not None else dict(base.model.environment),
-        execution_role_arn=base.model.execution_role_arn,
+        image=served.image,
+        model_data_url=served.model_data_url,
+        environment=environment if environment is not None else dict(served.environment),
+        execution_role_arn=served.execution_role_arn,
     )
-    d = replace(base, spec_name=name, endpoint_name=name, model=model)
-    return make_plan(d, Actual(artifact_exists=False, bucket_exists=False, owned=()))
+    config = replace(
+        base.config,
+        variants=tuple(replace(v, model_name=model.name) for v in base.config.variants),
+    )
+    d = replace(base, spec_name=name, endpoint_name=name, models=(model,), config=config)
+    missing = {a.s3_uri: "missing" for a in d.artifacts}
+    return make_plan(d, Actual(artifacts=missing, bucket_exists=False, owned=()))
 
 
 def unchanged(name: str) -> Plan:
@@ -689,7 +726,7 @@ def test_the_json_document_of_many_specs() -> None:
         item("c", error=problems),
     ]
     document = many_document(items)
-    assert document["format_version"] == 2
+    assert document["format_version"] == 3
     assert document["summary"] == {"with_changes": 1, "unchanged": 0, "errors": 2}
     first, second, _ = document["specs"]
     assert set(first) == {"file", "spec_name", "endpoint_name", "region", "plan"}

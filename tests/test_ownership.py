@@ -180,7 +180,7 @@ def _refused_without_writes(sandbox: dict[str, Any], sm: Any, path: Path, expect
         (
             lambda d: next(c for c in d["plan"]["changes"] if c["kind"] == "endpoint_config")[
                 "after"
-            ]["variant"]["serverless"].update(max_concurrency=50),
+            ]["variants"][0]["serverless"].update(max_concurrency=50),
             r"endpoint_config\.iris-\w+ differs",
         ),
         (lambda d: d["plan"]["summary"].update(add=0), r"summary differs"),

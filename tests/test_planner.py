@@ -24,6 +24,7 @@ from deployspec.resources import (
     TAG_MODEL,
     TAG_PREVIOUS,
     TAG_PRUNED,
+    TAG_SERVES_FOR,
     TAG_SPEC,
     Artifact,
     AsyncInference,
@@ -57,20 +58,20 @@ def desired(**overrides: object) -> Desired:
     )
     config = EndpointConfig(
         name="iris-cccccccccc",
-        variant=Variant(model_name=model.name, serverless=ServerlessConfig(2048, 5)),
+        variants=(Variant(model_name=model.name, serverless=ServerlessConfig(2048, 5)),),
     )
     base = Desired(
         spec_name="iris",
         region="us-east-1",
         account="123456789012",
         bucket="bucket",
-        artifact=Artifact(SHA, 10, "/tmp/iris.tar.gz", ARCHIVE),
-        model=model,
+        artifacts=(Artifact(SHA, 10, "/tmp/iris.tar.gz", ARCHIVE),),
+        models=(model,),
         config=config,
         endpoint_name="iris",
         tags={"team": "ml", **ownership_tags("iris")},
         spec_digest="d1",
-        scaling=None,
+        scalings=(),
         deployment=None,
         keep=2,
         timeout_seconds=1800,
@@ -107,13 +108,14 @@ SCALING_ID = SCALING.resource_id
 
 def realtime(name: str, instance_type: str = "ml.m5.xlarge", count: int = 1) -> EndpointConfig:
     return EndpointConfig(
-        name, Variant("iris-aaaaaaaaaa", instance_type=instance_type, initial_instance_count=count)
+        name,
+        (Variant("iris-aaaaaaaaaa", instance_type=instance_type, initial_instance_count=count),),
     )
 
 
 RT = realtime("iris-cccccccccc")
 OLD_SERVERLESS = EndpointConfig(
-    "iris-bbbbbbbbbb", Variant("iris-aaaaaaaaaa", serverless=ServerlessConfig(1024, 5))
+    "iris-bbbbbbbbbb", (Variant("iris-aaaaaaaaaa", serverless=ServerlessConfig(1024, 5)),)
 )
 THREE = (LiveVariant("AllTraffic", 1.0, 1.0, 3, 3),)
 ASYNC = AsyncInference("s3://b/out/", "s3://b/failed/")
@@ -125,7 +127,7 @@ def serving_desired(**kw: Any) -> Actual:
         "endpoint": live_endpoint(),
         "endpoint_tags": TAGS,
         "desired_config_exists": True,
-        "desired_model_exists": True,
+        "existing_models": frozenset({"iris-aaaaaaaaaa"}),
         **kw,
     }
     return Actual(**options)
@@ -154,16 +156,391 @@ class Case:
     notes: tuple[str, ...] = ()  # fragments, one per expected note
     adopt: bool = False
     endpoint_status: str | None = None
+    # The config the endpoint serves once applied, when not the spec's own (set in place).
+    target: str | None = None
 
     def __str__(self) -> str:
         return self.name
 
 
+def with_volume(config: EndpointConfig, size: int) -> EndpointConfig:
+    return replace(config, variants=tuple(replace(v, volume_size_gb=size) for v in config.variants))
+
+
+# --- several variants ----------------------------------------------------------------------
+
+MODEL_B = replace(D.models[0], name="iris-bbbbbbbbb0", model_data_url="s3://bucket/b.tar.gz")
+
+
+def two(
+    name: str = "iris-2222222222",
+    weights: tuple[float, float] = (90.0, 10.0),
+    counts: tuple[int, int] = (1, 1),
+    model_b: str = MODEL_B.name,
+) -> EndpointConfig:
+    return EndpointConfig(
+        name,
+        (
+            Variant(D.models[0].name, "current", None, "ml.m5.large", counts[0], None, weights[0]),
+            Variant(model_b, "challenger", None, "ml.m5.large", counts[1], None, weights[1]),
+        ),
+    )
+
+
+def two_live(
+    weights: tuple[float, float] = (90.0, 10.0), counts: tuple[int, int] = (1, 1)
+) -> tuple[LiveVariant, ...]:
+    return (
+        LiveVariant("current", weights[0], weights[0], counts[0], counts[0]),
+        LiveVariant("challenger", weights[1], weights[1], counts[1], counts[1]),
+    )
+
+
+SCALE_CURRENT = replace(SCALING, resource_id="endpoint/iris/variant/current")
+SCALE_CHALLENGER = replace(SCALING, resource_id="endpoint/iris/variant/challenger", max_capacity=2)
+TWO = {"config": two(), "models": (D.models[0], MODEL_B), "artifacts": ()}
+D_TWO = desired(**TWO)
+
+
+def two_serving(**kw: Any) -> Actual:
+    options: dict[str, Any] = {
+        "endpoint": live_endpoint("iris-2222222222", variants=two_live()),
+        "endpoint_tags": owned_tags(D_TWO, pruned="iris-2222222222@keep=2"),
+        "desired_config_exists": True,
+        "existing_models": frozenset({D.models[0].name, MODEL_B.name}),
+        **kw,
+    }
+    return Actual(**options)
+
+
+def weights_moved(old: EndpointConfig, live: tuple[LiveVariant, ...], **kw: Any) -> Actual:
+    """The endpoint on its own older config `old`, the spec asking for other weights/counts."""
+    return Actual(
+        endpoint=live_endpoint(old.name, variants=live),
+        endpoint_tags=owned_tags(D_TWO, pruned=f"{old.name}@keep=2"),
+        current_config=old,
+        current_models=(D.models[0], MODEL_B),
+        existing_models=frozenset({D.models[0].name, MODEL_B.name}),
+        **kw,
+    )
+
+
+TWO_VARIANT_CASES = [
+    Case("two variants as the spec says plan nothing", TWO, two_serving(), [], counts=(0, 0, 0)),
+    Case(
+        "a weights-only change is set in place: no new config",
+        {**TWO, "config": two("iris-3333333333", weights=(50.0, 50.0))},
+        weights_moved(two(), two_live(), owned=()),
+        [
+            (
+                E,
+                "iris",
+                UPDATE,
+                ("variant current: weight 90 → 50", "variant challenger: weight 10 → 50"),
+            )
+        ],
+        after={
+            0: {
+                "config_name": "iris-2222222222",
+                "capacities.current.weight": 50.0,
+                "capacities.challenger.weight": 50.0,
+                f"tags.{TAG_SERVES_FOR}": "iris-2222222222 iris-3333333333",
+            }
+        },
+        target="iris-2222222222",
+    ),
+    Case(
+        "an instance-count-only change is set in place, for that variant only",
+        {**TWO, "config": two("iris-3333333333", counts=(3, 1))},
+        weights_moved(two(), two_live(), owned=()),
+        [(E, "iris", UPDATE, ("variant current: instance count 1 → 3",))],
+        exact={},
+        after={0: {"capacities.current.instance_count": 3, "capacities.challenger": None}},
+        target="iris-2222222222",
+    ),
+    Case(
+        "weights set in place stand for the spec's config: a no-op afterwards",
+        {**TWO, "config": two("iris-3333333333", weights=(50.0, 50.0))},
+        Actual(
+            endpoint=live_endpoint("iris-2222222222", variants=two_live((50.0, 50.0))),
+            endpoint_tags={
+                **owned_tags(
+                    desired(**{**TWO, "config": two("iris-3333333333", weights=(50.0, 50.0))}),
+                    pruned="iris-3333333333@keep=2",
+                ),
+                TAG_SERVES_FOR: "iris-2222222222 iris-3333333333",
+            },
+            desired_config_exists=True,
+            existing_models=frozenset({D.models[0].name, MODEL_B.name}),
+            serves_for="iris-2222222222",
+        ),
+        [],
+        counts=(0, 0, 0),
+        target="iris-2222222222",
+    ),
+    Case(
+        "a weight changed by hand on one variant of two is put back",
+        TWO,
+        two_serving(endpoint=live_endpoint("iris-2222222222", variants=two_live((90.0, 40.0)))),
+        [(E, "iris", UPDATE, ("variant challenger: variant weight changed outside deployspec",))],
+        after={0: {"capacities.challenger.weight": 10.0, "capacities.current": None}},
+    ),
+    Case(
+        "a model change on one variant is a new model and config",
+        {
+            **TWO,
+            "config": two("iris-3333333333", model_b="iris-cccccccc00"),
+            "models": (D.models[0], replace(MODEL_B, name="iris-cccccccc00", image="other")),
+        },
+        weights_moved(two(), two_live(), owned=()),
+        [
+            (M, "iris-cccccccc00", CREATE, (f"image: {IMAGE[:77]}... → other",)),
+            (
+                C,
+                "iris-3333333333",
+                CREATE,
+                ("variants.challenger.model_name: iris-bbbbbbbbb0 → iris-cccccccc00",),
+            ),
+            (
+                E,
+                "iris",
+                UPDATE,
+                (
+                    "new endpoint config: variants.challenger.model_name: iris-bbbbbbbbb0 → "
+                    "iris-cccccccc00",
+                ),
+            ),
+        ],
+    ),
+    Case(
+        "each variant's autoscaling is its own: one registered, one updated",
+        {**TWO, "scalings": (SCALE_CURRENT, SCALE_CHALLENGER)},
+        two_serving(scalings=(replace(SCALE_CURRENT, max_capacity=8),)),
+        [
+            (
+                Kind.SCALING,
+                "endpoint/iris/variant/current",
+                UPDATE,
+                ("changed outside deployspec", "max_capacity: 8 → 4"),
+            ),
+            (
+                Kind.SCALING,
+                "endpoint/iris/variant/challenger",
+                CREATE,
+                ("autoscaling registered once the endpoint is InService",),
+            ),
+            (
+                Kind.PRUNE_MARK,
+                "iris",
+                UPDATE,
+                ("record the autoscaling applied, which `deployspec drift` checks",),
+            ),
+        ],
+    ),
+    Case(
+        "a removed variant's autoscaling is deregistered before the endpoint update",
+        {
+            "config": EndpointConfig("iris-3333333333", (two().variants[0],)),
+            "models": (D.models[0],),
+            "scalings": (SCALE_CURRENT,),
+        },
+        weights_moved(two(), two_live(), scalings=(SCALE_CURRENT, SCALE_CHALLENGER), owned=()),
+        [
+            (C, "iris-3333333333", CREATE, ("variants.challenger: removed",)),
+            (
+                Kind.SCALING,
+                "endpoint/iris/variant/challenger",
+                DELETE,
+                ("variant challenger is removed from the spec",),
+            ),
+            (E, "iris", UPDATE, ("new endpoint config: variants.challenger: removed",)),
+        ],
+    ),
+    Case(
+        "pruning never deletes the config the endpoint keeps serving for the spec's",
+        {**TWO, "config": two("iris-3333333333", weights=(50.0, 50.0)), "keep": 0},
+        weights_moved(
+            two(),
+            two_live(),
+            owned=(
+                OwnedResource(
+                    "endpoint_config",
+                    "iris-2222222222",
+                    "2026-01-02",
+                    (D.models[0].name, MODEL_B.name),
+                ),
+                OwnedResource(
+                    "endpoint_config", "iris-1111111111", "2026-01-01", ("iris-old0000000",)
+                ),
+                OwnedResource("model", D.models[0].name, "2026-01-02"),
+                OwnedResource("model", MODEL_B.name, "2026-01-02"),
+                OwnedResource("model", "iris-old0000000", "2026-01-01"),
+            ),
+        ),
+        [
+            (
+                E,
+                "iris",
+                UPDATE,
+                ("variant current: weight 90 → 50", "variant challenger: weight 10 → 50"),
+            ),
+            (C, "iris-1111111111", DELETE, ("older than the 0 kept for rollback",)),
+            (M, "iris-old0000000", DELETE, ("no kept endpoint config uses it",)),
+            (Kind.PRUNE_MARK, "iris", UPDATE, ("record that older configs and models are pruned",)),
+        ],
+        target="iris-2222222222",
+    ),
+]
+
+
+# --- multi-model archives, and the other scaling metrics ---------------------------------
+
+PREFIX = "s3://bucket/deployspec/iris/multi-model/"
+SHA_A, SHA_B = "a" * 64, "b" * 64
+MME = replace(D.models[0], model_data_url=PREFIX, multi_model=True)
+
+
+def archive(name: str, sha: str) -> Artifact:
+    key = f"{name}/{sha}/model.tar.gz"
+    return Artifact(sha, 10, f"/tmp/{name}.tar.gz", PREFIX + key, key, name)
+
+
+MULTI = {"models": (MME,), "artifacts": (archive("iris-a", SHA_A), archive("iris-b", SHA_B))}
+BACKLOG_SCALING = replace(
+    SCALING, min_capacity=0, metric="ApproximateBacklogSizePerInstance", scale_from_zero=True
+)
+
+OTHER_CASES = [
+    Case(
+        "a model added to a multi-model endpoint is an upload and nothing else",
+        MULTI,
+        serving_desired(
+            artifacts={
+                PREFIX + f"iris-a/{SHA_A}/model.tar.gz": "present",
+                PREFIX + f"iris-b/{SHA_B}/model.tar.gz": "missing",
+            }
+        ),
+        [
+            (
+                Kind.ARTIFACT,
+                PREFIX + f"iris-b/{SHA_B}/model.tar.gz",
+                CREATE,
+                (f"model.tar.gz sha256 {SHA_B[:12]} is not in S3 yet",),
+            )
+        ],
+        after={0: {"target_model": f"iris-b/{SHA_B}/model.tar.gz", "model_name": "iris-b"}},
+        counts=(1, 0, 0),
+    ),
+    Case(
+        "an archive the spec no longer lists is deleted",
+        MULTI,
+        serving_desired(
+            artifacts={
+                PREFIX + f"iris-a/{SHA_A}/model.tar.gz": "present",
+                PREFIX + f"iris-b/{SHA_B}/model.tar.gz": "present",
+            },
+            stale_archives=(PREFIX + f"iris-old/{'c' * 64}/model.tar.gz",),
+        ),
+        [
+            (
+                Kind.ARTIFACT,
+                PREFIX + f"iris-old/{'c' * 64}/model.tar.gz",
+                DELETE,
+                (
+                    "a multi-model archive the spec no longer lists (or an earlier version of "
+                    "one): the endpoint stops serving it",
+                ),
+            )
+        ],
+        counts=(0, 0, 1),
+    ),
+    Case(
+        "backlog autoscaling down to zero is registered with its scale-from-zero policy",
+        {"config": RT, "scalings": (BACKLOG_SCALING,)},
+        serving_desired(endpoint=live_endpoint(variants=(LiveVariant("AllTraffic", 1, 1, 1, 1),))),
+        [
+            (
+                Kind.SCALING,
+                SCALING_ID,
+                CREATE,
+                ("autoscaling registered once the endpoint is InService",),
+            ),
+            (
+                Kind.PRUNE_MARK,
+                "iris",
+                UPDATE,
+                ("record the autoscaling applied, which `deployspec drift` checks",),
+            ),
+        ],
+        after={0: {"metric": "ApproximateBacklogSizePerInstance", "scale_from_zero": True}},
+    ),
+    Case(
+        "raising min from zero takes the scale-from-zero policy off",
+        {
+            "config": RT,
+            "scalings": (replace(BACKLOG_SCALING, min_capacity=1, scale_from_zero=False),),
+        },
+        serving_desired(scalings=(BACKLOG_SCALING,)),
+        [
+            (
+                Kind.SCALING,
+                SCALING_ID,
+                UPDATE,
+                (
+                    "changed outside deployspec",
+                    "min_capacity: 0 → 1",
+                    "scale_from_zero: True → False",
+                ),
+            ),
+            (
+                Kind.PRUNE_MARK,
+                "iris",
+                UPDATE,
+                ("record the autoscaling applied, which `deployspec drift` checks",),
+            ),
+        ],
+    ),
+    Case(
+        "a target on another dimension is registered again",
+        {
+            "scalings": (
+                replace(SCALING, metric="SageMakerVariantProvisionedConcurrencyUtilization"),
+            )
+        },
+        serving_desired(scalings=(SCALING,)),
+        [
+            (
+                Kind.SCALING,
+                SCALING_ID,
+                DELETE,
+                (
+                    "it scales sagemaker:variant:DesiredProvisionedConcurrency now, not "
+                    "sagemaker:variant:DesiredInstanceCount: registered again",
+                ),
+            ),
+            (
+                Kind.SCALING,
+                SCALING_ID,
+                CREATE,
+                ("autoscaling registered once the endpoint is InService",),
+            ),
+            (
+                Kind.PRUNE_MARK,
+                "iris",
+                UPDATE,
+                ("record the autoscaling applied, which `deployspec drift` checks",),
+            ),
+        ],
+    ),
+]
+
+
 CASES = [
+    *OTHER_CASES,
     Case(
         "empty account creates everything",
         {},
-        Actual(artifact_exists=False, bucket_exists=False, owned=()),
+        Actual(artifacts={ARCHIVE: "missing"}, bucket_exists=False, owned=()),
         [
             (
                 Kind.BUCKET,
@@ -185,7 +562,7 @@ CASES = [
     Case(
         "the digest tag is on the endpoint only",
         {},
-        Actual(artifact_exists=True, owned=()),
+        Actual(artifacts={ARCHIVE: "present"}, owned=()),
         [
             (M, "iris-aaaaaaaaaa", CREATE, ("no model with this content exists yet",)),
             (C, "iris-cccccccccc", CREATE, ("no endpoint config with this content exists yet",)),
@@ -277,7 +654,7 @@ CASES = [
         serving_desired(
             endpoint=live_endpoint("iris-0123456789"),
             current_config=replace(D.config, name="iris-0123456789"),
-            current_model=replace(D.model, name="iris-aaaaaaaaaa"),
+            current_models=(replace(D.models[0], name="iris-aaaaaaaaaa"),),
             desired_config_exists=False,
             owned=None,
         ),
@@ -331,22 +708,27 @@ CASES = [
             endpoint=live_endpoint("iris-bbbbbbbbbb"),
             endpoint_tags=owned_tags(D, pruned="iris-bbbbbbbbbb"),
             current_config=OLD_SERVERLESS,
-            current_model=D.model,
-            desired_model_exists=True,
+            current_models=(D.models[0],),
+            existing_models=frozenset({D.models[0].name}),
             owned=(
                 OwnedResource(
-                    "endpoint_config", "iris-bbbbbbbbbb", "2026-01-02", "iris-aaaaaaaaaa"
+                    "endpoint_config", "iris-bbbbbbbbbb", "2026-01-02", ("iris-aaaaaaaaaa",)
                 ),
                 OwnedResource("model", "iris-aaaaaaaaaa", "2026-01-01"),
             ),
         ),
         [
-            (C, "iris-cccccccccc", CREATE, ("variant.serverless.memory_mb: 1024 → 2048",)),
+            (
+                C,
+                "iris-cccccccccc",
+                CREATE,
+                ("variants.AllTraffic.serverless.memory_mb: 1024 → 2048",),
+            ),
             (
                 E,
                 "iris",
                 UPDATE,
-                ("new endpoint config: variant.serverless.memory_mb: 1024 → 2048",),
+                ("new endpoint config: variants.AllTraffic.serverless.memory_mb: 1024 → 2048",),
             ),
         ],
         after={
@@ -406,7 +788,7 @@ CASES = [
             endpoint=live_endpoint("iris-bbbbbbbbbb", status="UpdateRollbackFailed"),
             endpoint_tags=TAGS,
             desired_config_exists=True,
-            desired_model_exists=True,
+            existing_models=frozenset({D.models[0].name}),
         ),
         [
             (
@@ -440,16 +822,16 @@ CASES = [
             endpoint_tags=owned_tags(D),
             owned=(
                 OwnedResource(
-                    "endpoint_config", "iris-cccccccccc", "2026-01-05", "iris-aaaaaaaaaa"
+                    "endpoint_config", "iris-cccccccccc", "2026-01-05", ("iris-aaaaaaaaaa",)
                 ),
                 OwnedResource(
-                    "endpoint_config", "iris-1111111111", "2026-01-04", "iris-m111111111"
+                    "endpoint_config", "iris-1111111111", "2026-01-04", ("iris-m111111111",)
                 ),
                 OwnedResource(
-                    "endpoint_config", "iris-2222222222", "2026-01-03", "iris-m222222222"
+                    "endpoint_config", "iris-2222222222", "2026-01-03", ("iris-m222222222",)
                 ),
                 OwnedResource(
-                    "endpoint_config", "iris-3333333333", "2026-01-02", "iris-m333333333"
+                    "endpoint_config", "iris-3333333333", "2026-01-02", ("iris-m333333333",)
                 ),
                 OwnedResource("model", "iris-aaaaaaaaaa", "2026-01-05"),
                 OwnedResource("model", "iris-m111111111", "2026-01-04"),
@@ -489,11 +871,11 @@ CASES = [
     ),
     Case(
         "an instance count the autoscaler chose is not drift",
-        {"config": RT, "scaling": SCALING},
+        {"config": RT, "scalings": (SCALING,)},
         serving_desired(
             endpoint=live_endpoint(variants=THREE),
             endpoint_tags=owned_tags(D, pruned="iris-cccccccccc"),
-            scaling=SCALING,
+            scalings=(SCALING,),
         ),
         [],
     ),
@@ -507,17 +889,23 @@ CASES = [
         [(E, "iris", UPDATE, ("instance count changed outside deployspec (1 → 3)",))],
         exact={
             0: (
-                {"config_name": "iris-cccccccccc", "instance_count": 3},
-                {"config_name": "iris-cccccccccc", "instance_count": 1},
+                {
+                    "config_name": "iris-cccccccccc",
+                    "capacities": {"AllTraffic": {"instance_count": 3}},
+                },
+                {
+                    "config_name": "iris-cccccccccc",
+                    "capacities": {"AllTraffic": {"instance_count": 1}},
+                },
             )
         },
     ),
     Case(
         "a scaling policy edited by hand is drift",
-        {"scaling": SCALING},
+        {"scalings": (SCALING,)},
         serving_desired(
-            endpoint_tags=owned_tags(desired(scaling=SCALING), pruned=MARK),
-            scaling=replace(SCALING, target_value=500.0),
+            endpoint_tags=owned_tags(desired(scalings=(SCALING,)), pruned=MARK),
+            scalings=(replace(SCALING, target_value=500.0),),
         ),
         [
             (
@@ -531,11 +919,11 @@ CASES = [
     Case(
         # The endpoint itself does not change: the record of what was applied is written last.
         "a scaling change is planned alone, then recorded on the endpoint for drift",
-        {"config": RT, "scaling": replace(SCALING, max_capacity=6), "spec_digest": "d2"},
+        {"config": RT, "scalings": (replace(SCALING, max_capacity=6),), "spec_digest": "d2"},
         serving_desired(
             endpoint=live_endpoint(variants=THREE),
-            endpoint_tags=owned_tags(desired(config=RT, scaling=SCALING), pruned=MARK),
-            scaling=SCALING,
+            endpoint_tags=owned_tags(desired(config=RT, scalings=(SCALING,)), pruned=MARK),
+            scalings=(SCALING,),
         ),
         [
             (
@@ -556,14 +944,14 @@ CASES = [
                 {
                     "tags": {
                         TAG_DIGEST: "d1",
-                        TAG_APPLIED: desired(config=RT, scaling=SCALING).applied.value,
+                        TAG_APPLIED: desired(config=RT, scalings=(SCALING,)).applied.value,
                     }
                 },
                 {
                     "tags": {
                         TAG_DIGEST: "d2",
                         TAG_APPLIED: desired(
-                            config=RT, scaling=replace(SCALING, max_capacity=6)
+                            config=RT, scalings=(replace(SCALING, max_capacity=6),)
                         ).applied.value,
                     }
                 },
@@ -573,11 +961,11 @@ CASES = [
     ),
     Case(
         "an endpoint applied before the applied record existed: no change for it alone",
-        {"config": RT, "scaling": SCALING},
+        {"config": RT, "scalings": (SCALING,)},
         serving_desired(
             endpoint=live_endpoint(variants=THREE),
             endpoint_tags=without(owned_tags(D, pruned=MARK), TAG_APPLIED),
-            scaling=SCALING,
+            scalings=(SCALING,),
         ),
         [],
     ),
@@ -608,27 +996,32 @@ CASES = [
     Case(
         "autoscaling removed from the spec is deregistered",
         {"config": RT},
-        serving_desired(endpoint_tags=owned_tags(D, pruned="iris-cccccccccc"), scaling=SCALING),
+        serving_desired(endpoint_tags=owned_tags(D, pruned="iris-cccccccccc"), scalings=(SCALING,)),
         [(Kind.SCALING, SCALING_ID, DELETE, ("autoscaling removed from the spec",))],
     ),
     Case(
         "an instance type change deregisters scaling first",
         {
             "config": realtime("iris-cccccccccc"),
-            "scaling": SCALING,
+            "scalings": (SCALING,),
             "deployment": Deployment("all_at_once", timeout_seconds=1800),
         },
         Actual(
             endpoint=live_endpoint("iris-bbbbbbbbbb"),
             endpoint_tags=owned_tags(D, pruned="iris-bbbbbbbbbb"),
             current_config=realtime("iris-bbbbbbbbbb", "ml.m5.large"),
-            current_model=D.model,
-            desired_model_exists=True,
-            scaling=SCALING,
+            current_models=(D.models[0],),
+            existing_models=frozenset({D.models[0].name}),
+            scalings=(SCALING,),
             owned=(),
         ),
         [
-            (C, "iris-cccccccccc", CREATE, ("variant.instance_type: ml.m5.large → ml.m5.xlarge",)),
+            (
+                C,
+                "iris-cccccccccc",
+                CREATE,
+                ("variants.AllTraffic.instance_type: ml.m5.large → ml.m5.xlarge",),
+            ),
             (
                 Kind.SCALING,
                 SCALING_ID,
@@ -642,7 +1035,10 @@ CASES = [
                 E,
                 "iris",
                 UPDATE,
-                ("new endpoint config: variant.instance_type: ml.m5.large → ml.m5.xlarge",),
+                (
+                    "new endpoint config: variants.AllTraffic.instance_type: ml.m5.large → "
+                    "ml.m5.xlarge",
+                ),
             ),
             (
                 Kind.SCALING,
@@ -655,32 +1051,64 @@ CASES = [
     ),
     Case(
         "a config change under autoscaling keeps the autoscaled count",
-        {"config": realtime("iris-cccccccccc", count=2), "scaling": SCALING},
+        {"config": with_volume(realtime("iris-cccccccccc"), 30), "scalings": (SCALING,)},
         Actual(
             endpoint=live_endpoint("iris-bbbbbbbbbb", variants=THREE),
             endpoint_tags=owned_tags(D, pruned="iris-bbbbbbbbbb"),
             current_config=realtime("iris-bbbbbbbbbb"),
-            current_model=D.model,
-            desired_model_exists=True,
-            scaling=SCALING,
+            current_models=(D.models[0],),
+            existing_models=frozenset({D.models[0].name}),
+            scalings=(SCALING,),
             owned=(),
         ),
         [
-            (C, "iris-cccccccccc", CREATE, ("variant.initial_instance_count: 1 → 2",)),
-            (E, "iris", UPDATE, ("new endpoint config: variant.initial_instance_count: 1 → 2",)),
+            (C, "iris-cccccccccc", CREATE, ("variants.AllTraffic.volume_size_gb: null → 30",)),
+            (
+                E,
+                "iris",
+                UPDATE,
+                ("new endpoint config: variants.AllTraffic.volume_size_gb: null → 30",),
+            ),
         ],
         after={1: {"retain_instance_count": True}},
     ),
+    Case(
+        "an initial count change under autoscaling is the autoscaler's: only recorded",
+        {"config": realtime("iris-cccccccccc", count=2), "scalings": (SCALING,)},
+        Actual(
+            endpoint=live_endpoint("iris-bbbbbbbbbb", variants=THREE),
+            endpoint_tags=owned_tags(D, pruned="iris-bbbbbbbbbb"),
+            current_config=realtime("iris-bbbbbbbbbb"),
+            current_models=(D.models[0],),
+            existing_models=frozenset({D.models[0].name}),
+            scalings=(SCALING,),
+            owned=(),
+        ),
+        [
+            (
+                E,
+                "iris",
+                UPDATE,
+                (
+                    "the variants' weights and instance counts are already the spec's: "
+                    "recorded, with no new endpoint config",
+                ),
+            ),
+        ],
+        after={0: {f"tags.{TAG_SERVES_FOR}": "iris-bbbbbbbbbb iris-cccccccccc"}},
+        target="iris-bbbbbbbbbb",
+    ),
+    *TWO_VARIANT_CASES,
     Case(
         "a changed secret is a new model, its reason masked",
         {},
         Actual(
             endpoint=live_endpoint("iris-bbbbbbbbbb"),
             endpoint_tags=owned_tags(D),
-            current_model=replace(
-                D.model, name="iris-0000000000", environment={"API_KEY": "old-secret"}
+            current_models=(
+                replace(D.models[0], name="iris-0000000000", environment={"API_KEY": "old-secret"}),
             ),
-            artifact_exists=True,
+            artifacts={ARCHIVE: "present"},
             owned=(),
         ),
         [
@@ -737,7 +1165,7 @@ def test_plan(case: Case) -> None:
     if case.endpoint_status is not None:
         assert plan.endpoint_status == case.endpoint_status
     assert plan.adopt is case.adopt
-    assert plan.target_config == desired(**case.tweaks).config.name
+    assert plan.target_config == (case.target or desired(**case.tweaks).config.name)
 
 
 def test_every_row_has_a_distinct_name() -> None:
@@ -796,7 +1224,9 @@ def test_plan_json_round_trip() -> None:
 
 
 def test_an_uploaded_archive_is_addressed_by_its_digest_and_named_by_its_uri() -> None:
-    plan = make_plan(desired(), Actual(artifact_exists=False, bucket_exists=True, owned=()))
+    plan = make_plan(
+        desired(), Actual(artifacts={ARCHIVE: "missing"}, bucket_exists=True, owned=())
+    )
     [upload] = [c for c in plan.changes if c.kind is Kind.ARTIFACT]
     assert upload.address == f"artifact.{SHA[:12]}"
     assert upload.name == ARCHIVE  # what apply and its guard use
@@ -820,7 +1250,7 @@ def test_rollback_prefers_the_recorded_previous_config_and_handles_scaling() -> 
     assert rollback_target("iris", untagged) == "iris-v2"
 
     def config(name: str, kind: str) -> EndpointConfig:
-        return EndpointConfig(name, Variant("m", instance_type=kind, initial_instance_count=1))
+        return EndpointConfig(name, (Variant("m", instance_type=kind, initial_instance_count=1),))
 
     same = make_rollback_plan(
         "iris",

@@ -42,18 +42,32 @@ UPDATE = os.environ.get("DEPLOYSPEC_UPDATE_GOLDEN", "") not in ("", "0")
 SCALING = Scaling("endpoint/iris/variant/AllTraffic", 1, 4, 100.0, 300, 60, "p")
 
 
-def _realtime(name: str, count: int) -> EndpointConfig:
+def _realtime(name: str, count: int, volume: int | None = None) -> EndpointConfig:
     return EndpointConfig(
-        name, Variant("iris-aaaaaaaaaa", instance_type="ml.m5.xlarge", initial_instance_count=count)
+        name,
+        (
+            Variant(
+                "iris-aaaaaaaaaa",
+                instance_type="ml.m5.xlarge",
+                initial_instance_count=count,
+                volume_size_gb=volume,
+            ),
+        ),
     )
 
 
 def create_all() -> Plan:
-    return make_plan(desired(), Actual(artifact_exists=False, bucket_exists=False, owned=()))
+    return make_plan(
+        desired(), Actual(artifacts={ARCHIVE: "missing"}, bucket_exists=False, owned=())
+    )
 
 
 def update_config_and_scaling() -> Plan:
-    d = desired(config=_realtime("iris-cccccccccc", 2), scaling=replace(SCALING, max_capacity=6))
+    # A config change beyond counts and weights (those are set in place, with no new config).
+    d = desired(
+        config=_realtime("iris-cccccccccc", 1, volume=30),
+        scalings=(replace(SCALING, max_capacity=6),),
+    )
     return make_plan(
         d,
         Actual(
@@ -62,9 +76,9 @@ def update_config_and_scaling() -> Plan:
             ),
             endpoint_tags=owned_tags(d, pruned="iris-bbbbbbbbbb@keep=2"),
             current_config=_realtime("iris-bbbbbbbbbb", 1),
-            current_model=d.model,
-            desired_model_exists=True,
-            scaling=SCALING,
+            current_models=(d.models[0],),
+            existing_models=frozenset({d.models[0].name}),
+            scalings=(SCALING,),
             owned=None,
         ),
     )
@@ -78,7 +92,7 @@ def replace_failed() -> Plan:
             endpoint=live_endpoint(status="Failed", failure_reason="image not found"),
             endpoint_tags=owned_tags(d, pruned="iris-cccccccccc@keep=2"),
             desired_config_exists=True,
-            desired_model_exists=True,
+            existing_models=frozenset({"iris-aaaaaaaaaa"}),
         ),
     )
 
@@ -89,8 +103,8 @@ def destroy() -> Plan:
         ownership_tags("iris"),
         (SCALING,),
         (
-            OwnedResource("endpoint_config", "iris-bbbbbbbbbb", "2026-01-01", "iris-0000000000"),
-            OwnedResource("endpoint_config", "iris-cccccccccc", "2026-01-02", "iris-aaaaaaaaaa"),
+            OwnedResource("endpoint_config", "iris-bbbbbbbbbb", "2026-01-01", ("iris-0000000000",)),
+            OwnedResource("endpoint_config", "iris-cccccccccc", "2026-01-02", ("iris-aaaaaaaaaa",)),
             OwnedResource("model", "iris-0000000000", "2026-01-01"),
             OwnedResource("model", "iris-aaaaaaaaaa", "2026-01-02"),
         ),
@@ -107,7 +121,7 @@ def tags_only() -> Plan:
             endpoint=live_endpoint(),
             endpoint_tags={**desired().endpoint_tags, TAG_PRUNED: "iris-cccccccccc@keep=2"},
             desired_config_exists=True,
-            desired_model_exists=True,
+            existing_models=frozenset({"iris-aaaaaaaaaa"}),
         ),
     )
 
@@ -115,12 +129,12 @@ def tags_only() -> Plan:
 def secret_env_change() -> Plan:
     d = desired()
     old_model = replace(
-        d.model,
+        d.models[0],
         name="iris-0000000000",
         environment={"SAGEMAKER_PROGRAM": "inference.py", "API_KEY": "old-secret"},
     )
     old_config = EndpointConfig(
-        "iris-bbbbbbbbbb", replace(d.config.variant, model_name="iris-0000000000")
+        "iris-bbbbbbbbbb", (replace(d.config.variants[0], model_name="iris-0000000000"),)
     )
     return make_plan(
         d,
@@ -128,8 +142,8 @@ def secret_env_change() -> Plan:
             endpoint=live_endpoint("iris-bbbbbbbbbb"),
             endpoint_tags=owned_tags(d, pruned="iris-bbbbbbbbbb@keep=2"),
             current_config=old_config,
-            current_model=old_model,
-            artifact_exists=True,
+            current_models=(old_model,),
+            artifacts={ARCHIVE: "present"},
             owned=None,
         ),
     )
@@ -180,7 +194,7 @@ def test_no_changes_is_one_line() -> None:
             endpoint=live_endpoint(),
             endpoint_tags=owned_tags(d, pruned="iris-cccccccccc@keep=2"),
             desired_config_exists=True,
-            desired_model_exists=True,
+            existing_models=frozenset({"iris-aaaaaaaaaa"}),
         ),
     )
     assert render_text(plan) == "No changes. Endpoint iris matches the spec.\n"
@@ -259,7 +273,7 @@ def test_markdown_keeps_the_summary_table() -> None:
 def test_a_backtick_fence_in_a_value_cannot_close_the_diff_block() -> None:
     plan = make_plan(
         desired(tags={"note": "```", **ownership_tags("iris")}),
-        Actual(artifact_exists=True, owned=()),
+        Actual(artifacts={ARCHIVE: "present"}, owned=()),
     )
     markdown = render_markdown(plan)
     assert "\n````diff\n" in markdown

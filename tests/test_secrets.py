@@ -220,11 +220,14 @@ def test_json_field_errors_never_show_the_secret() -> None:
 # --- plans: rendering and reasons --------------------------------------------------------------
 
 
+ARCHIVE = "s3://bucket/deployspec/abc/model.tar.gz"
+
+
 def make_desired(environment: dict[str, str], declared: tuple[str, ...] = ()) -> Desired:
     model = Model(
         name="iris-aaaaaaaaaa",
         image=IMAGE,
-        model_data_url="s3://bucket/deployspec/abc/model.tar.gz",
+        model_data_url=ARCHIVE,
         environment=environment,
         execution_role_arn=ROLE,
         sensitive_environment=declared,
@@ -234,16 +237,16 @@ def make_desired(environment: dict[str, str], declared: tuple[str, ...] = ()) ->
         region="us-east-1",
         account="123456789012",
         bucket="bucket",
-        artifact=Artifact("abc", 10, "/tmp/abc.tar.gz", "s3://bucket/deployspec/abc/model.tar.gz"),
-        model=model,
+        artifacts=(Artifact("abc", 10, "/tmp/abc.tar.gz", ARCHIVE),),
+        models=(model,),
         config=EndpointConfig(
             name="iris-cccccccccc",
-            variant=Variant(model_name=model.name, serverless=ServerlessConfig(2048, 5)),
+            variants=(Variant(model_name=model.name, serverless=ServerlessConfig(2048, 5)),),
         ),
         endpoint_name="iris",
         tags={**ownership_tags("iris")},
         spec_digest="d1",
-        scaling=None,
+        scalings=(),
         deployment=None,
         keep=2,
         timeout_seconds=1800,
@@ -253,12 +256,14 @@ def make_desired(environment: dict[str, str], declared: tuple[str, ...] = ()) ->
 def changed_plan(old: dict[str, str], new: dict[str, str], declared: tuple[str, ...]) -> Plan:
     """A plan replacing the live model (environment `old`) by one with environment `new`."""
     wanted = make_desired(new, declared)
-    live = replace(wanted.model, name="iris-0000000000", environment=old, sensitive_environment=())
+    live = replace(
+        wanted.models[0], name="iris-0000000000", environment=old, sensitive_environment=()
+    )
     actual = Actual(
         endpoint=Endpoint(name="iris", config_name="iris-bbbbbbbbbb", status="InService"),
         endpoint_tags=wanted.endpoint_tags,
-        current_model=live,
-        artifact_exists=True,
+        current_models=(live,),
+        artifacts={ARCHIVE: "present"},
         owned=(),
     )
     return make_plan(wanted, actual)
@@ -270,7 +275,7 @@ def every_rendering(plan: Plan) -> str:
 
 def test_values_recognised_by_key_or_shape_are_never_rendered() -> None:
     environment = {**LEAKED, "MODEL_NAME": "bert-base-uncased", "TOKEN_LIKE": "hf_" + "x1" * 20}
-    plan = make_plan(make_desired(environment), Actual(artifact_exists=True, owned=()))
+    plan = make_plan(make_desired(environment), Actual(artifacts={ARCHIVE: "present"}, owned=()))
     output = every_rendering(plan)
     for value in [*LEAKED.values(), environment["TOKEN_LIKE"]]:
         assert value not in output
@@ -286,7 +291,7 @@ def test_values_recognised_by_key_or_shape_are_never_rendered() -> None:
 def test_declared_secrets_are_masked_even_in_a_plan_read_back() -> None:
     plan = make_plan(
         make_desired({"COLOR": "blue", "MODE": "fast"}, declared=("COLOR",)),
-        Actual(artifact_exists=True, owned=()),
+        Actual(artifacts={ARCHIVE: "present"}, owned=()),
     )
     again = Plan.from_json(json.loads(json.dumps(plan.to_json())))
     for rendered in (every_rendering(plan), every_rendering(again)):
@@ -399,8 +404,8 @@ def test_secret_env_marks_keys_and_names_only_keys_of_env(
     text = spec_with_env("    COLOR: blue\n    MODE: fast\n  secret_env: [COLOR]\n")
     loaded = load_spec(write_spec(text))
     desired = build_desired(loaded, region="us-east-1", role=ROLE, artifact_cache=tmp_path)
-    assert desired.model.sensitive_environment == ("COLOR",)
-    assert desired.model.environment["COLOR"] == "blue"
+    assert desired.models[0].sensitive_environment == ("COLOR",)
+    assert desired.models[0].environment["COLOR"] == "blue"
 
     path = write_spec(text.replace("[COLOR]", "[COLOR, COLOUR]"))
     [error] = errors_of(path)
@@ -417,20 +422,20 @@ def test_references_load_and_their_values_name_the_model(
         "    DB_PASSWORD: {secretsmanager: prod/db, json_key: password}\n"
     )
     loaded = load_spec(write_spec(spec_with_env(env)))
-    assert set(loaded.spec.model.references()) == {"API_TOKEN", "DB_PASSWORD"}
+    assert set(loaded.spec.models["model"].references()) == {"API_TOKEN", "DB_PASSWORD"}
 
     def model(token: str) -> Model:
         values = {"API_TOKEN": token, "DB_PASSWORD": "pw-1"}
         return build_desired(
             loaded, region="us-east-1", role=ROLE, artifact_cache=tmp_path, resolved_env=values
-        ).model
+        ).models[0]
 
     first, second = model("token-one"), model("token-two")
     assert first.environment["API_TOKEN"] == "token-one"
     assert first.name != second.name  # a changed secret is a new model
     assert "token" not in first.name.removeprefix("iris-")
     assert first.sensitive_environment == ("API_TOKEN", "DB_PASSWORD")
-    with pytest.raises(DeployspecError, match="API_TOKEN, DB_PASSWORD"):
+    with pytest.raises(DeployspecError, match=r"model\.env\.API_TOKEN, model\.env\.DB_PASSWORD"):
         build_desired(loaded, region="us-east-1", role=ROLE, artifact_cache=tmp_path)
     # Without AWS (serve), an unresolved reference is left out rather than sent as a mapping.
     assert "API_TOKEN" not in container_environment(loaded, "us-east-1")
@@ -602,9 +607,10 @@ def test_resolve_references_end_to_end_against_moto(
     desired = build_desired(
         loaded, region="us-east-1", role=ROLE, artifact_cache=tmp_path, resolved_env=values
     )
-    plan = make_plan(desired, Actual(artifact_exists=True, owned=()))
+    present = {a.s3_uri: "present" for a in desired.artifacts}
+    plan = make_plan(desired, Actual(artifacts=present, owned=()))
     assert "tok-1" not in every_rendering(plan) and "pw-1" not in every_rendering(plan)
-    before = desired.model.name
+    before = desired.models[0].name
 
     ssm.put_parameter(Name="/prod/token", Value="tok-2", Type="SecureString", Overwrite=True)
     rotated = build_desired(
@@ -614,8 +620,8 @@ def test_resolve_references_end_to_end_against_moto(
         artifact_cache=tmp_path,
         resolved_env=resolve_references(aws, loaded),
     )
-    assert rotated.model.environment["API_TOKEN"] == "tok-2"
-    assert rotated.model.name != before
+    assert rotated.models[0].environment["API_TOKEN"] == "tok-2"
+    assert rotated.models[0].name != before
 
     secrets.put_secret_value(SecretId="prod/db", SecretString="not json: pw-1")
     with pytest.raises(DeployspecError) as caught:
@@ -627,3 +633,65 @@ def test_resolve_references_end_to_end_against_moto(
     secrets.put_secret_value(SecretId="prod/db", SecretString=json.dumps({"password": "p"}))
     with pytest.raises(DeployspecError, match="API_TOKEN: the value of parameter"):
         resolve_references(aws, loaded)
+
+
+VARIANT_REFERENCES = f"""\
+name: ab
+role: {ROLE}
+variants:
+  - name: current
+    weight: 90
+    model:
+      framework: sklearn
+      version: "1.2-1"
+      artifacts: ./model
+      entry_point: inference.py
+      image: {IMAGE}
+      env:
+        API_TOKEN: {{ssm: /prod/token-a}}
+    realtime: {{instance_type: ml.m5.large}}
+  - name: challenger
+    weight: 10
+    model:
+      framework: sklearn
+      version: "1.2-1"
+      artifacts: ./model
+      entry_point: inference.py
+      image: {IMAGE}
+      env:
+        API_TOKEN: {{ssm: /prod/token-b}}
+    realtime: {{instance_type: ml.m5.large}}
+"""
+
+
+def test_each_variants_references_are_read_for_its_own_model(
+    aws: Gateway, write_spec: WriteSpec, tmp_path: Path
+) -> None:
+    """Two variants' models may name the same env key with different references: each value
+    goes to its own model, named by where the reference is (desired.reference_key)."""
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    ssm.put_parameter(Name="/prod/token-a", Value="tok-a", Type="SecureString")
+    ssm.put_parameter(Name="/prod/token-b", Value="tok-b", Type="SecureString")
+    loaded = load_spec(write_spec(VARIANT_REFERENCES))
+
+    values = resolve_references(aws, loaded)
+
+    assert values == {
+        "variants[0].model.env.API_TOKEN": "tok-a",
+        "variants[1].model.env.API_TOKEN": "tok-b",
+    }
+    desired = build_desired(
+        loaded, region="us-east-1", role=ROLE, artifact_cache=tmp_path, resolved_env=values
+    )
+    current, challenger = desired.models
+    assert current.environment["API_TOKEN"] == "tok-a"
+    assert challenger.environment["API_TOKEN"] == "tok-b"
+    assert current.sensitive_environment == challenger.sensitive_environment == ("API_TOKEN",)
+    present = {a.s3_uri: "present" for a in desired.artifacts}
+    plan = make_plan(desired, Actual(artifacts=present, owned=()))
+    assert "tok-a" not in every_rendering(plan) and "tok-b" not in every_rendering(plan)
+
+    ssm.delete_parameter(Name="/prod/token-b")
+    with pytest.raises(DeployspecError) as caught:
+        resolve_references(aws, loaded)
+    assert "variants[1].model.env.API_TOKEN" in str(caught.value)

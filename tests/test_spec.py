@@ -28,7 +28,7 @@ def test_valid_spec_loads_with_defaults(write_spec: WriteSpec, project: Path) ->
     loaded = load_spec(write_spec(VALID_SKLEARN))
     spec = loaded.spec
     assert spec.name == "iris"
-    assert spec.model.framework is Framework.SKLEARN
+    assert spec.models["model"].framework is Framework.SKLEARN
     assert spec.keep == 2
     assert spec.effective_serverless is not None
     assert spec.effective_serverless.memory_mb == 2048
@@ -146,7 +146,7 @@ def test_version_number_keeps_its_text(write_spec: WriteSpec) -> None:
         'framework: sklearn\n  version: "1.2-1"', "framework: tensorflow\n  version: 2.10"
     )
     spec = load_spec(write_spec(text)).spec
-    assert spec.model.version == "2.10"
+    assert spec.models["model"].version == "2.10"
 
 
 def test_py_version_checked_against_image_table(write_spec: WriteSpec) -> None:
@@ -635,7 +635,7 @@ def test_a_container_python_newer_than_this_one_is_not_judged(
     )
     if sys.version_info >= (3, 12):
         pytest.skip("this Python reads 3.12 syntax itself")
-    assert load_spec(write_spec(spec)).spec.model.framework is Framework.PYTORCH
+    assert load_spec(write_spec(spec)).spec.models["model"].framework is Framework.PYTORCH
 
 
 @pytest.mark.parametrize(
@@ -710,7 +710,7 @@ def test_huggingface_base_frameworks_accept_the_sdks_aliases(write_spec: WriteSp
         'framework: huggingface\n  version: "4.10.2"\n  base_framework_version: BASE',
     )
     loaded = load_spec(write_spec(hf.replace("BASE", "pytorch1.8")))
-    assert loaded.spec.model.base_framework_version == "pytorch1.8"
+    assert loaded.spec.models["model"].base_framework_version == "pytorch1.8"
     assert catalog.image_py_version("huggingface", "4.10.2", None, "pytorch1.8") == "py36"
     [error] = errors_of(write_spec(hf.replace("BASE", "pytorch9.9")))
     assert error.endswith(

@@ -44,4 +44,4 @@ def test_status_lists_each_pending_change_with_its_reasons(
     assert cli(sandbox, "apply", str(iris), "--auto-approve").returncode == 0
     changed = cli(sandbox, "status", str(iris), "--var", "memory_mb=3072")
     assert "matches spec:   no: 2 resources to change" in changed.stdout
-    assert "variant.serverless.memory_mb: 2048 → 3072" in changed.stdout
+    assert "variants.AllTraffic.serverless.memory_mb: 2048 → 3072" in changed.stdout

@@ -1,4 +1,5 @@
-"""Endpoints of shapes deployspec does not manage yet are reported as such, never misread."""
+"""Endpoints of shapes deployspec does not manage yet are reported as such, never misread;
+those it reads now (several variants) are shown and adopted as any other."""
 
 from __future__ import annotations
 
@@ -34,29 +35,18 @@ def _described(variants: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
     ("response", "expected"),
     [
         (
-            _described(
-                [
-                    {"VariantName": "a", "ModelName": "m1", "ServerlessConfig": SERVERLESS},
-                    {"VariantName": "b", "ModelName": "m2", "ServerlessConfig": SERVERLESS},
-                ]
-            ),
-            r"2 production variants \(a, b\)",
-        ),
-        (
             _described([{"VariantName": "a", "InstanceType": "ml.m5.large"}]),
-            "a variant without a model",
+            r"a variant without a model \(a: an inference-component endpoint\)",
         ),
         (
             _described(
-                [{"VariantName": "a", "ModelName": "m1", "ServerlessConfig": SERVERLESS}],
-                ShadowProductionVariants=[
-                    {"VariantName": "s", "ModelName": "m2", "ServerlessConfig": SERVERLESS}
-                ],
+                [{"VariantName": "a", "ModelName": "m1", "InstanceType": "ml.m5.large"}],
+                ShadowProductionVariants=[{"VariantName": "s", "InstanceType": "ml.m5.large"}],
             ),
-            "shadow variants",
+            r"a variant without a model \(s:",
         ),
     ],
-    ids=["two-variants", "components", "shadow"],
+    ids=["components", "component-shadow"],
 )
 def test_the_gateway_names_shapes_it_cannot_read(response: dict[str, Any], expected: str) -> None:
     session = boto3.Session(
@@ -69,21 +59,32 @@ def test_the_gateway_names_shapes_it_cannot_read(response: dict[str, Any], expec
             gateway.describe_endpoint_config("iris-0123456789")
 
 
-@pytest.mark.parametrize("command", ["status", "plan"])
-def test_status_and_adopt_report_a_two_variant_endpoint(
-    sandbox: dict[str, Any], sm: Any, iris: Path, command: str
+def test_a_two_variant_endpoint_made_by_hand_is_shown_and_adopted_with_a_config_of_our_own(
+    sandbox: dict[str, Any], sm: Any, iris: Path
 ) -> None:
+    """Several variants are a shape deployspec reads now: status lists them, and adopting the
+    endpoint for a one-variant spec gives it deployspec's own config (never in place)."""
     for model in ("hand-a", "hand-b"):
         sm.create_model(ModelName=model, PrimaryContainer={"Image": IMAGE}, ExecutionRoleArn=ROLE)
     sm.create_endpoint_config(
         EndpointConfigName="hand-cfg",
         ProductionVariants=[
-            {"VariantName": name, "ModelName": model, "ServerlessConfig": SERVERLESS}
+            {
+                "VariantName": name,
+                "ModelName": model,
+                "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": 1,
+            }
             for name, model in (("a", "hand-a"), ("b", "hand-b"))
         ],
     )
     sm.create_endpoint(EndpointName="iris", EndpointConfigName="hand-cfg")
-    result = cli(sandbox, command, str(iris), *(["--adopt"] if command == "plan" else []))
-    assert result.returncode == 1
-    assert "Traceback" not in result.stderr
-    assert "hand-cfg has 2 production variants (a, b)" in result.stderr
+    status = cli(sandbox, "status", str(iris))
+    assert status.returncode == 0, status.stderr
+    assert "variant a: " in status.stdout and "variant b: " in status.stdout
+    assert "managed:        no" in status.stdout
+    planned = cli(sandbox, "plan", str(iris), "--adopt")
+    assert planned.returncode == 0, planned.stderr
+    assert "endpoint iris will be adopted" in planned.stdout
+    assert "endpoint_config.iris-" in planned.stdout and "will be created" in planned.stdout
+    assert "Traceback" not in planned.stderr

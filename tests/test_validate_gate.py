@@ -174,9 +174,10 @@ def test_the_issue_s_alias_plans_the_full_base(write_spec: WriteSpec, tmp_path: 
             role=ROLE,
             artifact_cache=tmp_path / "cache",
         )
-        assert desired.model.image.endswith(
+        [model] = desired.models
+        assert model.image.endswith(
             "/huggingface-pytorch-inference:2.6.0-transformers4.49.0-gpu-py312-cu124-ubuntu22.04"
-        ), desired.model.image
+        ), model.image
 
 
 @pytest.mark.usefixtures("uncached")
@@ -350,7 +351,7 @@ def test_py_version_is_checked_in_the_table_the_instance_type_reads(
 ) -> None:
     # TensorFlow's x86 images name no Python; its arm64 ones are py310 only.
     text = with_model("tensorflow", "2.12.1", "\n  py_version: py39")
-    assert load_spec(write_spec(realtime(text, "ml.m5.xlarge"))).spec.model.py_version
+    assert load_spec(write_spec(realtime(text, "ml.m5.xlarge"))).spec.models["model"].py_version
     path = write_spec(realtime(text, "ml.c6g.xlarge"))
     [error] = errors_of(path)
     assert error.startswith(
@@ -361,7 +362,7 @@ def test_py_version_is_checked_in_the_table_the_instance_type_reads(
 def test_an_image_of_one_s_own_is_not_judged_by_the_tables(write_spec: WriteSpec) -> None:
     image = "\n  image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/mine:1"
     text = realtime(with_model("sklearn", "1.2-1", image), "ml.g5.xlarge")
-    assert load_spec(write_spec(text)).spec.model.image
+    assert load_spec(write_spec(text)).spec.models["model"].image
 
 
 # ---- 6. TensorFlow Serving runs code/inference.py only -------------------------------------
@@ -380,7 +381,7 @@ def test_tensorflow_refuses_an_entry_point_it_would_never_run(
         "code/inference.py: 'handler.py' would be packaged as code/handler.py and never run"
     ), error
     assert "rename the script to inference.py" in error
-    assert load_spec(write_spec(with_model("tensorflow", "2.3.0"))).spec.model.entry_point
+    assert load_spec(write_spec(with_model("tensorflow", "2.3.0"))).spec.models["model"].entry_point
 
 
 # ---- 7. values for variables the spec never declares --------------------------------------

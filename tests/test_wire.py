@@ -38,11 +38,13 @@ MODEL = Model(
 )
 REALTIME = EndpointConfig(
     name="c",
-    variant=Variant(
-        model_name="m",
-        instance_type="ml.m5.large",
-        initial_instance_count=1,
-        volume_size_gb=4,
+    variants=(
+        Variant(
+            model_name="m",
+            instance_type="ml.m5.large",
+            initial_instance_count=1,
+            volume_size_gb=4,
+        ),
     ),
     data_capture=DataCapture("s3://bucket/capture", 10),
     arn="arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/c",
@@ -56,10 +58,15 @@ REALTIME = EndpointConfig(
 )
 SERVERLESS = EndpointConfig(
     name="c",
-    variant=Variant(
-        model_name="m", serverless=ServerlessConfig(2048, 5, provisioned_concurrency=1)
+    variants=(
+        Variant(model_name="m", serverless=ServerlessConfig(2048, 5, provisioned_concurrency=1)),
     ),
 )
+# Two production variants and a shadow: every field of each is sent, in its own list.
+CURRENT = Variant("m", "current", None, "ml.m5.large", 2, 8, 90.0)
+CHALLENGER = Variant("m2", "challenger", None, "ml.c5.large", 1, 4, 10.0)
+SHADOW = Variant("m3", "shadow", None, "ml.m5.xlarge", 1, 16, 0.5)
+VARIANTS = EndpointConfig(name="c", variants=(CURRENT, CHALLENGER), shadow_variants=(SHADOW,))
 
 
 def _changed(value: Any) -> Any:
@@ -85,11 +92,17 @@ def _variations(value: Any, path: str = "") -> list[tuple[str, Any]]:
             continue
         current = getattr(value, field.name)
         where = f"{path}{type(value).__name__}.{field.name}"
-        if current is None:
+        if current is None or current == ():
             continue  # another sample sets it: test_every_field_is_checked says so
         if dataclasses.is_dataclass(current):
             for inner, changed in _variations(current, f"{where} > "):
                 out.append((inner, dataclasses.replace(value, **{field.name: changed})))
+        elif isinstance(current, tuple) and current and dataclasses.is_dataclass(current[0]):
+            # A list of variants: each field of each entry, the others left as they are.
+            for index, item in enumerate(current):
+                for inner, changed in _variations(item, f"{where}[{index}] > "):
+                    items = (*current[:index], changed, *current[index + 1 :])
+                    out.append((inner, dataclasses.replace(value, **{field.name: items})))
         else:
             out.append((where, dataclasses.replace(value, **{field.name: _changed(current)})))
     return out
@@ -106,11 +119,18 @@ CASES = [
         for path, changed in _variations(SERVERLESS)
         if "serverless" in path
     ),
+    *(
+        (path, endpoint_config_request, VARIANTS, changed)
+        for path, changed in _variations(VARIANTS)
+    ),
 ]
+SAMPLES = {id(MODEL): "model", id(REALTIME): "realtime", id(SERVERLESS): "serverless"}
 
 
 @pytest.mark.parametrize(
-    ("path", "request_of", "base", "changed"), CASES, ids=[c[0] for c in CASES]
+    ("path", "request_of", "base", "changed"),
+    CASES,
+    ids=[f"{SAMPLES.get(id(c[2]), 'variants')}: {c[0]}" for c in CASES],
 )
 def test_every_field_changes_the_request_and_the_name(
     path: str, request_of: Any, base: Any, changed: Any
@@ -129,7 +149,8 @@ def test_display_only_fields_do_not_change_the_name() -> None:
 
 def test_every_field_is_checked() -> None:
     """Each field of each kind is changed by some case above (the samples leave none unset)."""
-    checked = {part for path, *_ in CASES for part in path.split(" > ")}
+    # "EndpointConfig.variants[1]" checks the field EndpointConfig.variants.
+    checked = {part.split("[")[0] for path, *_ in CASES for part in path.split(" > ")}
     for kind in (
         Model,
         EndpointConfig,
@@ -143,3 +164,39 @@ def test_every_field_is_checked() -> None:
         for field in dataclasses.fields(kind):
             if field.name not in skip:
                 assert f"{kind.__name__}.{field.name}" in checked, f"give a sample {field.name}"
+
+
+def test_production_variants_keep_their_order_and_the_shadow_has_its_own_list() -> None:
+    request = endpoint_config_request(VARIANTS)
+    assert [v["VariantName"] for v in request["ProductionVariants"]] == ["current", "challenger"]
+    assert request["ProductionVariants"][1] == {
+        "VariantName": "challenger",
+        "ModelName": "m2",
+        "InitialVariantWeight": 10.0,
+        "InstanceType": "ml.c5.large",
+        "InitialInstanceCount": 1,
+        "VolumeSizeInGB": 4,
+    }
+    assert [v["VariantName"] for v in request["ShadowProductionVariants"]] == ["shadow"]
+    assert request["ShadowProductionVariants"][0]["ModelName"] == "m3"
+    # No shadow: no empty list either (SageMaker refuses one).
+    assert "ShadowProductionVariants" not in endpoint_config_request(REALTIME)
+
+
+@pytest.mark.parametrize(
+    "moved",
+    [
+        dataclasses.replace(VARIANTS, variants=(CHALLENGER, CURRENT)),
+        dataclasses.replace(VARIANTS, variants=(CURRENT,), shadow_variants=(CHALLENGER, SHADOW)),
+        dataclasses.replace(VARIANTS, variants=(CURRENT, CHALLENGER, SHADOW), shadow_variants=()),
+        dataclasses.replace(VARIANTS, shadow_variants=()),
+    ],
+    ids=["production-order", "production-to-shadow", "shadow-to-production", "shadow-removed"],
+)
+def test_the_order_and_the_list_of_a_variant_are_part_of_the_name(moved: EndpointConfig) -> None:
+    """The same variants in another order or another list are another request: the first
+    production variant is what SageMaker reports first, and a shadow gets no traffic of its
+    own."""
+    assert content_name("spec", endpoint_config_request(moved)) != content_name(
+        "spec", endpoint_config_request(VARIANTS)
+    )

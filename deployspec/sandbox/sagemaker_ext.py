@@ -132,6 +132,8 @@ from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemaker.utils import arn_formatter
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
+from deployspec.sandbox import autoscaling_ext
+
 ENDPOINT_STATE_MODEL = "sagemaker::endpoint"
 
 # Statuses in which AWS refuses UpdateEndpoint/DeleteEndpoint with "in-progress".
@@ -1930,6 +1932,7 @@ def install(invoker: EndpointInvoker | None = None) -> None:
             ENDPOINT_STATE_MODEL, {"progression": "immediate"}
         )
         seed_routing()
+        autoscaling_ext.install()
         if _saved:
             return
         for cls, name, value in _patches() + _extension_patches():
@@ -1947,6 +1950,7 @@ def uninstall() -> None:
             else:
                 setattr(cls, name, value)
         _saved.clear()
+        autoscaling_ext.uninstall()
         _invoker = None
         faults.clear()
         shadows.clear()

@@ -6,7 +6,10 @@ class names ("setosa", "versicolor", "virginica"), so the model predicts names d
 inference.py needs no lookup table. Training is seeded and deterministic; running it again
 rewrites the same model.
 
-Usage: python train.py [--out DIR]   (default: the model/ folder beside this file)
+Usage: python train.py [--out DIR] [--c C]   (default: the model/ folder beside this file)
+
+`--c` is the logistic regression's inverse regularisation strength (default 1.0): another value
+trains another model, a challenger for ../sklearn-ab and ../sklearn-shadow.
 """
 
 from __future__ import annotations
@@ -31,14 +34,16 @@ MODEL_FILE = "model.joblib"
 SEED = 0
 
 
-def train() -> tuple[Pipeline, float]:
+def train(c: float = 1.0) -> tuple[Pipeline, float]:
     """Fit on 80% of iris; return the model and its accuracy on the held-out 20%."""
     iris = load_iris()
     labels = np.asarray(iris.target_names)[iris.target]
     x_train, x_test, y_train, y_test = train_test_split(
         iris.data, labels, test_size=0.2, random_state=SEED, stratify=labels
     )
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, random_state=SEED))
+    model = make_pipeline(
+        StandardScaler(), LogisticRegression(C=c, max_iter=1000, random_state=SEED)
+    )
     model.fit(x_train, y_train)
     return model, float(model.score(x_test, y_test))
 
@@ -68,8 +73,16 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_OUT,
         help=f"folder to write {MODEL_FILE} into (default: {DEFAULT_OUT})",
     )
+    parser.add_argument(
+        "--c",
+        type=float,
+        default=1.0,
+        help="inverse regularisation strength of the logistic regression (default: 1.0)",
+    )
     args = parser.parse_args(argv)
-    model, accuracy = train()
+    if not args.c > 0:
+        parser.error(f"--c must be positive, not {args.c}")
+    model, accuracy = train(args.c)
     target = save(model, args.out)
     print(f"wrote {target} (held-out accuracy {accuracy:.2f})")
     return 0
