@@ -304,14 +304,7 @@ def recorded_serves_for(
     """deployspec's own config the endpoint serves for the desired one, its weights and counts
     set in place, as it records (TAG_SERVES_FOR), when it still serves it and the spec still
     wants that config; None otherwise."""
-    if endpoint is None or not is_owned(tags, desired.spec_name):
-        return None
-    if endpoint.status in BROKEN or endpoint.status == "Deleting":
-        return None
-    live, _, wanted = tags.get(TAG_SERVES_FOR, "").partition(" ")
-    if live and live == endpoint.config_name and wanted == desired.config.name:
-        return live
-    return None
+    return _recorded_stand_for(TAG_SERVES_FOR, endpoint, tags, desired)
 
 
 def recorded_stand_in(
@@ -320,11 +313,19 @@ def recorded_stand_in(
     """The config an endpoint adopted in place serves for the desired one, as it records
     (TAG_ADOPTED), when it still serves it and the spec still wants that content; None
     otherwise. An endpoint being replaced or deleted gets the desired config itself."""
+    return _recorded_stand_for(TAG_ADOPTED, endpoint, tags, desired)
+
+
+def _recorded_stand_for(
+    key: str, endpoint: Endpoint | None, tags: dict[str, str], desired: Desired
+) -> str | None:
+    """The live config a record "<live config> <desired config>" in tag `key` names, while our
+    endpoint serves it, is usable, and the spec wants that desired config."""
     if endpoint is None or not is_owned(tags, desired.spec_name):
         return None
     if endpoint.status in BROKEN or endpoint.status == "Deleting":
         return None
-    live, _, wanted = tags.get(TAG_ADOPTED, "").partition(" ")
+    live, _, wanted = tags.get(key, "").partition(" ")
     if live and live == endpoint.config_name and wanted == desired.config.name:
         return live
     return None
