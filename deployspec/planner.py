@@ -40,6 +40,7 @@ from .resources import (
     TAG_SERVES_FOR,
     TAG_SPEC,
     AppliedRecord,
+    Deployment,
     Endpoint,
     EndpointConfig,
     Model,
@@ -414,6 +415,31 @@ def _why_copied(
     )
 
 
+def _traffic_shift(desired: Desired, endpoint: Endpoint) -> tuple[Deployment | None, str | None]:
+    """The rollout an UpdateEndpoint to the desired config sends, and why it is not the spec's.
+
+    SageMaker shifts traffic (canary, linear, rolling) only between variants of the same name
+    in the old and the new config, and refuses the update otherwise; an update that renames,
+    adds or removes a variant is sent without a DeploymentConfig, all at once."""
+    wanted = desired.deployment
+    if wanted is None or wanted.strategy == "all_at_once":
+        return wanted, None
+    live = sorted(v.variant_name for v in (*endpoint.variants, *endpoint.shadow_variants))
+    new = sorted(v.variant_name for v in desired.config.all_variants)
+    if not live or live == new:
+        return wanted, None
+    watched = (
+        f"; its rollback alarms ({', '.join(wanted.rollback_alarms)}) are not watched"
+        if wanted.rollback_alarms
+        else ""
+    )
+    return None, (
+        f"variants change ({', '.join(live)} -> {', '.join(new)}): SageMaker shifts traffic "
+        f"only between variants of the same name, so this update switches all at once instead "
+        f"of {wanted.strategy}{watched}; later updates use {wanted.strategy} again"
+    )
+
+
 def _instance_type_changes(desired: Desired, actual: Actual, variant_name: str) -> bool:
     """Whether the variant's instance type changes (it exists live and in the spec)."""
     current = actual.current_config
@@ -603,7 +629,10 @@ def _endpoint_change(
     if endpoint.config_name != target:
         before["config_name"] = endpoint.config_name
         after["config_name"] = target
-        after["deployment"] = to_json(desired.deployment) if desired.deployment else None
+        shifted, why_not = _traffic_shift(desired, endpoint)
+        after["deployment"] = to_json(shifted) if shifted else None
+        if why_not:
+            reasons.append(why_not)
         # With autoscaling, keep the instance counts the autoscaler chose instead of resetting
         # them to the config's initial counts (UpdateEndpoint RetainAllVariantProperties, which
         # is endpoint-wide: only when every real-time variant is autoscaled, now and after).

@@ -1276,3 +1276,45 @@ def test_rollback_prefers_the_recorded_previous_config_and_handles_scaling() -> 
         ("update", "endpoint.iris"),
         ("create", "scaling.endpoint/iris/variant/AllTraffic"),
     ]
+
+
+CANARY = Deployment("canary", 10, 300, rollback_alarms=("p99-latency",), timeout_seconds=3600)
+
+
+@pytest.mark.parametrize(
+    ("live", "current", "shifted"),
+    [
+        # AllTraffic -> current + challenger: SageMaker refuses a canary between other names.
+        (THREE, realtime("iris-bbbbbbbbbb"), False),
+        # The same two variants on another config: the canary runs as the spec says.
+        (two_live(), two("iris-1111111111", model_b="iris-aaaaaaaaaa"), True),
+    ],
+    ids=["variants renamed", "same variants"],
+)
+def test_a_rollout_between_differently_named_variants_switches_all_at_once(
+    live: tuple[LiveVariant, ...], current: EndpointConfig, shifted: bool
+) -> None:
+    wanted = desired(**TWO, deployment=CANARY)
+    actual = Actual(
+        endpoint=live_endpoint(current.name, variants=live),
+        endpoint_tags=owned_tags(wanted, pruned=f"{current.name}@keep=2"),
+        current_config=current,
+        current_models=(D.models[0],),
+        existing_models=frozenset({D.models[0].name, MODEL_B.name}),
+        owned=(),
+    )
+
+    plan = make_plan(wanted, actual)
+
+    update = next(c for c in plan.changes if c.kind is E)
+    assert flatten(update.after or {}).get("deployment.strategy") == ("canary" if shifted else None)
+    fallback = [r for r in update.reasons if "shifts traffic only between variants" in r]
+    if shifted:
+        assert fallback == []
+    else:
+        assert fallback == [
+            "variants change (AllTraffic -> challenger, current): SageMaker shifts traffic only "
+            "between variants of the same name, so this update switches all at once instead of "
+            "canary; its rollback alarms (p99-latency) are not watched; later updates use "
+            "canary again"
+        ]

@@ -62,14 +62,25 @@ def cli(sandbox: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]
     return run_cli(*args, "--sandbox", env=sandbox["env"], timeout=180)
 
 
-def sagemaker(sandbox: dict[str, Any]) -> Any:
+def client(sandbox: dict[str, Any], service: str = "sagemaker") -> Any:
     return boto3.client(
-        "sagemaker",
+        service,
         endpoint_url=sandbox["info"].endpoint_url,
         region_name="us-east-1",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
+
+
+SHAPE_EXAMPLES = ("sklearn-ab", "sklearn-shadow", "sklearn-multi-model", "sklearn-async")
+
+
+def test_every_shape_example_validates(sandbox: dict[str, Any], examples: Path) -> None:
+    specs = [str(examples / name / "deployment.yaml") for name in SHAPE_EXAMPLES]
+    validated = run_cli("validate", *specs, env=sandbox["env"])
+    assert validated.returncode == 0, validated.stderr
+    count = len(SHAPE_EXAMPLES)
+    assert f"{count} specs checked: {count} valid" in validated.stdout, validated.stdout
 
 
 def test_async_endpoint_answers_through_s3_and_adding_or_removing_async_replaces_it(
@@ -96,13 +107,7 @@ def test_async_endpoint_answers_through_s3_and_adding_or_removing_async_replaces
     assert "asynchronous:   answers to s3://deployspec-examples-async/answers/" in status.stdout
     # Scaled on the queue, down to zero: the target, its two policies and the alarm.
     assert "0-2 instances (scales to zero), target 5.0 queued requests/instance" in status.stdout
-    scaling = boto3.client(
-        "application-autoscaling",
-        endpoint_url=sandbox["info"].endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    scaling = client(sandbox, "application-autoscaling")
     policies = scaling.describe_scaling_policies(
         ServiceNamespace="sagemaker", ResourceId="endpoint/iris-async/variant/AllTraffic"
     )["ScalingPolicies"]
@@ -113,13 +118,7 @@ def test_async_endpoint_answers_through_s3_and_adding_or_removing_async_replaces
     tracking = next(p for p in policies if p["PolicyType"] == "TargetTrackingScaling")
     custom = tracking["TargetTrackingScalingPolicyConfiguration"]["CustomizedMetricSpecification"]
     assert custom["MetricName"] == "ApproximateBacklogSizePerInstance"
-    cloudwatch = boto3.client(
-        "cloudwatch",
-        endpoint_url=sandbox["info"].endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    cloudwatch = client(sandbox, "cloudwatch")
     alarm = "deployspec-iris-async-AllTraffic-scale-from-zero"
     found = cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"]
     assert [a["MetricName"] for a in found] == ["HasBacklogWithoutCapacity"]
@@ -155,7 +154,7 @@ def test_async_endpoint_answers_through_s3_and_adding_or_removing_async_replaces
 
     destroyed = cli(sandbox, "destroy", str(spec), "--auto-approve")
     assert destroyed.returncode == 0, destroyed.stderr
-    sm = sagemaker(sandbox)
+    sm = client(sandbox)
     assert sm.list_endpoints()["Endpoints"] == []
     assert sm.list_endpoint_configs()["EndpointConfigs"] == []
     assert sm.list_models()["Models"] == []
@@ -263,7 +262,7 @@ def test_two_weighted_variants_answer_and_a_weights_only_change_is_made_in_place
     assert [v["current_weight"] for v in live["variants"]] == [50.0, 50.0]
     assert cli(sandbox, "plan", str(even), "--detailed-exitcode").returncode == 0
     # A weight changed by hand is put back to the spec's, in place again.
-    sagemaker(sandbox).update_endpoint_weights_and_capacities(
+    client(sandbox).update_endpoint_weights_and_capacities(
         EndpointName="iris-ab",
         DesiredWeightsAndCapacities=[{"VariantName": "challenger", "DesiredWeight": 5.0}],
     )
@@ -287,7 +286,7 @@ def test_two_weighted_variants_answer_and_a_weights_only_change_is_made_in_place
 
     destroyed = cli(sandbox, "destroy", str(changed), "--auto-approve")
     assert destroyed.returncode == 0, destroyed.stderr
-    sm = sagemaker(sandbox)
+    sm = client(sandbox)
     assert sm.list_endpoints()["Endpoints"] == []
     assert sm.list_endpoint_configs()["EndpointConfigs"] == []
     assert sm.list_models()["Models"] == []
@@ -327,7 +326,7 @@ def test_a_shadow_variant_gets_a_copy_of_live_traffic_and_is_promoted_by_a_spec_
     assert answer == ["setosa", "virginica", "virginica"]
     assert cli(sandbox, "plan", str(promoted), "--detailed-exitcode").returncode == 0
     assert cli(sandbox, "destroy", str(promoted), "--auto-approve").returncode == 0
-    assert sagemaker(sandbox).list_models()["Models"] == []
+    assert client(sandbox).list_models()["Models"] == []
 
 
 def _wait_for(found: Any, timeout: float = 30.0) -> Any:
@@ -343,7 +342,7 @@ def _wait_for(found: Any, timeout: float = 30.0) -> Any:
 
 
 def _wait_in_service(sandbox: dict[str, Any], name: str) -> None:
-    sm = sagemaker(sandbox)
+    sm = client(sandbox)
     _wait_for(lambda: sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService")
 
 
@@ -405,13 +404,7 @@ def test_a_multi_model_endpoint_serves_each_archive_and_adding_one_needs_no_endp
     removed = cli(sandbox, "apply", str(fewer), "--auto-approve")
     assert removed.returncode == 0, removed.stderr
     assert "0 added, 0 changed, 1 destroyed" in removed.stdout, removed.stdout
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=sandbox["info"].endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    s3 = client(sandbox, "s3")
     keys = [
         o["Key"]
         for o in s3.list_objects_v2(
@@ -427,4 +420,4 @@ def test_a_multi_model_endpoint_serves_each_archive_and_adding_one_needs_no_endp
         Bucket="sagemaker-us-east-1-123456789012", Prefix="deployspec/iris-models/"
     ).get("Contents", [])
     assert left == []
-    assert sagemaker(sandbox).list_models()["Models"] == []
+    assert client(sandbox).list_models()["Models"] == []
