@@ -24,6 +24,10 @@ def main() -> None:
     subprocess.run([sys.executable, str(HERE / "bench_many.py")], check=True)
     subprocess.run([sys.executable, str(HERE / "bench_shapes.py")], check=True)
     subprocess.run(
+        [sys.executable, str(HERE / "bench_weights.py"), "--size-gib", str(args.size_gib)],
+        check=True,
+    )
+    subprocess.run(
         [sys.executable, str(HERE / "bench_packaging.py"), "--size-gib", str(args.size_gib)],
         check=True,
     )

@@ -28,6 +28,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,7 @@ from .resources import (
     EndpointConfig,
     Model,
     Scaling,
+    WeightsFile,
     from_json,
     is_owned,
 )
@@ -51,6 +53,7 @@ from .state import IN_PROGRESS, archive_users, check_reusable
 
 if TYPE_CHECKING:
     from .aws import Gateway
+    from .weights import Transfer
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,8 @@ class Applier:
             (Kind.BUCKET, Action.CREATE): self._create_bucket,
             (Kind.ARTIFACT, Action.CREATE): self._upload,
             (Kind.ARTIFACT, Action.DELETE): self._delete_artifact,
+            (Kind.WEIGHTS, Action.CREATE): self._put_weights,
+            (Kind.WEIGHTS, Action.DELETE): self._delete_weights,
             (Kind.MODEL, Action.CREATE): self._create_model,
             (Kind.MODEL, Action.UPDATE): self._retag_model,
             (Kind.MODEL, Action.DELETE): self._delete_model,
@@ -150,7 +155,7 @@ class Applier:
         handler writes is checked, not only the change's own."""
         kind, action = change.kind, change.action
         after = change.after or {}
-        _same_target(change, "name" if kind is not Kind.ARTIFACT else "s3_uri")
+        _same_target(change, "s3_uri" if kind in (Kind.ARTIFACT, Kind.WEIGHTS) else "name")
         if kind is Kind.BUCKET:
             _same_target(change, "bucket")
         elif kind is Kind.SCALING:
@@ -200,6 +205,8 @@ class Applier:
                 hint="deployspec changes only what it owns; plan with --adopt to take over an "
                 "endpoint made by hand",
             )
+        elif kind is Kind.WEIGHTS:
+            self._guard_weights(change)
         elif kind is Kind.ARTIFACT:
             archive = _UPLOADED_ARCHIVE.fullmatch(change.name)
             if archive is None or (
@@ -226,6 +233,51 @@ class Applier:
                         f"refusing to delete {change.name}: model {', '.join(users)} serves it",
                         hint="an archive is deleted only when no model in the account uses it",
                     )
+
+    def _guard_weights(self, change: Change) -> None:
+        """A weights change writes only its own tree's keys (its prefix and manifest, named by
+        the digest of exactly the files it lists), copies only from the spec's other trees, and
+        deletes only a tree no model outside the plan serves."""
+        tree = _WEIGHTS_PREFIX.fullmatch(change.name)
+        refuse = NotManagedError(
+            f"refusing to write {change.name}: not the content address "
+            "(<prefix>/weights/<tree sha256>/) of weights deployspec hashed",
+            hint="make the plan with deployspec; plans must not be edited",
+        )
+        if tree is None:
+            raise refuse
+        if change.action is Action.DELETE:
+            doomed = [change.name]
+            users = archive_users(self.gateway, doomed).get(change.name, [])
+            if users:
+                raise NotManagedError(
+                    f"refusing to delete {change.name}: model {', '.join(users)} serves it",
+                    hint="weights are deleted only when no model in the account uses them",
+                )
+            return
+        from .weights import manifest_uri_of, transfers_from_json, tree_digest
+
+        after = _after(change)
+        transfers = transfers_from_json(after.get("transfers") or [])
+        files = [
+            WeightsFile(path=t.path, sha256=t.sha256, size=t.size, local_path="")
+            for t, _ in transfers
+        ]
+        if (
+            tree_digest(files) != tree.group("sha")
+            or after.get("manifest_uri") != manifest_uri_of(change.name)
+            or any(_unsafe_path(t.path) for t, _ in transfers)
+        ):
+            raise refuse
+        root = tree.group("root")
+        for item, _ in transfers:
+            source = _WEIGHTS_FILE.fullmatch(item.source or "") if item.source else None
+            if item.action == "copy" and (source is None or source.group("root") != root):
+                raise NotManagedError(
+                    f"refusing {change.address}: it copies {item.path} from {item.source}, "
+                    "outside this spec's weights",
+                    hint="make the plan with deployspec; plans must not be edited",
+                )
 
     def _require_owned_resource(self, kind: Kind, name: str, change: Change, plan: Plan) -> None:
         """`name`, which `change` makes use of, exists and is this spec's."""
@@ -331,6 +383,78 @@ class Applier:
 
     def _delete_artifact(self, change: Change, plan: Plan, report: Report) -> None:
         self.gateway.delete_object(change.name)
+
+    def _put_weights(self, change: Change, plan: Plan, report: Report) -> None:
+        """The tree's files, each as the plan says (uploaded, copied server-side or already
+        there), WEIGHTS_WORKERS at a time, then its manifest: written last, it says the tree
+        is complete. Interrupted, the files done stay at their keys with their digests, and
+        the next plan counts them as present."""
+        from .weights import manifest_json, size_text, transfers_from_json
+
+        after = _after(change)
+        transfers = transfers_from_json(after["transfers"])
+        prefix = change.name
+        total = sum(t.size for t, _ in transfers if t.action != "present")
+        done = {"upload": 0, "copy": 0, "present": 0}
+        sent = 0
+        lock = threading.Lock()
+
+        def tell() -> None:
+            report(
+                Event(
+                    "progress",
+                    change.address,
+                    f"{size_text(sent)} of {size_text(total)}: {done['upload']} uploaded, "
+                    f"{done['copy']} copied, {done['present']} already there",
+                    sent / total if total else 1.0,
+                )
+            )
+
+        def moved(count: int) -> None:
+            nonlocal sent
+            with lock:
+                sent += count
+                tell()
+
+        def one(item: Transfer, local: str | None) -> None:
+            target = prefix + item.path
+            if item.action == "upload":
+                if local is None:
+                    raise ApplyError(
+                        f"{change.address}: the plan names no local file for {item.path}"
+                    )
+                self.gateway.upload_weights_file(Path(local), target, item.sha256, moved)
+            elif item.action == "copy" and item.source is not None:
+                self.gateway.copy_weights_file(item.source, target, item.size, item.sha256, moved)
+            with lock:
+                done[item.action] += 1
+                tell()
+
+        pool = ThreadPoolExecutor(max_workers=WEIGHTS_WORKERS)
+        try:
+            futures = [pool.submit(one, item, local) for item, local in transfers]
+            for future in futures:
+                future.result()  # the first failure, in plan order
+        except BaseException:
+            # Ctrl-C or a failure: what has not started is not started; what is in flight
+            # finishes or aborts its own multipart upload.
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+        files = [
+            WeightsFile(path=t.path, sha256=t.sha256, size=t.size, local_path="")
+            for t, _ in transfers
+        ]
+        self.gateway.put_object(
+            after["manifest_uri"], manifest_json(after["sha256"], files), "application/json"
+        )
+
+    def _delete_weights(self, change: Change, plan: Plan, report: Report) -> None:
+        from .weights import manifest_uri_of
+
+        # The manifest first: a tree half deleted must not count as complete.
+        self.gateway.delete_object(manifest_uri_of(change.name))
+        self.gateway.delete_prefix(change.name)
 
     # ---- models and configs -------------------------------------------------------------
 
@@ -603,6 +727,18 @@ class Applier:
 
 
 # What deployspec uploads: <prefix>/<sha256 of the content>/model.tar.gz.
+_WEIGHTS_PREFIX = re.compile(r"(?P<root>s3://[^/]+/(?:.+/)?weights/)(?P<sha>[0-9a-f]{64})/")
+_WEIGHTS_FILE = re.compile(r"(?P<root>s3://[^/]+/(?:.+/)?weights/)[0-9a-f]{64}/(?P<path>.+)")
+# Uploads of one weights tree at a time: each holds one part (64 MiB) in memory.
+WEIGHTS_WORKERS = 8
+
+
+def _unsafe_path(path: str) -> bool:
+    """A path that would leave its prefix or name no file."""
+    parts = path.split("/")
+    return not path or path.startswith("/") or any(p in ("", ".", "..") for p in parts)
+
+
 _UPLOADED_ARCHIVE = re.compile(r"s3://[^/]+/(?:.+/)?(?P<sha>[0-9a-f]{64})/model\.tar\.gz")
 # One of a multi-model endpoint's archives (desired.target_model_key under its prefix).
 _MULTI_MODEL_ARCHIVE = re.compile(
@@ -680,6 +816,6 @@ def _describe(change: Change) -> str:
         Action.DELETE: "deleting",
         Action.REPLACE: "replacing",
     }
-    if change.kind is Kind.ARTIFACT and change.action is Action.CREATE:
+    if change.kind in (Kind.ARTIFACT, Kind.WEIGHTS) and change.action is Action.CREATE:
         return "uploading"
     return verbs[change.action]

@@ -6,6 +6,8 @@ gives a description as plain JSON data, for what those types leave out), read me
 None or False for resources that do not exist, and every other failure leaves as an `AwsError`
 naming the AWS operation, the error code and message, and a hint where the user can act.
 Request parameters never appear in error messages: environment values may be secrets.
+`invoke_endpoint_stream` returns once the answer starts; its chunks come while the model
+generates, and a stream that breaks off raises `StreamFailure` from them.
 
 Every API call made through a gateway, including each page of a listing and each part of a
 multipart upload, is appended to `Gateway.calls` (read or mutating), so tests, benchmarks and
@@ -19,10 +21,11 @@ limit. `sibling()` is a gateway on the same session with its own listener, for p
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,7 +58,9 @@ from deployspec import __version__
 from deployspec.errors import AwsError, UnsupportedShapeError
 from deployspec.limits import MAX_DEPLOY_TIMEOUT, MIN_DEPLOY_TIMEOUT
 from deployspec.resources import (
+    APPROVED,
     BACKLOG,
+    DEFAULT_ROUTING_STRATEGY,
     INVOCATIONS,
     PROVISIONED_CONCURRENCY,
     AsyncInference,
@@ -66,6 +71,7 @@ from deployspec.resources import (
     EndpointConfig,
     LiveVariant,
     Model,
+    PackageVersion,
     Scaling,
     ServerlessConfig,
     Variant,
@@ -95,6 +101,12 @@ SCALING_DIMENSION: Final = "sagemaker:variant:DesiredInstanceCount"
 DEFAULT_POLICY_NAME = "deployspec-invocations"
 FROM_ZERO_POLICY_NAME = "deployspec-scale-from-zero"
 
+# Metadata key of an uncompressed weights file's sha256 (x-amz-meta-sha256).
+WEIGHTS_SHA256_METADATA = "sha256"
+# S3 copies at most 5 GiB in one CopyObject; larger objects are copied in parts.
+MAX_COPY_BYTES = 5 * 1024**3
+COPY_PART_BYTES = 1024**3
+
 # Model artifacts are often several GiB: parts this large keep a 5 GiB upload near 80 parts
 # (S3 allows 10,000) while the default 10 threads hold at most 640 MiB in flight.
 MULTIPART_CHUNK_BYTES = 64 * 1024 * 1024
@@ -102,7 +114,7 @@ MULTIPART_CHUNK_BYTES = 64 * 1024 * 1024
 
 _READ_PREFIXES = ("Describe", "List", "Get", "Head")
 # Invoking runs the model but changes no resource: it must not count against "zero writes".
-_READ_OPERATIONS = frozenset({"InvokeEndpoint"})
+_READ_OPERATIONS = frozenset({"InvokeEndpoint", "InvokeEndpointWithResponseStream"})
 
 _ACCESS_DENIED = frozenset(
     {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "403", "Forbidden"}
@@ -142,6 +154,9 @@ _S3_ACTIONS = {
     "CreateMultipartUpload": "s3:PutObject",
     "UploadPart": "s3:PutObject",
     "CompleteMultipartUpload": "s3:PutObject",
+    "CopyObject": "s3:GetObject and s3:PutObject",
+    "UploadPartCopy": "s3:GetObject and s3:PutObject",
+    "DeleteObjects": "s3:DeleteObject",
     "ListMultipartUploads": "s3:ListBucketMultipartUploads",
     "GetBucketLifecycleConfiguration": "s3:GetLifecycleConfiguration",
     "PutBucketLifecycleConfiguration": "s3:PutLifecycleConfiguration",
@@ -242,6 +257,22 @@ class Invocation:
     variant: str | None  # InvokedProductionVariant: which variant answered
 
 
+@dataclass(frozen=True)
+class StreamedAnswer:
+    """An endpoint's answer to InvokeEndpointWithResponseStream: the bytes of its PayloadParts
+    as they arrive. A stream that breaks off raises `StreamFailure` from `chunks`; leaving the
+    iteration early closes the connection."""
+
+    content_type: str
+    variant: str | None  # InvokedProductionVariant: which variant answered
+    chunks: Iterator[bytes]
+
+
+class StreamFailure(AwsError):
+    """A response stream broke off after it had started: the container's ModelStreamError or
+    SageMaker's InternalStreamFailure event."""
+
+
 class Gateway:
     """Domain verbs over one boto3 session; see the module docstring."""
 
@@ -276,6 +307,10 @@ class Gateway:
         self._account_lock = threading.RLock()
         self._account_id: str | None = None
         self.calls: list[Call] = []
+        # Bytes of weights files sent in request bodies, and copied server-side (weights).
+        self.sent_bytes = 0
+        self.copied_bytes = 0
+        self._bytes_lock = threading.Lock()
         # Told of every retry botocore is about to make (the CLI shows it as progress). Called
         # from whichever thread made the call, s3transfer's workers included.
         self.on_retry: Callable[[Retry], None] | None = None
@@ -484,7 +519,8 @@ class Gateway:
         return _model_from(cast("Mapping[str, Any]", response))
 
     def describe_whole(self, kind: str, name: str) -> dict[str, Any] | None:
-        """The whole description of an endpoint, endpoint config or model (`kind`), or of a
+        """The whole description of an endpoint, endpoint config, model or model package
+        version (`kind`: endpoint, endpoint_config, model, model_package), or of a
         variant's autoscaling (`scaling`: its scalable targets and every policy, `name` the
         resource id), as plain JSON data (times as ISO text); None when it does not exist.
 
@@ -498,6 +534,10 @@ class Gateway:
                 lambda: client.describe_endpoint_config(EndpointConfigName=name),
             ),
             "model": ("DescribeModel", lambda: client.describe_model(ModelName=name)),
+            "model_package": (
+                "DescribeModelPackage",
+                lambda: client.describe_model_package(ModelPackageName=name),
+            ),
         }
         if kind == "scaling":
             scaling = self._autoscaling()
@@ -563,6 +603,79 @@ class Gateway:
                 for item in page.get("Models", []):
                     found.append((item["ModelName"], _iso(item["CreationTime"]), item["ModelArn"]))
         return _named_like(found, name_contains)
+
+    # --- SageMaker Model Registry, read ---------------------------------------------------
+
+    def latest_approved_package(self, group: str) -> PackageVersion:
+        """The newest Approved version of a model package group (its name or ARN).
+
+        One page sorted by creation time, newest first, is enough: versions are numbered in
+        the order they are created, so the highest number on it is the newest (timestamps
+        may tie).
+        Without one, a second listing (any status) and DescribeModelPackageGroup say why:
+        no such group, no versions, or none approved yet."""
+        client = self._sagemaker()
+        with self._errors("sagemaker", "ListModelPackages", group):
+            approved = client.list_model_packages(
+                ModelPackageGroupName=group,
+                ModelApprovalStatus=APPROVED,
+                SortBy="CreationTime",
+                SortOrder="Descending",
+                MaxResults=100,
+            )["ModelPackageSummaryList"]
+        if approved:
+            newest = max(approved, key=lambda s: s.get("ModelPackageVersion", 0))
+            return _package_version(cast("Mapping[str, Any]", newest))
+        with self._errors("sagemaker", "ListModelPackages", group):
+            listed = client.list_model_packages(
+                ModelPackageGroupName=group,
+                SortBy="CreationTime",
+                SortOrder="Descending",
+                MaxResults=100,
+            )["ModelPackageSummaryList"]
+        if listed:
+            versions = sorted(
+                (_package_version(cast("Mapping[str, Any]", s)) for s in listed),
+                key=lambda v: v.version or 0,
+                reverse=True,
+            )
+            shown = ", ".join(f"{v.version} {v.approval}" for v in versions[:5])
+            more = f" and {len(versions) - 5} more" if len(versions) > 5 else ""
+            raise AwsError(
+                f"model package group {group!r} has no Approved version (newest first: "
+                f"{shown}{more})",
+                hint="approve a version (`aws sagemaker update-model-package "
+                f"--model-package-arn {versions[0].arn} --model-approval-status Approved`), "
+                "or name a version's ARN in model.package",
+            )
+        with self._errors("sagemaker", "DescribeModelPackageGroup", group):
+            try:
+                client.describe_model_package_group(ModelPackageGroupName=group)
+            except ClientError as error:
+                if _is_missing(error) or _says_missing(error):
+                    raise AwsError(
+                        f"there is no model package group {group!r} in {self._region}",
+                        hint="check the name (`aws sagemaker list-model-package-groups`); a "
+                        "group is looked up in the deployment's region, and model.package may "
+                        "also name a version's ARN",
+                    ) from None
+                raise
+        raise AwsError(
+            f"model package group {group!r} has no versions yet",
+            hint="register a model version in it (CreateModelPackage) and approve it, or name "
+            "a version's ARN in model.package",
+        )
+
+    def describe_model_package(self, arn: str) -> PackageVersion | None:
+        """A model package version by its ARN; None when there is none."""
+        with self._errors("sagemaker", "DescribeModelPackage", arn):
+            try:
+                response = self._sagemaker().describe_model_package(ModelPackageName=arn)
+            except ClientError as error:
+                if _is_missing(error) or _says_missing(error):
+                    return None
+                raise
+        return _package_version(cast("Mapping[str, Any]", response))
 
     # --- S3 --------------------------------------------------------------------------------
     # Every call to a bucket carries ExpectedBucketOwner, the caller's account, whichever bucket
@@ -818,6 +931,269 @@ class Gateway:
                     return {}
                 raise
         return found
+
+    # --- uncompressed weights (weights.py) ------------------------------------------------
+    # Each file carries its sha256 as metadata (x-amz-meta-sha256), so that a later plan can
+    # trust a file an interrupted apply left at its key. Uploads count their bytes in
+    # `sent_bytes`, server-side copies theirs in `copied_bytes` (benchmarks, tests).
+
+    def list_shallow(self, s3_prefix: str) -> list[tuple[str, str]]:
+        """The objects directly under an s3:// prefix (not in its sub-folders), with their
+        LastModified (ISO): the manifests beside a spec's weights trees."""
+        bucket, prefix = parse_s3_uri(s3_prefix)
+        owner = self.account_id()
+        found: list[tuple[str, str]] = []
+        with self._s3_errors("ListObjectsV2", bucket, s3_prefix):
+            try:
+                pages = (
+                    self._s3()
+                    .get_paginator("list_objects_v2")
+                    .paginate(
+                        Bucket=bucket, Prefix=prefix, Delimiter="/", ExpectedBucketOwner=owner
+                    )
+                )
+                for page in pages:
+                    for item in page.get("Contents", []):
+                        found.append((f"s3://{bucket}/{item['Key']}", _iso(item["LastModified"])))
+            except ClientError as error:
+                if _code(error) in _S3_MISSING:
+                    return []
+                raise
+        return found
+
+    def list_object_sizes(self, s3_prefix: str) -> dict[str, int]:
+        """The objects under an s3:// prefix, all depths: their URIs and sizes."""
+        bucket, prefix = parse_s3_uri(s3_prefix)
+        owner = self.account_id()
+        found: dict[str, int] = {}
+        with self._s3_errors("ListObjectsV2", bucket, s3_prefix):
+            try:
+                pages = (
+                    self._s3()
+                    .get_paginator("list_objects_v2")
+                    .paginate(Bucket=bucket, Prefix=prefix, ExpectedBucketOwner=owner)
+                )
+                for page in pages:
+                    for item in page.get("Contents", []):
+                        found[f"s3://{bucket}/{item['Key']}"] = int(item.get("Size", 0))
+            except ClientError as error:
+                if _code(error) in _S3_MISSING:
+                    return {}
+                raise
+        return found
+
+    def object_sha256(self, s3_uri: str) -> tuple[int, str | None] | None:
+        """An object's size and the sha256 its metadata records (None: none recorded), or
+        None when there is no object."""
+        bucket, key = parse_s3_uri(s3_uri)
+        owner = self.account_id()
+        with self._s3_errors("HeadObject", bucket, s3_uri):
+            try:
+                found = self._s3().head_object(Bucket=bucket, Key=key, ExpectedBucketOwner=owner)
+            except ClientError as error:
+                if _code(error) in _S3_MISSING:
+                    return None
+                raise
+        sha = (found.get("Metadata") or {}).get(WEIGHTS_SHA256_METADATA)
+        return int(found.get("ContentLength", 0)), sha
+
+    def upload_weights_file(
+        self,
+        path: Path,
+        s3_uri: str,
+        sha256: str,
+        progress: Callable[[int], None] | None = None,
+        *,
+        part_bytes: int | None = None,
+    ) -> None:
+        """Upload one file with its sha256 as metadata, in parts above the part size, reading
+        it once: the sha256 of what was sent is checked before the object is made (the
+        CompleteMultipartUpload, or the PutObject of a small file), so an object at the key
+        always holds the bytes its metadata names. A file that no longer has that digest
+        raises AwsError and leaves nothing at the key."""
+        bucket, key = parse_s3_uri(s3_uri)
+        owner = self.account_id()
+        chunk = part_bytes or self.multipart_chunk_bytes
+        s3 = self._s3()
+        digest = hashlib.sha256()
+        changed = AwsError(
+            f"{path} changed since the plan (its sha256 is no longer {sha256[:12]}): nothing "
+            f"was written at {s3_uri}",
+            hint="run plan again, then apply",
+        )
+        try:
+            handle = open(path, "rb")  # noqa: SIM115 - closed below, after the parts
+        except OSError as error:
+            raise AwsError(
+                f"cannot read {path}: {error.strerror}", hint="run plan again, then apply"
+            ) from error
+        with handle:
+            first = handle.read(chunk)
+            if len(first) < chunk:
+                digest.update(first)
+                if digest.hexdigest() != sha256:
+                    raise changed
+                with self._s3_errors("PutObject", bucket, s3_uri):
+                    s3.put_object(
+                        Bucket=bucket,
+                        Key=key,
+                        Body=first,
+                        Metadata={WEIGHTS_SHA256_METADATA: sha256},
+                        ExpectedBucketOwner=owner,
+                    )
+                self._count(len(first), progress, copied=False)
+                return
+            with self._s3_errors("CreateMultipartUpload", bucket, s3_uri):
+                upload_id = s3.create_multipart_upload(
+                    Bucket=bucket,
+                    Key=key,
+                    Metadata={WEIGHTS_SHA256_METADATA: sha256},
+                    ExpectedBucketOwner=owner,
+                )["UploadId"]
+            try:
+                parts: list[dict[str, Any]] = []
+                block = first
+                while block:
+                    digest.update(block)
+                    number = len(parts) + 1
+                    with self._s3_errors("UploadPart", bucket, s3_uri):
+                        answer = s3.upload_part(
+                            Bucket=bucket,
+                            Key=key,
+                            UploadId=upload_id,
+                            PartNumber=number,
+                            Body=block,
+                            ExpectedBucketOwner=owner,
+                        )
+                    parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+                    self._count(len(block), progress, copied=False)
+                    block = handle.read(chunk)
+                if digest.hexdigest() != sha256:
+                    raise changed
+                self._complete(bucket, key, upload_id, parts, s3_uri)
+            except BaseException:
+                self._abort_quietly(bucket, key, upload_id)
+                raise
+
+    def copy_weights_file(
+        self,
+        source_uri: str,
+        s3_uri: str,
+        size: int,
+        sha256: str,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """Copy an object server-side (CopyObject; UploadPartCopy in parts above S3's 5 GiB
+        limit of one copy), its sha256 metadata set. A source that is gone or is no longer
+        the planned size and digest raises AwsError telling to plan again."""
+        bucket, key = parse_s3_uri(s3_uri)
+        source_bucket, source_key = parse_s3_uri(source_uri)
+        found = self.object_sha256(source_uri)
+        if found != (size, sha256):
+            raise AwsError(
+                f"the planned copy source {source_uri} is "
+                + ("gone" if found is None else "no longer the planned file")
+                + f" (S3 changed since the plan): {s3_uri} was not copied",
+                hint="run plan again: it uploads what it can no longer copy",
+            )
+        owner = self.account_id()
+        s3 = self._s3()
+        source = {"Bucket": source_bucket, "Key": source_key}
+        if size <= MAX_COPY_BYTES:
+            with self._s3_errors("CopyObject", bucket, s3_uri):
+                s3.copy_object(
+                    Bucket=bucket,
+                    Key=key,
+                    CopySource=source,  # type: ignore[arg-type]
+                    MetadataDirective="REPLACE",
+                    Metadata={WEIGHTS_SHA256_METADATA: sha256},
+                    ExpectedBucketOwner=owner,
+                    ExpectedSourceBucketOwner=owner,
+                )
+            self._count(size, progress, copied=True)
+            return
+        with self._s3_errors("CreateMultipartUpload", bucket, s3_uri):
+            upload_id = s3.create_multipart_upload(
+                Bucket=bucket,
+                Key=key,
+                Metadata={WEIGHTS_SHA256_METADATA: sha256},
+                ExpectedBucketOwner=owner,
+            )["UploadId"]
+        try:
+            parts: list[dict[str, Any]] = []
+            for number, start in enumerate(range(0, size, COPY_PART_BYTES), start=1):
+                end = min(start + COPY_PART_BYTES, size) - 1
+                with self._s3_errors("UploadPartCopy", bucket, s3_uri):
+                    answer = s3.upload_part_copy(
+                        Bucket=bucket,
+                        Key=key,
+                        UploadId=upload_id,
+                        PartNumber=number,
+                        CopySource=source,  # type: ignore[arg-type]
+                        CopySourceRange=f"bytes={start}-{end}",
+                        ExpectedBucketOwner=owner,
+                        ExpectedSourceBucketOwner=owner,
+                    )
+                parts.append({"PartNumber": number, "ETag": answer["CopyPartResult"]["ETag"]})
+                self._count(end + 1 - start, progress, copied=True)
+            self._complete(bucket, key, upload_id, parts, s3_uri)
+        except BaseException:
+            self._abort_quietly(bucket, key, upload_id)
+            raise
+
+    def _complete(
+        self, bucket: str, key: str, upload_id: str, parts: list[dict[str, Any]], s3_uri: str
+    ) -> None:
+        with self._s3_errors("CompleteMultipartUpload", bucket, s3_uri):
+            self._s3().complete_multipart_upload(
+                Bucket=bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},  # type: ignore[typeddict-item]
+                ExpectedBucketOwner=self.account_id(),
+            )
+
+    def _abort_quietly(self, bucket: str, key: str, upload_id: str) -> None:
+        """Best effort, on the way out of a failure or a Ctrl-C: the parts are billed until
+        aborted (where deployspec made the bucket, its lifecycle rule aborts them a day later),
+        and the error that led here is the one to report."""
+        with suppress(ClientError, BotoCoreError):
+            self._s3().abort_multipart_upload(
+                Bucket=bucket, Key=key, UploadId=upload_id, ExpectedBucketOwner=self.account_id()
+            )
+
+    def delete_prefix(self, s3_prefix: str) -> int:
+        """Delete every object under an s3:// prefix (DeleteObjects, 1000 at a time); returns
+        how many."""
+        bucket, _ = parse_s3_uri(s3_prefix)
+        owner = self.account_id()
+        keys = [parse_s3_uri(uri)[1] for uri in sorted(self.list_object_sizes(s3_prefix))]
+        for start in range(0, len(keys), 1000):
+            batch = keys[start : start + 1000]
+            with self._s3_errors("DeleteObjects", bucket, s3_prefix):
+                answer = self._s3().delete_objects(
+                    Bucket=bucket,
+                    Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True},
+                    ExpectedBucketOwner=owner,
+                )
+            errors = answer.get("Errors") or []
+            if errors:
+                first = errors[0]
+                raise AwsError(
+                    f"S3 DeleteObjects under {s3_prefix} failed for {len(errors)} object(s): "
+                    f"{first.get('Code')}: {first.get('Message')}",
+                    hint="allow s3:DeleteObject on the bucket for the identity you use",
+                )
+        return len(keys)
+
+    def _count(self, size: int, progress: Callable[[int], None] | None, *, copied: bool) -> None:
+        with self._bytes_lock:
+            if copied:
+                self.copied_bytes += size
+            else:
+                self.sent_bytes += size
+        if progress is not None:
+            progress(size)
 
     def delete_object(self, s3_uri: str) -> None:
         """Delete one object; S3 answers the same whether or not it existed."""
@@ -1233,6 +1609,74 @@ class Gateway:
             payload, response.get("ContentType", accept), response.get("InvokedProductionVariant")
         )
 
+    def invoke_endpoint_stream(
+        self,
+        name: str,
+        body: bytes,
+        content_type: str,
+        accept: str,
+        *,
+        variant: str | None = None,
+        component: str | None = None,
+    ) -> StreamedAnswer:
+        """The endpoint's answer as a stream (InvokeEndpointWithResponseStream), from the
+        production variant `variant` when given, from the inference component `component` on
+        an endpoint that has them. Only containers that stream can answer (SageMaker has no
+        TargetModel here: multi-model endpoints do not stream)."""
+        request: dict[str, Any] = {
+            "EndpointName": name,
+            "Body": body,
+            "ContentType": content_type,
+            "Accept": accept,
+        }
+        if variant is not None:
+            request["TargetVariant"] = variant
+        if component is not None:
+            request["InferenceComponentName"] = component
+        with self._stream_errors(name):
+            response = self._runtime().invoke_endpoint_with_response_stream(**request)
+        return StreamedAnswer(
+            response.get("ContentType", accept),
+            response.get("InvokedProductionVariant"),
+            self._payload_parts(response["Body"], name),
+        )
+
+    def _payload_parts(self, events: Any, name: str) -> Iterator[bytes]:
+        from botocore.eventstream import ParserError
+        from urllib3.exceptions import HTTPError
+
+        try:
+            with self._stream_errors(name):
+                # botocore raises an EventStreamError (a ClientError) for the exception events,
+                # ModelStreamError and InternalStreamFailure; PayloadParts are the answer.
+                for event in events:
+                    part = event.get("PayloadPart")
+                    if part is not None and part.get("Bytes"):
+                        yield part["Bytes"]
+        except (HTTPError, ParserError) as error:
+            # botocore reads an event stream straight from urllib3 and wraps none of its
+            # errors: a connection cut or timed out mid-answer, or a frame that fails its CRC.
+            raise StreamFailure(
+                f"the stream from endpoint {name!r} broke off: {error}",
+                hint="the connection was lost while the model was answering: send the request "
+                "again",
+            ) from error
+        finally:
+            events.close()
+
+    @contextmanager
+    def _stream_errors(self, name: str) -> Iterator[None]:
+        try:
+            yield
+        except ClientError as error:
+            raise _translate_stream(error, name) from error
+        except BotoCoreError as error:
+            if isinstance(error, AssertionError):
+                raise  # botocore's Stubber reports test failures as BotoCoreErrors
+            raise _translate_botocore(
+                error, "sagemaker-runtime", "InvokeEndpointWithResponseStream", self
+            ) from error
+
     def invoke_endpoint_async(
         self, name: str, input_location: str, content_type: str, accept: str
     ) -> tuple[str, str | None]:
@@ -1400,8 +1844,15 @@ def _model_from(data: Mapping[str, Any]) -> Model:
     containers = data.get("Containers") or [{}]
     container: Mapping[str, Any] = data.get("PrimaryContainer") or containers[0]
     data_url = container.get("ModelDataUrl")
-    if data_url is None:
-        data_url = container.get("ModelDataSource", {}).get("S3DataSource", {}).get("S3Uri")
+    data_source: str | None = None
+    s3_source: Mapping[str, Any] = (container.get("ModelDataSource") or {}).get(
+        "S3DataSource"
+    ) or {}
+    if data_url is None and s3_source:
+        if s3_source.get("S3DataType") == "S3Prefix" and s3_source.get("CompressionType") == "None":
+            data_source = s3_source.get("S3Uri")  # uncompressed: read as deployspec sends it
+        else:
+            data_url = s3_source.get("S3Uri")
     vpc_data: Mapping[str, Any] = data.get("VpcConfig") or {}
     vpc = (
         Vpc(
@@ -1421,6 +1872,19 @@ def _model_from(data: Mapping[str, Any]) -> Model:
         vpc=vpc,
         arn=data.get("ModelArn"),
         multi_model=container.get("Mode") == "MultiModel",
+        model_package_name=container.get("ModelPackageName"),
+        model_data_source=data_source,
+    )
+
+
+def _package_version(data: Mapping[str, Any]) -> PackageVersion:
+    """A ModelPackageSummary or DescribeModelPackage answer."""
+    version = data.get("ModelPackageVersion")
+    return PackageVersion(
+        arn=str(data.get("ModelPackageArn", "")),
+        group=data.get("ModelPackageGroupName"),
+        version=int(version) if version is not None else None,
+        approval=str(data.get("ModelApprovalStatus", "")),
     )
 
 
@@ -1482,7 +1946,18 @@ def _variant_from(variant: Mapping[str, Any]) -> Variant:
         initial_instance_count=variant.get("InitialInstanceCount"),
         volume_size_gb=variant.get("VolumeSizeInGB"),
         initial_weight=float(variant.get("InitialVariantWeight", 1.0)),
+        startup_health_check_timeout=variant.get("ContainerStartupHealthCheckTimeoutInSeconds"),
+        model_data_download_timeout=variant.get("ModelDataDownloadTimeoutInSeconds"),
+        inference_ami_version=variant.get("InferenceAmiVersion"),
+        routing_strategy=_routing_strategy(variant.get("RoutingConfig")),
     )
+
+
+def _routing_strategy(config: Mapping[str, Any] | None) -> str | None:
+    # AWS describes a variant created without RoutingConfig as RANDOM, its default; desired
+    # never sends RANDOM either (desired._variant), so both read as "not set".
+    strategy = (config or {}).get("RoutingStrategy")
+    return None if strategy in (None, DEFAULT_ROUTING_STRATEGY) else str(strategy)
 
 
 def _async_inference_from(data: Mapping[str, Any] | None) -> AsyncInference | None:
@@ -1602,6 +2077,16 @@ def _is_missing(error: ClientError) -> bool:
     )
 
 
+def _says_missing(error: ClientError) -> bool:
+    """The Model Registry's answers for a group or version that does not exist: a
+    ValidationException saying "does not exist" (groups) or "not found" (versions), not
+    SageMaker's usual "Could not find" (`_is_missing`)."""
+    message = _message(error)
+    return _code(error) == "ValidationException" and (
+        "does not exist" in message or "not found" in message
+    )
+
+
 def _scrub(text: str, secrets: tuple[str, ...]) -> str:
     # AWS echoes rejected values ("Value '{K=v}' at 'primaryContainer.environment' failed ...")
     # and botocore's client-side validation quotes them too: environment values may be secrets.
@@ -1681,6 +2166,54 @@ def _translate_client(
     elif code in {"NoSuchBucket"}:
         hint = "the bucket does not exist; deployspec creates its default bucket, others must exist"
     return AwsError(text, hint=hint)
+
+
+_NO_STREAMING_HINT = (
+    "if the endpoint's container does not stream (the LLM containers TGI, vLLM, SGLang and "
+    "LMI do), drop --stream"
+)
+
+
+def _translate_stream(error: ClientError, name: str) -> AwsError:
+    """InvokeEndpointWithResponseStream's errors: those of its event stream, and those of the
+    call, where a container that cannot stream answers ValidationError or ModelError."""
+    code = _code(error) or "Unknown"
+    message = _message(error) or "(no message)"
+    if code == "ModelStreamError":
+        # (The event's ErrorCode field is lost: botocore keeps only Code and Message.)
+        return StreamFailure(
+            f"the model container's stream from endpoint {name!r} broke off: ModelStreamError: "
+            f"{message}",
+            hint="the container failed while it was answering; its log is in CloudWatch, log "
+            f"group /aws/sagemaker/Endpoints/{name}",
+        )
+    if code == "InternalStreamFailure":
+        return StreamFailure(
+            f"SageMaker's stream from endpoint {name!r} broke off: InternalStreamFailure: "
+            f"{message}",
+            hint="a failure inside SageMaker, not in the model: send the request again",
+        )
+    translated = _translate_client(error, "sagemaker-runtime", name, ())
+    lowered = message.lower()
+    if code in {"ValidationError", "ValidationException"}:
+        if "not found" in lowered or lowered.startswith("could not find"):
+            return AwsError(
+                str(translated),
+                hint="the endpoint is not deployed there: `deployspec apply` it, or check "
+                "--region and --profile",
+            )
+        if "inservice" in lowered or "in service" in lowered or "in-progress" in lowered:
+            return AwsError(
+                str(translated),
+                hint="wait until the endpoint is InService (`deployspec status`), then retry",
+            )
+        if translated.hint is not None:
+            return translated
+        return AwsError(str(translated), hint=_NO_STREAMING_HINT)
+    if code == "ModelError":
+        hint = _NO_STREAMING_HINT + (f"; else {translated.hint}" if translated.hint else "")
+        return AwsError(str(translated), hint=hint)
+    return translated
 
 
 def _translate_botocore(

@@ -1,11 +1,13 @@
 """What SageMaker accepts, read from the libraries that describe it, never hand-written.
 
 Contract: `instance_types()` is the ProductionVariantInstanceType enum of botocore's own
-SageMaker service model; `framework_table(name, scope)` is a scope (inference, or
-inference_graviton for arm64) of the SageMaker SDK's image table for a framework (sagemaker-core's
-bundled JSON); `graviton_families()` are the instance families for which the SDK picks arm64
-images. All are pure lookups of installed data files, found on the Python path so that neither
-boto3 nor the heavy `sagemaker.core` package is imported (validation must start fast).
+SageMaker service model (`inference_ami_versions()`, `routing_strategies()` its
+ProductionVariantInferenceAmiVersion and RoutingStrategy enums); `framework_table(name, scope)`
+is a scope (inference, or inference_graviton for arm64) of the SageMaker SDK's image table for
+a framework (sagemaker-core's bundled JSON); `graviton_families()` are the instance families
+for which the SDK picks arm64 images. All are pure lookups of installed data files, found on
+the Python path so that neither boto3 nor the heavy `sagemaker.core` package is imported
+(validation must start fast).
 
 `image_problem(...)` says, without the SDK, why `sagemaker.core.image_uris.retrieve` would
 refuse a framework, version and instance type (the image has no build for that processor: a
@@ -51,6 +53,22 @@ def _locate(distribution: str, relative: str) -> Path:
 @cache
 def instance_types() -> frozenset[str]:
     """Real-time instance types known to the installed botocore."""
+    return _enum("ProductionVariantInstanceType")
+
+
+@cache
+def inference_ami_versions() -> frozenset[str]:
+    """The variants' AMIs (ProductionVariantInferenceAmiVersion) the installed botocore knows."""
+    return _enum("ProductionVariantInferenceAmiVersion")
+
+
+@cache
+def routing_strategies() -> frozenset[str]:
+    """RoutingConfig.RoutingStrategy values (LEAST_OUTSTANDING_REQUESTS, RANDOM, ...)."""
+    return _enum("RoutingStrategy")
+
+
+def _enum(shape: str) -> frozenset[str]:
     data_dir = _locate("botocore", "botocore/data/sagemaker")
     # Several API versions may be installed; botocore itself uses the newest.
     versions = sorted(p for p in data_dir.iterdir() if p.is_dir())
@@ -58,8 +76,8 @@ def instance_types() -> frozenset[str]:
         raise CatalogError(f"no SageMaker service model under {data_dir}")
     # Keyed by the model file's identity: a botocore upgrade replaces it.
     stamp = versions[-1].stat()
-    key = hashlib.sha256(f"{versions[-1]}:{stamp.st_mtime_ns}:{stamp.st_ino}".encode())
-    cached = optional_cache_file(f"instance-types-{key.hexdigest()[:16]}.json")
+    key = hashlib.sha256(f"{versions[-1]}:{stamp.st_mtime_ns}:{stamp.st_ino}:{shape}".encode())
+    cached = optional_cache_file(f"enum-{key.hexdigest()[:16]}.json")
     found = read_json(cached) if cached else None
     if isinstance(found, list) and found:
         return frozenset(str(x) for x in found)
@@ -70,7 +88,7 @@ def instance_types() -> frozenset[str]:
     path = model_file if model_file.exists() else versions[-1] / "service-2.json"
     with opener(path, "rt", encoding="utf-8") as handle:
         model = json.load(handle)
-    enum = model["shapes"]["ProductionVariantInstanceType"]["enum"]
+    enum = model["shapes"].get(shape, {}).get("enum", [])
     if cached:
         write_json(cached, enum)
     return frozenset(enum)
@@ -83,7 +101,20 @@ FRAMEWORK_TABLES = {
     "sklearn": "sklearn",
     "xgboost": "xgboost",
     "huggingface": "huggingface",
+    # The large-model containers. TEI has a second table of CPU images (`sdk_framework`);
+    # DJL's table has no scopes: its versions are at the top level.
+    "huggingface-llm": "huggingface-llm",
+    "huggingface-vllm": "huggingface-vllm",
+    "huggingface-sglang": "huggingface-sglang",
+    "huggingface-tei": "huggingface-tei",
+    "djl-lmi": "djl-lmi",
 }
+# Tables the SDK is asked for by name though no spec framework is called so: TEI's CPU
+# images, chosen by the instance type as the SDK's callers choose them.
+TEI, TEI_CPU = "huggingface-tei", "huggingface-tei-cpu"
+_ALL_TABLES = {**FRAMEWORK_TABLES, TEI_CPU: TEI_CPU}
+# The spec framework each table serves.
+SPEC_FRAMEWORK_OF = {table: TEI if table == TEI_CPU else table for table in _ALL_TABLES}
 
 
 INFERENCE = "inference"
@@ -93,7 +124,7 @@ GRAVITON = "inference_graviton"
 
 @cache
 def _config(framework: str) -> dict[str, Any]:
-    table = FRAMEWORK_TABLES[framework]
+    table = _ALL_TABLES[framework]
     path = _locate("sagemaker-core", f"sagemaker/core/image_uri_config/{table}.json")
     try:
         with path.open(encoding="utf-8") as handle:
@@ -121,6 +152,11 @@ def supported_versions(framework: str, scope: str = INFERENCE) -> tuple[list[str
     """(full versions, aliases such as '2.3' -> '2.3.2') for inference images."""
     table = framework_table(framework, scope)
     return list(table.get("versions", {})), dict(table.get("version_aliases", {}))
+
+
+def newest_version(framework: str) -> str:
+    """The newest full version of the framework's inference images (DJL lists newest first)."""
+    return max(supported_versions(framework)[0], key=_release)
 
 
 def resolve_version(framework: str, version: str, scope: str = INFERENCE) -> str | None:
@@ -298,10 +334,33 @@ def image_problem(framework: str, version: str, instance_type: str | None) -> Im
     the image is the one asked for."""
     if instance_type is not None and is_graviton(instance_type):
         return _graviton_problem(framework, version, instance_type)
-    resolved = resolve_version(framework, version)
-    if resolved is None:
-        return None  # the version check reports it
     name = _FRAMEWORK_NAMES.get(framework, framework)
+    table = sdk_framework(framework, instance_type)
+    if resolve_version(framework, version) is None:
+        return None  # the version check reports it
+    resolved = resolve_version(table, version)
+    if resolved is None:
+        return (
+            f"{name} {version} has no CPU image (CPU images: "
+            f"{', '.join(supported_versions(table)[0])})",
+            f"use one of those versions, or a GPU instance type such as {_GPU_EXAMPLE}",
+        )
+    if gpu_only(table, resolved):
+        gpu_types = f"a GPU instance type such as {_GPU_EXAMPLE}, ml.g6.xlarge or ml.g6e.xlarge"
+        if instance_type is None:
+            return (
+                f"{name} {version} images run on NVIDIA GPUs only, and serverless endpoints "
+                "have none",
+                f"replace serverless: with realtime: {{instance_type: ...}} on {gpu_types}",
+            )
+        if processor_of(instance_type, ["cpu", "gpu"]) == "cpu":
+            return (
+                f"{name} {version} images run on NVIDIA GPUs only, and {instance_type} is a "
+                "CPU instance type",
+                f"use {gpu_types}, or set model.image to an image built for it",
+            )
+        return None  # Inferentia and Trainium need a Neuron image: refused where they are
+    framework = table
     if instance_type is not None and instance_family(instance_type) == "p2":
         # The SDK refuses these in code, not in its tables (_validate_instance_deprecation).
         newest = _P2_NEWEST.get(framework)
@@ -326,6 +385,31 @@ def image_problem(framework: str, version: str, instance_type: str | None) -> Im
         + (" or a serverless endpoint" if "cpu" in available else "")
         + ", or set model.image to an image built for it",
     )
+
+
+def sdk_framework(framework: str, instance_type: str | None) -> str:
+    """The SDK table an instance type (None: serverless) takes the framework's image from:
+    TEI's CPU images on CPU instance types and serverless (the SDK's callers pick the table
+    so), the framework's own table otherwise."""
+    if framework == TEI and (
+        instance_type is None or processor_of(instance_type, ["cpu", "gpu"]) == "cpu"
+    ):
+        return TEI_CPU
+    return framework
+
+
+# A CUDA build named in a tag (djl-inference:0.33.0-lmi15.0.0-cu128): the DJL table lists no
+# processors, its tags say which build they are.
+_CUDA_TAG = re.compile(r"-cu\d+")
+
+
+def gpu_only(framework: str, version: str) -> bool:
+    """Whether the table's images of a resolved version are all NVIDIA GPU (CUDA) builds."""
+    listed = processors(framework, version)
+    if listed:
+        return listed == ["gpu"]
+    entry: dict[str, Any] = framework_table(framework).get("versions", {}).get(version, {})
+    return _CUDA_TAG.search(str(entry.get("tag_prefix", ""))) is not None
 
 
 def _graviton_problem(framework: str, version: str, instance_type: str) -> ImageProblem | None:
@@ -380,6 +464,12 @@ _FRAMEWORK_NAMES = {
     "pytorch": "PyTorch",
     "tensorflow": "TensorFlow",
     "huggingface": "Hugging Face",
+    "huggingface-llm": "Hugging Face TGI",
+    "huggingface-vllm": "Hugging Face vLLM",
+    "huggingface-sglang": "Hugging Face SGLang",
+    "huggingface-tei": "Hugging Face TEI",
+    "huggingface-tei-cpu": "Hugging Face TEI",
+    "djl-lmi": "DJL LMI",
 }
 # The first versions the SDK refuses on P2 instances.
 _P2_NEWEST = {"pytorch": (1, 13), "tensorflow": (2, 12)}

@@ -18,7 +18,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -358,22 +358,31 @@ def schema(files: tuple[Path, ...], check: bool, out: Path | None) -> None:
 @click.argument("directory", default=".", type=click.Path(path_type=Path, file_okay=False))
 @click.option(
     "--framework",
-    type=click.Choice(["sklearn", "pytorch", "tensorflow", "xgboost"]),
+    type=click.Choice(["sklearn", "pytorch", "tensorflow", "xgboost", "huggingface-llm"]),
     default="sklearn",
     show_default=True,
-    help="Framework of the starter spec.",
+    help="Framework of the starter spec (huggingface-llm: TGI with a tiny local model).",
 )
 @click.option("--name", default=None, help="Endpoint name (default: the folder's name).")
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 def init(directory: Path, framework: str, name: str | None, force: bool) -> None:
-    """Write a commented starter deployment.yaml and inference.py into DIRECTORY."""
-    from .starter import write_starter
+    """Write a commented starter deployment.yaml and inference.py into DIRECTORY (for
+    huggingface-llm: the spec and ./weights, a tiny model the sandbox serves offline)."""
+    from .starter import LLM_FRAMEWORK, write_starter
 
     for written in write_starter(directory, framework, name=name, force=force):
         click.echo(f"wrote {written}")
+    spec_file = directory / "deployment.yaml"
+    if framework == LLM_FRAMEWORK:
+        click.echo(
+            f"next: `deployspec validate {spec_file}`, then `deployspec plan {spec_file} "
+            "--sandbox` and apply it (`deployspec sandbox start` first); for a real model, "
+            "set model.hub as the spec's comments say"
+        )
+        return
     click.echo(
         f"next: put your model files in {directory / 'model'} and run "
-        f"`deployspec validate {directory / 'deployment.yaml'}`"
+        f"`deployspec validate {spec_file}`"
     )
 
 
@@ -578,6 +587,7 @@ def plan(
             sandbox=target.use_sandbox,
             salt=salt,
             sandbox_home=_sandbox_home() if target.use_sandbox else None,
+            packages={p.model_key: p.arn for p in prepared.desired.packages},
         )
         write(out, prepared.plan, inputs, salt)
         # The command to apply it: what the saved plan cannot hold must be given again.
@@ -643,6 +653,13 @@ def _confirm(auto_approve: bool, what: str) -> None:
         raise DeployspecError(f"{what} cancelled")
 
 
+def _progress_text(event: Any, percent: int) -> str:
+    """A progress line without a bar: "uploading 40%", or a weights tree's counts."""
+    if event.message == "uploading":
+        return f"uploading {percent}%"
+    return f"{percent}% ({event.message})"
+
+
 class _Progress:
     """Prints apply events on stderr: a progress bar on a terminal, lines otherwise. Called
     from s3transfer's worker threads too (upload progress, retries): a lock keeps lines whole."""
@@ -677,11 +694,18 @@ class _Progress:
             bar = "#" * (percent // 4)
             done = percent >= 100
             end = "\n" if done else ""
-            click.echo(f"\r{event.address}: [{bar:<25}] {percent:3d}%{end}", nl=False, err=True)
+            # A weights tree's message counts its files and bytes; an archive's says uploading.
+            # Padded: a shorter line must cover the longer one it overwrites.
+            detail = f" {event.message:<60}" if event.message != "uploading" else ""
+            click.echo(
+                f"\r{event.address}: [{bar:<25}] {percent:3d}%{detail}{end}",
+                nl=False,
+                err=True,
+            )
             self.bar_open = not done
         elif percent >= self.last_percent + 10 or percent == 100:
             self.last_percent = percent
-            click.echo(f"{event.address}: uploading {percent}%", err=True)
+            click.echo(f"{event.address}: {_progress_text(event, percent)}", err=True)
 
     def _line(self, text: str) -> None:
         if self.bar_open:
@@ -833,7 +857,7 @@ class _SpecProgress(_Progress):
         percent = int((event.fraction or 0) * 100)
         if percent >= self.last_percent + 10 or percent == 100:
             self.last_percent = percent
-            self._line(f"{event.address}: uploading {percent}%")
+            self._line(f"{event.address}: {_progress_text(event, percent)}")
 
     def say(self, text: str) -> None:
         with self.lock:
@@ -1715,6 +1739,21 @@ def sandbox_fault(
     click.echo(f"sandbox: fault {kind} set" if kind != "clear" else "sandbox: faults cleared")
 
 
+@sandbox.group("hub")
+def sandbox_hub() -> None:
+    """The sandbox's offline copies of Hugging Face Hub models (it has no network)."""
+
+
+@sandbox_hub.command("add")
+@click.argument("model_id", metavar="ID")
+@click.argument("folder", type=click.Path(path_type=Path, exists=True, file_okay=False))
+def sandbox_hub_add(model_id: str, folder: Path) -> None:
+    """Serve FOLDER (a model saved with save_pretrained) wherever a spec names hub id ID."""
+    from .sandbox import hub
+
+    click.echo(f"sandbox: {model_id} is served from {hub.add(model_id, folder)}")
+
+
 # InvokeEndpoint's Body limit in botocore's sagemaker-runtime service model (what the sandbox's
 # realtime_max_payload() reads; not imported here, as it would load moto). Serverless endpoints
 # take 4 MB, but which kind FILE deploys is not known before the spec is read.
@@ -1760,7 +1799,31 @@ def _read_body(body: str, limit: int = 0) -> bytes:
 @click.argument("file", type=click.Path(path_type=Path))
 @spec_inputs
 @aws_options
-@click.option("--body", required=True, help="Request body, or @file to read it from a file.")
+@click.option(
+    "--body",
+    default=None,
+    help="Request body, or @file to read it from a file (this or --prompt).",
+)
+@click.option(
+    "--prompt",
+    default=None,
+    metavar="TEXT",
+    help="Instead of --body: the request for the spec's LLM container (huggingface-llm, "
+    "huggingface-vllm, huggingface-sglang, huggingface-tei, djl-lmi) asking this.",
+)
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(min=1),
+    default=256,
+    show_default=True,
+    help="With --prompt: the most tokens to generate.",
+)
+@click.option(
+    "--stream",
+    is_flag=True,
+    help="Print the answer as it is generated (InvokeEndpointWithResponseStream; the "
+    "container must stream, as TGI, vLLM, SGLang and LMI do).",
+)
 @click.option("--content-type", default="application/json", show_default=True)
 @click.option("--accept", default="application/json", show_default=True)
 @click.option("--local", is_flag=True, help="Call a running `deployspec serve` instead.")
@@ -1804,7 +1867,10 @@ def invoke(
     variables: tuple[str, ...],
     var_files: tuple[Path, ...],
     target: Target,
-    body: str,
+    body: str | None,
+    prompt: str | None,
+    max_tokens: int,
+    stream: bool,
     content_type: str,
     accept: str,
     local: bool,
@@ -1815,11 +1881,29 @@ def invoke(
     variant: str | None,
     target_model: str | None,
 ) -> None:
-    """Call the endpoint FILE deploys and print the response.
+    """Call the endpoint FILE deploys and print the response (with --stream, its text as it
+    is generated).
 
     With several variants, which one answered is printed on stderr."""
     from .operations import connect, load
 
+    if (body is None) == (prompt is None):
+        raise click.UsageError(
+            "give the request with --body or build it with --prompt"
+            if body is None
+            else "--body and --prompt do not go together: --prompt builds the body"
+        )
+    if stream and queued:
+        raise click.UsageError(
+            "InvokeEndpointAsync writes its answer to S3: --stream cannot go with --async"
+        )
+    if stream and local:
+        raise click.UsageError("--stream calls the deployed endpoint: it cannot go with --local")
+    if stream and target_model is not None:
+        raise click.UsageError(
+            "multi-model endpoints do not stream (InvokeEndpointWithResponseStream has no "
+            "TargetModel): --stream cannot go with --target-model"
+        )
     if wait and not queued:
         raise click.UsageError("--wait needs --async")
     if queued and local:
@@ -1835,13 +1919,24 @@ def invoke(
         raise click.UsageError(
             "SageMaker's InvokeEndpointAsync has no TargetVariant: --variant cannot go with --async"
         )
-    payload = _read_body(body, limit=ASYNC_MAX_BODY if queued else 0)
+    if body is not None:
+        payload = _read_body(body, limit=ASYNC_MAX_BODY if queued else 0)
+    else:
+        from .operations import prompt_request
+
+        loaded = load(file, variables, var_files)
+        if variant is not None:
+            _check_variant(loaded, variant)
+        payload = prompt_request(
+            loaded, prompt or "", variant=variant, stream=stream, max_tokens=max_tokens
+        )
     if local:
         from .local_serve import invoke_local
 
         response, _ = invoke_local(local_url, payload, content_type, accept)
     else:
-        loaded = load(file, variables, var_files)
+        if body is not None:
+            loaded = load(file, variables, var_files)
         gateway = connect(target, loaded.spec.region)
         if queued:
             from .operations import invoke_async
@@ -1873,6 +1968,14 @@ def invoke(
 
                 account = account_of_role(resolve_role(loaded, target.role))
                 key = resolve_target(gateway, loaded, account, target_model)
+            if stream:
+                streamed = gateway.invoke_endpoint_stream(
+                    loaded.spec.name, payload, content_type, accept, variant=variant
+                )
+                if streamed.variant is not None and len(variants) > 1:
+                    click.echo(f"answered by variant {streamed.variant}", err=True)
+                _print_stream(streamed.chunks, loaded.spec.name)
+                return
             answer = gateway.invoke_endpoint(
                 loaded.spec.name,
                 payload,
@@ -1885,6 +1988,28 @@ def invoke(
             if answer.variant is not None and len(variants) > 1:
                 click.echo(f"answered by variant {answer.variant}", err=True)
     click.echo(response.decode("utf-8", errors="replace"))
+
+
+def _print_stream(chunks: Iterable[bytes], endpoint: str) -> None:
+    """`invoke --stream`: the answer's text as it arrives (click.echo flushes each piece), and
+    a line end at the end, also when the stream breaks off."""
+    from .prompts import TokenStream
+
+    reader = TokenStream(endpoint)
+    shown = ""
+    try:
+        for chunk in chunks:
+            text = reader.feed(chunk)
+            if text:
+                click.echo(text, nl=False)
+                shown = text
+        text = reader.close()
+        if text:
+            click.echo(text, nl=False)
+            shown = text
+    finally:
+        if not shown.endswith("\n"):
+            click.echo()
 
 
 def _check_variant(loaded: Any, name: str) -> None:

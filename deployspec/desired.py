@@ -12,7 +12,21 @@ the account for the default bucket is the execution role's (SageMaker can only b
 role of the caller's own account), and the values of Secrets Manager / SSM references in the
 models' env arrive already read (`resolved_env`, from operations.resolve_references, named by
 `reference_key`). Each Model records which of its environment keys are secret
-(`sensitive_environment`, for display only).
+(`sensitive_environment`, for display only). A large-model container (spec.LLM_FRAMEWORKS)
+gets its own settings in its environment (llm.py: the Hub id, or /opt/ml/model for weights,
+the GPU count of the variant's instance type), a Hub model no model data, a gated model's
+token from hub.token (a reference like the env ones) or hub.token_env (read from the
+`process_env` mapping the caller passes, never from os.environ here), always sensitive; its
+real-time variants default both readiness timeouts to 10 minutes (`LLM_READINESS_SECONDS`).
+A model block with `package:` is a Model Registry version: its container names the version's
+ARN (`Model.model_package_name`; no image, no model data: the package's), which arrives already
+resolved too (`resolved_packages`, model key -> version ARN, from
+operations.resolve_packages: a group's latest Approved version is read there) and is listed in
+`Desired.packages` for the plan to show and a saved plan to record.
+A model block whose data is uncompressed (`ModelSpec.uncompressed()`: compression: none, the
+default for LLM containers, or an s3:// prefix ending in /) gets `Model.model_data_source`
+instead of a model_data_url: the spec's own prefix, or for a local folder the content-addressed
+prefix of its hashed files (`Desired.weights`, weights.py), uploaded by the plan.
 """
 
 from __future__ import annotations
@@ -23,7 +37,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from . import catalog, images
+from . import catalog, images, llm
 from .artifacts import ArtifactSource, Layout, PackagedArtifact, cached, package
 from .cache import cache_dir
 from .errors import DeployspecError, NotPackagedError
@@ -31,6 +45,7 @@ from .naming import content_name
 from .plan import Kind
 from .resources import (
     BACKLOG,
+    DEFAULT_ROUTING_STRATEGY,
     INVOCATIONS,
     PROVISIONED_CONCURRENCY,
     TAG_APPLIED,
@@ -46,18 +61,44 @@ from .resources import (
     ServerlessConfig,
     Variant,
     Vpc,
+    Weights,
     ownership_tags,
     scaling_resource_id,
     spec_digest,
     user_tags,
 )
 from .secrets import is_secret_key, secret_env_keys
-from .spec import EndpointVariant, Framework, LoadedSpec, ModelSpec, Strategy
+from .spec import (
+    HUB_TOKEN_REFERENCE,
+    LLM_FRAMEWORKS,
+    EndpointVariant,
+    Framework,
+    LoadedSpec,
+    ModelSpec,
+    Strategy,
+)
+from .weights import WeightsTree, manifest_uri_of, prefix_of, tree_of
 from .wire import endpoint_config_request, model_request
 
 DEFAULT_SCALING_POLICY = "deployspec-invocations"
 # Where the framework containers look for the user's code inside the unpacked model.tar.gz.
 SUBMIT_DIRECTORY = "/opt/ml/model/code"
+# Large-model containers' start-up health check and model download timeouts, unless the spec
+# says otherwise: 10 minutes, as AWS's LLM examples use.
+LLM_READINESS_SECONDS = 600
+
+
+@dataclass(frozen=True)
+class ResolvedPackage:
+    """A model block's `package:` and the Model Registry version it deploys."""
+
+    model_key: str
+    given: str  # as the spec says it: a version ARN, or a group's name or ARN
+    arn: str  # the version's ARN: the given one, or the group's latest Approved version
+
+    @property
+    def is_group(self) -> bool:
+        return self.given != self.arn
 
 
 @dataclass(frozen=True)
@@ -78,6 +119,10 @@ class Desired:
     deployment: Deployment | None  # None for serverless: it updates all at once
     keep: int
     timeout_seconds: int
+    # The model blocks deployed from the Model Registry, in the order of `models`.
+    packages: tuple[ResolvedPackage, ...] = ()
+    # Uncompressed weights trees deployspec uploads (compression: none), each once.
+    weights: tuple[Weights, ...] = ()
 
     @property
     def addresses(self) -> tuple[tuple[Kind, str], ...]:
@@ -89,6 +134,7 @@ class Desired:
             (Kind.ENDPOINT, self.endpoint_name),
             *((Kind.ARTIFACT, a.s3_uri) for a in self.artifacts),
             *((Kind.SCALING, s.resource_id) for s in self.scalings),
+            *((Kind.WEIGHTS, w.s3_uri) for w in self.weights),
         )
 
     @property
@@ -108,6 +154,11 @@ class Desired:
     def artifact_of(self, model: Model) -> Artifact | None:
         """The archive deployspec uploads for `model` (None: the spec's own s3:// archive)."""
         return next((a for a in self.artifacts if a.s3_uri == model.model_data_url), None)
+
+    def weights_of(self, model: Model) -> Weights | None:
+        """The weights tree deployspec uploads for `model` (None: none, or the spec's own
+        s3:// prefix)."""
+        return next((w for w in self.weights if w.s3_uri == model.model_data_source), None)
 
     def archives_of(self, model: Model) -> tuple[Artifact, ...]:
         """A multi-model model's archives (under its prefix); () for any other model."""
@@ -212,11 +263,17 @@ def container_environment(
     region: str,
     resolved: Mapping[str, str] | None = None,
     model_key: str = TOP_MODEL,
+    *,
+    instance_type: str | None = None,
+    process_env: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The model's environment: the spec's values, with each Secrets Manager or SSM reference
     replaced by its value from `resolved` (operations.resolve_references reads them, named by
     `reference_key`; this module makes no AWS calls). A reference without a value is left
-    out."""
+    out. A large-model container's settings (llm.py: Hub id or /opt/ml/model, revision, GPUs
+    of `instance_type`, llm:, the gated model's token) are added under the spec's own env,
+    which wins; a hub.token_env is read from `process_env` (the caller's environment,
+    injected)."""
     model_spec = _model_spec(loaded, model_key)
     values = resolved or {}
     environment = {
@@ -224,7 +281,16 @@ def container_environment(
         for key, value in model_spec.env.items()
         if isinstance(value, str) or reference_key(model_key, key) in values
     }
-    if model_spec.entry_point and model_spec.framework is not Framework.TENSORFLOW:
+    token = values.get(reference_key(model_key, HUB_TOKEN_REFERENCE)) if model_spec.hub else None
+    if model_spec.hub is not None and model_spec.hub.token is None:
+        token = llm.hub_token(model_spec, process_env or {}, f"{loaded.file}: {model_key}")
+    for key, value in llm.environment(model_spec, instance_type, token).items():
+        environment.setdefault(key, value)
+    if (
+        model_spec.entry_point
+        and model_spec.framework is not Framework.TENSORFLOW
+        and model_spec.framework not in LLM_FRAMEWORKS  # no script: validate refuses one
+    ):
         # The PyTorch, scikit-learn, XGBoost and Hugging Face toolkits find the user's
         # script through these two variables; TensorFlow Serving looks in code/ by itself.
         environment.setdefault("SAGEMAKER_PROGRAM", Path(model_spec.entry_point).name)
@@ -241,6 +307,8 @@ def sensitive_environment(
     api_token=...` templated into a key of any name)."""
     model_spec = _model_spec(loaded, model_key)
     declared = {*model_spec.secret_env, *model_spec.references()}
+    if model_spec.hub is not None and (model_spec.hub.token or model_spec.hub.token_env):
+        declared.update(llm.TOKEN_KEYS)
     carried = [
         str(value)
         for name, value in loaded.variables.items()
@@ -273,6 +341,8 @@ class _Builder:
         artifact_cache: Path | None,
         resolved_env: Mapping[str, str],
         build_artifact: bool,
+        process_env: Mapping[str, str] | None = None,
+        resolved_packages: Mapping[str, str] | None = None,
     ) -> None:
         self.loaded = loaded
         self.region = region
@@ -281,30 +351,48 @@ class _Builder:
         self.cache = artifact_cache
         self.resolved = resolved_env
         self.build = build_artifact
+        self.process_env = process_env or {}
+        self.resolved_packages = resolved_packages or {}
+        self.packages: dict[str, ResolvedPackage] = {}
         self.models: dict[str, Model] = {}
         self.artifacts: dict[str, Artifact] = {}
+        self.weights: dict[str, Weights] = {}
         self._data_urls: dict[str, str | None] = {}
+        self._data_sources: dict[str, str | None] = {}
 
     def model(self, model_key: str, instance_type: str | None) -> Model:
         spec = self.loaded.spec
         model_spec = _model_spec(self.loaded, model_key)
         framework, version = model_spec.framework.value, model_spec.version or ""
-        image = model_spec.image or images.image_uri(
-            framework,
-            self.region,
-            version,
-            # From the table the SDK reads for this instance type (arm64 images on Graviton).
-            py_version=catalog.image_py_version(
+        package = self._package(model_key)
+        # TEI's CPU images are a table of their own (catalog.sdk_framework).
+        table = catalog.sdk_framework(framework, instance_type)
+        image = model_spec.image or ""
+        # A registry version's image is the package's own: none is looked up.
+        if package is None and not image:
+            image = images.image_uri(
                 framework,
+                self.region,
                 version,
-                model_spec.py_version,
-                model_spec.base_framework_version,
-                catalog.image_scope(framework, instance_type),
-            ),
+                # From the table the SDK reads for this instance type (arm64 images on Graviton).
+                py_version=catalog.image_py_version(
+                    table,
+                    version,
+                    model_spec.py_version,
+                    model_spec.base_framework_version,
+                    catalog.image_scope(framework, instance_type),
+                ),
+                instance_type=instance_type,
+                base_framework_version=model_spec.base_framework_version,
+            )
+        environment = container_environment(
+            self.loaded,
+            self.region,
+            self.resolved,
+            model_key,
             instance_type=instance_type,
-            base_framework_version=model_spec.base_framework_version,
+            process_env=self.process_env,
         )
-        environment = container_environment(self.loaded, self.region, self.resolved, model_key)
         vpc = (
             Vpc(tuple(model_spec.vpc.subnets), tuple(model_spec.vpc.security_groups))
             if model_spec.vpc
@@ -315,16 +403,36 @@ class _Builder:
         unnamed = Model(
             name="",
             image=image,
-            model_data_url=self._data_url(model_key),
+            # A Hub model is downloaded by the container, a registry version brings its own:
+            # no model data.
+            model_data_url=None
+            if model_spec.hub is not None or package is not None
+            else self._data_url(model_key),
+            model_data_source=None if model_spec.hub is not None else self._data_source(model_key),
             environment=environment,
             execution_role_arn=self.role,
             network_isolation=model_spec.network_isolation,
             vpc=vpc,
             sensitive_environment=sensitive_environment(self.loaded, environment, model_key),
             multi_model=model_spec.is_multi_model(),
+            model_package_name=package,
         )
         model = replace(unnamed, name=content_name(spec.name, model_request(unnamed)))
         return self.models.setdefault(model.name, model)
+
+    def _package(self, model_key: str) -> str | None:
+        """The version ARN the model block's package: names (None without one)."""
+        given = _model_spec(self.loaded, model_key).package
+        if given is None:
+            return None
+        arn = self.resolved_packages.get(model_key)
+        if arn is None:  # operations.resolve_packages resolves every package: block
+            raise DeployspecError(
+                f"{self.loaded.file}: {model_key}.package {given} was not resolved",
+                hint="this is a bug in deployspec: please report it",
+            )
+        self.packages.setdefault(model_key, ResolvedPackage(model_key, given, arn))
+        return arn
 
     def _data_url(self, model_key: str) -> str | None:
         """The model block's archive: packaged (once) and addressed by its digest, or its own
@@ -332,6 +440,9 @@ class _Builder:
         if model_key in self._data_urls:
             return self._data_urls[model_key]
         url: str | None
+        if _model_spec(self.loaded, model_key).uncompressed():
+            self._data_urls[model_key] = None  # model_data_source instead
+            return None
         if _model_spec(self.loaded, model_key).is_multi_model():
             url = _multi_model_archives(self, model_key)
             self._data_urls[model_key] = url
@@ -353,6 +464,51 @@ class _Builder:
             )
         self._data_urls[model_key] = url
         return url
+
+    def _data_source(self, model_key: str) -> str | None:
+        """An uncompressed model block's S3 prefix: the spec's own s3://.../, or the local
+        tree's content-addressed prefix (hashed once; uploaded by the plan's weights change)."""
+        model_spec = _model_spec(self.loaded, model_key)
+        if model_spec.artifacts is None or not model_spec.uncompressed():
+            return None
+        if model_key in self._data_sources:
+            return self._data_sources[model_key]
+        if model_spec.is_s3_prefix():
+            self._data_sources[model_key] = model_spec.artifacts
+            return model_spec.artifacts
+        tree = weights_tree(self.loaded, self.cache, build=self.build, model_key=model_key)
+        prefix = prefix_of(self.bucket, self.loaded.spec.artifact_prefix, tree.sha256)
+        self.weights.setdefault(
+            prefix,
+            Weights(
+                s3_uri=prefix,
+                manifest_uri=manifest_uri_of(prefix),
+                sha256=tree.sha256,
+                files=tree.files,
+            ),
+        )
+        self._data_sources[model_key] = prefix
+        return prefix
+
+
+def weights_tree(
+    loaded: LoadedSpec, cache: Path | None = None, *, build: bool = True, model_key: str = TOP_MODEL
+) -> WeightsTree:
+    """The uncompressed files of the model block at `model_key`, laid out as its framework's
+    archive would be, with their digests (weights.py). `build=False`: NotPackagedError
+    instead of reading files whose digests are not cached."""
+    model_spec = _model_spec(loaded, model_key)
+    paths = loaded.paths_of(model_key)
+    if paths.artifacts is None:  # load_spec resolves every local artifacts path
+        raise DeployspecError(f"{loaded.file}: {model_key}.artifacts was not resolved")
+    layout = Layout.TENSORFLOW if model_spec.framework is Framework.TENSORFLOW else Layout.FLAT
+    source = ArtifactSource(
+        layout=layout,
+        artifacts=paths.artifacts,
+        entry_point=paths.entry_point,
+        source_dir=paths.source_dir,
+    )
+    return tree_of(source, cache or cache_dir("artifacts"), build=build)
 
 
 def multi_model_prefix(bucket: str, artifact_prefix: str) -> str:
@@ -414,6 +570,11 @@ def _variant(
     instance_type = realtime.instance_type if realtime is not None else None
     model = builder.model(wanted.model_key, instance_type)
     if realtime is not None:
+        # Large models take minutes to download and load, past SageMaker's default health
+        # check; other containers keep AWS's defaults (and their configs' names).
+        large = _model_spec(builder.loaded, wanted.model_key).framework in LLM_FRAMEWORKS
+        default = LLM_READINESS_SECONDS if large else None
+        routing = (realtime.routing_strategy or "").upper() or None
         return Variant(
             model_name=model.name,
             variant_name=wanted.name,
@@ -421,6 +582,11 @@ def _variant(
             initial_instance_count=realtime.instance_count,
             volume_size_gb=realtime.volume_size_gb,
             initial_weight=float(wanted.weight),
+            startup_health_check_timeout=realtime.startup_health_check_timeout or default,
+            model_data_download_timeout=realtime.model_data_download_timeout or default,
+            inference_ami_version=realtime.inference_ami_version,
+            # RANDOM is AWS's default: not sent, as AWS's answer reads back (aws.py).
+            routing_strategy=None if routing == DEFAULT_ROUTING_STRATEGY else routing,
         )
     if serverless is None:  # the schema gives every variant one of the two
         raise DeployspecError(
@@ -481,9 +647,13 @@ def build_desired(
     artifact_cache: Path | None = None,
     resolved_env: Mapping[str, str] | None = None,
     build_artifact: bool = True,
+    process_env: Mapping[str, str] | None = None,
+    resolved_packages: Mapping[str, str] | None = None,
 ) -> Desired:
     """`resolved_env`: the values of the spec's env references, named by `reference_key`
-    (every one is needed)."""
+    (every one is needed); `process_env`: the environment hub.token_env names are read from
+    (the caller's os.environ; none when not given); `resolved_packages`: the version ARN of
+    each model block with package: (model key -> ARN; every one is needed)."""
     spec = loaded.spec
     unresolved = unresolved_references(loaded, resolved_env or {})
     if unresolved:
@@ -494,7 +664,15 @@ def build_desired(
     account = account_of_role(role)
     bucket = spec.bucket or f"sagemaker-{region}-{account}"
     builder = _Builder(
-        loaded, region, role, bucket, artifact_cache, resolved_env or {}, build_artifact
+        loaded,
+        region,
+        role,
+        bucket,
+        artifact_cache,
+        resolved_env or {},
+        build_artifact,
+        process_env,
+        resolved_packages,
     )
     wanted = spec.endpoint_variants
     production = tuple(_variant(builder, v) for v in wanted if not v.shadow)
@@ -555,6 +733,7 @@ def build_desired(
         bucket=bucket,
         artifacts=tuple(builder.artifacts.values()),
         models=tuple(builder.models.values()),
+        weights=tuple(builder.weights.values()),
         config=config,
         endpoint_name=spec.name,
         tags=tags,
@@ -563,4 +742,5 @@ def build_desired(
         deployment=deployment,
         keep=spec.keep,
         timeout_seconds=spec.deployment.timeout,
+        packages=tuple(builder.packages.values()),
     )

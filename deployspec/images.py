@@ -2,11 +2,14 @@
 
 Contract: `image_uri(...)` returns what `sagemaker.core.image_uris.retrieve` returns for the
 spec's framework, version, py_version, region and instance type (GPU instance types give GPU
-images; serverless gives the CPU image). For Hugging Face the base framework is made full
-first (`catalog.resolve_base`: pytorch2.6 -> pytorch2.6.0, and a version's only base when none
-is named), because the SDK builds the tag from the name it is given. The SDK is slow to import
-(seconds), so it is imported only here, only on a cache miss; answers are cached per
-sagemaker-core version, which makes re-planning an unchanged spec fast. Nothing here calls AWS.
+images; serverless gives the CPU image). The large-model containers (huggingface-llm, -vllm,
+-sglang, -tei, djl-lmi) are looked up the same way, each in its own table; TEI's CPU images
+(`huggingface-tei-cpu`) serve CPU instance types and serverless (`catalog.sdk_framework`). For
+Hugging Face the base framework is made full first (`catalog.resolve_base`: pytorch2.6 ->
+pytorch2.6.0, and a version's only base when none is named), because the SDK builds the tag
+from the name it is given. The SDK is slow to import (seconds), so it is imported only here,
+only on a cache miss; answers are cached per sagemaker-core version, which makes re-planning an
+unchanged spec fast. Nothing here calls AWS.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ def image_uri(
     instance_type: str | None,
     base_framework_version: str | None = None,
 ) -> str:
+    # TEI's CPU images are a table of their own, chosen by the instance type.
+    framework = catalog.sdk_framework(framework, instance_type)
     if framework == "huggingface":
         base_framework_version = _huggingface_base(version, base_framework_version, region)
     request = {
@@ -211,11 +216,12 @@ def _candidates(account: str, region: str, repository: str, tag: str) -> list[Im
     """Table entries of this repository and registry whose version (or alias) the tag starts
     with: the most specific version first, the tables' default Python before named ones."""
     found: list[tuple[int, int, ImageMatch]] = []
-    for framework in catalog.FRAMEWORK_TABLES:
+    for table_name in catalog.SPEC_FRAMEWORK_OF:
+        framework = catalog.SPEC_FRAMEWORK_OF[table_name]
         for scope in (catalog.INFERENCE, catalog.GRAVITON):
-            if scope != catalog.INFERENCE and not catalog.has_scope(framework, scope):
+            if scope != catalog.INFERENCE and not catalog.has_scope(table_name, scope):
                 continue
-            table = catalog.framework_table(framework, scope)
+            table = catalog.framework_table(table_name, scope)
             aliases: dict[str, str] = dict(table.get("version_aliases", {}))
             for version, entry in table.get("versions", {}).items():
                 names = [version, *(a for a, target in aliases.items() if target == version)]
@@ -229,7 +235,10 @@ def _candidates(account: str, region: str, repository: str, tag: str) -> list[Im
                         # 2.6.0-transformers4.51.3-cpu-py312-ubuntu22.04.
                         if base is not None and f"-transformers{name}-" not in tag:
                             continue
-                        if base is None and not (tag == name or tag.startswith(f"{name}-")):
+                        # The large-model tables build tags from a prefix of their own
+                        # (2.7.0-tgi3.3.6-gpu-py311-...), the others from the version.
+                        start = nested.get("tag_prefix", name) if base is None else name
+                        if base is None and not (tag == start or tag.startswith(f"{start}-")):
                             continue
                         # The tables' defaults first (the spec leaves them out), then each
                         # Python and base named.

@@ -29,6 +29,11 @@ and built back, as plan will, and compared with the live config and models).
   reference (`{ssm: /<endpoint>/<KEY>}`, `/<endpoint>/<variant>/<KEY>` in a variant's own model)
   whose parameter the user must create with the value.
 - User tags are imported; deployspec's own (`deployspec:`) and AWS's (`aws:`) never are.
+- A model created from a Model Registry version (a container of ModelPackageName and
+  Environment alone, the name a version's ARN) becomes `package: <ARN>`, its `framework` the
+  one the SDK's tables give for the package's image (DescribeModelPackage), else custom. A
+  package named otherwise (an unversioned package's name), or with an image or model data of
+  the container's own beside it, is refused, named.
 
 An endpoint whose shape a spec cannot express yet is refused with an UnsupportedShapeError naming
 everything it has (`config_shape`, `model_shape`, `scaling_shape`): inference components,
@@ -44,7 +49,7 @@ import re
 import tempfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -191,7 +196,6 @@ _CONTAINER_KNOWN = frozenset(
 )
 _CONTAINER_ATTRIBUTES = {
     "ContainerHostname": "a container host name (ContainerHostname)",
-    "ModelPackageName": "a model package (ModelPackageName)",
     "MultiModelConfig": "multi-model caching settings (MultiModelConfig)",
     "AdditionalModelDataSources": "additional model data sources (AdditionalModelDataSources)",
     "InferenceSpecificationName": "an inference specification (InferenceSpecificationName)",
@@ -290,6 +294,10 @@ def model_shape(data: Mapping[str, Any]) -> list[str]:
     for container in containers if len(containers) == 1 else []:
         if container.get("Mode", "SingleModel") != "SingleModel":
             found.append(f"multi-model mode (Mode {container.get('Mode')})")
+        package = container.get("ModelPackageName")
+        if package is not None:
+            found.extend(_package_shape(container))
+            continue
         found.extend(_extras(container, _CONTAINER_KNOWN, _CONTAINER_ATTRIBUTES))
         url = container.get("ModelDataUrl")
         source = container.get("ModelDataSource")
@@ -314,6 +322,25 @@ def model_shape(data: Mapping[str, Any]) -> list[str]:
         image_config = container.get("ImageConfig")
         if _set(image_config) and image_config != {"RepositoryAccessMode": "Platform"}:
             found.append("an image from a private registry (ImageConfig)")
+    return found
+
+
+def _package_shape(container: Mapping[str, Any]) -> list[str]:
+    """What a container deployed from a model package holds beyond `package: <version ARN>`."""
+    from .spec import PACKAGE_VERSION_ARN
+
+    package = str(container.get("ModelPackageName"))
+    found: list[str] = []
+    if not re.fullmatch(PACKAGE_VERSION_ARN, package):
+        found.append(
+            f"a model package named {package} (ModelPackageName; a spec's package: is a "
+            "version's ARN, or a group whose latest Approved version it deploys)"
+        )
+    extras = [k for k in container if k not in ("ModelPackageName", "Environment", "Mode")]
+    if extras:
+        found.append(
+            f"a model package with container settings of its own beside it ({', '.join(extras)})"
+        )
     return found
 
 
@@ -402,6 +429,11 @@ class _Live:
     tags: dict[str, str]
     status: str | None
     managed: bool
+    # Model name -> the image of the Model Registry package it deploys (DescribeModelPackage).
+    package_images: Mapping[str, str] = field(default_factory=dict)
+
+    def package_image(self, model: Model) -> str | None:
+        return self.package_images.get(model.name)
 
     @property
     def one_variant(self) -> bool:
@@ -508,7 +540,22 @@ def _read(gateway: Gateway, name: str) -> _Live:
         if scaled
         else ()
     )
-    return _Live(config, tuple(found), scalings, tags, endpoint.status, managed=owner == name)
+    images: dict[str, str] = {}
+    for model in found:
+        if model.model_package_name is None:
+            continue
+        package = gateway.describe_whole("model_package", model.model_package_name) or {}
+        containers = (package.get("InferenceSpecification") or {}).get("Containers") or [{}]
+        images[model.name] = str(containers[0].get("Image") or "")
+    return _Live(
+        config,
+        tuple(found),
+        scalings,
+        tags,
+        endpoint.status,
+        managed=owner == name,
+        package_images=images,
+    )
 
 
 def _user_tags(tags: Mapping[str, str]) -> dict[str, str]:
@@ -621,7 +668,13 @@ def _one_variant(
     """`model:` and `serverless:` or `realtime:`: the form of one variant, named AllTraffic."""
     variant = live.config.all_variants[0]
     spec["model"] = _model_section(
-        name, region, live.model, [variant.instance_type], notes, secrets
+        name,
+        region,
+        live.model,
+        [variant.instance_type],
+        notes,
+        secrets,
+        package_image=live.package_image(live.model),
     )
     scaling = live.scaling_of(variant.variant_name)
     key, capacity = _capacity(variant, scaling, notes)
@@ -669,13 +722,21 @@ def _variants(
             model_key=model_key,
             parameters=f"/{name}/{variant.variant_name}",
             label=label(model),
+            package_image=live.package_image(model),
         )
 
     if top is not None:
         model = next(m for m in live.models if m.name == top)
         types = [v.instance_type for v in config.all_variants if v.model_name == top]
         spec["model"] = _model_section(
-            name, region, model, types, notes, secrets, label=label(model)
+            name,
+            region,
+            model,
+            types,
+            notes,
+            secrets,
+            label=label(model),
+            package_image=live.package_image(model),
         )
     entries: list[dict[str, Any]] = []
     for index, variant in enumerate(config.variants):
@@ -716,10 +777,25 @@ def _model_section(
     model_key: str = "model",
     parameters: str | None = None,
     label: str = "",
+    package_image: str | None = None,
 ) -> dict[str, Any]:
-    """A model block for `model`, served on `instance_types` (None: serverless)."""
+    """A model block for `model`, served on `instance_types` (None: serverless); for a model
+    from the registry, `package: <ARN>` and the framework of the package's image."""
     from . import images
 
+    if model.model_package_name is not None:
+        return _package_section(
+            name,
+            region,
+            model,
+            instance_types,
+            notes,
+            secrets,
+            model_key=model_key,
+            parameters=parameters,
+            label=label,
+            image=package_image or "",
+        )
     matches = [images.framework_of_image(model.image, region, t) for t in instance_types]
     match = matches[0] if all(m == matches[0] for m in matches) else None
     shown = " and ".join(dict.fromkeys(t or "serverless" for t in instance_types))
@@ -757,6 +833,57 @@ def _model_section(
         section["framework"] = "custom"
         section["image"] = model.image
     section["artifacts"] = model.model_data_url
+    env = _environment(
+        name,
+        region,
+        model,
+        notes,
+        secrets,
+        model_key=model_key,
+        parameters=parameters or f"/{name}",
+        label=label,
+    )
+    if env:
+        section["env"] = env
+    if model.network_isolation:
+        section["network_isolation"] = True
+    if model.vpc is not None:
+        section["vpc"] = {
+            "subnets": list(model.vpc.subnets),
+            "security_groups": list(model.vpc.security_groups),
+        }
+    return section
+
+
+def _package_section(
+    name: str,
+    region: str,
+    model: Model,
+    instance_types: Sequence[str | None],
+    notes: list[str],
+    secrets: dict[str, str],
+    *,
+    model_key: str,
+    parameters: str | None,
+    label: str,
+    image: str,
+) -> dict[str, Any]:
+    """`framework` (what the package's image is, for `invoke --prompt` and the GPU rules) and
+    `package:`, the version deployed; the image and the model data stay the package's."""
+    from . import images
+
+    matches = {images.framework_of_image(image, region, t) for t in instance_types}
+    match = next(iter(matches)) if len(matches) == 1 else None
+    if match is None:
+        notes.append(
+            f"{label}no SageMaker SDK image table gives the image of package "
+            f"{model.model_package_name} ({image or 'unknown'}): it is written as framework: "
+            "custom (the container's own handler contract applies)"
+        )
+    section: dict[str, Any] = {
+        "framework": match.framework if match is not None else "custom",
+        "package": model.model_package_name,
+    }
     env = _environment(
         name,
         region,
@@ -909,7 +1036,14 @@ def _built_back(
                 hint="this is a bug in `deployspec import`: please report it",
             ) from None
         desired = build_desired(
-            loaded, region=region, role=live.model.execution_role_arn, resolved_env=secrets
+            loaded,
+            region=region,
+            role=live.model.execution_role_arn,
+            resolved_env=secrets,
+            # The spec names each package by the version the live model deploys.
+            resolved_packages={
+                key: spec.package for key, spec in loaded.spec.models.items() if spec.package
+            },
         )
     if not live.one_variant:
         return _variant_differences(live, desired), desired.config.name == live.config.name

@@ -65,12 +65,24 @@ ROWS: dict[Kind, Row] = {
             global_identity=True,
         ),
         Row(
+            Kind.WEIGHTS,
+            "weights",
+            "S3 prefix named by the digest of its files' paths, digests and sizes",
+            "a new prefix; files an earlier tree holds are copied server-side, the rest uploaded",
+            (
+                (PUT, Kind.BUCKET, PUT, "uploaded into the bucket"),
+                (DELETE, Kind.MODEL, DELETE, "deleted once no model names it"),
+            ),
+            global_identity=True,
+        ),
+        Row(
             Kind.MODEL,
             "model",
             "content name: spec name + hash of its whole CreateModel request",
             "a new model (SageMaker models cannot be changed); tags are updated in place",
             (
                 (PUT, Kind.ARTIFACT, PUT, "its ModelDataUrl must exist"),
+                (PUT, Kind.WEIGHTS, PUT, "its ModelDataSource prefix must be complete"),
                 (DELETE, Kind.ENDPOINT_CONFIG, DELETE, "no config may name it"),
                 (DELETE, Kind.ENDPOINT, PUT, "the endpoint no longer serves it"),
                 (DELETE, Kind.ENDPOINT, DELETE, "the endpoint is gone"),

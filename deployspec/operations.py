@@ -6,6 +6,9 @@ Contract: `connect(...)` returns a Gateway to real AWS (standard credential chai
 `prepare_destroy(...)` the same for destroy. Over many specs, `plan_many(...)` loads every spec,
 builds every desired state, refuses colliding specs, then reads state and plans the rest, in a
 bounded thread pool on one gateway per region; each spec's error stays its own (`SpecRun`).
+A model block's `package:` naming a model package group is resolved here to the group's latest
+Approved version (`resolve_packages`, read-only), as env references are; applying a saved plan
+passes the versions it recorded (`pinned_packages`), so it deploys the version it showed.
 No printing here: the CLI shows the results.
 """
 
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -97,10 +100,18 @@ def prepare(
     *,
     adopt: bool = False,
     build_artifact: bool = True,
+    pinned_packages: Mapping[str, str] | None = None,
 ) -> Prepared:
-    """`build_artifact=False`: NotPackagedError instead of packaging on a cache miss."""
+    """`build_artifact=False`: NotPackagedError instead of packaging on a cache miss;
+    `pinned_packages`: a saved plan's package versions (resolve_packages)."""
     loaded = load(path, variables, var_files)
-    return prepare_loaded(loaded, target, adopt=adopt, build_artifact=build_artifact)
+    return prepare_loaded(
+        loaded,
+        target,
+        adopt=adopt,
+        build_artifact=build_artifact,
+        pinned_packages=pinned_packages,
+    )
 
 
 def prepare_loaded(
@@ -110,25 +121,37 @@ def prepare_loaded(
     gateway: Gateway | None = None,
     adopt: bool = False,
     build_artifact: bool = True,
+    pinned_packages: Mapping[str, str] | None = None,
 ) -> Prepared:
     """`prepare` for a spec loaded already, on `gateway` when given (shared by many specs)."""
     role = resolve_role(loaded, target.role)
     if gateway is None:
         gateway = connect(target, loaded.spec.region)
-    desired = desire(loaded, gateway, role, build_artifact=build_artifact)
+    desired = desire(
+        loaded, gateway, role, build_artifact=build_artifact, pinned_packages=pinned_packages
+    )
     return plan_desired(loaded, gateway, desired, adopt=adopt)
 
 
 def desire(
-    loaded: LoadedSpec, gateway: Gateway, role: str, *, build_artifact: bool = True
+    loaded: LoadedSpec,
+    gateway: Gateway,
+    role: str,
+    *,
+    build_artifact: bool = True,
+    pinned_packages: Mapping[str, str] | None = None,
 ) -> Desired:
-    """The spec's desired state in the gateway's region (reads only env references)."""
+    """The spec's desired state in the gateway's region (reads only env references and model
+    package groups)."""
     return build_desired(
         loaded,
         region=gateway.region,
         role=role,
         resolved_env=resolve_references(gateway, loaded),
+        resolved_packages=resolve_packages(gateway, loaded, pinned_packages),
         build_artifact=build_artifact,
+        # A gated Hub model's hub.token_env is read here, where the CLI's environment is.
+        process_env=os.environ,
     )
 
 
@@ -191,6 +214,60 @@ def resolve_references(gateway: Gateway, loaded: LoadedSpec) -> dict[str, str]:
     return values
 
 
+def resolve_packages(
+    gateway: Gateway, loaded: LoadedSpec, pinned: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The Model Registry version each model block's package: deploys, by model key (read-only
+    calls): a version's ARN as it is, a group's latest Approved version (ListModelPackages).
+
+    `pinned` (a saved plan's record, model key -> version ARN) replaces the lookup: applying a
+    saved plan deploys the version the plan showed, not one approved since. That version must
+    still be Approved (DescribeModelPackage): one rejected since the plan is refused."""
+    from .errors import AwsError
+    from .resources import APPROVED
+    from .spec import package_group, package_region
+
+    resolved: dict[str, str] = {}
+    for model_key, model_spec in loaded.spec.models.items():
+        given = model_spec.package
+        if given is None:
+            continue
+        where = f"{loaded.file}: {model_key}.package"
+        region = package_region(given)
+        if region is not None and region != gateway.region:
+            raise DeployspecError(
+                f"{where}: {given} is in {region}, and the endpoint in {gateway.region}",
+                hint="SageMaker deploys a model package in its own region: copy it to "
+                f"{gateway.region}'s registry, or deploy the spec to {region}",
+            )
+        group = package_group(given)
+        if group is None:
+            resolved[model_key] = given
+            continue
+        planned = (pinned or {}).get(model_key)
+        try:
+            if planned is None:
+                resolved[model_key] = gateway.latest_approved_package(group).arn
+                continue
+            found = gateway.describe_model_package(planned)
+        except AwsError as error:
+            raise AwsError(f"{where}: {error}", hint=error.hint) from error
+        status = "gone" if found is None else f"now {found.approval}"
+        if found is not None and (found.group or "").lower() != group.split("/")[-1].lower():
+            raise PlanError(
+                f"{where}: the saved plan deploys {planned}, which is not a version of {group}",
+                hint="saved plans must not be edited; run `deployspec plan --out` again",
+            )
+        if found is None or found.approval != APPROVED:
+            raise PlanError(
+                f"{where}: the saved plan deploys {planned}, the latest Approved version of "
+                f"{group} when it was made, and that version is {status}",
+                hint="run `deployspec plan --out` again and review the new plan",
+            )
+        resolved[model_key] = planned
+    return resolved
+
+
 def connect_spec(
     path: Path, variables: Sequence[str], var_files: Sequence[Path], target: Target
 ) -> tuple[LoadedSpec, Gateway, str]:
@@ -246,6 +323,8 @@ def prepare_saved(path: Path, target: Target, given: Sequence[str] = ()) -> Prep
         [Path(f.path) for f in inputs.var_files],
         recorded,
         adopt=inputs.adopt,
+        # The versions the plan showed, not the groups' latest now (saved.py).
+        pinned_packages=inputs.packages,
     )
     gateway = prepared.gateway
     if gateway.region != saved.region:
@@ -287,6 +366,7 @@ def prepare_destroy(
     from .desired import is_uploaded_artifact, multi_model_prefix
     from .planner import make_destroy_plan
     from .state import archive_users, is_multi_model_archive, read_owned
+    from .weights import MANIFEST_SUFFIX, is_weights_prefix, weights_root
 
     # The models' archives are read either way: those kept are named, so nobody is surprised
     # by what stays billed in S3 (once the models are gone nothing leads deployspec to them).
@@ -305,23 +385,42 @@ def prepare_destroy(
         candidates.update(
             uri for uri in gateway.list_objects(prefix) if is_multi_model_archive(uri, prefix)
         )
+    # Uncompressed weights trees live under <prefix>/weights/: listed when a model of the spec
+    # uses one, or to purge (an interrupted upload's tree is named by no model).
+    root = weights_root(bucket, loaded.spec.artifact_prefix)
+    trees: set[str] = set()
+    if purge_artifacts or any(is_weights_prefix(uri, root) for uri in owned.model_data.values()):
+        for uri in gateway.list_object_sizes(root):
+            rest = uri.removeprefix(root)
+            sha = rest.removesuffix(MANIFEST_SUFFIX).split("/", 1)[0]
+            if is_weights_prefix(f"{root}{sha}/", root):
+                trees.add(f"{root}{sha}/")
+    candidates.update(trees)
     if purge_artifacts:
         users = archive_users(gateway, candidates, ignore=owned.model_data)
-        purge = tuple(uri for uri in candidates if not users[uri])
+        purge = tuple(uri for uri in candidates if not users[uri] and uri not in trees)
+        purge_weights = tuple(uri for uri in trees if not users[uri])
         still_used = {uri: names for uri, names in users.items() if names}
         kept = tuple(
             f"kept: model {', '.join(sorted(names))} still serves {uri}"
             for uri, names in sorted(still_used.items())
         )
     else:
-        purge = ()
+        purge = purge_weights = ()
         still_used = {}
         kept = tuple(
             f"kept in S3: {uri} (uploaded for this spec; destroy --purge-artifacts deletes it "
             "with the rest)"
             for uri in sorted(candidates)
         )
-    plan = make_destroy_plan(loaded.spec.name, gateway.region, account, owned, purge=purge)
+    plan = make_destroy_plan(
+        loaded.spec.name,
+        gateway.region,
+        account,
+        owned,
+        purge=purge,
+        purge_weights=purge_weights,
+    )
     plan = dataclasses.replace(plan, notes=(*plan.notes, *kept))
     return DestroyPlan(plan, frozenset(candidates), still_used, purge_artifacts)
 
@@ -722,3 +821,25 @@ def target_model(gateway: Gateway, loaded: LoadedSpec, account: str, name: str) 
             hint=f"run `deployspec apply {loaded.file}`: it removes the older ones",
         )
     return found[0][len(prefix) :]
+
+
+def prompt_request(
+    loaded: LoadedSpec, prompt: str, *, variant: str | None, stream: bool, max_tokens: int
+) -> bytes:
+    """`invoke --prompt`: the request body for the container the spec's production variants
+    run (the variant `variant` when given; variants of different containers need it)."""
+    from .prompts import request_for
+
+    variants = [v for v in loaded.spec.endpoint_variants if not v.shadow]
+    if variant is not None:
+        variants = [v for v in variants if v.name == variant]
+    kinds = sorted({str(v.model.framework.value) for v in variants})
+    if not kinds:
+        raise DeployspecError(f"{loaded.file}: the spec has no production variant {variant!r}")
+    if len(kinds) > 1:
+        raise DeployspecError(
+            f"{loaded.file}: the variants run different containers ({', '.join(kinds)}): "
+            "--prompt builds the request of one",
+            hint="choose the variant with --variant NAME",
+        )
+    return request_for(kinds[0], prompt, stream=stream, max_tokens=max_tokens)

@@ -20,6 +20,8 @@ FORMAT_VERSION = 3
 
 # An archive deployspec uploads: <prefix>/<sha256 of its tar stream>/model.tar.gz.
 _ARCHIVE_DIGEST = re.compile(r"/([0-9a-f]{64})/model\.tar\.gz$")
+# A weights tree: <prefix>/weights/<tree sha256>/.
+_WEIGHTS_DIGEST = re.compile(r"/weights/([0-9a-f]{64})/$")
 
 
 class Action(StrEnum):
@@ -36,6 +38,8 @@ class Kind(StrEnum):
     ENDPOINT_CONFIG = "endpoint_config"
     ENDPOINT = "endpoint"
     SCALING = "scaling"
+    # An uncompressed weights tree: an S3 prefix named by its content, and its manifest.
+    WEIGHTS = "weights"
     # Records on the endpoint that older configs and models were pruned (see state.py).
     PRUNE_MARK = "prune_mark"
 
@@ -56,8 +60,9 @@ class Change:
         """How people and progress lines name the change. An uploaded archive's name is its
         full S3 URI, over 150 characters: it is addressed by the first 12 hex digits of the
         content digest that names it (its `name` stays the URI: apply and its guard use that)."""
-        if self.kind is Kind.ARTIFACT:
-            found = _ARCHIVE_DIGEST.search(self.name)
+        if self.kind is Kind.ARTIFACT or self.kind is Kind.WEIGHTS:
+            pattern = _ARCHIVE_DIGEST if self.kind is Kind.ARTIFACT else _WEIGHTS_DIGEST
+            found = pattern.search(self.name)
             if found is not None:
                 return f"{self.kind.value}.{found.group(1)[:12]}"
         return f"{self.kind.value}.{self.name}"

@@ -68,7 +68,13 @@ def make_plan(
     desired: Desired, actual: Actual, *, adopt: bool = False, spec_file: str | None = None
 ) -> Plan:
     endpoint = actual.endpoint
-    notes: list[str] = []
+    # Which version a model package group resolved to: it is in the model's name, so a newer
+    # approved version shows as the model replaced (model_package_name old → new).
+    notes: list[str] = [
+        f"{p.model_key}.package {p.given}: its latest Approved version is {p.arn}"
+        for p in desired.packages
+        if p.is_group
+    ]
     adopting = endpoint is not None and not is_owned(actual.endpoint_tags, desired.spec_name)
     if endpoint is not None and adopting:
         other = actual.endpoint_tags.get(TAG_SPEC)
@@ -189,7 +195,8 @@ def _storage_changes(desired: Desired, actual: Actual) -> list[Change]:
         for artifact in desired.artifacts
         if actual.artifacts.get(artifact.s3_uri, "present") != "present"
     ]
-    if uploads and actual.bucket_exists is False:
+    trees = _weights_changes(desired, actual)
+    if (uploads or trees) and actual.bucket_exists is False:
         changes.append(
             Change(
                 Kind.BUCKET,
@@ -228,6 +235,46 @@ def _storage_changes(desired: Desired, actual: Actual) -> list[Change]:
                     "same content compressed elsewhere): it is uploaded again"
                     if actual.artifacts[artifact.s3_uri] == "differs"
                     else f"model.tar.gz sha256 {artifact.sha256[:12]} is not in S3 yet",
+                ),
+            )
+        )
+    changes.extend(trees)
+    return changes
+
+
+def _weights_changes(desired: Desired, actual: Actual) -> list[Change]:
+    """Each weights tree whose manifest S3 lacks: what apply sends, copies or skips, file by
+    file, decided here from what S3 holds (weights.plan_transfers) and executed as planned."""
+    from .weights import plan_transfers, summary, totals, transfers_json
+
+    changes: list[Change] = []
+    for tree in desired.weights:
+        found = actual.weights.get(tree.s3_uri)
+        if found is None or found.complete:
+            continue
+        transfers = plan_transfers(tree.files, tree.s3_uri, found.present, found.earlier)
+        local = {f.path: f.local_path for f in tree.files}
+        count = totals(transfers)
+        changes.append(
+            Change(
+                Kind.WEIGHTS,
+                tree.s3_uri,
+                Action.CREATE,
+                None,
+                {
+                    "s3_uri": tree.s3_uri,
+                    "manifest_uri": tree.manifest_uri,
+                    "sha256": tree.sha256,
+                    "files": len(tree.files),
+                    "size": tree.size,
+                    "upload": count["upload"],
+                    "copy": count["copy"],
+                    "present": count["present"],
+                    "transfers": transfers_json(transfers, local),
+                },
+                (
+                    f"weights tree {tree.sha256[:12]} is not complete in S3: it "
+                    + summary(transfers),
                 ),
             )
         )
@@ -928,11 +975,18 @@ def _short(value: object) -> str:
 
 
 def make_destroy_plan(
-    spec_name: str, region: str, account: str, owned: Owned, *, purge: tuple[str, ...] = ()
+    spec_name: str,
+    region: str,
+    account: str,
+    owned: Owned,
+    *,
+    purge: tuple[str, ...] = (),
+    purge_weights: tuple[str, ...] = (),
 ) -> Plan:
     """Everything the spec owns, removed in an order SageMaker accepts. An endpoint without our
     tags is never touched. `purge`: the uploaded archives to delete too (the caller keeps only
-    those deployspec uploaded under this spec's prefix)."""
+    those deployspec uploaded under this spec's prefix); `purge_weights`: likewise the weights
+    trees (their prefixes, each deleted with its manifest)."""
     changes: list[Change] = []
     endpoint = owned.endpoint
     ours = endpoint is not None and is_owned(owned.endpoint_tags, spec_name)
@@ -983,6 +1037,17 @@ def make_destroy_plan(
                 {"s3_uri": uri},
                 None,
                 ("--purge-artifacts: no other model uses this archive",),
+            )
+        )
+    for uri in sorted(set(purge_weights)):
+        changes.append(
+            Change(
+                Kind.WEIGHTS,
+                uri,
+                Action.DELETE,
+                {"s3_uri": uri},
+                None,
+                ("--purge-artifacts: no other model uses these weights",),
             )
         )
     return Plan(

@@ -58,7 +58,7 @@ def summary_line(plan: Plan) -> str:
 
 
 def _verb(change: Change) -> str:
-    if change.kind is Kind.ARTIFACT and change.action is Action.CREATE:
+    if change.kind in (Kind.ARTIFACT, Kind.WEIGHTS) and change.action is Action.CREATE:
         return "will be uploaded"
     if change.kind is Kind.PRUNE_MARK:
         return "will be recorded on the endpoint"
@@ -82,7 +82,14 @@ def _value(value: Any) -> str:
 # The spec digest and the applied record move with every other change the plan already shows.
 # Which environment keys are secret is how the plan is shown, not an attribute to show.
 _HIDDEN = frozenset(
-    {"retain_instance_count", "tags.deployspec:spec-digest", "tags.deployspec:applied", DECLARED}
+    {
+        "retain_instance_count",
+        "tags.deployspec:spec-digest",
+        "tags.deployspec:applied",
+        DECLARED,
+        # A weights tree's file-by-file transfers: its upload/copy/present counts show them.
+        "transfers",
+    }
 )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from pydantic import TypeAdapter
 
@@ -131,6 +131,27 @@ class Model:
     # Mode MultiModel: model_data_url is an S3 prefix of many archives, loaded on demand by
     # the TargetModel of each invocation (a key under the prefix).
     multi_model: bool = False
+    # Uncompressed model data: an S3 prefix (ending in /) whose files the container finds
+    # under /opt/ml/model (ModelDataSource S3Prefix, CompressionType None), instead of
+    # model_data_url's model.tar.gz.
+    model_data_source: str | None = None
+    # A SageMaker Model Registry version (its ARN): the container is the package's, its image
+    # and model data (image is "" and model_data_url None then); environment still applies.
+    model_package_name: str | None = None
+
+
+@dataclass(frozen=True)
+class PackageVersion:
+    """One version of a SageMaker Model Registry group (ListModelPackages'
+    ModelPackageSummary, DescribeModelPackage)."""
+
+    arn: str
+    group: str | None  # None for an unversioned package
+    version: int | None
+    approval: str  # ModelApprovalStatus: Approved, Rejected or PendingManualApproval
+
+
+APPROVED: Final = "Approved"
 
 
 @dataclass(frozen=True)
@@ -151,6 +172,16 @@ class Variant:
     initial_instance_count: int | None = None
     volume_size_gb: int | None = None
     initial_weight: float = 1.0
+    # GPU readiness, sent only when set (large-model containers set both timeouts).
+    startup_health_check_timeout: int | None = None  # seconds
+    model_data_download_timeout: int | None = None  # seconds
+    inference_ami_version: str | None = None
+    # RoutingConfig.RoutingStrategy, e.g. LEAST_OUTSTANDING_REQUESTS; never RANDOM, AWS's
+    # default, which is left out as AWS's answer is read back (aws._routing_strategy).
+    routing_strategy: str | None = None
+
+
+DEFAULT_ROUTING_STRATEGY = "RANDOM"
 
 
 @dataclass(frozen=True)
@@ -289,6 +320,31 @@ class Artifact:
     # TargetModel that invokes it (its key under the model's prefix).
     target_model: str | None = None
     model_name: str | None = None  # that spec name
+
+
+@dataclass(frozen=True)
+class WeightsFile:
+    """One file of an uncompressed weights tree: its path under /opt/ml/model."""
+
+    path: str
+    sha256: str
+    size: int
+    local_path: str
+
+
+@dataclass(frozen=True)
+class Weights:
+    """An uploaded weights tree (weights.py): the S3 prefix named by its tree digest, the
+    manifest written beside it once it is complete, and its files."""
+
+    s3_uri: str  # s3://<bucket>/<artifact prefix>/weights/<sha256>/
+    manifest_uri: str
+    sha256: str
+    files: tuple[WeightsFile, ...]
+
+    @property
+    def size(self) -> int:
+        return sum(f.size for f in self.files)
 
 
 @dataclass(frozen=True)

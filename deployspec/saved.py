@@ -1,7 +1,8 @@
 """Saved plans: what `plan --out` writes and `apply PLAN` accepts.
 
 Contract: `write(path, plan, inputs)` stores the plan together with the inputs it was made from
-(the spec's path and digest, `--var` and `--var-file`, `--adopt`, `--role`, the sandbox), mode
+(the spec's path and digest, `--var` and `--var-file`, `--adopt`, `--role`, the sandbox, and
+the Model Registry version each model package group resolved to), mode
 0600, with every container environment value sealed: replaced by a salted digest (scrypt for
 values that look secret), so the file holds no environment value. A `--var` whose name or value
 looks secret is sealed too, and must be given again to apply. `read(path)` validates the whole
@@ -11,7 +12,10 @@ of this version.
 apply never executes what the file says. It plans again from the recorded inputs against the
 live state, and `verify(saved, fresh)` refuses unless the fresh plan, sealed the same way, is
 the saved one: an edited, redacted, truncated or stale file can only be refused, and what runs
-is always a plan deployspec itself made, with real values.
+is always a plan deployspec itself made, with real values. A model package group is not looked
+up again: apply deploys the version recorded (`Inputs.packages`), the one the plan showed, even
+when a newer one was approved since (plan again to deploy that), and refuses it if it is no
+longer Approved (operations.resolve_packages).
 """
 
 from __future__ import annotations
@@ -68,6 +72,8 @@ class Inputs(_Strict):
     sandbox: bool
     # Which sandbox (its DEPLOYSPEC_HOME, resolved): each is private to what started it.
     sandbox_home: str | None
+    # model key -> the Model Registry version its package: resolved to (desired.packages).
+    packages: dict[str, str] = {}
 
 
 class _Change(_Strict):
@@ -150,6 +156,7 @@ def make_inputs(
     sandbox: bool,
     salt: str,
     sandbox_home: str | None = None,
+    packages: dict[str, str] | None = None,
 ) -> Inputs:
     saved = []
     for item in variables:
@@ -167,6 +174,7 @@ def make_inputs(
         role=role,
         sandbox=sandbox,
         sandbox_home=sandbox_home if sandbox else None,
+        packages=dict(packages or {}),
     )
 
 
@@ -370,6 +378,15 @@ def _comparable(plan: dict[str, Any]) -> dict[str, Any]:
         after = change.get("after")
         if change.get("kind") == Kind.ARTIFACT.value and isinstance(after, dict):
             change = {**change, "after": {k: v for k, v in after.items() if k != "local_path"}}
+        elif change.get("kind") == Kind.WEIGHTS.value and isinstance(after, dict):
+            # Each upload names its file on this machine; what is uploaded is its sha256.
+            rows = [
+                {k: v for k, v in row.items() if k != "local_path"}
+                if isinstance(row, dict)
+                else row
+                for row in after.get("transfers", [])
+            ]
+            change = {**change, "after": {**after, "transfers": rows}}
         changes.append(change)
     data["changes"] = changes
     return data

@@ -97,8 +97,11 @@ _SECRET_ENDINGS = (
 _NOT_SECRET_WORDS = frozenset(
     {"BYPASS", "COMPASS", "ENCOMPASS", "SURPASS", "TRESPASS", "OVERPASS", "UNDERPASS"}
 )
-# Settings whose name holds a credential word in another sense (PyTorch's pin_memory).
-_NOT_SECRET_PHRASES = r"(^|_)PIN_?MEMORY($|_)"
+# Settings whose name holds a credential word in another sense (PyTorch's pin_memory; the
+# token counts of the LLM containers: TGI's MAX_INPUT_TOKENS, TEI's MAX_BATCH_TOKENS).
+_NOT_SECRET_PHRASES = (
+    r"(^|_)PIN_?MEMORY($|_)|^MAX_(INPUT|TOTAL|NEW|BATCH(_TOTAL|_PREFILL)?)_TOKENS$"
+)
 # Whole keys made of ordinary words that conventionally hold credentials.
 _SECRET_PHRASES = r"(^|_)(DATABASE|DB)_?(URL|URI)($|_)|(^|_)CONN(ECTION)?_?STR(ING)?($|_)"
 _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")

@@ -108,7 +108,27 @@ class Framework(StrEnum):
     SKLEARN = "sklearn"
     XGBOOST = "xgboost"
     HUGGINGFACE = "huggingface"
+    # Large-model containers, each its own table in the SDK: Text Generation Inference, vLLM,
+    # SGLang, Text Embeddings Inference and DJL's Large Model Inference.
+    HUGGINGFACE_LLM = "huggingface-llm"
+    HUGGINGFACE_VLLM = "huggingface-vllm"
+    HUGGINGFACE_SGLANG = "huggingface-sglang"
+    HUGGINGFACE_TEI = "huggingface-tei"
+    DJL_LMI = "djl-lmi"
     CUSTOM = "custom"
+
+
+# The containers that serve a model folder (Hub id or weights) with no inference script; their
+# weights are deployed uncompressed unless the spec says otherwise.
+LLM_FRAMEWORKS = frozenset(
+    {
+        Framework.HUGGINGFACE_LLM,
+        Framework.HUGGINGFACE_VLLM,
+        Framework.HUGGINGFACE_SGLANG,
+        Framework.HUGGINGFACE_TEI,
+        Framework.DJL_LMI,
+    }
+)
 
 
 # The frameworks whose containers serve multi-model endpoints: AWS's list of containers that
@@ -252,6 +272,8 @@ class SsmRef(_Strict):
 
 
 SecretRef = SecretsManagerRef | SsmRef
+# The environment key a hub.token is resolved under and set as (beside HF_TOKEN).
+HUB_TOKEN_REFERENCE = "HUGGING_FACE_HUB_TOKEN"
 
 
 def _env_value_kind(value: object) -> str:
@@ -292,6 +314,95 @@ MultiModelPath = Annotated[
 ]
 
 
+class HubSpec(_Strict):
+    """A model on the Hugging Face Hub, downloaded by the container: no artifact to upload."""
+
+    id: str = Field(
+        min_length=1,
+        max_length=200,
+        description="The Hub model id (HF_MODEL_ID), e.g. HuggingFaceTB/SmolLM2-135M-Instruct.",
+        examples=["HuggingFaceTB/SmolLM2-135M-Instruct"],
+    )
+    revision: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="A branch, tag or commit of the model (HF_MODEL_REVISION); a commit pins it.",
+        examples=["main"],
+    )
+    token_env: str | None = Field(
+        default=None,
+        pattern=ENV_KEY_PATTERN,
+        description="For a gated model: the environment variable holding the Hub token, read "
+        "when deployspec plans and applies; never written in the spec, never printed.",
+        examples=["HF_TOKEN"],
+    )
+    token: SecretsManagerRef | None = Field(
+        default=None,
+        description="For a gated model: the Hub token in AWS Secrets Manager, instead of "
+        "token_env.",
+    )
+
+
+class LlmSpec(_Strict):
+    """Settings of a large-model container, set in its environment as that container names them."""
+
+    max_input_tokens: Integer | None = Field(
+        default=None, ge=1, description="Longest prompt, in tokens.", examples=[4096]
+    )
+    max_total_tokens: Integer | None = Field(
+        default=None,
+        ge=1,
+        description="Longest prompt plus generated tokens.",
+        examples=[8192],
+    )
+    quantize: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[a-z0-9][a-z0-9_-]*$",
+        description="Quantisation the container applies, e.g. awq, gptq, fp8 (TGI's values "
+        "are checked; vLLM, SGLang and LMI take their own).",
+    )
+    num_gpus: Integer | None = Field(
+        default=None,
+        ge=1,
+        description="Tensor-parallel degree: GPUs the model is split over. Defaults to the "
+        "instance type's GPU count.",
+    )
+    max_batch_tokens: Integer | None = Field(
+        default=None,
+        ge=1,
+        description="huggingface-tei only: the tokens one batch may hold (MAX_BATCH_TOKENS).",
+        examples=[16384],
+    )
+
+
+# Where a single-model block's model comes from: exactly one of these.
+MODEL_SOURCES = ("artifacts", "hub", "package")
+
+# model.package: a Model Registry version's ARN, deployed as it is, or a model package group
+# (its name or ARN), whose latest Approved version is resolved when planning. A package ARN
+# without a version (an unversioned package) names one package too. Names as botocore's
+# EntityName; the ARNs as DescribeModelPackage and DescribeModelPackageGroup give them.
+_PACKAGE_NAME = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
+_PACKAGE_ARN_HEAD = r"arn:aws[a-z\-]*:sagemaker:(?P<region>[a-z0-9\-]+):\d{12}"
+PACKAGE_VERSION_ARN = rf"{_PACKAGE_ARN_HEAD}:model-package/{_PACKAGE_NAME}(/\d{{1,9}})?"
+PACKAGE_GROUP_ARN = rf"{_PACKAGE_ARN_HEAD}:model-package-group/{_PACKAGE_NAME}"
+
+
+def package_group(value: str) -> str | None:
+    """The model package group a model.package names (its name or ARN, as given), or None
+    when it names one version."""
+    return None if re.fullmatch(PACKAGE_VERSION_ARN, value) else value
+
+
+def package_region(value: str) -> str | None:
+    """The region a model.package ARN names (None for a group's name)."""
+    found = re.fullmatch(PACKAGE_VERSION_ARN, value) or re.fullmatch(PACKAGE_GROUP_ARN, value)
+    return found.group("region") if found else None
+
+
 class ModelSpec(_Strict):
     """What to serve: the framework container, the artifacts and the inference code."""
 
@@ -300,11 +411,18 @@ class ModelSpec(_Strict):
         frozen=True,
         str_strip_whitespace=True,
         json_schema_extra={
-            # A single-model block names its archive in artifacts:, a multi-model one lists
-            # its archives in models: (load_spec says which is missing, located).
+            # A single-model block has exactly one model source (artifacts:, hub: or
+            # package:), a multi-model one lists its archives in models: and has none of them
+            # (load_spec says which is missing, located).
             "if": {"properties": {"mode": {"const": MULTI_MODEL}}, "required": ["mode"]},
-            "then": {"required": ["models"], "not": {"required": ["artifacts"]}},
-            "else": {"required": ["artifacts"], "not": {"required": ["models"]}},
+            "then": {
+                "required": ["models"],
+                "not": {"anyOf": [{"required": [key]} for key in MODEL_SOURCES]},
+            },
+            "else": {
+                "oneOf": [{"required": [key]} for key in MODEL_SOURCES],
+                "not": {"required": ["models"]},
+            },
         },
     )
 
@@ -351,6 +469,32 @@ class ModelSpec(_Strict):
         "s3://bucket/key/model.tar.gz used as it is. Required, except with mode: "
         "multi-model (which lists its archives in models:).",
         examples=["./model", "s3://my-bucket/models/model.tar.gz"],
+    )
+    compression: Literal["gzip", "none"] | None = Field(
+        default=None,
+        description="How local artifacts are uploaded: gzip (one model.tar.gz) or none (the "
+        "folder's files under a content-addressed S3 prefix, only changed files uploaded). "
+        "Defaults to none for LLM containers, gzip otherwise. An s3:// URI ending in / is an "
+        "uncompressed prefix.",
+        examples=["none"],
+    )
+    hub: HubSpec | None = Field(
+        default=None,
+        description="Serve a Hugging Face Hub model, downloaded by the container (no artifacts).",
+    )
+    package: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2048,
+        description="A SageMaker Model Registry version (its ARN), or a model package group "
+        "(name or ARN) whose latest Approved version is deployed, resolved at plan time. The "
+        "image and the model data come from the package.",
+        examples=["arn:aws:sagemaker:us-east-1:123456789012:model-package/churn/3"],
+    )
+    llm: LlmSpec | None = Field(
+        default=None,
+        description="Settings of an LLM container (huggingface-llm, -vllm, -sglang, -tei, "
+        "djl-lmi), set in its environment.",
     )
     mode: Literal["single-model", "multi-model"] = Field(
         default="single-model",
@@ -421,12 +565,46 @@ class ModelSpec(_Strict):
     def is_s3(self) -> bool:
         return self.artifacts is not None and self.artifacts.startswith("s3://")
 
+    def is_s3_prefix(self) -> bool:
+        """artifacts: an s3:// URI ending in "/": an uncompressed prefix, served as it is."""
+        return self.is_s3() and str(self.artifacts).endswith("/")
+
+    def uncompressed(self) -> bool:
+        """Whether the model data is an uncompressed S3 prefix (ModelDataSource S3Prefix,
+        CompressionType None) rather than a model.tar.gz: compression: none, an s3:// prefix,
+        or by default for the large-model containers (LLM_FRAMEWORKS) with local artifacts."""
+        if self.is_s3_prefix():
+            return True
+        if self.compression is not None:
+            return self.compression == "none"
+        # An s3:// object is used as it is: an archive named by its URI stays one.
+        return self.framework in LLM_FRAMEWORKS and not self.is_s3()
+
     def is_multi_model(self) -> bool:
         return self.mode == MULTI_MODEL
 
     def references(self) -> dict[str, SecretRef]:
-        """The env entries read from Secrets Manager or SSM when deployspec plans."""
-        return {k: v for k, v in self.env.items() if not isinstance(v, str)}
+        """The env entries read from Secrets Manager or SSM when deployspec plans, and a gated
+        Hub model's hub.token, read as the env reference HUB_TOKEN_REFERENCE would be."""
+        found: dict[str, SecretRef] = {k: v for k, v in self.env.items() if not isinstance(v, str)}
+        if self.hub is not None and self.hub.token is not None:
+            found[HUB_TOKEN_REFERENCE] = self.hub.token
+        return found
+
+    @field_validator("package")
+    @classmethod
+    def _check_package(cls, value: str | None) -> str | None:
+        if value is None or any(
+            re.fullmatch(pattern, value)
+            for pattern in (PACKAGE_VERSION_ARN, PACKAGE_GROUP_ARN, _PACKAGE_NAME)
+        ):
+            return value
+        raise ValueError(
+            f"{preview(value)} names no model package: expected a version's ARN "
+            "(arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>), a model "
+            "package group's ARN (...:model-package-group/<group>) or a group's name (1-63 "
+            "letters, digits and hyphens)"
+        )
 
     @field_validator("artifacts")
     @classmethod
@@ -557,6 +735,58 @@ class Realtime(_Strict):
         default=None, ge=1, le=512, description="ML storage volume (1-512 GB)."
     )
     autoscaling: Autoscaling | None = Field(default=None, description="Scale on load.")
+    # GPU readiness (ContainerStartupHealthCheckTimeoutInSeconds and the rest): large models
+    # take minutes to download and load, past SageMaker's default health check.
+    startup_health_check_timeout: Duration | None = Field(
+        default=None,
+        ge=60,
+        le=3600,
+        description="How long the container may take to pass its first health check (60s-1h). "
+        "LLM containers default to 10m.",
+        examples=["10m"],
+    )
+    model_data_download_timeout: Duration | None = Field(
+        default=None,
+        ge=60,
+        le=3600,
+        description="How long downloading the model data may take (60s-1h). LLM containers "
+        "default to 10m.",
+        examples=["10m"],
+    )
+    inference_ami_version: str | None = Field(
+        default=None,
+        description="The instances' AMI (InferenceAmiVersion), one of botocore's enum, e.g. "
+        "al2-ami-sagemaker-inference-gpu-3-1 for newer NVIDIA drivers.",
+    )
+    routing_strategy: str | None = Field(
+        default=None,
+        description="How requests are spread over instances (RoutingConfig): "
+        "least_outstanding_requests or random (and what botocore's enum adds).",
+        examples=["least_outstanding_requests"],
+    )
+
+    @field_validator("inference_ami_version")
+    @classmethod
+    def _known_ami(cls, value: str | None) -> str | None:
+        known = catalog.inference_ami_versions()
+        if value is None or value in known:
+            return value
+        near = _near(value, known)
+        extra = f"; did you mean {', '.join(near)}?" if near else ""
+        raise ValueError(
+            f"{preview(value)} is not a SageMaker inference AMI version{extra} (known: "
+            f"{', '.join(sorted(known))}, from botocore's SageMaker model)"
+        )
+
+    @field_validator("routing_strategy")
+    @classmethod
+    def _known_routing(cls, value: str | None) -> str | None:
+        known = sorted(v.lower() for v in catalog.routing_strategies())
+        if value is None or value in known:
+            return value
+        raise ValueError(
+            f"{preview(value)} is not a routing strategy: use one of {', '.join(known)}"
+        )
 
     @field_validator("instance_type")
     @classmethod
@@ -1791,6 +2021,9 @@ def _check_framework(
         return []  # pydantic reports the type error
     py_version, image = model.get("py_version"), model.get("image")
     marks = doc.marks
+    if model.get("package") is not None:
+        # The package's image serves it: nothing to look up (_package_rules refuses a version).
+        return []
     if framework == "custom":
         if not image:
             return [
@@ -1816,7 +2049,7 @@ def _check_framework(
                 at,
                 (*at, "version"),
                 f"{shown}.version is required for {framework}",
-                f'e.g. version: "{catalog.supported_versions(framework)[0][-1]}"',
+                f'e.g. version: "{catalog.newest_version(framework)}"',
             )
         ]
     if not isinstance(version, str):
@@ -1899,6 +2132,8 @@ def _check_instance_type(doc: Document, file: str, use: _Use) -> list[Diagnostic
     model = _get(doc.data, *use.model_at)
     if not use.known or not isinstance(model, dict) or model.get("image"):
         return []  # an image of one's own is the user's to match to the hardware
+    if model.get("package") is not None:
+        return []  # so is a registry package's
     framework, version = model.get("framework"), model.get("version")
     if not isinstance(framework, str) or not isinstance(version, str):
         return []
@@ -2278,10 +2513,236 @@ def _cross_field(
     for block in blocks:
         _model_rules(found, data, block)
         _archive_rules(found, data, block)
+        _llm_rules(found, data, block)
+        _package_rules(found, data, block)
+        _compression_rules(found, data, block)
     _multi_model_rules(found, data, uses)
     for use in uses:
         _neuron_rule(found, data, use)
+        _gpu_count_rule(found, data, use)
     return found.out
+
+
+_LLM_NAMES = ", ".join(sorted(LLM_FRAMEWORKS))
+
+
+def _compression_rules(found: _Findings, data: Mapping[str, object], at: Path_) -> None:
+    """compression: against what artifacts: names. An s3:// prefix (ending in /) is
+    uncompressed, an s3:// .tar.gz is one archive, and a multi-model endpoint loads archives."""
+    model = _get(data, *at)
+    if not isinstance(model, dict):
+        return
+    compression, artifacts = model.get("compression"), model.get("artifacts")
+    if compression is not None and "artifacts" not in model and model.get("mode") != MULTI_MODEL:
+        found.problem(
+            (*at, "compression"),
+            "compression: says how artifacts: are uploaded, and this model has none (hub: and "
+            "package: models bring their own data)",
+            "remove compression:",
+            key=True,
+        )
+    if not isinstance(artifacts, str) or not artifacts.startswith("s3://"):
+        artifacts = None
+    if model.get("mode") == MULTI_MODEL and compression == "none":
+        found.problem(
+            (*at, "compression"),
+            "compression: none cannot serve a multi-model endpoint: SageMaker loads each of "
+            "its models from a model.tar.gz",
+            "remove compression: (multi-model archives are gzipped), or serve one model with "
+            "mode: single-model",
+        )
+    if artifacts is None:
+        return
+    if artifacts.endswith("/") and compression == "gzip":
+        found.problem(
+            (*at, "compression"),
+            f"compression: gzip names one model.tar.gz, and artifacts {_shown(artifacts)} is "
+            "an S3 prefix (it ends in /), served uncompressed",
+            "remove compression: to serve the prefix's files as they are, or point artifacts: "
+            "at the model.tar.gz itself (no trailing /)",
+        )
+    elif not artifacts.endswith("/") and compression == "none":
+        archive = artifacts.endswith((".tar.gz", ".tgz"))
+        found.problem(
+            (*at, "compression"),
+            f"compression: none serves an uncompressed S3 prefix, and artifacts "
+            f"{_shown(artifacts)} is "
+            + ("a compressed archive" if archive else "one object, not a prefix"),
+            "end artifacts: with / to serve the files under that prefix uncompressed, or "
+            "remove compression: to serve the model.tar.gz",
+        )
+
+
+def _llm_rules(found: _Findings, data: Mapping[str, object], at: Path_) -> None:
+    """What a model block of a large-model container may say (llm:, hub:, no script), and
+    what no other framework may."""
+    from . import llm as containers  # it imports this module
+
+    model = _get(data, *at)
+    framework = model.get("framework") if isinstance(model, dict) else None
+    if not isinstance(model, dict) or not isinstance(framework, str):
+        return
+    shown = format_path(at)
+    kind = containers.settings(Framework(framework)) if framework in set(Framework) else None
+    if kind is None:
+        if model.get("llm") is not None:
+            found.problem(
+                (*at, "llm"),
+                f"llm: holds the settings of a large-model container, and {framework} is not one",
+                f"use one of {_LLM_NAMES}, or remove llm:",
+                key=True,
+            )
+        if model.get("hub") is not None:
+            found.problem(
+                (*at, "hub"),
+                f"hub: models are served by the large-model containers, and {framework} is not one",
+                f"use one of {_LLM_NAMES}; for framework: huggingface set env HF_MODEL_ID "
+                "and HF_TASK instead",
+                key=True,
+            )
+        return
+    for key in ("entry_point", "source_dir"):
+        if model.get(key) is not None:
+            found.problem(
+                (*at, key),
+                f"the {framework} container runs no inference script: {key} would never run",
+                "remove it: these containers serve the model themselves (no inference "
+                "script); their settings go in llm: or env:",
+                key=True,
+            )
+    hub = model.get("hub")
+    if isinstance(hub, dict) and hub.get("token_env") is not None and hub.get("token") is not None:
+        found.problem(
+            (*at, "hub", "token"),
+            "hub.token_env and hub.token both name the Hub token",
+            "keep one: token_env (an environment variable read when planning) or token "
+            "(AWS Secrets Manager)",
+            key=True,
+        )
+    settings = _get(model, "llm")
+    given = settings if isinstance(settings, dict) else {}
+    for name in containers.LLM_FIELDS:
+        if given.get(name) is None or getattr(kind, name) is not None:
+            continue
+        hint = "remove it"
+        if name == "max_input_tokens" and kind.max_total_tokens:
+            hint = (
+                f"the {framework} container limits prompt plus output only: set "
+                "max_total_tokens instead"
+            )
+        found.problem(
+            (*at, "llm", name),
+            f"the {framework} container has no {name.replace('_', ' ')} setting",
+            hint,
+            key=True,
+        )
+    quantize = given.get("quantize")
+    values = kind.quantize_values if kind.quantize else None
+    if isinstance(quantize, str) and values is not None and quantize not in values:
+        near = difflib.get_close_matches(quantize, sorted(values), n=1, cutoff=0.6)
+        found.problem(
+            (*at, "llm", "quantize"),
+            f"the {framework} container has no quantization {_shown(quantize)}; it takes "
+            f"{', '.join(sorted(values))}",
+            f"did you mean {near[0]}?" if near else "pick one of them, or leave it out",
+        )
+    low, high = _int(given.get("max_input_tokens")), _int(given.get("max_total_tokens"))
+    if low is not None and high is not None and low >= high:
+        found.problem(
+            (*at, "llm", "max_input_tokens"),
+            f"max_input_tokens ({low}) must be below max_total_tokens ({high}): the total "
+            "holds the prompt and the tokens generated after it",
+            "lower max_input_tokens or raise max_total_tokens",
+        )
+    env = model.get("env")
+    if not isinstance(env, dict):
+        return
+    clashes = {"hub.id": kind.model, "hub.revision": kind.revision}
+    clashes.update({f"llm.{name}": getattr(kind, name) for name in containers.LLM_FIELDS})
+    for setting, variable in clashes.items():
+        section, name = setting.split(".")
+        if variable is None or _get(model, section, name) is None or variable not in env:
+            continue
+        found.problem(
+            (*at, "env", variable),
+            f"env.{variable} and {shown}.{setting} set the same container setting",
+            f"keep {shown}.{setting} and remove env.{variable}",
+            key=True,
+        )
+
+
+# What a model block deployed from the Model Registry may not say, and why: the package's
+# InferenceSpecification holds its image and model data.
+_NOT_WITH_PACKAGE = {
+    "version": "the image is the package's: a version would choose another",
+    "image": "the image is the package's",
+    "py_version": "the image is the package's: a py_version would choose another",
+    "base_framework_version": "the image is the package's: a base framework would choose another",
+    "entry_point": "the package's model data holds its code: a script would never be shipped",
+    "source_dir": "the package's model data holds its code: a source dir would never be shipped",
+    "compression": "the model data is the package's: nothing is uploaded",
+    "llm": "the package's container brings its own settings, and llm: would be dropped",
+}
+
+
+def _package_rules(found: _Findings, data: Mapping[str, object], at: Path_) -> None:
+    """What a model block with package: leaves to the package. Its framework stays: it says
+    which container kind the package holds (what `invoke --prompt` builds, the GPU rules)."""
+    model = _get(data, *at)
+    if not isinstance(model, dict) or model.get("package") is None:
+        return
+    large = model.get("framework") in LLM_FRAMEWORKS
+    for key, why in _NOT_WITH_PACKAGE.items():
+        if model.get(key) is None or (large and key in ("entry_point", "source_dir")):
+            continue  # an LLM container's script is refused as such (_llm_rules)
+        hint = "remove it: the image and the model data come from the package"
+        if key == "llm":
+            hint = "set the container's variables in env: instead (they override the package's)"
+        found.problem(
+            (*at, key),
+            f"{format_path(at)}.package deploys a Model Registry version: {why}",
+            hint,
+            key=True,
+        )
+    if _mode_of(model) == MULTI_MODEL:
+        found.problem(
+            (*at, "package"),
+            "a multi-model block takes its archives from models:, not from a model package",
+            "remove package:, or mode: multi-model to deploy the package as one model",
+            key=True,
+        )
+
+
+def _gpu_count_rule(found: _Findings, data: Mapping[str, object], use: _Use) -> None:
+    """A GPU container's tensor-parallel degree against the GPUs of the variant's instance
+    type (gpus.py), which must be known unless llm.num_gpus says it."""
+    from . import gpus
+    from . import llm as containers
+
+    framework = _get(data, *use.model_at, "framework")
+    if not use.known or use.realtime_at is None or framework not in set(Framework):
+        return
+    kind = containers.settings(Framework(str(framework)))
+    instance_type = _instance_type(data, use)
+    if kind is None or not kind.gpu or instance_type not in catalog.instance_types():
+        return
+    if instance_type is None or instance_type.startswith(("ml.inf", "ml.trn")):
+        return  # a Neuron image is needed (_neuron_rule)
+    wanted = _int(_get(data, *use.model_at, "llm", "num_gpus"))
+    try:
+        count = gpus.gpu_count(instance_type)
+    except gpus.UnknownGpuCount as unknown:
+        if wanted is None:
+            found.problem((*use.realtime_at, "instance_type"), str(unknown), unknown.hint)
+        return
+    if wanted is not None and 0 < count < wanted:
+        found.problem(
+            (*use.model_at, "llm", "num_gpus"),
+            f"llm.num_gpus is {wanted}, and {instance_type} has {count} GPU"
+            + ("s" if count > 1 else ""),
+            f"set num_gpus to at most {count}, or use an instance type with {wanted} GPUs or "
+            "more (ml.g5.12xlarge has 4, ml.g5.48xlarge and ml.p4d.24xlarge 8)",
+        )
 
 
 def _capacity_rules(found: _Findings, data: Mapping[str, object], at: Path_) -> None:
@@ -2648,7 +3109,14 @@ def _model_rules(found: _Findings, data: Mapping[str, object], at: Path_) -> Non
         and isinstance(env, dict)
         and "SAGEMAKER_PROGRAM" in env
     )
-    if framework == Framework.SKLEARN and entry_point is None and not program_in_env:
+    # A registry package's model data holds its script (named in the package's environment).
+    from_package = _get(data, *at, "package") is not None
+    if (
+        framework == Framework.SKLEARN
+        and entry_point is None
+        and not program_in_env
+        and not from_package
+    ):
         found.missing(
             at,
             (*at, "entry_point"),
@@ -2731,15 +3199,26 @@ def _archive_rules(found: _Findings, data: Mapping[str, object], at: Path_) -> N
                 "artifacts:",
                 key=True,
             )
-        elif "artifacts" not in model:
+        elif not any(key in model for key in MODEL_SOURCES):
             found.missing(
                 at,
                 (*at, "artifacts"),
-                f"required key 'artifacts' is missing under {shown}",
-                "artifacts: a local folder or file, or an s3:// model.tar.gz (or mode: "
-                "multi-model with models: to serve several from one container)",
+                f"required key 'artifacts' is missing under {shown}: it names no model source "
+                "(artifacts:, hub: or package:)",
+                "artifacts: a local folder or file, or an s3:// model.tar.gz; hub: {id: ...} "
+                "for a Hugging Face Hub model (LLM containers); package: a model registry "
+                "version; or mode: multi-model with models: to serve several from one container",
             )
-        elif model["artifacts"] is None:
+        elif len(sources := [key for key in MODEL_SOURCES if key in model]) > 1:
+            for extra in sources[1:]:
+                found.problem(
+                    (*at, extra),
+                    f"{shown} has {len(sources)} model sources ({', '.join(sources)}); a model "
+                    "comes from exactly one",
+                    f"keep {sources[0]}: or {extra}:, not both",
+                    key=True,
+                )
+        elif "artifacts" in model and model["artifacts"] is None:
             found.problem(
                 (*at, "artifacts"),
                 "expected a local path or an s3:// URI, got nothing (null)",
@@ -2837,7 +3316,8 @@ def _multi_model_rules(found: _Findings, data: Mapping[str, object], uses: Seque
                 "multi-model endpoints do not run on Inferentia or Trainium instances",
                 f"use a CPU instance type such as ml.m5.xlarge, or {_ONE_MODEL}",
             )
-        elif framework != Framework.CUSTOM and _is_gpu(instance_type):
+        # A container that serves no multi-model endpoint at all is refused at its mode:.
+        elif framework in MULTI_MODEL_FRAMEWORKS - {Framework.CUSTOM} and _is_gpu(instance_type):
             found.problem(
                 (*use.realtime_at, "instance_type"),
                 f"the {framework} container serves multi-model endpoints on CPU instances "

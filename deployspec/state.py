@@ -18,6 +18,10 @@ description of each) needs no new resources: its config *stands in* for the desi
 desired config>"), and while the spec's config stays that one the endpoint serving its own
 config counts as serving the desired config, at the same two reads. The stand-in and its model
 are never deployspec's: never tagged, listed as owned, changed or deleted.
+
+Each uncompressed weights tree the spec uploads (`read_weights`) costs one HeadObject of its
+manifest when complete; otherwise the spec's manifests are listed and the newest read (files
+to copy), and what an interrupted apply left under the tree's prefix is read back.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from .resources import (
     Model,
     OwnedResource,
     Scaling,
+    Weights,
     is_owned,
     models_of_tag,
     prune_mark,
@@ -63,6 +68,18 @@ IN_PROGRESS = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack"
 # Endpoint states from which only a new endpoint recovers. UpdateRollbackFailed is not one:
 # such an endpoint still serves traffic, and an update to a new config is the way out.
 BROKEN = frozenset({"Failed", "OutOfService"})
+
+
+@dataclass(frozen=True)
+class WeightsState:
+    """What S3 holds of one weights tree: complete (its manifest is there), or what an
+    interrupted apply left at its keys and the earlier trees' manifests it may copy from."""
+
+    complete: bool
+    # path -> (size, sha256 metadata) of the objects already at this tree's keys
+    present: dict[str, tuple[int, str | None]] = field(default_factory=dict)
+    # (prefix, path -> (sha256, size)) of earlier trees of this spec, newest first
+    earlier: tuple[tuple[str, dict[str, tuple[str, int]]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,6 +112,8 @@ class Actual:
     serves_for: str | None = None
     # Archives under a multi-model prefix that the spec no longer lists.
     stale_archives: tuple[str, ...] = ()
+    # Each desired weights tree (by prefix) as S3 holds it (read_weights).
+    weights: dict[str, WeightsState] = field(default_factory=dict)
 
     def current_model(self, name: str) -> Model | None:
         return next((m for m in self.current_models if m.name == name), None)
@@ -251,6 +270,12 @@ def read_actual(gateway: Gateway, desired: Desired) -> Actual:
             if uri not in keep and is_multi_model_archive(uri, model.model_data_url)
         )
 
+    weights_state: dict[str, WeightsState] = {}
+    for tree in desired.weights:
+        weights_state[tree.s3_uri] = read_weights(gateway, tree)
+        if not weights_state[tree.s3_uri].complete and bucket_exists is None:
+            bucket_exists = gateway.bucket_exists(desired.bucket)
+
     scalings = tuple(
         found
         for found in gateway.describe_scalings(
@@ -286,7 +311,41 @@ def read_actual(gateway: Gateway, desired: Desired) -> Actual:
         not_adoptable=not_adoptable,
         serves_for=serves_for,
         stale_archives=tuple(stale),
+        weights=weights_state,
     )
+
+
+def read_weights(gateway: Gateway, tree: Weights) -> WeightsState:
+    """One HeadObject of the tree's manifest when it is complete (the unchanged case). Else
+    one listing of the spec's manifests, the newest EARLIER_MANIFESTS of them read, one
+    listing of the tree's own prefix and a HeadObject of each file found there at its size
+    (what an interrupted apply left, trusted by its sha256 metadata)."""
+    from .weights import EARLIER_MANIFESTS, MANIFEST_SUFFIX, is_manifest, parse_manifest
+
+    if gateway.object_etag(tree.manifest_uri) is not None:
+        return WeightsState(complete=True)
+    root = tree.s3_uri.rstrip("/").rsplit("/", 1)[0] + "/"  # <artifact prefix>/weights/
+    manifests = [
+        (uri, modified)
+        for uri, modified in gateway.list_shallow(root)
+        if is_manifest(uri, root) and uri != tree.manifest_uri
+    ]
+    earlier: list[tuple[str, dict[str, tuple[str, int]]]] = []
+    for uri, _ in sorted(manifests, key=lambda item: item[1], reverse=True)[:EARLIER_MANIFESTS]:
+        found = gateway.get_object(uri)
+        parsed = parse_manifest(found[0]) if found is not None else None
+        if parsed is not None:
+            earlier.append((uri.removesuffix(MANIFEST_SUFFIX) + "/", parsed))
+    sizes = {f.path: f.size for f in tree.files}
+    present: dict[str, tuple[int, str | None]] = {}
+    for uri, size in gateway.list_object_sizes(tree.s3_uri).items():
+        path = uri.removeprefix(tree.s3_uri)
+        if sizes.get(path) != size:
+            continue
+        head = gateway.object_sha256(uri)
+        if head is not None:
+            present[path] = head
+    return WeightsState(complete=False, present=present, earlier=tuple(earlier))
 
 
 def is_multi_model_archive(uri: str, prefix: str) -> bool:
@@ -408,6 +467,14 @@ def check_handed_buckets(gateway: Gateway, desired: Desired) -> None:
                     "SageMaker would serve whatever model that account puts there",
                 )
             )
+        if model.model_data_source and desired.weights_of(model) is None:
+            handed.append(
+                (
+                    "model.artifacts",
+                    model.model_data_source,
+                    "SageMaker would serve whatever files that account puts there",
+                )
+            )
     if not handed:
         return
     trusted = trusted_buckets()
@@ -517,7 +584,8 @@ class Owned:
     # Every scalable target registered on the endpoint's variants, with its policy.
     scaling: tuple[Scaling, ...]
     resources: tuple[OwnedResource, ...]
-    model_data: dict[str, str]  # model name -> its ModelDataUrl (only when asked for)
+    # model name -> its ModelDataUrl or ModelDataSource prefix (only when asked for)
+    model_data: dict[str, str]
 
 
 def read_owned(gateway: Gateway, spec_name: str, *, with_model_data: bool = False) -> Owned:
@@ -539,8 +607,9 @@ def read_owned(gateway: Gateway, spec_name: str, *, with_model_data: bool = Fals
         for item in resources:
             if item.kind == "model":
                 model = gateway.describe_model(item.name)
-                if model is not None and model.model_data_url:
-                    model_data[item.name] = model.model_data_url
+                data = model.model_data_url or model.model_data_source if model else None
+                if data:
+                    model_data[item.name] = data
     return Owned(endpoint, tags, tuple(scaling), resources, model_data)
 
 
@@ -562,6 +631,9 @@ def archive_users(
         if name in skipped:
             continue
         model = gateway.describe_model(name)
-        if model is not None and model.model_data_url in wanted:
-            users[model.model_data_url].append(name)
+        if model is None:
+            continue
+        for uri in {model.model_data_url, model.model_data_source}:
+            if uri is not None and uri in wanted:
+                users[uri].append(name)
     return users

@@ -7,7 +7,9 @@ exactly this body (`content_name`), so whatever is sent is hashed, and a field t
 SageMaker cannot change without the name changing: the name of an existing resource says it
 holds this content. Fields that are never sent (an ARN read back, which environment keys are
 secret) are listed in DISPLAY_ONLY; tests/test_wire.py changes every other field of every kind
-and checks that the request, and so the name, changes.
+and checks that the request, and so the name, changes. A registry model (`model_package_name`,
+the version's ARN) sends ModelPackageName and its environment alone: the image and the model
+data are the package's, and the version is in the name, so a newer version is a new model.
 """
 
 from __future__ import annotations
@@ -27,8 +29,23 @@ def model_request(model: Model) -> dict[str, Any]:
     container: dict[str, Any] = {"Image": model.image, "Environment": dict(model.environment)}
     if model.model_data_url is not None:
         container["ModelDataUrl"] = model.model_data_url
+    if model.model_data_source is not None:
+        container["ModelDataSource"] = {
+            "S3DataSource": {
+                "S3Uri": model.model_data_source,
+                "S3DataType": "S3Prefix",
+                "CompressionType": "None",
+            }
+        }
     if model.multi_model:
         container["Mode"] = "MultiModel"
+    if model.model_package_name is not None:
+        # A registry version brings its image and model data (its InferenceSpecification);
+        # the container names the package alone, as the SageMaker SDK's ModelPackage does.
+        container = {
+            "ModelPackageName": model.model_package_name,
+            "Environment": dict(model.environment),
+        }
     request: dict[str, Any] = {
         "PrimaryContainer": container,
         "ExecutionRoleArn": model.execution_role_arn,
@@ -62,6 +79,16 @@ def variant_request(variant: Variant) -> dict[str, Any]:
         request["InitialInstanceCount"] = variant.initial_instance_count
     if variant.volume_size_gb is not None:
         request["VolumeSizeInGB"] = variant.volume_size_gb
+    if variant.startup_health_check_timeout is not None:
+        request["ContainerStartupHealthCheckTimeoutInSeconds"] = (
+            variant.startup_health_check_timeout
+        )
+    if variant.model_data_download_timeout is not None:
+        request["ModelDataDownloadTimeoutInSeconds"] = variant.model_data_download_timeout
+    if variant.inference_ami_version is not None:
+        request["InferenceAmiVersion"] = variant.inference_ami_version
+    if variant.routing_strategy is not None:
+        request["RoutingConfig"] = {"RoutingStrategy": variant.routing_strategy}
     return request
 
 

@@ -196,7 +196,9 @@ def test_model_without_vpc_reads_as_none_and_data_source_url_is_read(gateway: Ga
     model = gateway.describe_model("uncompressed")
 
     assert model is not None
-    assert model.model_data_url == "s3://bucket/prefix/"
+    # Uncompressed, as deployspec sends it: ModelDataSource, not a model.tar.gz URL.
+    assert model.model_data_url is None
+    assert model.model_data_source == "s3://bucket/prefix/"
     assert model.vpc is None
     assert model.environment == {}
     assert model.network_isolation is False

@@ -354,7 +354,23 @@ def test_config_shapes(data: dict[str, Any], expected: list[str]) -> None:
         ),
         (
             model({**CONTAINER, "ModelPackageName": "pkg"}),
-            ["a model package (ModelPackageName)"],
+            [
+                "a model package named pkg (ModelPackageName; a spec's package: is a version's "
+                "ARN, or a group whose latest Approved version it deploys)",
+                "a model package with container settings of its own beside it (Image, "
+                "ModelDataUrl)",
+            ],
+        ),
+        (
+            # A registry version alone is `package: <ARN>`.
+            model(
+                {
+                    "ModelPackageName": "arn:aws:sagemaker:us-east-1:123456789012:"
+                    "model-package/churn/3",
+                    "Environment": {"A": "1"},
+                }
+            ),
+            [],
         ),
     ],
     ids=[
@@ -365,6 +381,7 @@ def test_config_shapes(data: dict[str, Any], expected: list[str]) -> None:
         "uncompressed",
         "private-image",
         "package",
+        "package-version",
     ],
 )
 def test_model_shapes(data: dict[str, Any], expected: list[str]) -> None:

@@ -37,6 +37,9 @@ RULES = [
     ((Kind.ENDPOINT, D), (Kind.ENDPOINT_CONFIG, D)),
     ((Kind.ENDPOINT, D), (Kind.MODEL, D)),
     ((Kind.MODEL, D), (Kind.ARTIFACT, D)),
+    ((Kind.BUCKET, C), (Kind.WEIGHTS, C)),  # uncompressed weights: uploaded into the bucket
+    ((Kind.WEIGHTS, C), (Kind.MODEL, C)),  # before the model naming its prefix
+    ((Kind.MODEL, D), (Kind.WEIGHTS, D)),  # purged once no model names it
     *(
         ((kind, action), (Kind.PRUNE_MARK, U))
         for kind in Kind

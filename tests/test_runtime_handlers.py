@@ -102,7 +102,7 @@ def sklearn_service(tmp_path: Path, model: Any, script: str) -> tuple[InferenceS
         ("pytorch-inference:2.1-cpu-py310", "pytorch"),
         (
             "763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-tgi-inference:2.1",
-            None,
+            "huggingface-llm",
         ),
         ("763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.1-cpu-py310", None),
         ("123456789012.dkr.ecr.us-east-1.amazonaws.com/my-team/custom-model:1", None),

@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ def examples(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "sklearn-ab",
         "sklearn-shadow",
         "sklearn-multi-model",
+        "sklearn-serverless-pc",
     ):
         shutil.copytree(EXAMPLES / name, root / name, ignore=shutil.ignore_patterns("model"))
     train = root / "sklearn-iris" / "train.py"
@@ -63,7 +64,9 @@ def cli(sandbox: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]
 
 
 def client(sandbox: dict[str, Any], service: str = "sagemaker") -> Any:
-    return boto3.client(
+    # Any service by name: boto3-stubs' overloads take only literal names.
+    make: Callable[..., Any] = boto3.client
+    return make(
         service,
         endpoint_url=sandbox["info"].endpoint_url,
         region_name="us-east-1",
@@ -72,7 +75,29 @@ def client(sandbox: dict[str, Any], service: str = "sagemaker") -> Any:
     )
 
 
-SHAPE_EXAMPLES = ("sklearn-ab", "sklearn-shadow", "sklearn-multi-model", "sklearn-async")
+def _nothing_owned_left(sandbox: dict[str, Any], endpoint: str) -> None:
+    """After destroy: no endpoint, config or model, no scalable target, no deployspec alarm."""
+    sm = client(sandbox)
+    assert sm.list_endpoints()["Endpoints"] == []
+    assert sm.list_endpoint_configs()["EndpointConfigs"] == []
+    assert sm.list_models()["Models"] == []
+    targets = client(sandbox, "application-autoscaling").describe_scalable_targets(
+        ServiceNamespace="sagemaker"
+    )["ScalableTargets"]
+    assert [t for t in targets if t["ResourceId"].startswith(f"endpoint/{endpoint}/")] == []
+    alarms = client(sandbox, "cloudwatch").describe_alarms(
+        AlarmNamePrefix=f"deployspec-{endpoint}"
+    )["MetricAlarms"]
+    assert alarms == []
+
+
+SHAPE_EXAMPLES = (
+    "sklearn-ab",
+    "sklearn-shadow",
+    "sklearn-multi-model",
+    "sklearn-async",
+    "sklearn-serverless-pc",
+)
 
 
 def test_every_shape_example_validates(sandbox: dict[str, Any], examples: Path) -> None:
@@ -154,11 +179,7 @@ def test_async_endpoint_answers_through_s3_and_adding_or_removing_async_replaces
 
     destroyed = cli(sandbox, "destroy", str(spec), "--auto-approve")
     assert destroyed.returncode == 0, destroyed.stderr
-    sm = client(sandbox)
-    assert sm.list_endpoints()["Endpoints"] == []
-    assert sm.list_endpoint_configs()["EndpointConfigs"] == []
-    assert sm.list_models()["Models"] == []
-    assert cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"] == []
+    _nothing_owned_left(sandbox, "iris-async")
 
 
 CANARY = """\
@@ -286,10 +307,7 @@ def test_two_weighted_variants_answer_and_a_weights_only_change_is_made_in_place
 
     destroyed = cli(sandbox, "destroy", str(changed), "--auto-approve")
     assert destroyed.returncode == 0, destroyed.stderr
-    sm = client(sandbox)
-    assert sm.list_endpoints()["Endpoints"] == []
-    assert sm.list_endpoint_configs()["EndpointConfigs"] == []
-    assert sm.list_models()["Models"] == []
+    _nothing_owned_left(sandbox, "iris-ab")
 
 
 def test_a_shadow_variant_gets_a_copy_of_live_traffic_and_is_promoted_by_a_spec_change(
@@ -326,7 +344,7 @@ def test_a_shadow_variant_gets_a_copy_of_live_traffic_and_is_promoted_by_a_spec_
     assert answer == ["setosa", "virginica", "virginica"]
     assert cli(sandbox, "plan", str(promoted), "--detailed-exitcode").returncode == 0
     assert cli(sandbox, "destroy", str(promoted), "--auto-approve").returncode == 0
-    assert client(sandbox).list_models()["Models"] == []
+    _nothing_owned_left(sandbox, "iris-shadow")
 
 
 def _wait_for(found: Any, timeout: float = 30.0) -> Any:
@@ -420,4 +438,4 @@ def test_a_multi_model_endpoint_serves_each_archive_and_adding_one_needs_no_endp
         Bucket="sagemaker-us-east-1-123456789012", Prefix="deployspec/iris-models/"
     ).get("Contents", [])
     assert left == []
-    assert client(sandbox).list_models()["Models"] == []
+    _nothing_owned_left(sandbox, "iris-models")

@@ -792,8 +792,10 @@ def test_the_schema_says_which_archives_a_block_needs_and_which_target_scaling_n
     defs = json_schema()["$defs"]
     model = defs["ModelSpec"]
     assert model["if"] == {"properties": {"mode": {"const": "multi-model"}}, "required": ["mode"]}
-    assert model["then"] == {"required": ["models"], "not": {"required": ["artifacts"]}}
-    assert model["else"] == {"required": ["artifacts"], "not": {"required": ["models"]}}
+    # A single-model block has exactly one model source; a multi-model block none.
+    sources = [{"required": ["artifacts"]}, {"required": ["hub"]}, {"required": ["package"]}]
+    assert model["then"] == {"required": ["models"], "not": {"anyOf": sources}}
+    assert model["else"] == {"oneOf": sources, "not": {"required": ["models"]}}
     assert "artifacts" not in model.get("required", [])
     models = model["properties"]["models"]
     assert models["propertyNames"] == {"pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"}

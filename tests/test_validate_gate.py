@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from deployspec import catalog, images
+from deployspec import catalog, gpus, images
 from deployspec.artifacts import ArtifactError, ArtifactSource, Layout, list_entries
 from deployspec.desired import build_desired
 from deployspec.errors import SpecError
@@ -200,7 +201,8 @@ def test_image_errors_never_show_the_table_s_own_keys() -> None:
 # ---- 5. the processors and architectures the SDK's tables have images for -----------------
 
 # CPU, GPU (a current one and the deprecated P2), Graviton families the SDK knows and one it
-# does not, and serverless (None).
+# does not, and serverless (None). Every framework of catalog.FRAMEWORK_TABLES is compared,
+# the large-model containers' tables included (TEI's CPU table for CPU types and serverless).
 INSTANCE_TYPES = (
     None,
     "ml.m5.xlarge",
@@ -246,6 +248,11 @@ def _sdk_gives_what_was_asked(
             base_framework_version=base,
         )
     except images.ImageError:
+        return False
+    # The SDK gives the large-model tables' CUDA builds for serverless and, for DJL's table
+    # that lists no processors, for CPU instance types too: images that cannot start there.
+    cuda = re.search(r"-(gpu|cu\d+)(-|$)", uri.rsplit(":", 1)[1]) is not None
+    if cuda and (instance_type is None or gpus.gpu_count(instance_type) == 0):
         return False
     if instance_type is None or not catalog.is_graviton(instance_type):
         return True

@@ -35,15 +35,29 @@ MODEL = Model(
     vpc=Vpc(("subnet-1",), ("sg-1",)),
     arn="arn:aws:sagemaker:us-east-1:123456789012:model/m",
     sensitive_environment=("A",),
+    model_data_source="s3://bucket/prefix/weights/" + "a" * 64 + "/",
+)
+# A Model Registry version: its request holds the package and the environment alone.
+PACKAGE = Model(
+    name="m",
+    image="",
+    model_data_url=None,
+    environment={"A": "1"},
+    execution_role_arn="arn:aws:iam::123456789012:role/r",
+    model_package_name="arn:aws:sagemaker:us-east-1:123456789012:model-package/group/1",
 )
 REALTIME = EndpointConfig(
     name="c",
     variants=(
         Variant(
             model_name="m",
-            instance_type="ml.m5.large",
+            instance_type="ml.g5.xlarge",
             initial_instance_count=1,
             volume_size_gb=4,
+            startup_health_check_timeout=600,
+            model_data_download_timeout=900,
+            inference_ami_version="al2-ami-sagemaker-inference-gpu-3-1",
+            routing_strategy="LEAST_OUTSTANDING_REQUESTS",
         ),
     ),
     data_capture=DataCapture("s3://bucket/capture", 10),
@@ -111,6 +125,11 @@ def _variations(value: Any, path: str = "") -> list[tuple[str, Any]]:
 CASES = [
     *((path, model_request, MODEL, changed) for path, changed in _variations(MODEL)),
     *(
+        (path, model_request, PACKAGE, changed)
+        for path, changed in _variations(PACKAGE)
+        if path in ("Model.model_package_name", "Model.environment")
+    ),
+    *(
         (path, endpoint_config_request, REALTIME, changed)
         for path, changed in _variations(REALTIME)
     ),
@@ -124,7 +143,12 @@ CASES = [
         for path, changed in _variations(VARIANTS)
     ),
 ]
-SAMPLES = {id(MODEL): "model", id(REALTIME): "realtime", id(SERVERLESS): "serverless"}
+SAMPLES = {
+    id(MODEL): "model",
+    id(PACKAGE): "package",
+    id(REALTIME): "realtime",
+    id(SERVERLESS): "serverless",
+}
 
 
 @pytest.mark.parametrize(

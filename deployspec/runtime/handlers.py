@@ -2,7 +2,9 @@
 
 Contract:
 - `framework_from_image(uri)` names the framework whose container an ECR image is, from its
-  repository name; None for images without the handler contract (TGI, DJL, custom images).
+  repository name: a toolkit framework, or one of the LLM containers (huggingface-llm for TGI,
+  huggingface-vllm, huggingface-sglang, huggingface-tei, djl-lmi: llm.py's contracts); None for
+  custom images.
 - `load_service(model_dir, framework, program, default_accept)` imports `code/<program>` from the
   model directory (the layout the PyTorch, scikit-learn and XGBoost containers expect) and fills
   every handler the script does not define with the framework's default, as the containers do:
@@ -12,8 +14,8 @@ Contract:
 - `InferenceService.load_model()` runs model_fn once; `InferenceService.invoke()` runs one
   request and returns `(body, content_type)`. Every failure is a ModelError with the status the
   container would answer (500 script failure, 415 content type, 406 accept, 400 bad body).
-- TensorFlow has TF Serving's contract instead (tfserving.py, which the worker uses for it);
-  check_servable hands a tensorflow model's check to it.
+- TensorFlow has TF Serving's contract instead (tfserving.py, which the worker uses for it),
+  the LLM containers theirs (llm.py); check_servable hands those models' checks to them.
 - `NotRunnableHere` (a ModelError) marks what fails only because this machine lacks what the
   container has (a framework runtime, a package); the sandbox does not fail an endpoint's
   health check for it. Exception texts and traces in ModelErrors are capped in size.
@@ -80,6 +82,12 @@ def _exception_text(exc: BaseException) -> str:
 
 # Checked in order: the Hugging Face repositories also contain "pytorch"/"tensorflow".
 _IMAGE_REPOSITORIES: tuple[tuple[re.Pattern[str], str], ...] = (
+    # The LLM containers (sagemaker-core's image tables name these repositories).
+    (re.compile(r"^huggingface-pytorch-tgi-inference$"), "huggingface-llm"),
+    (re.compile(r"^huggingface-vllm(-[a-z0-9-]+)?$"), "huggingface-vllm"),
+    (re.compile(r"^huggingface-sglang(-[a-z0-9-]+)?$"), "huggingface-sglang"),
+    (re.compile(r"^tei(-cpu)?$"), "huggingface-tei"),
+    (re.compile(r"^djl-inference$"), "djl-lmi"),
     (re.compile(r"^huggingface-(pytorch|tensorflow)-inference(-neuronx?)?$"), "huggingface"),
     (re.compile(r"^sagemaker-scikit-learn$"), "sklearn"),
     (re.compile(r"^(sagemaker-)?xgboost$"), "xgboost"),
@@ -92,7 +100,8 @@ _IMAGE_REPOSITORIES: tuple[tuple[re.Pattern[str], str], ...] = (
 
 
 def framework_from_image(image_uri: str) -> str | None:
-    """'sklearn' | 'xgboost' | 'pytorch' | 'tensorflow' | 'huggingface' | None."""
+    """'sklearn' | 'xgboost' | 'pytorch' | 'tensorflow' | 'huggingface' | an LLM container
+    kind (llm.FRAMEWORKS) | None."""
     reference = image_uri.strip().split("@", 1)[0]
     parts = reference.split("/")
     # A first component with a dot, a colon or "localhost" is a registry host, not a path.
@@ -446,6 +455,11 @@ def check_servable(model_dir: Path, framework: str) -> None:
         from deployspec.runtime import tfserving
 
         tfserving.check_servable(model_dir)
+        return
+    from deployspec.runtime import llm
+
+    if framework in llm.FRAMEWORKS:
+        llm.check_servable(model_dir, framework)
         return
     if framework not in DEFAULTS:
         raise NotRunnableHere(

@@ -5,11 +5,19 @@ Contract:
   (multiprocessing 'spawn' context) that sets the model's environment in os.environ, imports
   `code/<program>` (or `<code_dir>/<program>`: the container's SAGEMAKER_SUBMIT_DIRECTORY when
   it is not in the model), resolves the handlers (handlers.py; TensorFlow Serving's contract,
-  tfserving.py, for TensorFlow) and runs model_fn once. The constructor returns when the model
+  tfserving.py, for TensorFlow; the LLM containers' contracts, llm.py) and runs model_fn once
+  (or loads the LLM). The constructor returns when the model
   is loaded, or raises ModelError with the script's error; it never waits longer than
   `startup_timeout`.
 - `invoke(body, content_type, accept, timeout)` -> `(body, content_type)`. A script failure is a
-  ModelError with the container's status code. A worker that dies (segfault, os._exit, sys.exit)
+  ModelError with the container's status code.
+- `invoke_stream(body, content_type, accept, timeout)` -> `(content_type, parts)`: the answer as
+  the model produces it, for a service that streams (the LLM containers, llm.py); any other
+  gives its whole answer as one part. A failure before the first part raises; one after it is
+  raised by the iterator. `timeout` bounds the wait for each part. The worker stays busy until
+  the iterator ends or is closed; closed early, the rest of the answer is read and dropped
+  (a worker that does not finish it within `timeout` is stopped, and restarts on the next
+  request). A worker that dies (segfault, os._exit, sys.exit)
   or exceeds `timeout` is stopped, the call raises ModelError, and the next call starts a fresh
   worker. Calls are serialised: one worker handles one request at a time, like a container with
   one model worker.
@@ -25,7 +33,7 @@ import multiprocessing.connection
 import os
 import signal
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -44,6 +52,7 @@ from deployspec.runtime.handlers import (
 from deployspec.runtime.payloads import JSON
 
 if TYPE_CHECKING:
+    from deployspec.runtime.llm import LLMService
     from deployspec.runtime.tfserving import TFServingService
 
 _CONTAINER_MODEL_DIR = "/opt/ml/model"
@@ -83,12 +92,16 @@ def _serve(conn: Connection, config: _WorkerConfig) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.update(config.env)
     try:
-        service: InferenceService | TFServingService
+        service: InferenceService | TFServingService | LLMService
+        from deployspec.runtime import llm
+
         if config.framework == "tensorflow":
             # TensorFlow Serving's contract, not the toolkits' handlers; it imports TensorFlow.
             from deployspec.runtime.tfserving import load_service as load_tf_serving
 
             service = load_tf_serving(Path(config.model_dir))
+        elif config.framework in llm.FRAMEWORKS:
+            service = llm.load_service(Path(config.model_dir), config.framework)
         else:
             service = load_service(
                 Path(config.model_dir),
@@ -97,7 +110,7 @@ def _serve(conn: Connection, config: _WorkerConfig) -> None:
                 default_accept=os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT") or JSON,
                 code_dir=Path(config.code_dir) if config.code_dir else None,
             )
-        model = service.load_model()
+        model: Any = service.load_model()
     except Exception as exc:
         conn.send(("error", describe_model_error(exc)))
         return
@@ -107,12 +120,38 @@ def _serve(conn: Connection, config: _WorkerConfig) -> None:
             request = conn.recv()
         except EOFError:
             return
-        body, content_type, accept = request
+        body, content_type, accept, stream = request
+        if stream and isinstance(service, llm.LLMService):
+            _stream(conn, service, model, body, content_type, accept)
+            continue
         try:
             reply: tuple[str, Any] = ("ok", service.invoke(model, body, content_type, accept))
         except Exception as exc:
             reply = ("error", describe_model_error(exc))
         conn.send(reply)
+
+
+def _stream(
+    conn: Connection, service: LLMService, model: Any, body: bytes, content_type: str, accept: str
+) -> None:
+    """One streamed answer: ("start", content type), ("part", bytes)..., then ("end", None) or
+    ("error", ModelError); an error before the start is the only message."""
+    try:
+        result_type, parts = service.invoke_stream(model, body, content_type, accept)
+        first = next(parts, None)
+    except Exception as exc:
+        conn.send(("error", describe_model_error(exc)))
+        return
+    conn.send(("start", result_type))
+    try:
+        if first is not None:
+            conn.send(("part", first))
+            for part in parts:
+                conn.send(("part", part))
+    except Exception as exc:
+        conn.send(("error", describe_model_error(exc)))
+        return
+    conn.send(("end", None))
 
 
 def _stop(process: BaseProcess, conn: Connection) -> None:
@@ -202,7 +241,7 @@ class ModelWorker:
             if conn is None:  # _start() sets it or raises; never None here
                 raise ModelError("the model worker did not start")
             try:
-                conn.send((bytes(body), content_type, accept))
+                conn.send((bytes(body), content_type, accept, False))
             except (OSError, ValueError):
                 self._died("handling the request")
             kind, payload = self._receive(timeout, "handling the request")
@@ -210,6 +249,36 @@ class ModelWorker:
             raise payload
         body_out, content_type_out = payload
         return body_out, content_type_out
+
+    def invoke_stream(
+        self, body: bytes, content_type: str, accept: str, timeout: float = 60.0
+    ) -> tuple[str, Iterator[bytes]]:
+        # The lock is held until the stream ends: the worker answers one request at a time.
+        self._lock.acquire()
+        try:
+            if self._closed:
+                raise ModelError("the model worker is closed")
+            if self._conn is None or not self._running():
+                self._discard()
+                self._start()
+            conn = self._conn
+            if conn is None:  # _start() sets it or raises; never None here
+                raise ModelError("the model worker did not start")
+            try:
+                conn.send((bytes(body), content_type, accept, True))
+            except (OSError, ValueError):
+                self._died("handling the request")
+            kind, payload = self._receive(timeout, "handling the request")
+        except BaseException:
+            self._lock.release()
+            raise
+        if kind == "start":
+            return str(payload), _Stream(self, timeout)
+        self._lock.release()
+        if kind == "error":
+            raise payload
+        body_out, content_type_out = payload
+        return content_type_out, iter([body_out])
 
     def ping(self) -> bool:
         process = self._process
@@ -309,3 +378,53 @@ class ModelWorker:
         self._process = self._conn = self._finalizer = None
         if finalizer is not None:
             finalizer()
+
+
+class _Stream:
+    """The parts of one streamed answer, read from the worker as they arrive. It holds the
+    worker's lock until the last part, an error, or close() (also on garbage collection)."""
+
+    def __init__(self, worker: ModelWorker, timeout: float) -> None:
+        self._worker = worker
+        self._timeout = timeout
+        self._open = True
+
+    def __iter__(self) -> _Stream:
+        return self
+
+    def __next__(self) -> bytes:
+        if not self._open:
+            raise StopIteration
+        try:
+            kind, payload = self._worker._receive(self._timeout, "streaming the response")
+        except BaseException:
+            self._finish()  # _receive stopped a worker that died or hung
+            raise
+        if kind == "part":
+            return bytes(payload)
+        self._finish()
+        if kind == "end":
+            raise StopIteration
+        raise payload
+
+    def close(self) -> None:
+        if not self._open:
+            return
+        # The worker is mid-answer: the rest of it would be read as the next answer. Reading
+        # it to the end costs less than a new worker (importing torch alone takes seconds);
+        # one that does not end within the timeout is stopped.
+        try:
+            while True:
+                kind, _ = self._worker._receive(self._timeout, "finishing an abandoned stream")
+                if kind != "part":
+                    break
+        except ModelError:
+            pass  # _receive stopped the worker
+        self._finish()
+
+    def __del__(self) -> None:
+        self.close()
+
+    def _finish(self) -> None:
+        self._open = False
+        self._worker._lock.release()

@@ -209,6 +209,8 @@ def _operation(environ: WSGIEnvironment) -> str:
     path = str(environ.get("PATH_INFO", ""))
     if path.endswith("/invocations"):
         return "InvokeEndpoint"
+    if path.endswith("/invocations-response-stream"):
+        return "InvokeEndpointWithResponseStream"
     return f"{environ.get('REQUEST_METHOD', '')} {path}"
 
 

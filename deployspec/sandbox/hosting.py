@@ -2,10 +2,23 @@
 
 Contract: `ModelHost` is the `EndpointInvoker` the sandbox installs into moto. When an endpoint
 is created or updated (`start`, on a background thread) or at the latest on the first
-invocation of a deployment's variant, it reads the model's ModelDataUrl from moto's in-process
-S3, unpacks it (refusing any member that would land outside its directory) under
-`<cache_dir>/<deployment key>/<variant>/`, and starts a `deployspec.runtime.ModelWorker` for the
-framework its image names, with the model's environment (SAGEMAKER_PROGRAM and the rest). When
+invocation of a deployment's variant, it reads the model's data from moto's in-process S3 into
+`<cache_dir>/<deployment key>/<variant>/` and starts a `deployspec.runtime.ModelWorker` for the
+framework its image names, with the model's environment (SAGEMAKER_PROGRAM and the rest). The
+data is the ModelDataUrl's model.tar.gz, unpacked (refusing any member that would land outside
+its directory), or the container's ModelDataSource.S3DataSource: S3Prefix with CompressionType
+None copies every object under the prefix, keeping its path relative to the prefix (refusing
+keys that would land outside the directory; "folder" keys ending in / are skipped), S3Object
+with Gzip is a model.tar.gz, S3Object with None the one file, under its name.
+A model created from a Model Registry package runs the package's container, as SageMaker
+does: its image, model data and environment (under the model's own) are the package's first
+container's, which sagemaker_ext puts in the `VariantTarget` the host is given.
+An LLM container (TGI, vLLM, SGLang, TEI, LMI: llm.py) without model data serves its
+HF_MODEL_ID from the sandbox's Hub mirror (hub.py, `<cache_dir>/../hub/`); an id that is not
+there fails the container's start with a FailureReason saying what to do, as a container that
+cannot download its model does. `invoke_stream` answers as the model writes: `(content type,
+parts)`; a worker that does not stream gives one part. The entry stays in use until the parts
+end or are closed. When
 SAGEMAKER_SUBMIT_DIRECTORY is an s3:// URL (the SDK's default for scikit-learn), the container
 downloads that sourcedir.tar.gz and imports SAGEMAKER_PROGRAM from it; so does the host, from
 moto's S3, into `<variant>.sourcedir/`.
@@ -36,17 +49,19 @@ import logging
 import shutil
 import tarfile
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Protocol
+from typing import Protocol, cast
 
 from deployspec.runtime import ModelError, ModelWorker, framework_from_image
 from deployspec.runtime.handlers import NotRunnableHere
+from deployspec.sandbox import hub
 from deployspec.sandbox.sagemaker_ext import (
     ContainerFailure,
     InvocationTarget,
     ModelInvocationError,
+    VariantTarget,
 )
 
 log = logging.getLogger(__name__)
@@ -76,12 +91,31 @@ class WorkerFactory(Protocol):
     ) -> Worker: ...
 
 
+class StreamingWorker(Worker, Protocol):
+    def invoke_stream(
+        self, body: bytes, content_type: str, accept: str, timeout: float = 60.0
+    ) -> tuple[str, Iterator[bytes]]: ...
+
+
 ObjectReader = Callable[[str, str, str], bytes]
 """(account_id, region, s3://bucket/key) -> the object's bytes; raises ModelInvocationError."""
 
 ObjectStat = Callable[[str, str, str], str | None]
 """(account_id, region, s3://bucket/key) -> the object's ETag, None when there is no such
 object; raises ModelInvocationError for a URL that is not s3://bucket/key."""
+
+
+ObjectLister = Callable[[str, str, str], list[str]]
+"""(account_id, region, s3://bucket/prefix) -> the s3:// URLs of the objects under the prefix."""
+
+# The LLM containers (llm.py's kinds): they can serve a Hub model without model data.
+_LLM_FRAMEWORKS = frozenset(
+    {"huggingface-llm", "huggingface-vllm", "huggingface-sglang", "huggingface-tei", "djl-lmi"}
+)
+
+
+class _HubModelMissing(ModelInvocationError):
+    """HF_MODEL_ID names a Hub model the sandbox does not have: the container cannot start."""
 
 
 class _NotRunnable(ModelInvocationError):
@@ -121,6 +155,46 @@ def stat_moto_object(account_id: str, region: str, url: str) -> str | None:
     except ServiceException:
         return None
     return None if obj is None else str(obj.etag)
+
+
+def list_moto_objects(account_id: str, region: str, url: str) -> list[str]:
+    """The objects under an s3://bucket/prefix in moto's own S3 backend, in this process."""
+    from moto.core.exceptions import ServiceException
+    from moto.s3.models import s3_backends
+    from moto.utilities.utils import get_partition
+
+    bucket_name, _, prefix = url[5:].partition("/") if url.startswith("s3://") else ("", "", "")
+    if not bucket_name:
+        raise ModelInvocationError(_SERVER_ERROR, f"S3Uri {url!r} is not s3://bucket/prefix/")
+    try:
+        bucket = s3_backends[account_id][get_partition(region)].get_bucket(bucket_name)
+    except ServiceException as error:
+        raise ModelInvocationError(_SERVER_ERROR, f"cannot list {url}: {error}") from error
+    return sorted(f"s3://{bucket_name}/{key}" for key in bucket.keys if key.startswith(prefix))
+
+
+def copy_prefix(
+    urls: Iterable[str], prefix_url: str, dest: Path, read: Callable[[str], bytes]
+) -> int:
+    """Write each object under `prefix_url` to `dest`/<its key relative to the prefix>;
+    returns how many were written. A key escaping `dest` is refused before anything is."""
+    files: list[tuple[str, PurePosixPath]] = []
+    for url in urls:
+        relative = url[len(prefix_url) :]
+        if not url.startswith(prefix_url) or not relative or relative.endswith("/"):
+            continue  # S3 "folder" markers hold no file
+        path = PurePosixPath(relative)
+        if path.is_absolute() or ".." in path.parts or "" in relative.split("/"):
+            raise ModelInvocationError(
+                _SERVER_ERROR, f"model data object {url!r} would land outside the model"
+            )
+        files.append((url, path))
+    dest.mkdir(parents=True, exist_ok=True)
+    for url, path in files:
+        target = dest.joinpath(*path.parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(read(url))
+    return len(files)
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
@@ -225,6 +299,7 @@ class ModelHost:
         *,
         read_object: ObjectReader = read_moto_object,
         stat_object: ObjectStat = stat_moto_object,
+        list_objects: ObjectLister = list_moto_objects,
         worker_factory: WorkerFactory = ModelWorker,
         startup_timeout: float = 60.0,
         invoke_timeout: float = 60.0,
@@ -235,6 +310,8 @@ class ModelHost:
         self._uses = 0
         self._read_object = read_object
         self._stat_object = stat_object
+        self._list_objects = list_objects
+        self._hub_root = cache_dir.parent / hub.HUB_DIR
         self._worker_factory = worker_factory
         self._startup_timeout = startup_timeout
         self._invoke_timeout = invoke_timeout
@@ -252,23 +329,9 @@ class ModelHost:
     ) -> tuple[bytes, str]:
         """Run `body` through the target's model; `timeout` (seconds) replaces the host's
         invoke timeout (async inference's InvocationTimeoutSeconds)."""
-        with self._lock:
-            if self._closed:
-                raise ModelInvocationError(_SERVER_ERROR, "the sandbox is shutting down")
-            entry = self._entries.setdefault(_key(target), _Entry())
-            entry.in_use += 1
+        entry = self._use(target)
         try:
-            with entry.start_lock:
-                version = self._archive_version(target)
-                if entry.worker is not None and version != entry.version:
-                    # The archive under this TargetModel changed: SageMaker would keep the
-                    # cached model until it is evicted; the sandbox loads the new one at once.
-                    stale, entry.worker = entry.worker, None
-                    _close_quietly(stale)
-                if entry.worker is None:
-                    entry.worker = self._start(target)
-                    entry.version = version
-                worker = entry.worker
+            worker = self._worker(target, entry)
             try:
                 return worker.invoke(
                     body,
@@ -280,6 +343,68 @@ class ModelHost:
                 raise _invocation_error(error) from error
         finally:
             self._done_with(entry)
+
+    def invoke_stream(
+        self,
+        target: InvocationTarget,
+        body: bytes,
+        content_type: str,
+        accept: str,
+        timeout: float | None = None,
+    ) -> tuple[str, Iterator[bytes]]:
+        """`invoke`, answered as the model produces it: `(content type, parts)`. A failure
+        before the first part raises ModelInvocationError; so does the iterator, after it."""
+        entry = self._use(target)
+        seconds = self._invoke_timeout if timeout is None else timeout
+        try:
+            worker = self._worker(target, entry)
+            try:
+                if hasattr(worker, "invoke_stream"):
+                    streaming = cast(StreamingWorker, worker)
+                    result_type, parts = streaming.invoke_stream(
+                        body, content_type, accept, timeout=seconds
+                    )
+                else:
+                    output, result_type = worker.invoke(body, content_type, accept, timeout=seconds)
+                    parts = iter([output])
+            except ModelError as error:
+                raise _invocation_error(error) from error
+        except BaseException:
+            self._done_with(entry)
+            raise
+        return result_type, self._parts(entry, parts)
+
+    def _parts(self, entry: _Entry, parts: Iterator[bytes]) -> Iterator[bytes]:
+        try:
+            yield from parts
+        except ModelError as error:
+            raise _invocation_error(error) from error
+        finally:
+            close = getattr(parts, "close", None)
+            if close is not None:
+                close()
+            self._done_with(entry)
+
+    def _use(self, target: InvocationTarget) -> _Entry:
+        with self._lock:
+            if self._closed:
+                raise ModelInvocationError(_SERVER_ERROR, "the sandbox is shutting down")
+            entry = self._entries.setdefault(_key(target), _Entry())
+            entry.in_use += 1
+        return entry
+
+    def _worker(self, target: InvocationTarget, entry: _Entry) -> Worker:
+        with entry.start_lock:
+            version = self._archive_version(target)
+            if entry.worker is not None and version != entry.version:
+                # The archive under this TargetModel changed: SageMaker would keep the
+                # cached model until it is evicted; the sandbox loads the new one at once.
+                stale, entry.worker = entry.worker, None
+                _close_quietly(stale)
+            if entry.worker is None:
+                entry.worker = self._start(target)
+                entry.version = version
+            return entry.worker
 
     def _archive_version(self, target: InvocationTarget) -> str | None:
         """A multi-model target's archive ETag (None for a variant's own model, which never
@@ -336,8 +461,16 @@ class ModelHost:
                     entry.worker = self._start(target)
         except _ModelDataUnavailable as error:
             return ContainerFailure(
-                variant, "model_data", error.message, url=target.variant.model_data_url
+                variant, "model_data", error.message, url=_data_url(target.variant)
             )
+        except _HubModelMissing as error:
+            log.warning(
+                "endpoint %s, variant %s: the container did not start: %s",
+                target.endpoint_name,
+                variant,
+                error.message,
+            )
+            return ContainerFailure(variant, "health_check", error.message, reason=error.message)
         except _NotRunnable as error:
             log.warning(
                 "endpoint %s, variant %s: not started here (%s); invocations will answer that",
@@ -438,29 +571,26 @@ class ModelHost:
 
     def _start(self, target: InvocationTarget) -> Worker:
         variant = target.variant
-        url = model_url(target)
-        if url:
-            try:
-                data = self._read_object(target.account_id, target.region, url)
-            except ModelInvocationError as error:
-                raise _ModelDataUnavailable(error.status_code, error.message) from error
+        model_dir = self._model_dir(_key(target))
+        shutil.rmtree(model_dir, ignore_errors=True)
+        has_data = self._download(target, model_dir)
         framework = framework_from_image(variant.image) if variant.image else None
         if framework is None:
             raise _NotRunnable(
                 _SERVER_ERROR,
                 f"the sandbox cannot run image {variant.image!r} of model {variant.model_name}: "
                 "it runs only SageMaker framework images (scikit-learn, XGBoost, PyTorch, "
-                "TensorFlow, Hugging Face) from a model.tar.gz",
+                "TensorFlow, Hugging Face, and the TGI, vLLM, SGLang, TEI and LMI LLM "
+                "containers) from their model data",
             )
-        if not url:
+        if not has_data and framework in _LLM_FRAMEWORKS:
+            model_dir = self._hub_model(target)
+        elif not has_data:
             raise _NotRunnable(
                 _SERVER_ERROR,
                 f"model {variant.model_name} has no ModelDataUrl; the sandbox runs models only "
                 "from a model.tar.gz in S3",
             )
-        model_dir = self._model_dir(_key(target))
-        shutil.rmtree(model_dir, ignore_errors=True)
-        extract_model_archive(data, model_dir)
         code_dir = self._submitted_code(target)
         try:
             return self._worker_factory(
@@ -475,6 +605,62 @@ class ModelHost:
             raise _NotRunnable(error.status_code, _message(error)) from error
         except ModelError as error:
             raise _invocation_error(error) from error
+
+    def _download(self, target: InvocationTarget, model_dir: Path) -> bool:
+        """The target's model data into `model_dir`; False when the model has none. What
+        cannot be read is `_ModelDataUnavailable` (SageMaker's download failure); what is
+        read but unusable (a bad archive, a key escaping the model) fails the container."""
+
+        def read(url: str) -> bytes:
+            try:
+                return self._read_object(target.account_id, target.region, url)
+            except ModelInvocationError as error:
+                raise _ModelDataUnavailable(error.status_code, error.message) from error
+
+        url = model_url(target)
+        if url:
+            extract_model_archive(read(url), model_dir)
+            return True
+        source = None if target.target_model is not None else _s3_data_source(target.variant)
+        if source is None:
+            return False
+        uri = str(source.get("S3Uri") or "")
+        kind, compression = source.get("S3DataType"), source.get("CompressionType")
+        if kind == "S3Prefix" and compression == "None":
+            try:
+                listed = self._list_objects(target.account_id, target.region, uri)
+            except ModelInvocationError as error:
+                raise _ModelDataUnavailable(error.status_code, error.message) from error
+            if copy_prefix(listed, uri, model_dir, read) == 0:
+                raise _ModelDataUnavailable(404, f"no model data under {uri}")
+        elif kind == "S3Object" and compression == "Gzip":
+            extract_model_archive(read(uri), model_dir)
+        elif kind == "S3Object":
+            data = read(uri)
+            model_dir.mkdir(parents=True, exist_ok=True)
+            (model_dir / PurePosixPath(parse_s3_url(uri)[1]).name).write_bytes(data)
+        else:
+            raise ModelInvocationError(
+                _SERVER_ERROR,
+                f"S3DataSource {kind} with CompressionType {compression} is not a layout "
+                "SageMaker accepts",
+            )
+        return True
+
+    def _hub_model(self, target: InvocationTarget) -> Path:
+        """The folder serving an LLM container's HF_MODEL_ID when the model has no data."""
+        environment = target.variant.environment
+        model_id = environment.get("HF_MODEL_ID", "")
+        if not model_id:
+            raise _HubModelMissing(
+                _SERVER_ERROR,
+                f"model {target.variant.model_name} has neither model data nor HF_MODEL_ID: "
+                "the container has no model to serve",
+            )
+        found = hub.lookup(self._hub_root, model_id, environment.get("HF_MODEL_REVISION"))
+        if found is None:
+            raise _HubModelMissing(_SERVER_ERROR, hub.missing_message(model_id))
+        return found
 
     def _submitted_code(self, target: InvocationTarget) -> Path | None:
         """The unpacked sourcedir.tar.gz an s3:// SAGEMAKER_SUBMIT_DIRECTORY names, as the
@@ -499,6 +685,17 @@ class ModelHost:
                 error.status_code, f"SAGEMAKER_SUBMIT_DIRECTORY {url}: {error.message}"
             ) from error
         return source_dir
+
+
+def _s3_data_source(variant: VariantTarget) -> Mapping[str, object] | None:
+    source = (variant.model_data_source or {}).get("S3DataSource")
+    return source if isinstance(source, Mapping) else None
+
+
+def _data_url(variant: VariantTarget) -> str | None:
+    """The URL SageMaker names when the model data cannot be downloaded."""
+    source = _s3_data_source(variant)
+    return variant.model_data_url or (str(source.get("S3Uri")) if source else None)
 
 
 def _close_quietly(worker: Worker) -> None:

@@ -87,6 +87,11 @@ attribute it touched). Afterwards, in server mode and under `mock_aws` alike:
   Bodies over the endpoint's limit are refused as AWS refuses them: over 4 MB on a serverless
   endpoint (ValidationError), over the service model's 6 MB on a real-time one (HTTP 413); a
   model's response over the same limits is a ModelError, and model error texts are capped.
+- InvokeEndpointWithResponseStream is streaming.py's (AWS event-stream frames, eventstream.py).
+- A model created from a Model Registry package (a container with ModelPackageName, which must
+  exist: CreateModel answers moto's ValidationException otherwise) runs the package's
+  InferenceSpecification.Containers[0]: its Image, ModelDataUrl or ModelDataSource and
+  Environment, the model's own Environment over it, as SageMaker deploys a package.
 - Async inference (AsyncInferenceConfig, InvokeEndpointAsync run in the background) and
   multi-model endpoints (Mode MultiModel, TargetModel) are async_inference.py's and
   multi_model.py's, each with its contract; this module calls them from CreateModel,
@@ -164,6 +169,8 @@ class VariantTarget:
     multi_model: bool = False
     """The container's Mode is MultiModel: ModelDataUrl is a prefix; invocations name a
     TargetModel under it (multi_model.py)."""
+    model_data_source: Mapping[str, Any] | None = None
+    """The container's ModelDataSource (S3DataSource: uncompressed weights under a prefix)."""
 
 
 @dataclass(frozen=True)
@@ -212,6 +219,9 @@ class ContainerFailure:
     """What the container logged (its error and traceback), for CloudWatch Logs."""
     url: str | None = None
     """The model data that could not be downloaded (kind "model_data")."""
+    reason: str | None = None
+    """What the container said it needs, added to the FailureReason (a Hub model the sandbox
+    cannot download, say)."""
 
 
 class ContainerStartup(Protocol):
@@ -659,11 +669,40 @@ def _shadow_variants(config: FakeEndpointConfig) -> list[dict[str, Any]]:
     return list(getattr(config, "shadow_production_variants", None) or [])
 
 
+def _containers_of(create_model_kwargs: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    primary = create_model_kwargs.get("primary_container")
+    return [primary] if primary else list(create_model_kwargs.get("containers") or [])
+
+
+def _running_container(
+    backend: SageMakerModelBackend, container: Mapping[str, Any]
+) -> Mapping[str, Any]:
+    """What a model's container runs: itself, or for a ModelPackageName the package's first
+    container, the model's Environment over the package's (a package deleted since runs
+    nothing: no image)."""
+    name = container.get("ModelPackageName")
+    if not name:
+        return container
+    try:
+        package = backend.describe_model_package(name)
+    except ValidationError:
+        return {"Environment": container.get("Environment") or {}}
+    specification = package.inference_specification or {}
+    first = dict((specification.get("Containers") or [{}])[0])
+    first["Environment"] = {
+        **(first.get("Environment") or {}),
+        **(container.get("Environment") or {}),
+    }
+    return first
+
+
 def _variant_target(backend: SageMakerModelBackend, variant: Mapping[str, Any]) -> VariantTarget:
     model = backend._models.get(variant["ModelName"])
     if model is None:
         raise _missing_model(backend, variant["ModelName"])
-    container = model.primary_container or (model.containers[0] if model.containers else {})
+    container = _running_container(
+        backend, model.primary_container or (model.containers[0] if model.containers else {})
+    )
     return VariantTarget(
         variant_name=variant["VariantName"],
         model_name=model.model_name,
@@ -672,6 +711,7 @@ def _variant_target(backend: SageMakerModelBackend, variant: Mapping[str, Any]) 
         environment=dict(container.get("Environment") or {}),
         serverless=bool(variant.get("ServerlessConfig")),
         multi_model=container.get("Mode") == "MultiModel",
+        model_data_source=container.get("ModelDataSource") or None,
     )
 
 
@@ -905,10 +945,15 @@ def _startup_failure(
             "that the role passed to CreateModel has permissions to download the object."
         )
     _log_container_failure(backend, endpoint_name, failure)
-    return (
+    reason = (
         f"The primary container for production variant {failure.variant_name} did not pass "
         "the ping health check. Please check CloudWatch logs for this endpoint."
     )
+    if failure.reason:
+        # AWS's sentence first (callers match it), then what the sandbox knows; FailureReason
+        # is at most 1024 characters.
+        reason = cap_text(f"{reason} The container said: {failure.reason}", 960)
+    return reason
 
 
 def _log_container_failure(
@@ -955,6 +1000,10 @@ def create_model(self: SageMakerModelBackend, model_name: str, **kwargs: Any) ->
             arn = _arn(self, "model", model_name)
             raise ValidationError(message=f'Cannot create already existing model "{arn}".')
         _check_model_shape(kwargs)
+        for container in _containers_of(kwargs):
+            if container.get("ModelPackageName"):
+                # moto's ValidationError for a package that does not exist.
+                self.describe_model_package(container["ModelPackageName"])
         return _original(SageMakerModelBackend, "create_model")(
             self, model_name=model_name, **kwargs
         )
@@ -1875,9 +1924,9 @@ def original_method(cls: type, name: str) -> Any:
 
 
 def _extension_patches() -> list[tuple[type, str, Any]]:
-    from deployspec.sandbox import async_inference
+    from deployspec.sandbox import async_inference, streaming
 
-    return async_inference.patches()
+    return async_inference.patches() + streaming.patches()
 
 
 # --- installation ------------------------------------------------------------------------------
