@@ -1049,21 +1049,12 @@ def _without_model_files(loaded: LoadedSpec) -> LoadedSpec:
 
 def wanted_of(loaded: LoadedSpec, gateway: Gateway, role: str) -> Wanted:
     """The spec's wanted state, never packaging the model (unknown when not in the cache)."""
-    from .desired import build_desired
-    from .operations import resolve_references
+    from .operations import desire
 
     try:
-        desired = build_desired(
-            loaded,
-            region=gateway.region,
-            role=role,
-            resolved_env=resolve_references(gateway, loaded),
-            build_artifact=False,
-        )
+        desired = desire(loaded, gateway, role, build_artifact=False)
     except NotPackagedError as exc:
-        stand_in = build_desired(
-            _without_model_files(loaded), region=gateway.region, role=role, build_artifact=False
-        )
+        stand_in = desire(_without_model_files(loaded), gateway, role, build_artifact=False)
         return Wanted.of(stand_in, not_packaged=str(exc))
     return Wanted.of(desired)
 

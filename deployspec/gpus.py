@@ -7,7 +7,7 @@ those others too (Inferentia / Trainium chips, Habana Gaudi cards). A family tha
 accelerators but whose counts could not be sourced (listed in `UNKNOWN_FAMILIES`) raises
 `UnknownGpuCount` instead of being guessed: the caller asks the user to say (llm.num_gpus).
 
-The table is kept by hand from AWS's pages and checked by tests/test_gpus.py against
+The table is kept by hand from AWS's pages and checked by tests/test_spec_llm.py against
 botocore's ProductionVariantInstanceType enum: every member of an accelerated family is here
 or in an unknown family, and no CPU family is. Sources (December 2026): AWS Batch "GPU jobs"
 instance table (g4dn, g5, g6, p2, p3), AWS Neuron architecture pages (inf1, inf2, trn1,
@@ -122,7 +122,7 @@ _TABLE: dict[str, dict[str, Accelerators]] = {
 UNKNOWN_FAMILIES = frozenset({"g7", "g7e"})
 
 # The prefixes of accelerated families: a family of botocore's enum starting with one of them
-# and in neither the table nor UNKNOWN_FAMILIES is a new family (tests/test_gpus.py fails).
+# and in neither the table nor UNKNOWN_FAMILIES is a new family (tests/test_spec_llm.py fails).
 ACCELERATED_PREFIXES = ("g", "p", "inf", "trn", "dl")
 
 

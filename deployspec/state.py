@@ -317,9 +317,10 @@ def read_actual(gateway: Gateway, desired: Desired) -> Actual:
 
 def read_weights(gateway: Gateway, tree: Weights) -> WeightsState:
     """One HeadObject of the tree's manifest when it is complete (the unchanged case). Else
-    one listing of the spec's manifests, the newest EARLIER_MANIFESTS of them read, one
-    listing of the tree's own prefix and a HeadObject of each file found there at its size
-    (what an interrupted apply left, trusted by its sha256 metadata)."""
+    one listing of the spec's manifests, the newest EARLIER_MANIFESTS of them read and their
+    prefixes listed (a copy source must still exist), one listing of the tree's own prefix and
+    a HeadObject of each file found there at its size (what an interrupted apply left, trusted
+    by its sha256 metadata)."""
     from .weights import EARLIER_MANIFESTS, MANIFEST_SUFFIX, is_manifest, parse_manifest
 
     if gateway.object_etag(tree.manifest_uri) is not None:
@@ -335,7 +336,16 @@ def read_weights(gateway: Gateway, tree: Weights) -> WeightsState:
         found = gateway.get_object(uri)
         parsed = parse_manifest(found[0]) if found is not None else None
         if parsed is not None:
-            earlier.append((uri.removesuffix(MANIFEST_SUFFIX) + "/", parsed))
+            prefix = uri.removesuffix(MANIFEST_SUFFIX) + "/"
+            # A manifest outlives a file deleted by hand: only files still there at their
+            # size can be copied, or every later plan would pick the same missing source.
+            there = gateway.list_object_sizes(prefix)
+            held = {
+                path: entry
+                for path, entry in parsed.items()
+                if there.get(prefix + path) == entry[1]
+            }
+            earlier.append((prefix, held))
     sizes = {f.path: f.size for f in tree.files}
     present: dict[str, tuple[int, str | None]] = {}
     for uri, size in gateway.list_object_sizes(tree.s3_uri).items():

@@ -489,6 +489,7 @@ def test_every_example_has_its_files() -> None:
         "sklearn-multi-model",
         "sklearn-serverless-pc",
         "sklearn-shadow",
+        "tei-embeddings",
         "tensorflow-resnet50",
     ]
     for folder in folders:
@@ -498,7 +499,7 @@ def test_every_example_has_its_files() -> None:
         text = (folder / "deployment.yaml").read_text()
         entry_point = re.search(r"entry_point: (\S+)", text)
         # LLM containers serve a model folder with no inference script.
-        if "framework: huggingface-llm" not in text:
+        if not re.search(r"framework: (huggingface-(llm|vllm|sglang|tei)|djl-lmi)", text):
             assert entry_point is not None and (folder / entry_point.group(1)).is_file(), folder
         json.loads((folder / "input.json").read_text())
         first_line = (folder / "deployment.yaml").read_text().splitlines()[0]

@@ -133,3 +133,72 @@ def test_a_tiny_llm_is_planned_applied_streamed_updated_and_destroyed(
     s3 = client(sandbox, "s3")
     for bucket in s3.list_buckets()["Buckets"]:
         assert s3.list_objects_v2(Bucket=bucket["Name"]).get("KeyCount", 0) == 0, bucket
+
+
+def test_a_hub_model_is_served_offline_once_the_sandbox_holds_a_copy(
+    sandbox: dict[str, Any], example: Path
+) -> None:
+    spec = example / "hub.yaml"
+    planned = cli(sandbox, "plan", str(spec))
+    assert planned.returncode == 0, planned.stderr
+    # The SDK's TGI image for a GPU instance type; no weights: the container downloads them.
+    assert "huggingface-pytorch-tgi-inference:2.7.0-tgi3.3.6-gpu-py311-cu124-ubuntu22.04" in (
+        planned.stdout
+    )
+    assert "weights." not in planned.stdout
+
+    # No network in the sandbox: the endpoint fails as a container that cannot download would,
+    # saying what to do.
+    failed = cli(sandbox, "apply", str(spec), "--auto-approve")
+    assert failed.returncode == 1
+    assert "sandbox hub add HuggingFaceTB/SmolLM2-135M-Instruct" in failed.stderr, failed.stderr
+
+    added = run_cli(
+        "sandbox",
+        "hub",
+        "add",
+        "HuggingFaceTB/SmolLM2-135M-Instruct",
+        str(example / "weights"),
+        env=sandbox["env"],
+    )
+    assert added.returncode == 0, added.stderr
+    applied = cli(sandbox, "apply", str(spec), "--auto-approve")  # replaces the failed endpoint
+    assert applied.returncode == 0, applied.stderr + applied.stdout
+    container = client(sandbox, "sagemaker").describe_model(
+        ModelName=client(sandbox, "sagemaker").describe_endpoint_config(
+            EndpointConfigName=client(sandbox, "sagemaker").describe_endpoint(
+                EndpointName="smollm2-chat"
+            )["EndpointConfigName"]
+        )["ProductionVariants"][0]["ModelName"]
+    )["PrimaryContainer"]
+    assert "ModelDataSource" not in container and "ModelDataUrl" not in container
+    assert container["Environment"]["HF_MODEL_ID"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert container["Environment"]["HF_MODEL_REVISION"] == "main"
+
+    streamed = cli(sandbox, "invoke", str(spec), "--prompt", "Hi", "--max-tokens", "8", "--stream")
+    assert streamed.returncode == 0, streamed.stderr
+    assert streamed.stdout.strip()
+    destroyed = cli(sandbox, "destroy", str(spec), "--auto-approve")
+    assert destroyed.returncode == 0, destroyed.stderr
+
+
+def test_an_embedding_model_answers_one_vector_per_input(
+    sandbox: dict[str, Any], example: Path
+) -> None:
+    folder = example.parent / "tei-embeddings"
+    shutil.copytree(REPO / "examples" / "tei-embeddings", folder)
+    spec = folder / "deployment.yaml"
+    planned = cli(sandbox, "plan", str(spec))
+    assert planned.returncode == 0, planned.stderr
+    assert "/tei-cpu:" in planned.stdout  # the CPU image, for a CPU instance type
+    applied = cli(sandbox, "apply", str(spec), "--auto-approve")
+    assert applied.returncode == 0, applied.stderr + applied.stdout
+    answered = cli(sandbox, "invoke", str(spec), "--body", f"@{folder / 'input.json'}")
+    assert answered.returncode == 0, answered.stderr
+    vectors = json.loads(answered.stdout)
+    assert len(vectors) == 2 and all(len(v) == len(vectors[0]) > 0 for v in vectors)
+    assert vectors[0] != vectors[1]
+    refused = cli(sandbox, "invoke", str(spec), "--prompt", "hello", "--stream")
+    assert refused.returncode == 1 and "stream" in refused.stderr
+    destroyed = cli(sandbox, "destroy", str(spec), "--auto-approve", "--purge-artifacts")
+    assert destroyed.returncode == 0, destroyed.stderr

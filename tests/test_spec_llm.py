@@ -495,7 +495,10 @@ def test_the_gpu_table_covers_every_accelerated_family_of_botocore() -> None:
     accelerated = {f for f in families if f.startswith(gpus.ACCELERATED_PREFIXES)}
     known = set(gpus._TABLE) | gpus.UNKNOWN_FAMILIES
     assert accelerated <= known, accelerated - known
-    assert not (known - accelerated - {"p2"}) or True  # families AWS retired may stay
+    # Kept in sync both ways: a row botocore no longer lists is stale.
+    assert known <= accelerated, known - accelerated
+    rows = {f"ml.{family}.{size}" for family, sizes in gpus._TABLE.items() for size in sizes}
+    assert rows <= instance_types(), sorted(rows - instance_types())
     for instance_type in instance_types():
         family = instance_type.split(".")[1]
         if family in gpus.UNKNOWN_FAMILIES:

@@ -367,6 +367,13 @@ def test_a_copy_source_gone_since_the_plan_fails_asking_to_plan_again(
     with pytest.raises(AwsError, match=r"is gone \(S3 changed since the plan\)") as caught:
         Applier(gateway).apply(plan)
     assert caught.value.hint is not None and "plan again" in caught.value.hint
+    # Planning again does as the hint says: the file no longer there is uploaded, not copied.
+    again = storage_plan(gateway, desired_of(project, tmp_path / "cache"))
+    [change] = again.changes
+    actions = {row["path"]: row["action"] for row in (change.after or {})["transfers"]}
+    assert actions["big.bin"] == "upload", actions
+    Applier(gateway).apply(again)
+    assert f"{change.name}big.bin" in gateway.list_object_sizes(change.name)
 
 
 def test_a_file_changed_since_the_plan_is_not_uploaded(
