@@ -1043,13 +1043,7 @@ class Gateway:
                     )
                 self._count(len(first), progress, copied=False)
                 return
-            with self._s3_errors("CreateMultipartUpload", bucket, s3_uri):
-                upload_id = s3.create_multipart_upload(
-                    Bucket=bucket,
-                    Key=key,
-                    Metadata={WEIGHTS_SHA256_METADATA: sha256},
-                    ExpectedBucketOwner=owner,
-                )["UploadId"]
+            upload_id = self._start_weights_upload(bucket, key, sha256, owner, s3_uri)
             try:
                 parts: list[dict[str, Any]] = []
                 block = first
@@ -1112,13 +1106,7 @@ class Gateway:
                 )
             self._count(size, progress, copied=True)
             return
-        with self._s3_errors("CreateMultipartUpload", bucket, s3_uri):
-            upload_id = s3.create_multipart_upload(
-                Bucket=bucket,
-                Key=key,
-                Metadata={WEIGHTS_SHA256_METADATA: sha256},
-                ExpectedBucketOwner=owner,
-            )["UploadId"]
+        upload_id = self._start_weights_upload(bucket, key, sha256, owner, s3_uri)
         try:
             parts: list[dict[str, Any]] = []
             for number, start in enumerate(range(0, size, COPY_PART_BYTES), start=1):
@@ -1140,6 +1128,20 @@ class Gateway:
         except BaseException:
             self._abort_quietly(bucket, key, upload_id)
             raise
+
+    def _start_weights_upload(
+        self, bucket: str, key: str, sha256: str, owner: str, s3_uri: str
+    ) -> str:
+        """CreateMultipartUpload of a weights file, carrying the sha256 that resume trusts."""
+        with self._s3_errors("CreateMultipartUpload", bucket, s3_uri):
+            return str(
+                self._s3().create_multipart_upload(
+                    Bucket=bucket,
+                    Key=key,
+                    Metadata={WEIGHTS_SHA256_METADATA: sha256},
+                    ExpectedBucketOwner=owner,
+                )["UploadId"]
+            )
 
     def _complete(
         self, bucket: str, key: str, upload_id: str, parts: list[dict[str, Any]], s3_uri: str

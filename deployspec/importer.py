@@ -833,6 +833,33 @@ def _model_section(
         section["framework"] = "custom"
         section["image"] = model.image
     section["artifacts"] = model.model_data_url
+    return _with_container_settings(
+        section,
+        name,
+        region,
+        model,
+        notes,
+        secrets,
+        model_key=model_key,
+        parameters=parameters,
+        label=label,
+    )
+
+
+def _with_container_settings(
+    section: dict[str, Any],
+    name: str,
+    region: str,
+    model: Model,
+    notes: list[str],
+    secrets: dict[str, str],
+    *,
+    model_key: str,
+    parameters: str | None,
+    label: str,
+) -> dict[str, Any]:
+    """A model block's `env`, `network_isolation` and `vpc` from the live model, whatever its
+    source (artifacts or a package)."""
     env = _environment(
         name,
         region,
@@ -884,26 +911,17 @@ def _package_section(
         "framework": match.framework if match is not None else "custom",
         "package": model.model_package_name,
     }
-    env = _environment(
+    return _with_container_settings(
+        section,
         name,
         region,
         model,
         notes,
         secrets,
         model_key=model_key,
-        parameters=parameters or f"/{name}",
+        parameters=parameters,
         label=label,
     )
-    if env:
-        section["env"] = env
-    if model.network_isolation:
-        section["network_isolation"] = True
-    if model.vpc is not None:
-        section["vpc"] = {
-            "subnets": list(model.vpc.subnets),
-            "security_groups": list(model.vpc.security_groups),
-        }
-    return section
 
 
 def _capacity(
