@@ -18,6 +18,16 @@ config an endpoint change names must be ours too, except the endpoint's own conf
 adopted in place with (state.py), which it must be serving already: no change moves an endpoint
 to a config deployspec did not make, and none writes to such a config.
 
+An inference component (its own row: a stable name, changed in place) is created, updated
+(its specification with UpdateInferenceComponent as the plan's rolling policy says, or its copy
+count alone with UpdateInferenceComponentRuntimeConfig: one write) or deleted, then waited for:
+success is InService on the planned specification with the planned copies placed; InService on
+the old specification after an update is SageMaker's rollback, and fails with its reason, as
+Failed does. One the plan creates that exists already, ours and on the planned specification,
+is what a killed apply left: it is waited for, not created again. The guard writes only a
+component of the plan's own endpoint (this spec's), carrying this spec's tags when it exists,
+serving a model (or, an adapter, a base) of this spec; a deletion waits until it is gone.
+
 It also refuses to delete anything in use: before pruning a config or model it re-reads which
 config the endpoint serves. Progress goes to the `report` callback; only the CLI prints it.
 """
@@ -43,13 +53,21 @@ from .resources import (
     Deployment,
     Endpoint,
     EndpointConfig,
+    InferenceComponent,
     Model,
+    RollingUpdate,
     Scaling,
     WeightsFile,
     from_json,
     is_owned,
 )
-from .state import IN_PROGRESS, archive_users, check_reusable
+from .state import (
+    IN_PROGRESS,
+    archive_users,
+    check_reusable,
+    has_components,
+    same_specification,
+)
 
 if TYPE_CHECKING:
     from .aws import Gateway
@@ -108,6 +126,9 @@ class Applier:
             (Kind.SCALING, Action.CREATE): self._put_scaling,
             (Kind.SCALING, Action.UPDATE): self._put_scaling,
             (Kind.SCALING, Action.DELETE): self._delete_scaling,
+            (Kind.INFERENCE_COMPONENT, Action.CREATE): self._create_component,
+            (Kind.INFERENCE_COMPONENT, Action.UPDATE): self._update_component,
+            (Kind.INFERENCE_COMPONENT, Action.DELETE): self._delete_component,
             (Kind.PRUNE_MARK, Action.UPDATE): self._mark_pruned,
         }
 
@@ -177,6 +198,10 @@ class Applier:
                 check_reusable(self.gateway, found, wanted, plan.spec_name)
             else:
                 self._require_owned(found.arn, change.address, plan)
+        elif kind is Kind.INFERENCE_COMPONENT:
+            self._guard_component(change, plan)
+        elif kind is Kind.SCALING and _scaled_component(change.name) is not None:
+            self._guard_component_scaling(change, plan)
         elif kind is Kind.ENDPOINT or kind is Kind.PRUNE_MARK or kind is Kind.SCALING:
             endpoint = change.name if kind is not Kind.SCALING else _scaled_endpoint(change.name)
             if endpoint != plan.endpoint_name:
@@ -233,6 +258,82 @@ class Applier:
                         f"refusing to delete {change.name}: model {', '.join(users)} serves it",
                         hint="an archive is deleted only when no model in the account uses it",
                     )
+
+    def _guard_component(self, change: Change, plan: Plan) -> None:
+        """A component change writes only the component it names, on the plan's own endpoint,
+        which must be this spec's; an existing component with the name is written only when
+        it carries this spec's ownership tags and runs on that endpoint (names are the
+        account's: another endpoint's component may hold it); what it serves (its model, or
+        the base of an adapter) must be this spec's too."""
+        component = _component_of(change)
+        if component.name != change.name or component.endpoint_name != plan.endpoint_name:
+            raise NotManagedError(
+                f"refusing {change.address}: it would write inference component "
+                f"{component.name!r} on endpoint {component.endpoint_name!r}, not "
+                f"{change.name!r} on {plan.endpoint_name!r}",
+                hint="make the plan with deployspec; plans must not be edited",
+            )
+        self._require_owned_endpoint(change, plan)
+        live = self.gateway.describe_inference_component(change.name)
+        if live is not None:
+            self._require_owned_component(live, change.address, plan)
+        if change.action is Action.DELETE:
+            return
+        if component.model_name is not None:
+            self._require_owned_resource(Kind.MODEL, component.model_name, change, plan)
+        if component.base_component is not None:
+            base = self.gateway.describe_inference_component(component.base_component)
+            if base is None:
+                raise NotManagedError(
+                    f"refusing {change.address}: its base component {component.base_component} "
+                    "does not exist",
+                    hint="make the plan again with deployspec",
+                )
+            self._require_owned_component(
+                base, f"{change.address} (its base {component.base_component})", plan
+            )
+
+    def _guard_component_scaling(self, change: Change, plan: Plan) -> None:
+        """The copies of a component of this spec on the plan's endpoint. One gone already
+        (deleted since the plan) leaves its target scaling nothing: a delete may remove it."""
+        name = _scaled_component(change.name) or ""
+        live = self.gateway.describe_inference_component(name)
+        if live is None:
+            if change.action is Action.DELETE:
+                return
+            raise NotManagedError(
+                f"refusing {change.address}: inference component {name} does not exist",
+                hint="make the plan again with deployspec",
+            )
+        self._require_owned_component(live, change.address, plan)
+
+    def _require_owned_component(self, live: InferenceComponent, address: str, plan: Plan) -> None:
+        if live.endpoint_name != plan.endpoint_name:
+            raise NotManagedError(
+                f"refusing to change {address}: inference component {live.name} runs on "
+                f"endpoint {live.endpoint_name}, not on {plan.endpoint_name}",
+                hint="component names are unique in an account and region: another endpoint's "
+                "component holds this one; rename the spec's component",
+            )
+        self._require_owned(live.arn, address, plan)
+
+    def _require_owned_endpoint(self, change: Change, plan: Plan) -> None:
+        """The plan's endpoint, this spec's: components go on it (or come off it) only then."""
+        live = self.gateway.describe_endpoint(plan.endpoint_name)
+        if live is None:
+            if change.action is Action.DELETE:
+                return  # gone, and its components with it
+            raise NotManagedError(
+                f"refusing {change.address}: endpoint {plan.endpoint_name} does not exist",
+                hint="make the plan again with deployspec",
+            )
+        tags = self.gateway.list_tags(live.arn) if live.arn else {}
+        if not is_owned(tags, plan.spec_name):
+            raise NotManagedError(
+                f"refusing to change {change.address}: endpoint {plan.endpoint_name} is not "
+                f"managed by deployspec for spec {plan.spec_name}",
+                hint="deployspec changes only what it owns",
+            )
 
     def _guard_weights(self, change: Change) -> None:
         """A weights change writes only its own tree's keys (its prefix and manifest, named by
@@ -501,6 +602,15 @@ class Applier:
                 raise ApplyError(
                     f"refusing to delete model {change.name}: endpoint {endpoint.name} uses it"
                 )
+            if serving is not None and has_components(serving):
+                # Its models are its components': one rolled back still names its old model.
+                for name, _, _ in self.gateway.list_inference_components(endpoint.name):
+                    live = self.gateway.describe_inference_component(name)
+                    if live is not None and live.model_name == change.name:
+                        raise ApplyError(
+                            f"refusing to delete model {change.name}: inference component "
+                            f"{name} on endpoint {endpoint.name} uses it"
+                        )
         self.gateway.delete_model(change.name)
 
     def _delete_config(self, change: Change, plan: Plan, report: Report) -> None:
@@ -624,6 +734,236 @@ class Applier:
         # The target is deregistered on the dimension it scales (its metric says which).
         metric = (change.before or {}).get("metric") or INVOCATIONS
         self.gateway.delete_scaling(change.name, str(metric))
+
+    # ---- inference components --------------------------------------------------------
+
+    def _create_component(self, change: Change, plan: Plan, report: Report) -> None:
+        """CreateInferenceComponent, then InService on the planned specification. One that
+        exists already (an apply killed after creating it, or a concurrent one) is ours (the
+        guard said so): on the planned specification it is waited for, else the plan is stale."""
+        after = _after(change)
+        component = _component_of(change)
+        live = self._settle_component(component.name, plan, report)
+        if live is not None and live.status == "Deleting":
+            self._wait_component_gone(component.name, plan, report)
+            live = None
+        if live is None:
+            try:
+                self.gateway.create_inference_component(component, after.get("tags") or {})
+            except AwsError:
+                # Created meanwhile by another apply: judged by what exists now.
+                live = self.gateway.describe_inference_component(component.name)
+                if live is None:
+                    raise
+                self._require_owned_component(live, change.address, plan)
+                self._accept_existing_component(live, component, plan)
+                report(Event("note", change.address, "another apply created it meanwhile"))
+        else:
+            self._accept_existing_component(live, component, plan)
+            report(Event("note", change.address, "it exists already (an earlier apply made it)"))
+        self._wait_component(change, component, plan, report, updating=False)
+
+    def _accept_existing_component(
+        self, live: InferenceComponent, component: InferenceComponent, plan: Plan
+    ) -> None:
+        if live.status == "Failed":
+            raise ApplyError(
+                f"inference component {component.name} is Failed: "
+                f"{live.failure_reason or 'no reason given'}",
+                hint="fix the cause, then run plan again: it updates the failed component",
+            )
+        if not same_specification(live, component):
+            raise ApplyError(
+                f"inference component {component.name} exists already, with another "
+                "specification than the plan's",
+                hint="another apply or someone else made it since the plan; run plan again",
+            )
+
+    def _update_component(self, change: Change, plan: Plan, report: Report) -> None:
+        """The copy count alone (UpdateInferenceComponentRuntimeConfig: one write), the
+        specification (UpdateInferenceComponent, rolled as the plan says, with the copy count
+        when it changes too), or nothing but waiting for a change in flight ("wait"), as the
+        plan's `update` says; then verified."""
+        after = _after(change)
+        component = _component_of(change)
+        live = self._settle_component(component.name, plan, report)
+        if live is None or live.status == "Deleting":
+            raise ApplyError(
+                f"inference component {component.name} disappeared since the plan",
+                hint="run plan again: it creates it",
+            )
+        update = after.get("update")
+        if update == "wait":
+            # Creating or Updating as the spec asks (an earlier apply's change in flight).
+            self._wait_component(change, component, plan, report, updating=False)
+            return
+        copies = (
+            component.copy_count
+            if component.copy_count is not None and live.copy_count != component.copy_count
+            else None
+        )
+        if update == "runtime":
+            if copies is not None:
+                self.gateway.update_inference_component_copies(component, copies)
+            self._wait_component(change, component, plan, report, updating=False)
+            return
+        if update != "specification":
+            raise ApplyError(
+                f"{change.address}: the plan names no update this deployspec makes ({update!r})",
+                hint="the plan was made by another version of deployspec",
+            )
+        if live.status == "Failed" or not same_specification(live, component):
+            rolling = after.get("rolling_update")
+            self.gateway.update_inference_component(
+                component,
+                from_json(RollingUpdate, rolling) if rolling else None,
+                copy_count=copies,
+            )
+            self._wait_component(change, component, plan, report, updating=True)
+            return
+        # On the planned specification already (an apply killed after its update): the copy
+        # count alone may be left.
+        if copies is not None:
+            self.gateway.update_inference_component_copies(component, copies)
+        self._wait_component(change, component, plan, report, updating=False)
+
+    def _delete_component(self, change: Change, plan: Plan, report: Report) -> None:
+        """DeleteInferenceComponent, waiting until it is gone: the endpoint, its base (for an
+        adapter) and its model are deleted after it, and SageMaker refuses while it exists."""
+        live = self._settle_component(change.name, plan, report)
+        if live is None:
+            return
+        if live.status != "Deleting":
+            self.gateway.delete_inference_component(change.name)
+        self._wait_component_gone(change.name, plan, report)
+
+    def _settle_component(self, name: str, plan: Plan, report: Report) -> InferenceComponent | None:
+        """The component once it accepts changes (another apply or the autoscaler may be
+        changing it), or None when there is none."""
+        deadline, wait = self._deadline(plan), self._poll()
+        while True:
+            live = self.gateway.describe_inference_component(name)
+            if live is None or live.status not in _COMPONENT_BUSY:
+                return live
+            self._check_component_time(deadline, plan, live)
+            report(Event("wait", f"inference_component.{name}", f"waiting: {live.status}"))
+            wait()
+
+    def _wait_component(
+        self,
+        change: Change,
+        component: InferenceComponent,
+        plan: Plan,
+        report: Report,
+        *,
+        updating: bool,
+    ) -> None:
+        """Until the component is InService on the planned specification and copy count.
+        After an update, InService on another specification is SageMaker's rollback: a
+        failure, with its reason; Failed is one too."""
+        deadline, wait = self._deadline(plan), self._poll()
+        started = self.clock()
+        while True:
+            live = self.gateway.describe_inference_component(component.name)
+            if live is None:
+                raise ApplyError(
+                    f"inference component {component.name} disappeared while deploying",
+                    hint="run apply again",
+                )
+            if live.status == "InService":
+                if not same_specification(live, component):
+                    if updating:
+                        raise ApplyError(
+                            f"the update of inference component {component.name} was rolled "
+                            "back; it still serves its earlier specification. Reason: "
+                            f"{live.failure_reason or 'none given'}",
+                            hint="fix the cause, then run apply again",
+                        )
+                    raise ApplyError(
+                        f"inference component {component.name} is InService on another "
+                        "specification than the plan's",
+                        hint="another apply or someone else changed it; run plan again",
+                    )
+                if component.copy_count is None:
+                    return
+                if live.copy_count == component.copy_count:
+                    # Success is every copy placed, not only asked for: InService with copies
+                    # short is SageMaker still finding (or adding) room on the instances.
+                    if live.current_copy_count is None or (
+                        live.current_copy_count >= component.copy_count
+                    ):
+                        return
+                    self._check_copies_time(deadline, plan, live)
+                    report(
+                        Event(
+                            "wait",
+                            change.address,
+                            f"placing copies: {live.current_copy_count} of "
+                            f"{component.copy_count} ({self.clock() - started:.0f}s)",
+                        )
+                    )
+                    wait()
+                    continue
+                raise ApplyError(
+                    f"inference component {component.name} is InService with "
+                    f"{live.copy_count} copies, not the planned {component.copy_count}",
+                    hint="another apply, someone else or its autoscaling changed it; run plan "
+                    "again",
+                )
+            if live.status == "Failed":
+                raise ApplyError(
+                    f"inference component {component.name} is Failed: "
+                    f"{live.failure_reason or 'no reason given'}",
+                    hint="fix the cause (its model, image, compute requirements or the "
+                    "instances' capacity), then run apply again",
+                )
+            self._check_component_time(deadline, plan, live)
+            elapsed = self.clock() - started
+            placed = _copies_text(live)
+            report(Event("wait", change.address, f"{live.status}{placed} ({elapsed:.0f}s)"))
+            wait()
+
+    def _wait_component_gone(self, name: str, plan: Plan, report: Report) -> None:
+        deadline, wait = self._deadline(plan), self._poll()
+        while True:
+            live = self.gateway.describe_inference_component(name)
+            if live is None:
+                return
+            if live.status == "Failed":
+                raise ApplyError(
+                    f"inference component {name} is Failed instead of deleted: "
+                    f"{live.failure_reason or 'no reason given'}",
+                    hint="run the command again to retry the deletion",
+                )
+            if live.status != "Deleting":
+                raise ApplyError(
+                    f"inference component {name} was created again (it is {live.status}) "
+                    "while deployspec waited for its deletion",
+                    hint="another apply or someone else created it; run plan to see where it "
+                    "stands",
+                )
+            self._check_component_time(deadline, plan, live)
+            report(Event("wait", f"inference_component.{name}", f"waiting: {live.status}"))
+            wait()
+
+    def _check_copies_time(self, deadline: float, plan: Plan, live: InferenceComponent) -> None:
+        if self.clock() >= deadline:
+            raise ApplyError(
+                f"inference component {live.name} has {live.current_copy_count} of its "
+                f"{live.copy_count} copies placed after {plan.timeout_seconds}s: the endpoint's "
+                "instances have no room for the rest",
+                hint="ask less of each copy or run fewer copies, let managed scaling add "
+                "instances (realtime.managed_scaling.max), or choose a larger instance type; "
+                "`deployspec status` shows what each component holds",
+            )
+
+    def _check_component_time(self, deadline: float, plan: Plan, live: InferenceComponent) -> None:
+        if self.clock() >= deadline:
+            raise ApplyError(
+                f"inference component {live.name} still {live.status} after "
+                f"{plan.timeout_seconds}s",
+                hint="raise deployment.timeout, or run apply again later: it resumes",
+            )
 
     # ---- waiting -----------------------------------------------------------------------
 
@@ -770,6 +1110,39 @@ def _adopted_in_place(
     if plan.adopt:
         records.append(str((after.get("tags") or {}).get(TAG_ADOPTED, "")))
     return any(record.partition(" ")[0] == config for record in records)
+
+
+def _scaled_component(resource_id: str) -> str | None:
+    """`inference-component/<name>` -> <name>."""
+    kind, _, name = resource_id.partition("/")
+    return name if kind == "inference-component" and name and "/" not in name else None
+
+
+def _component_of(change: Change) -> InferenceComponent:
+    """The component a change writes: `after["component"]`, or for a delete `before`."""
+    data: object
+    if change.action is Action.DELETE:
+        before = change.before or {}
+        data = before.get("component", before)
+    else:
+        data = _after(change).get("component")
+    if not isinstance(data, dict):
+        raise ApplyError(f"{change.address}: the plan holds no inference component")
+    return from_json(InferenceComponent, data)
+
+
+def _copies_text(live: InferenceComponent) -> str:
+    """How far a component's copies are from its count, for progress lines."""
+    current, desired = live.current_copy_count, live.copy_count
+    if current is None or desired is None or current == desired:
+        return ""
+    if current < desired:
+        return f", {current} of {desired} copies"
+    return f", {current} copies, going to {desired}"
+
+
+# Component states in which SageMaker refuses changes; apply waits for them to settle.
+_COMPONENT_BUSY = frozenset({"Creating", "Updating"})
 
 
 def _scaled_endpoint(resource_id: str) -> str | None:

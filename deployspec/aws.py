@@ -5,7 +5,10 @@ return the plain types of `deployspec.resources` (never boto3 dicts; `describe_w
 gives a description as plain JSON data, for what those types leave out), read methods return
 None or False for resources that do not exist, and every other failure leaves as an `AwsError`
 naming the AWS operation, the error code and message, and a hint where the user can act.
-Request parameters never appear in error messages: environment values may be secrets.
+Request parameters never appear in error messages: environment values may be secrets. A
+component's write that SageMaker refuses for want of room (accelerators, CPU cores, memory or
+copies the instances cannot hold) is explained: what each copy and all copies ask for, and
+what the endpoint's instance type has (`capacity_explanation`).
 `invoke_endpoint_stream` returns once the answer starts; its chunks come while the model
 generates, and a stream that breaks off raises `StreamFailure` from them.
 
@@ -60,18 +63,25 @@ from deployspec.limits import MAX_DEPLOY_TIMEOUT, MIN_DEPLOY_TIMEOUT
 from deployspec.resources import (
     APPROVED,
     BACKLOG,
+    CONCURRENT_REQUESTS_PER_COPY,
+    COPY_COUNT_DIMENSION,
     DEFAULT_ROUTING_STRATEGY,
     INVOCATIONS,
     PROVISIONED_CONCURRENCY,
+    VARIANT_NAME,
     AsyncInference,
     Capacity,
+    ComputeRequirements,
     DataCapture,
     Deployment,
     Endpoint,
     EndpointConfig,
+    InferenceComponent,
     LiveVariant,
+    ManagedInstanceScaling,
     Model,
     PackageVersion,
+    RollingUpdate,
     Scaling,
     ServerlessConfig,
     Variant,
@@ -79,7 +89,11 @@ from deployspec.resources import (
     scaling_dimension,
 )
 from deployspec.secrets import SEALED, SENSITIVE
-from deployspec.wire import endpoint_config_request, model_request
+from deployspec.wire import (
+    endpoint_config_request,
+    inference_component_specification,
+    model_request,
+)
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -98,6 +112,13 @@ if TYPE_CHECKING:
 
 SCALING_NAMESPACE: Final = "sagemaker"
 SCALING_DIMENSION: Final = "sagemaker:variant:DesiredInstanceCount"
+# What a target with no policy deployspec reads scales, by its dimension.
+_DIMENSION_METRICS: Final = {
+    SCALING_DIMENSION: INVOCATIONS,
+    COPY_COUNT_DIMENSION: CONCURRENT_REQUESTS_PER_COPY,
+}
+# The dimensions deployspec may have put a scale-from-zero step policy and alarm on.
+_FROM_ZERO_DIMENSIONS: Final = frozenset({SCALING_DIMENSION, COPY_COUNT_DIMENSION})
 DEFAULT_POLICY_NAME = "deployspec-invocations"
 FROM_ZERO_POLICY_NAME = "deployspec-scale-from-zero"
 
@@ -603,6 +624,40 @@ class Gateway:
                 for item in page.get("Models", []):
                     found.append((item["ModelName"], _iso(item["CreationTime"]), item["ModelArn"]))
         return _named_like(found, name_contains)
+
+    # --- inference components, read -------------------------------------------------------
+
+    def list_inference_components(self, endpoint_name: str) -> list[tuple[str, str, str]]:
+        """(name, creation time, ARN) of the inference components on an endpoint, oldest
+        first: ListInferenceComponents filtered by EndpointNameEquals, every page."""
+        found: list[tuple[str, str, str]] = []
+        with self._errors("sagemaker", "ListInferenceComponents", endpoint_name):
+            pages = self._sagemaker().get_paginator("list_inference_components")
+            for page in pages.paginate(EndpointNameEquals=endpoint_name):
+                for item in page.get("InferenceComponents", []):
+                    # Filtered again: a component of another endpoint is never ours to read.
+                    if item.get("EndpointName", endpoint_name) != endpoint_name:
+                        continue
+                    found.append(
+                        (
+                            item["InferenceComponentName"],
+                            _iso(item["CreationTime"]),
+                            item["InferenceComponentArn"],
+                        )
+                    )
+        return sorted(found, key=lambda item: (item[1], item[0]))
+
+    def describe_inference_component(self, name: str) -> InferenceComponent | None:
+        with self._errors("sagemaker", "DescribeInferenceComponent", name):
+            try:
+                response = self._sagemaker().describe_inference_component(
+                    InferenceComponentName=name
+                )
+            except ClientError as error:
+                if _is_missing(error):
+                    return None
+                raise
+        return _inference_component_from(cast("Mapping[str, Any]", response))
 
     # --- SageMaker Model Registry, read ---------------------------------------------------
 
@@ -1376,6 +1431,110 @@ class Gateway:
                 raise
         return True
 
+    # --- inference components, write -----------------------------------------------------
+    # A component's name is stable (what clients invoke); what it serves changes in place.
+
+    def create_inference_component(
+        self, component: InferenceComponent, tags: Mapping[str, str]
+    ) -> str:
+        """CreateInferenceComponent with the ownership tags. An adapter (base_component) names
+        neither a variant nor a copy count: it runs on its base's copies."""
+        request: dict[str, Any] = {
+            "InferenceComponentName": component.name,
+            "EndpointName": component.endpoint_name,
+            "Specification": inference_component_specification(component),
+            "Tags": _tag_list(tags),
+        }
+        if component.base_component is None:
+            request["VariantName"] = component.variant_name
+        if component.copy_count is not None:
+            request["RuntimeConfig"] = {"CopyCount": component.copy_count}
+        with self._component_errors("CreateInferenceComponent", component, component.copy_count):
+            response = self._sagemaker().create_inference_component(**request)
+        return str(response["InferenceComponentArn"])
+
+    def update_inference_component(
+        self,
+        component: InferenceComponent,
+        rolling_update: RollingUpdate | None,
+        *,
+        copy_count: int | None = None,
+    ) -> None:
+        """UpdateInferenceComponent: the new specification, rolled out over the copies as
+        `rolling_update` says (None: SageMaker's default), with a new copy count when given."""
+        request: dict[str, Any] = {
+            "InferenceComponentName": component.name,
+            "Specification": inference_component_specification(component),
+        }
+        if copy_count is not None:
+            request["RuntimeConfig"] = {"CopyCount": copy_count}
+        if rolling_update is not None:
+            request["DeploymentConfig"] = rolling_update_config(rolling_update)
+        with self._component_errors("UpdateInferenceComponent", component, copy_count):
+            self._sagemaker().update_inference_component(**request)
+
+    def update_inference_component_copies(
+        self, component: InferenceComponent, copy_count: int
+    ) -> None:
+        """UpdateInferenceComponentRuntimeConfig: the copy count alone, the specification
+        untouched (one write)."""
+        with self._component_errors("UpdateInferenceComponentRuntimeConfig", component, copy_count):
+            self._sagemaker().update_inference_component_runtime_config(
+                InferenceComponentName=component.name,
+                DesiredRuntimeConfig={"CopyCount": copy_count},
+            )
+
+    def delete_inference_component(self, name: str) -> bool:
+        with self._errors("sagemaker", "DeleteInferenceComponent", name):
+            try:
+                self._sagemaker().delete_inference_component(InferenceComponentName=name)
+            except ClientError as error:
+                if _is_missing(error):
+                    return False
+                raise
+        return True
+
+    @contextmanager
+    def _component_errors(
+        self, operation: str, component: InferenceComponent, copies: int | None
+    ) -> Iterator[None]:
+        """`_errors` for a component's writes, with SageMaker's refusal of what does not fit
+        on the endpoint's instances explained: the component, what it asks for, and what the
+        instance type has."""
+        with self._errors("sagemaker", operation, component.name):
+            try:
+                yield
+            except ClientError as error:
+                if not _is_capacity_refusal(error):
+                    raise
+                raise self._capacity_error(error, operation, component, copies) from error
+
+    def _capacity_error(
+        self,
+        error: ClientError,
+        operation: str,
+        component: InferenceComponent,
+        copies: int | None,
+    ) -> AwsError:
+        # Read only on this failure path, best effort: the refusal is what matters.
+        variant: Variant | None = None
+        with suppress(AwsError, UnsupportedShapeError):
+            endpoint = self.describe_endpoint(component.endpoint_name)
+            config = (
+                self.describe_endpoint_config(endpoint.config_name)
+                if endpoint is not None
+                else None
+            )
+            if config is not None:
+                variant = config.variant_named(component.variant_name)
+        return AwsError(
+            f"AWS {operation} {component.name!r} failed: {_code(error)}: {_message(error)}\n"
+            + capacity_explanation(component, copies, variant),
+            hint="ask less of each copy (compute:), run fewer copies, let managed scaling add "
+            "instances (realtime.managed_scaling.max), or choose an instance type with more "
+            "accelerators, CPU cores and memory (realtime.instance_type)",
+        )
+
     def add_tags(self, arn: str, tags: Mapping[str, str]) -> None:
         if not tags:
             return
@@ -1436,7 +1595,7 @@ class Gateway:
             metric = _tracked_metric(tracking) if policy else None
             if metric is None:
                 # No policy deployspec reads: the dimension says what the target scales.
-                metric = INVOCATIONS if dimension == SCALING_DIMENSION else PROVISIONED_CONCURRENCY
+                metric = _DIMENSION_METRICS.get(dimension, PROVISIONED_CONCURRENCY)
             out.append(
                 Scaling(
                     resource_id=resource_id,
@@ -1457,8 +1616,9 @@ class Gateway:
     def put_scaling(self, scaling: Scaling) -> None:
         """Register the target; with a target value, put the target-tracking policy too; for
         an asynchronous endpoint scaling from zero, the step policy and the CloudWatch alarm
-        on HasBacklogWithoutCapacity that bring its first instance back (and else remove
-        them, where an earlier apply put them)."""
+        on HasBacklogWithoutCapacity that bring its first instance back, for an inference
+        component scaling from zero copies, those on NoCapacityInvocationFailures that bring
+        its first copy back (and else remove them, where an earlier apply put them)."""
         client = self._autoscaling()
         dimension = cast(Any, scaling.dimension)
         with self._errors("application-autoscaling", "RegisterScalableTarget", scaling.resource_id):
@@ -1497,7 +1657,7 @@ class Gateway:
         return self._client("cloudwatch")
 
     def _put_scale_from_zero(self, scaling: Scaling) -> None:
-        endpoint, variant = _endpoint_and_variant(scaling.resource_id)
+        alarm = from_zero_alarm_request(scaling.resource_id)
         with self._errors("application-autoscaling", "PutScalingPolicy", scaling.resource_id):
             arn = self._autoscaling().put_scaling_policy(
                 PolicyName=FROM_ZERO_POLICY_NAME,
@@ -1507,40 +1667,26 @@ class Gateway:
                 PolicyType="StepScaling",
                 StepScalingPolicyConfiguration={
                     "AdjustmentType": "ChangeInCapacity",
-                    "MetricAggregationType": "Average",
+                    "MetricAggregationType": alarm["Statistic"],
                     "Cooldown": scaling.scale_out_cooldown or 300,
                     "StepAdjustments": [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}],
                 },
             )["PolicyARN"]
-        name = from_zero_alarm(scaling.resource_id)
+        name = alarm["AlarmName"]
         with self._errors("cloudwatch", "PutMetricAlarm", name):
-            self._cloudwatch().put_metric_alarm(
-                AlarmName=name,
-                AlarmDescription=f"deployspec: the first instance of {endpoint}/{variant} when "
-                "requests wait and no instance runs",
-                Namespace="AWS/SageMaker",
-                MetricName="HasBacklogWithoutCapacity",
-                Dimensions=[{"Name": "EndpointName", "Value": endpoint}],
-                Statistic="Average",
-                Period=60,
-                EvaluationPeriods=2,
-                Threshold=1,
-                ComparisonOperator="GreaterThanOrEqualToThreshold",
-                TreatMissingData="missing",
-                AlarmActions=[arn],
-            )
+            self._cloudwatch().put_metric_alarm(**alarm, AlarmActions=[arn])
 
     def _delete_scale_from_zero(self, resource_id: str, dimension: str) -> None:
         """Remove the step policy and alarm of scaling from zero, where an earlier apply put
         them (looked for first: AWS answers a missing policy with an error)."""
-        if dimension != SCALING_DIMENSION:
+        if dimension not in _FROM_ZERO_DIMENSIONS:
             return
         client = self._autoscaling()
         with self._errors("application-autoscaling", "DescribeScalingPolicies", resource_id):
             found = client.describe_scaling_policies(
                 ServiceNamespace=SCALING_NAMESPACE,
                 ResourceId=resource_id,
-                ScalableDimension=SCALING_DIMENSION,
+                ScalableDimension=cast(Any, dimension),
                 PolicyNames=[FROM_ZERO_POLICY_NAME],
             )["ScalingPolicies"]
         # (By name again: moto ignores PolicyNames.)
@@ -1551,7 +1697,7 @@ class Gateway:
                 PolicyName=FROM_ZERO_POLICY_NAME,
                 ServiceNamespace=SCALING_NAMESPACE,
                 ResourceId=resource_id,
-                ScalableDimension=SCALING_DIMENSION,
+                ScalableDimension=cast(Any, dimension),
             )
         name = from_zero_alarm(resource_id)
         with self._errors("cloudwatch", "DeleteAlarms", name):
@@ -1573,7 +1719,7 @@ class Gateway:
                 if _is_missing(error):
                     return False
                 raise
-        if dimension == SCALING_DIMENSION:
+        if dimension in _FROM_ZERO_DIMENSIONS:
             name = from_zero_alarm(resource_id)
             with self._errors("cloudwatch", "DeleteAlarms", name):
                 self._cloudwatch().delete_alarms(AlarmNames=[name])
@@ -1590,10 +1736,12 @@ class Gateway:
         *,
         variant: str | None = None,
         target_model: str | None = None,
+        component: str | None = None,
     ) -> Invocation:
         """The endpoint's answer, from the production variant `variant` when given
         (TargetVariant), else from the one SageMaker picks by weight; on a multi-model
-        endpoint, from the archive `target_model` (its key under the prefix)."""
+        endpoint, from the archive `target_model` (its key under the prefix); on an endpoint
+        of inference components, from the component `component` (InferenceComponentName)."""
         request: dict[str, Any] = {
             "EndpointName": name,
             "Body": body,
@@ -1604,6 +1752,8 @@ class Gateway:
             request["TargetVariant"] = variant
         if target_model is not None:
             request["TargetModel"] = target_model
+        if component is not None:
+            request["InferenceComponentName"] = component
         with self._errors("sagemaker-runtime", "InvokeEndpoint", name):
             response = self._runtime().invoke_endpoint(**request)
             payload = response["Body"].read()
@@ -1803,6 +1953,104 @@ def deployment_config(deployment: Deployment) -> DeploymentConfigTypeDef:
     return cast("DeploymentConfigTypeDef", config)
 
 
+def rolling_update_config(policy: RollingUpdate) -> dict[str, Any]:
+    """UpdateInferenceComponent's DeploymentConfig: copies replaced in batches."""
+    rolling: dict[str, Any] = {
+        "MaximumBatchSize": {"Type": policy.batch_type, "Value": policy.batch_value},
+        "WaitIntervalInSeconds": policy.wait_seconds,
+    }
+    if policy.timeout_seconds is not None:
+        rolling["MaximumExecutionTimeoutInSeconds"] = policy.timeout_seconds
+    if policy.rollback_batch_type is not None and policy.rollback_batch_value is not None:
+        rolling["RollbackMaximumBatchSize"] = {
+            "Type": policy.rollback_batch_type,
+            "Value": policy.rollback_batch_value,
+        }
+    return {"RollingUpdatePolicy": rolling}
+
+
+def compute_text(compute: ComputeRequirements, copies: int = 1) -> str:
+    """What `copies` copies reserve, in words: "2 accelerators, 4 CPU cores, 16384 MB"."""
+    parts: list[str] = []
+    if compute.accelerators:
+        parts.append(_counted(compute.accelerators * copies, "accelerator"))
+    if compute.cpu_cores:
+        parts.append(_counted(compute.cpu_cores * copies, "CPU core"))
+    memory = f"{compute.min_memory_mb * copies} MB memory"
+    if compute.max_memory_mb is not None:
+        memory += f" (up to {compute.max_memory_mb * copies} MB)"
+    parts.append(memory)
+    return ", ".join(parts)
+
+
+def _counted(value: float, unit: str) -> str:
+    shown = f"{value:g}"
+    return f"{shown} {unit}{'' if shown == '1' else 's'}"
+
+
+def capacity_explanation(
+    component: InferenceComponent, copies: int | None, variant: Variant | None
+) -> str:
+    """Why a component does not fit, for people: what each copy and all copies ask for, and
+    what the endpoint's instance type (and count) offers."""
+    from deployspec.gpus import UnknownGpuCount, accelerators
+
+    lines: list[str] = []
+    if component.compute is not None:
+        lines.append(
+            f"inference component {component.name} asks, per copy, for "
+            f"{compute_text(component.compute)}"
+        )
+        if copies is not None and copies > 1:
+            lines.append(f"its {copies} copies ask for {compute_text(component.compute, copies)}")
+    elif component.base_component is not None:
+        lines.append(
+            f"inference component {component.name} is an adapter on {component.base_component}, "
+            "running on its copies"
+        )
+    if variant is not None and variant.instance_type is not None:
+        try:
+            found = accelerators(variant.instance_type)
+            has = (
+                _counted(found.count, f"{found.kind} accelerator")
+                if found.count
+                else "no accelerators"
+            )
+        except UnknownGpuCount:
+            has = "an accelerator count deployspec does not know"
+        count = variant.initial_instance_count
+        scaling = variant.managed_scaling
+        instances = (
+            f"between {scaling.min_instance_count} and {scaling.max_instance_count} instances "
+            "(managed scaling)"
+            if scaling is not None
+            else f"{count} instance{'' if count == 1 else 's'}"
+        )
+        lines.append(
+            f"endpoint {component.endpoint_name} runs {variant.instance_type} ({has} each), "
+            f"{instances}"
+        )
+    return "; ".join(lines)
+
+
+def _is_capacity_refusal(error: ClientError) -> bool:
+    """SageMaker's refusal of a component that does not fit on the endpoint's instances (too
+    many accelerators, CPU cores or too much memory per copy, or more copies than fit): a
+    ValidationException or ResourceLimitExceeded naming what is short. Judged by its words,
+    as SageMaker gives no code of its own for it."""
+    if _code(error) not in ("ValidationException", "ResourceLimitExceeded"):
+        return False
+    message = _message(error).lower()
+    short = any(
+        word in message
+        for word in ("capacity", "insufficient", "not enough", "exceed", "more than", "fit")
+    )
+    resource = any(
+        word in message for word in ("accelerator", "gpu", "cpu", "core", "memory", "copies")
+    )
+    return short and resource
+
+
 def _capacity_percent(deployment: Deployment) -> dict[str, Any]:
     if deployment.step_percent is None:
         raise ValueError(f"strategy {deployment.strategy!r} needs step_percent")
@@ -1894,19 +2142,27 @@ def _endpoint_config_from(data: Mapping[str, Any]) -> EndpointConfig:
     name = data.get("EndpointConfigName", "?")
     variants: list[Mapping[str, Any]] = list(data.get("ProductionVariants") or [])
     shadows: list[Mapping[str, Any]] = list(data.get("ShadowProductionVariants") or [])
-    # Variants without a model are an inference-component endpoint: reported as such instead
-    # of read as something else.
-    modelless = [str(v.get("VariantName")) for v in (*variants, *shadows) if "ModelName" not in v]
-    if not variants or modelless:
-        raise UnsupportedShapeError(
-            f"endpoint config {name} has "
-            + (
-                f"a variant without a model ({', '.join(modelless)}: an inference-component "
-                "endpoint)"
-                if modelless
-                else "no production variant"
+    # Production variants without a model are an inference-component endpoint's (its models
+    # are its components'), read as such; a shadow without one, or such variants beside
+    # variants of a model, are shapes deployspec does not manage: reported, never misread.
+    modelless = [str(v.get("VariantName")) for v in variants if "ModelName" not in v]
+    shadow_modelless = [str(v.get("VariantName")) for v in shadows if "ModelName" not in v]
+    mixed = bool(modelless) and (len(modelless) != len(variants) or bool(shadows))
+    if not variants or shadow_modelless or mixed:
+        if not variants:
+            what = "no production variant"
+        elif shadow_modelless:
+            what = (
+                f"a variant without a model ({', '.join(shadow_modelless)}: a shadow of "
+                "inference components)"
             )
-            + "; deployspec does not manage such endpoints yet",
+        else:
+            what = (
+                f"a variant without a model ({', '.join(modelless)}: an inference-component "
+                "endpoint's) beside " + ("a shadow" if shadows else "variants of a model")
+            )
+        raise UnsupportedShapeError(
+            f"endpoint config {name} has {what}; deployspec does not manage such endpoints yet",
             hint="manage this endpoint with the tool that created it, or give the spec "
             "another name",
         )
@@ -1926,6 +2182,7 @@ def _endpoint_config_from(data: Mapping[str, Any]) -> EndpointConfig:
         arn=data.get("EndpointConfigArn"),
         async_inference=_async_inference_from(data.get("AsyncInferenceConfig")),
         shadow_variants=tuple(_variant_from(v) for v in shadows),
+        execution_role_arn=data.get("ExecutionRoleArn"),
     )
 
 
@@ -1940,8 +2197,9 @@ def _variant_from(variant: Mapping[str, Any]) -> Variant:
         if serverless_data
         else None
     )
+    managed: Mapping[str, Any] = variant.get("ManagedInstanceScaling") or {}
     return Variant(
-        model_name=variant["ModelName"],
+        model_name=variant.get("ModelName"),
         variant_name=variant["VariantName"],
         serverless=serverless,
         instance_type=variant.get("InstanceType"),
@@ -1952,7 +2210,55 @@ def _variant_from(variant: Mapping[str, Any]) -> Variant:
         model_data_download_timeout=variant.get("ModelDataDownloadTimeoutInSeconds"),
         inference_ami_version=variant.get("InferenceAmiVersion"),
         routing_strategy=_routing_strategy(variant.get("RoutingConfig")),
+        # DISABLED (or absent) is no managed scaling: the count is the initial one.
+        managed_scaling=ManagedInstanceScaling(
+            min_instance_count=int(managed.get("MinInstanceCount", 0)),
+            max_instance_count=int(managed.get("MaxInstanceCount", 0)),
+        )
+        if managed.get("Status") == "ENABLED"
+        else None,
     )
+
+
+def _inference_component_from(data: Mapping[str, Any]) -> InferenceComponent:
+    spec: Mapping[str, Any] = data.get("Specification") or {}
+    container: Mapping[str, Any] = spec.get("Container") or {}
+    startup: Mapping[str, Any] = spec.get("StartupParameters") or {}
+    runtime: Mapping[str, Any] = data.get("RuntimeConfig") or {}
+    required: Mapping[str, Any] | None = spec.get("ComputeResourceRequirements")
+    compute = (
+        ComputeRequirements(
+            min_memory_mb=int(required.get("MinMemoryRequiredInMb", 0)),
+            cpu_cores=_float(required.get("NumberOfCpuCoresRequired")),
+            accelerators=_float(required.get("NumberOfAcceleratorDevicesRequired")),
+            max_memory_mb=required.get("MaxMemoryRequiredInMb"),
+        )
+        if required
+        else None
+    )
+    base = spec.get("BaseInferenceComponentName")
+    desired, current = runtime.get("DesiredCopyCount"), runtime.get("CurrentCopyCount")
+    return InferenceComponent(
+        name=data["InferenceComponentName"],
+        endpoint_name=str(data.get("EndpointName", "")),
+        variant_name=str(data.get("VariantName") or VARIANT_NAME),
+        model_name=spec.get("ModelName"),
+        base_component=base,
+        artifact_url=container.get("ArtifactUrl"),
+        compute=compute,
+        startup_health_check_timeout=startup.get("ContainerStartupHealthCheckTimeoutInSeconds"),
+        model_data_download_timeout=startup.get("ModelDataDownloadTimeoutInSeconds"),
+        # An adapter runs on its base's copies: it has no count of its own to compare.
+        copy_count=int(desired) if desired is not None and base is None else None,
+        status=data.get("InferenceComponentStatus"),
+        failure_reason=data.get("FailureReason"),
+        arn=data.get("InferenceComponentArn"),
+        current_copy_count=int(current) if current is not None else None,
+    )
+
+
+def _float(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
 
 
 def _routing_strategy(config: Mapping[str, Any] | None) -> str | None:
@@ -2015,7 +2321,7 @@ def _tracking_policy(policies: list[Mapping[str, Any]]) -> Mapping[str, Any] | N
 
 def _tracked_metric(tracking: Mapping[str, Any]) -> str | None:
     predefined = tracking.get("PredefinedMetricSpecification", {}).get("PredefinedMetricType")
-    if predefined in (INVOCATIONS, PROVISIONED_CONCURRENCY):
+    if predefined in (INVOCATIONS, PROVISIONED_CONCURRENCY, CONCURRENT_REQUESTS_PER_COPY):
         return str(predefined)
     custom: Mapping[str, Any] = tracking.get("CustomizedMetricSpecification", {})
     if custom.get("MetricName") == BACKLOG:
@@ -2044,9 +2350,60 @@ def _endpoint_and_variant(resource_id: str) -> tuple[str, str]:
 
 
 def from_zero_alarm(resource_id: str) -> str:
-    """The CloudWatch alarm that brings an asynchronous variant's first instance back."""
+    """The CloudWatch alarm that brings an asynchronous variant's first instance back, or an
+    inference component's first copy. (Their endings differ, so that no component's alarm can
+    be named like a variant's: `<spec>-<component>` may read as `<endpoint>-<variant>`.)"""
+    component = _component_of(resource_id)
+    if component is not None:
+        return f"deployspec-{component}-copies-from-zero"
     endpoint, variant = _endpoint_and_variant(resource_id)
     return f"deployspec-{endpoint}-{variant}-scale-from-zero"
+
+
+def from_zero_alarm_request(resource_id: str) -> dict[str, Any]:
+    """PutMetricAlarm's request (without its action) for scaling from zero: for an
+    asynchronous variant, requests waiting with no instance (HasBacklogWithoutCapacity); for an
+    inference component, requests refused for want of a copy (NoCapacityInvocationFailures, as
+    AWS's guide to scaling a component to zero sets it up)."""
+    name = from_zero_alarm(resource_id)
+    component = _component_of(resource_id)
+    if component is not None:
+        return {
+            "AlarmName": name,
+            "AlarmDescription": f"deployspec: the first copy of inference component {component} "
+            "when requests find none",
+            "Namespace": "AWS/SageMaker",
+            "MetricName": "NoCapacityInvocationFailures",
+            "Dimensions": [{"Name": "InferenceComponentName", "Value": component}],
+            "Statistic": "Maximum",
+            "Period": 30,
+            "EvaluationPeriods": 1,
+            "DatapointsToAlarm": 1,
+            "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "TreatMissingData": "missing",
+        }
+    endpoint, variant = _endpoint_and_variant(resource_id)
+    return {
+        "AlarmName": name,
+        "AlarmDescription": f"deployspec: the first instance of {endpoint}/{variant} when "
+        "requests wait and no instance runs",
+        "Namespace": "AWS/SageMaker",
+        "MetricName": "HasBacklogWithoutCapacity",
+        "Dimensions": [{"Name": "EndpointName", "Value": endpoint}],
+        "Statistic": "Average",
+        "Period": 60,
+        "EvaluationPeriods": 2,
+        "Threshold": 1,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "TreatMissingData": "missing",
+    }
+
+
+def _component_of(resource_id: str) -> str | None:
+    """`inference-component/<name>` -> <name>; None for a variant's resource id."""
+    kind, _, name = resource_id.partition("/")
+    return name if kind == "inference-component" and name else None
 
 
 # --- errors --------------------------------------------------------------------------------

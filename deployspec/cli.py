@@ -285,6 +285,20 @@ def _validated(loaded: Any) -> str:
     """What `validate` says of a valid spec: its name, and each variant's model and serving."""
     spec = loaded.spec
     variants = spec.endpoint_variants
+    if spec.components:
+        realtime = spec.realtime
+        managed = realtime.managed_scaling
+        instances = f" (managed scaling {managed.min}-{managed.max})" if managed is not None else ""
+        listed = "; ".join(
+            f"{c.name}: adapter on {c.base}"
+            if c.base is not None
+            else f"{c.name}: {_model_summary(c.model)} x{c.copies}"
+            for c in spec.components
+        )
+        return (
+            f"{spec.name}: realtime {realtime.instance_type} x{realtime.instance_count}"
+            f"{instances}, {len(spec.components)} components: {listed}"
+        )
     if len(variants) == 1:
         return f"{spec.name}: {_variant_summary(variants[0])}"
     listed = "; ".join(
@@ -301,8 +315,12 @@ def _variant_summary(variant: Any) -> str:
         if realtime
         else f"serverless {serverless.memory_mb} MB"
     )
+    return f"{_model_summary(model)}, {kind}"
+
+
+def _model_summary(model: Any) -> str:
     version = f" {model.version}" if model.version else ""
-    return f"{model.framework.value}{version}, {kind}"
+    return f"{model.framework.value}{version}"
 
 
 @cli.command()
@@ -1176,6 +1194,9 @@ def status(
 ) -> None:
     """The endpoint's state, config, variants, scaling, and whether it matches each of FILES.
 
+    On an endpoint of inference components: each component's status, copies (asked and
+    placed), compute and copy autoscaling, and the instances SageMaker scales.
+
     Read-only and cheap: it never packages the model (when the model files changed since the
     last plan, whether the endpoint matches is reported as unknown). Several specs: a block
     each (JSON: a list), read in parallel.
@@ -1215,23 +1236,32 @@ def status(
 class _StatusView:
     report: dict[str, Any]  # what --format json prints
     endpoint: Any  # resources.Endpoint | None
-    scaling: list[Any]  # resources.Scaling, one per autoscaled variant
+    scaling: list[Any]  # resources.Scaling, one per autoscaled variant (and component)
 
 
 def _status_live(loaded: Any, gateway: Any, exc: DeployspecError) -> _StatusView:
     """Status without the model's archive (not in the cache): the endpoint as it is, and
     whether it matches unknown unless there is none."""
+    from .state import has_components, read_components
+
     endpoint = gateway.describe_endpoint(loaded.spec.name)
     tags = gateway.list_tags(endpoint.arn) if endpoint is not None and endpoint.arn else {}
     config = gateway.describe_endpoint_config(endpoint.config_name) if endpoint else None
     scaling: list[Any] = []
+    components: dict[str, Any] = {}
+    component_tags: dict[str, dict[str, str]] = {}
     if endpoint is not None:
-        from .resources import scaling_resource_id
+        from .resources import component_resource_id, scaling_resource_id
 
+        if has_components(config):
+            components, component_tags = read_components(gateway, endpoint.name)
         scaling = gateway.describe_scalings(
             [
-                scaling_resource_id(endpoint.name, v.variant_name)
-                for v in (*endpoint.variants, *endpoint.shadow_variants)
+                *(
+                    scaling_resource_id(endpoint.name, v.variant_name)
+                    for v in (*endpoint.variants, *endpoint.shadow_variants)
+                ),
+                *(component_resource_id(name) for name in components),
             ]
         )
     # With no endpoint at all, the answer is known without the model's archive.
@@ -1245,6 +1275,8 @@ def _status_live(loaded: Any, gateway: Any, exc: DeployspecError) -> _StatusView
         matches=False if endpoint is None else None,
         changes=[],
         unknown=str(exc) if endpoint is not None else None,
+        components=list(components.values()),
+        foreign=_foreign(components, component_tags, loaded.spec.name),
     )
 
 
@@ -1277,7 +1309,19 @@ def _status_planned(prepared: Any) -> _StatusView:
             for c in prepared.plan.changes
         ],
         unknown=None,
+        components=list(actual.components.values()),
+        foreign=_foreign(actual.components, actual.component_tags, desired.spec_name),
     )
+
+
+def _foreign(
+    components: dict[str, Any], tags: dict[str, dict[str, str]], spec_name: str
+) -> set[str]:
+    """The components whose tags were read and are not this spec's (only those a change would
+    touch are read: one the spec holds as it is is the spec's)."""
+    from .resources import is_owned
+
+    return {name for name in components if name in tags and not is_owned(tags[name], spec_name)}
 
 
 def _status_view(
@@ -1291,8 +1335,12 @@ def _status_view(
     matches: bool | None,
     changes: list[dict[str, Any]],
     unknown: str | None,
+    components: list[Any] | None = None,
+    foreign: set[str] | None = None,
 ) -> _StatusView:
     from .resources import is_owned, to_json
+
+    scaled = {s.resource_id: s for s in scaling}
 
     report = {
         "endpoint": spec_name,
@@ -1309,6 +1357,11 @@ def _status_view(
         "variants": to_json(endpoint.variants) if endpoint else [],
         "shadow_variants": to_json(endpoint.shadow_variants) if endpoint else [],
         "scaling": [to_json(s) for s in scaling],
+        "managed_scaling": _managed_scaling(config),
+        "components": [
+            _component_report(c, spec_name, scaled, c.name not in (foreign or set()))
+            for c in components or []
+        ],
         "managed_by_deployspec": is_owned(tags, spec_name),
         "matches_spec": matches,
         "pending_changes": len(changes),
@@ -1354,6 +1407,15 @@ def _print_status(view: _StatusView) -> None:
             found = scaled.get(variant.variant_name)
             if found is not None:
                 click.echo(f"    autoscaling:  {_scaling_summary(found)}")
+        managed = report.get("managed_scaling")
+        if managed is not None:
+            zero = " (scales to zero)" if managed["min_instance_count"] == 0 else ""
+            click.echo(
+                f"    instances:    {managed['min_instance_count']}-"
+                f"{managed['max_instance_count']}, managed by SageMaker{zero}"
+            )
+        for item in report.get("components") or []:
+            _print_component(item)
         if not report["managed_by_deployspec"]:
             click.echo("  managed:        no (not created by deployspec; see plan --adopt)")
     if matches is None:
@@ -1441,11 +1503,70 @@ def _status_many(
         raise SystemExit(1)
 
 
+def _managed_scaling(config: Any) -> dict[str, int] | None:
+    """The instances SageMaker scales an inference-component endpoint between."""
+    from .resources import to_json
+
+    variants = config.variants if config is not None else ()
+    found = next((v.managed_scaling for v in variants if v.managed_scaling is not None), None)
+    return to_json(found) if found is not None else None
+
+
+def _component_report(
+    component: Any, spec_name: str, scaled: dict[str, Any], ours: bool
+) -> dict[str, Any]:
+    """One inference component as `status --format json` shows it."""
+    from .resources import component_resource_id, to_json
+
+    scaling = scaled.get(component_resource_id(component.name))
+    prefix = f"{spec_name}-"
+    return {
+        "name": component.name.removeprefix(prefix),
+        "inference_component": component.name,
+        "status": component.status,
+        "failure_reason": component.failure_reason,
+        "model": component.model_name,
+        "base": component.base_component.removeprefix(prefix) if component.base_component else None,
+        "artifact_url": component.artifact_url,
+        "copies": {"desired": component.copy_count, "current": component.current_copy_count},
+        "compute": to_json(component.compute) if component.compute is not None else None,
+        "scaling": to_json(scaling) if scaling is not None else None,
+        "managed_by_deployspec": ours,
+    }
+
+
+def _print_component(item: dict[str, Any]) -> None:
+    from .aws import compute_text
+    from .resources import ComputeRequirements, Scaling, from_json
+
+    line = f"  component {item['name']} ({item['inference_component']}): {item['status']}"
+    if item["base"] is not None:
+        line += f", adapter on {item['base']}"
+    else:
+        copies = item["copies"]
+        line += f", {copies['current']} of {copies['desired']} copies"
+    if item["compute"] is not None:
+        line += f", each {compute_text(from_json(ComputeRequirements, item['compute']))}"
+    click.echo(line)
+    if item["failure_reason"]:
+        click.echo(f"    failure reason: {item['failure_reason']}")
+    if item["model"] is not None:
+        click.echo(f"    model:        {item['model']}")
+    if item["scaling"] is not None:
+        click.echo(f"    autoscaling:  {_scaling_summary(from_json(Scaling, item['scaling']))}")
+    if not item["managed_by_deployspec"]:
+        click.echo("    managed:      no (not this spec's: never changed or deleted)")
+
+
 def _scaling_summary(scaling: Any) -> str:
-    """A variant's autoscaling in a few words, in the units of what it scales."""
-    from .resources import BACKLOG, PROVISIONED_CONCURRENCY
+    """A variant's (or component's) autoscaling in a few words, in the units of what it
+    scales."""
+    from .resources import BACKLOG, CONCURRENT_REQUESTS_PER_COPY, PROVISIONED_CONCURRENCY
 
     span = f"{scaling.min_capacity}-{scaling.max_capacity}"
+    if scaling.metric == CONCURRENT_REQUESTS_PER_COPY:
+        zero = " (scales to zero)" if scaling.min_capacity == 0 else ""
+        return f"{span} copies{zero}, target {scaling.target_value} concurrent requests/copy"
     if scaling.metric == PROVISIONED_CONCURRENCY:
         return f"{span} provisioned concurrency, target utilisation {scaling.target_value}"
     if scaling.metric == BACKLOG:
@@ -1468,7 +1589,10 @@ def _serving(config: Any) -> str:
         else:
             sizing = f"{variant.instance_type} x{variant.initial_instance_count}"
         named = f"{variant.variant_name}: " if several else ""
-        parts.append(f"{named}model {variant.model_name}: {sizing}")
+        served = (
+            "inference components" if variant.model_name is None else f"model {variant.model_name}"
+        )
+        parts.append(f"{named}{served}: {sizing}")
     return "; ".join(parts)
 
 
@@ -1862,6 +1986,13 @@ def _read_body(body: str, limit: int = 0) -> bytes:
     metavar="NAME",
     help="For a multi-model endpoint: the model (a name in the spec's model.models) to run.",
 )
+@click.option(
+    "--component",
+    default=None,
+    metavar="NAME",
+    help="For an endpoint of inference components: the component (a name in the spec's "
+    "components) to run (InferenceComponentName <spec name>-NAME).",
+)
 def invoke(
     file: Path,
     variables: tuple[str, ...],
@@ -1880,6 +2011,7 @@ def invoke(
     wait_timeout: int,
     variant: str | None,
     target_model: str | None,
+    component: str | None,
 ) -> None:
     """Call the endpoint FILE deploys and print the response (with --stream, its text as it
     is generated).
@@ -1919,16 +2051,28 @@ def invoke(
         raise click.UsageError(
             "SageMaker's InvokeEndpointAsync has no TargetVariant: --variant cannot go with --async"
         )
+    if component is not None and (local or queued or variant is not None):
+        raise click.UsageError(
+            "--component calls a component of the deployed endpoint directly: it cannot go "
+            "with --local, --async or --variant"
+        )
     if body is not None:
         payload = _read_body(body, limit=ASYNC_MAX_BODY if queued else 0)
     else:
-        from .operations import prompt_request
+        from .operations import component_target, prompt_request
 
         loaded = load(file, variables, var_files)
         if variant is not None:
             _check_variant(loaded, variant)
+        if not local:
+            component_target(loaded, component)
         payload = prompt_request(
-            loaded, prompt or "", variant=variant, stream=stream, max_tokens=max_tokens
+            loaded,
+            prompt or "",
+            variant=variant,
+            stream=stream,
+            max_tokens=max_tokens,
+            component=component,
         )
     if local:
         from .local_serve import invoke_local
@@ -1958,9 +2102,12 @@ def invoke(
                 return
             response = result.answer
         else:
+            from .operations import component_target
+
             variants = loaded.spec.endpoint_variants
             if variant is not None:
                 _check_variant(loaded, variant)
+            named = component_target(loaded, component)
             key = None
             if target_model is not None:
                 from .desired import account_of_role, resolve_role
@@ -1970,7 +2117,12 @@ def invoke(
                 key = resolve_target(gateway, loaded, account, target_model)
             if stream:
                 streamed = gateway.invoke_endpoint_stream(
-                    loaded.spec.name, payload, content_type, accept, variant=variant
+                    loaded.spec.name,
+                    payload,
+                    content_type,
+                    accept,
+                    variant=variant,
+                    component=named,
                 )
                 if streamed.variant is not None and len(variants) > 1:
                     click.echo(f"answered by variant {streamed.variant}", err=True)
@@ -1983,6 +2135,7 @@ def invoke(
                 accept,
                 variant=variant,
                 target_model=key,
+                component=named,
             )
             response = answer.body
             if answer.variant is not None and len(variants) > 1:

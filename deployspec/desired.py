@@ -27,6 +27,13 @@ A model block whose data is uncompressed (`ModelSpec.uncompressed()`: compressio
 default for LLM containers, or an s3:// prefix ending in /) gets `Model.model_data_source`
 instead of a model_data_url: the spec's own prefix, or for a local folder the content-addressed
 prefix of its hashed files (`Desired.weights`, weights.py), uploaded by the plan.
+A spec with `components:` is an inference-component endpoint: its config's one variant names
+no model and carries the managed instance scaling, the config the execution role; each
+component is an `InferenceComponent` named `<spec>-<component>` (bases before adapters), its
+model built as a variant's is (its LLM container's GPU count is the component's
+accelerators, not the instance type's), an adapter's local files packaged as one FLAT
+model.tar.gz (an ARTIFACT like any archive), its copy autoscaling a `Scaling` on
+`inference-component/<name>` and its rolling update policy in `Desired.rolling_updates`.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import catalog, images, llm
@@ -45,6 +52,7 @@ from .naming import content_name
 from .plan import Kind
 from .resources import (
     BACKLOG,
+    CONCURRENT_REQUESTS_PER_COPY,
     DEFAULT_ROUTING_STRATEGY,
     INVOCATIONS,
     PROVISIONED_CONCURRENCY,
@@ -53,16 +61,23 @@ from .resources import (
     AppliedRecord,
     Artifact,
     AsyncInference,
+    ComputeRequirements,
     DataCapture,
     Deployment,
     EndpointConfig,
+    InferenceComponent,
+    ManagedInstanceScaling,
     Model,
+    RollingUpdate,
     Scaling,
     ServerlessConfig,
     Variant,
     Vpc,
     Weights,
+    component_name,
+    component_resource_id,
     ownership_tags,
+    prune_mark,
     scaling_resource_id,
     spec_digest,
     user_tags,
@@ -71,6 +86,7 @@ from .secrets import is_secret_key, secret_env_keys
 from .spec import (
     HUB_TOKEN_REFERENCE,
     LLM_FRAMEWORKS,
+    ComponentSpec,
     EndpointVariant,
     Framework,
     LoadedSpec,
@@ -81,6 +97,8 @@ from .weights import WeightsTree, manifest_uri_of, prefix_of, tree_of
 from .wire import endpoint_config_request, model_request
 
 DEFAULT_SCALING_POLICY = "deployspec-invocations"
+# A component's copies track concurrent requests per copy.
+COMPONENT_SCALING_POLICY = "deployspec-concurrency"
 # Where the framework containers look for the user's code inside the unpacked model.tar.gz.
 SUBMIT_DIRECTORY = "/opt/ml/model/code"
 # Large-model containers' start-up health check and model download timeouts, unless the spec
@@ -123,6 +141,13 @@ class Desired:
     packages: tuple[ResolvedPackage, ...] = ()
     # Uncompressed weights trees deployspec uploads (compression: none), each once.
     weights: tuple[Weights, ...] = ()
+    # An inference-component endpoint's components (`components:`), in the spec's order
+    # (a base before its adapters). Their scalings are in `scalings` (resource id
+    # inference-component/<name>); their rolling update policies in `rolling_updates`.
+    components: tuple[InferenceComponent, ...] = ()
+    # Component name -> how UpdateInferenceComponent replaces its copies (absent: AWS's
+    # default, all at once).
+    rolling_updates: Mapping[str, RollingUpdate] = field(default_factory=dict)
 
     @property
     def addresses(self) -> tuple[tuple[Kind, str], ...]:
@@ -135,6 +160,7 @@ class Desired:
             *((Kind.ARTIFACT, a.s3_uri) for a in self.artifacts),
             *((Kind.SCALING, s.resource_id) for s in self.scalings),
             *((Kind.WEIGHTS, w.s3_uri) for w in self.weights),
+            *((Kind.INFERENCE_COMPONENT, c.name) for c in self.components),
         )
 
     @property
@@ -169,6 +195,25 @@ class Desired:
 
     def scaling_of(self, variant_name: str) -> Scaling | None:
         wanted = scaling_resource_id(self.endpoint_name, variant_name)
+        return next((s for s in self.scalings if s.resource_id == wanted), None)
+
+    @property
+    def prune_mark(self) -> str:
+        """TAG_PRUNED's value once older resources are pruned for this spec: its config and
+        keep policy, and the models its components serve (a component's model changes with no
+        new config, and its old model is pruned then)."""
+        return prune_mark(
+            self.config.name,
+            self.keep,
+            tuple(c.model_name for c in self.components if c.model_name is not None),
+        )
+
+    def component_named(self, name: str) -> InferenceComponent | None:
+        return next((c for c in self.components if c.name == name), None)
+
+    def component_scaling(self, name: str) -> Scaling | None:
+        """The autoscaling of the component named `name` (its IC name), if it has one."""
+        wanted = component_resource_id(name)
         return next((s for s in self.scalings if s.resource_id == wanted), None)
 
 
@@ -266,6 +311,7 @@ def container_environment(
     *,
     instance_type: str | None = None,
     process_env: Mapping[str, str] | None = None,
+    accelerators: int | None = None,
 ) -> dict[str, str]:
     """The model's environment: the spec's values, with each Secrets Manager or SSM reference
     replaced by its value from `resolved` (operations.resolve_references reads them, named by
@@ -273,7 +319,8 @@ def container_environment(
     out. A large-model container's settings (llm.py: Hub id or /opt/ml/model, revision, GPUs
     of `instance_type`, llm:, the gated model's token) are added under the spec's own env,
     which wins; a hub.token_env is read from `process_env` (the caller's environment,
-    injected)."""
+    injected). `accelerators`: the GPUs an inference component's copy reserves, which its
+    container shards over instead of the whole instance's (unless llm.num_gpus says)."""
     model_spec = _model_spec(loaded, model_key)
     values = resolved or {}
     environment = {
@@ -284,7 +331,17 @@ def container_environment(
     token = values.get(reference_key(model_key, HUB_TOKEN_REFERENCE)) if model_spec.hub else None
     if model_spec.hub is not None and model_spec.hub.token is None:
         token = llm.hub_token(model_spec, process_env or {}, f"{loaded.file}: {model_key}")
-    for key, value in llm.environment(model_spec, instance_type, token).items():
+    container = llm.environment(model_spec, instance_type, token)
+    found = llm.settings(model_spec.framework)
+    if (
+        accelerators is not None
+        and found is not None
+        and found.num_gpus is not None
+        and found.num_gpus in container
+        and (model_spec.llm is None or model_spec.llm.num_gpus is None)
+    ):
+        container[found.num_gpus] = str(accelerators)
+    for key, value in container.items():
         environment.setdefault(key, value)
     if (
         model_spec.entry_point
@@ -360,7 +417,9 @@ class _Builder:
         self._data_urls: dict[str, str | None] = {}
         self._data_sources: dict[str, str | None] = {}
 
-    def model(self, model_key: str, instance_type: str | None) -> Model:
+    def model(
+        self, model_key: str, instance_type: str | None, accelerators: int | None = None
+    ) -> Model:
         spec = self.loaded.spec
         model_spec = _model_spec(self.loaded, model_key)
         framework, version = model_spec.framework.value, model_spec.version or ""
@@ -392,6 +451,7 @@ class _Builder:
             model_key,
             instance_type=instance_type,
             process_env=self.process_env,
+            accelerators=accelerators,
         )
         vpc = (
             Vpc(tuple(model_spec.vpc.subnets), tuple(model_spec.vpc.security_groups))
@@ -568,6 +628,8 @@ def _variant(
 ) -> Variant:
     realtime, serverless = wanted.realtime, wanted.serverless
     instance_type = realtime.instance_type if realtime is not None else None
+    if wanted.model is None:
+        return _component_host(builder, wanted)
     model = builder.model(wanted.model_key, instance_type)
     if realtime is not None:
         # Large models take minutes to download and load, past SageMaker's default health
@@ -602,6 +664,145 @@ def _variant(
         ),
         initial_weight=float(wanted.weight),
     )
+
+
+def _component_host(builder: _Builder, wanted: EndpointVariant) -> Variant:
+    """The one variant of an inference-component endpoint: instances for the components'
+    copies, no model of its own (AWS refuses a ModelName there), SageMaker scaling the
+    instance count within managed_scaling; start-up timeouts are each component's own."""
+    realtime = wanted.realtime
+    if realtime is None:  # validate requires realtime: with components:
+        raise DeployspecError(f"{builder.loaded.file}: components: needs realtime:")
+    managed = realtime.managed_scaling
+    routing = (realtime.routing_strategy or "").upper() or None
+    return Variant(
+        model_name=None,
+        variant_name=wanted.name,
+        instance_type=realtime.instance_type,
+        initial_instance_count=realtime.instance_count,
+        volume_size_gb=realtime.volume_size_gb,
+        initial_weight=float(wanted.weight),
+        inference_ami_version=realtime.inference_ami_version,
+        routing_strategy=None if routing == DEFAULT_ROUTING_STRATEGY else routing,
+        managed_scaling=ManagedInstanceScaling(managed.min, managed.max)
+        if managed is not None
+        else None,
+    )
+
+
+def _components(
+    builder: _Builder, instance_type: str
+) -> tuple[tuple[InferenceComponent, ...], tuple[Scaling, ...], dict[str, RollingUpdate]]:
+    """Each component (bases first, then adapters, each in the spec's order), the copy
+    autoscaling of those that have it, and the rolling update policies, by IC name."""
+    spec = builder.loaded.spec
+    found: list[InferenceComponent] = []
+    scalings: list[Scaling] = []
+    rolling: dict[str, RollingUpdate] = {}
+    entries = spec.component_models
+    ordered = sorted(entries.values(), key=lambda entry: entry[0].base is not None)
+    for component, model_key in ordered:
+        name = component_name(spec.name, component.name)
+        if component.base is not None:
+            found.append(
+                InferenceComponent(
+                    name=name,
+                    endpoint_name=spec.name,
+                    base_component=component_name(spec.name, component.base),
+                    artifact_url=_adapter_archive(builder, component),
+                )
+            )
+            continue
+        found.append(_model_component(builder, component, model_key, name, instance_type))
+        if component.autoscaling is not None:
+            auto = component.autoscaling
+            scalings.append(
+                Scaling(
+                    resource_id=component_resource_id(name),
+                    min_capacity=auto.min,
+                    max_capacity=auto.max,
+                    target_value=float(auto.target_concurrent_requests_per_copy),
+                    scale_in_cooldown=auto.scale_in_cooldown,
+                    scale_out_cooldown=auto.scale_out_cooldown,
+                    policy_name=COMPONENT_SCALING_POLICY,
+                    metric=CONCURRENT_REQUESTS_PER_COPY,
+                    # At zero copies there is no concurrency per copy to track: the alarm on
+                    # requests refused for want of a copy brings the first one back.
+                    scale_from_zero=auto.min == 0,
+                )
+            )
+        if component.rolling_update is not None:
+            policy = component.rolling_update
+            batch_type, batch_value = policy.batch_type_value()
+            back = policy.rollback_batch_type_value()
+            rolling[name] = RollingUpdate(
+                batch_type=batch_type,
+                batch_value=batch_value,
+                wait_seconds=policy.wait,
+                timeout_seconds=policy.timeout,
+                rollback_batch_type=back[0] if back is not None else None,
+                rollback_batch_value=back[1] if back is not None else None,
+            )
+    return tuple(found), tuple(scalings), rolling
+
+
+def _model_component(
+    builder: _Builder,
+    component: ComponentSpec,
+    model_key: str,
+    name: str,
+    instance_type: str,
+) -> InferenceComponent:
+    compute = component.compute
+    if compute is None:  # validate requires compute: on a component with a model
+        raise DeployspecError(f"{builder.loaded.file}: component {component.name} has no compute")
+    model = builder.model(model_key, instance_type, compute.accelerators)
+    large = _model_spec(builder.loaded, model_key).framework in LLM_FRAMEWORKS
+    default = LLM_READINESS_SECONDS if large else None
+    return InferenceComponent(
+        name=name,
+        endpoint_name=builder.loaded.spec.name,
+        model_name=model.name,
+        compute=ComputeRequirements(
+            min_memory_mb=compute.memory_mb,
+            # As SageMaker reports them back (numbers, read as floats): compared alike.
+            cpu_cores=float(compute.cpu_cores) if compute.cpu_cores is not None else None,
+            accelerators=float(compute.accelerators) if compute.accelerators is not None else None,
+            max_memory_mb=compute.max_memory_mb,
+        ),
+        startup_health_check_timeout=component.startup_health_check_timeout or default,
+        model_data_download_timeout=component.model_data_download_timeout or default,
+        copy_count=component.copies,
+    )
+
+
+def _adapter_archive(builder: _Builder, component: ComponentSpec) -> str:
+    """An adapter's Container.ArtifactUrl: its own s3:// archive, or its local files packaged
+    as one model.tar.gz (the files at the archive's root) at its content address."""
+    loaded = builder.loaded
+    local = loaded.adapter_path(component.name)
+    if local is None:
+        if component.artifacts is None:  # validate requires artifacts: on an adapter
+            raise DeployspecError(f"{loaded.file}: adapter {component.name} has no artifacts")
+        return component.artifacts
+    source = ArtifactSource(layout=Layout.FLAT, artifacts=local)
+    folder = builder.cache or cache_dir("artifacts")
+    packaged = package(source, folder) if builder.build else cached(source, folder)
+    if packaged is None:
+        raise NotPackagedError(
+            f"the adapter files of {loaded.file} (component {component.name}) are not "
+            "packaged on this machine yet (they changed since the last plan, or were never "
+            "planned here)",
+            hint=f"run `deployspec plan {loaded.file}` to package them",
+        )
+    url = f"s3://{builder.bucket}/{artifact_key(loaded.spec.artifact_prefix, packaged.sha256)}"
+    builder.artifacts.setdefault(
+        url,
+        Artifact(
+            sha256=packaged.sha256, size=packaged.size, local_path=str(packaged.path), s3_uri=url
+        ),
+    )
+    return url
 
 
 def _scaling(endpoint_name: str, wanted: EndpointVariant) -> Scaling | None:
@@ -694,17 +895,29 @@ def build_desired(
         if queued is not None
         else None
     )
+    components: tuple[InferenceComponent, ...] = ()
+    component_scalings: tuple[Scaling, ...] = ()
+    rolling_updates: dict[str, RollingUpdate] = {}
+    if spec.components is not None and production and production[0].instance_type:
+        components, component_scalings, rolling_updates = _components(
+            builder, production[0].instance_type
+        )
     unnamed_config = EndpointConfig(
         name="",
         variants=production,
         data_capture=capture,
         async_inference=async_inference,
         shadow_variants=shadows,
+        # The role the components' containers run with: AWS requires it on their config.
+        execution_role_arn=role if spec.components is not None else None,
     )
     config = replace(
         unnamed_config, name=content_name(spec.name, endpoint_config_request(unnamed_config))
     )
-    scalings = tuple(s for s in (_scaling(spec.name, v) for v in wanted) if s is not None)
+    scalings = (
+        *(s for s in (_scaling(spec.name, v) for v in wanted) if s is not None),
+        *component_scalings,
+    )
 
     deployment = None
     if all(v.realtime is not None for v in wanted):
@@ -743,4 +956,6 @@ def build_desired(
         keep=spec.keep,
         timeout_seconds=spec.deployment.timeout,
         packages=tuple(builder.packages.values()),
+        components=components,
+        rolling_updates=rolling_updates,
     )

@@ -31,7 +31,11 @@ no search:
   one config standing for another (`serving_config`): its own, adopted in place
   (`deployspec:adopted-config`), or deployspec's older one whose weights and instance counts
   apply set in place to the spec's (`deployspec:serves-for`).
-Rollout settings are no live state: recorded, never compared.
+Rollout settings are no live state: recorded, never compared. On an endpoint of inference
+components (the spec's `components:`, or a live config naming no model) the config, ownership
+and tags are judged as above; the components themselves, their copies and copy autoscaling,
+and the instance count SageMaker's managed scaling moves are not (no record says what apply
+gave each component): `unchecked` says so (COMPONENTS), and `plan` shows any difference.
 
 An endpoint an older deployspec applied has only `deployspec:spec-digest`, one hash of the four
 parts: if it hashes the live values, differences from the spec are pending; the spec's, drift;
@@ -111,6 +115,15 @@ _UNKNOWN_ARCHIVE = "s3://deployspec-drift-unpackaged/model.tar.gz"
 
 Value = str | int | float | bool | dict[str, Any] | None
 
+# What drift leaves to `plan` on an endpoint of inference components: no record says what apply
+# gave each component, so a difference could not be told drift from pending; SageMaker scales
+# the instances, and autoscaling the copies.
+COMPONENTS = (
+    "inference components (their specifications, copies and copy autoscaling) and the "
+    "instances SageMaker scales for them: drift does not cover components yet; "
+    "`deployspec plan` shows any difference from the spec"
+)
+
 
 class Cause(StrEnum):
     DRIFT = "drift"
@@ -157,6 +170,9 @@ class Wanted:
     model_known: bool = True
     # Why the models (so the config name) are not known: an archive is not packaged here.
     not_packaged: str | None = None
+    # The spec's inference components (`components:`): their specifications, copies and copy
+    # autoscaling, and the instances SageMaker scales for them, are not compared (COMPONENTS).
+    components: bool = False
 
     @property
     def config_name(self) -> str | None:
@@ -183,6 +199,7 @@ class Wanted:
             deployment=desired.deployment,
             model_known=not_packaged is None,
             not_packaged=not_packaged,
+            components=bool(desired.components),
         )
 
 
@@ -402,9 +419,12 @@ def classify(wanted: Wanted, live: Live) -> Assessment:
         )
     findings += ownership
     findings += _config(wanted, endpoint, live, applied, config_ours, unchecked)
-    plain = _one_variant(wanted, endpoint, live)
-    findings += _capacity(wanted, endpoint, live, applied, unchecked, plain)
-    findings += _scaling(wanted, live, applied, plain)
+    if wanted.components or (live.config is not None and live.config.hosts_components):
+        unchecked.append(COMPONENTS)
+    else:
+        plain = _one_variant(wanted, endpoint, live)
+        findings += _capacity(wanted, endpoint, live, applied, unchecked, plain)
+        findings += _scaling(wanted, live, applied, plain)
     findings += _tags(wanted, live, applied)
     if any(f.cause is Cause.UNVERIFIED for f in findings):
         unchecked.append(
@@ -951,7 +971,8 @@ def read_live(gateway: Gateway, wanted: Wanted) -> Live:
     if endpoint is None:
         return Live(None, leftover_config=_leftover_config(gateway, name))
     tags = gateway.list_tags(endpoint.arn) if endpoint.arn else {}
-    scaled = _scaled_variants(wanted, endpoint)
+    # A spec of components: the autoscaling of its copies is not compared (COMPONENTS).
+    scaled = [] if wanted.components else _scaled_variants(wanted, endpoint)
     # One read for every variant's target, as plan reads them (state._scaled_variants).
     scalings = (
         tuple(gateway.describe_scalings([scaling_resource_id(name, v) for v in scaled]))
@@ -987,7 +1008,9 @@ def read_live(gateway: Gateway, wanted: Wanted) -> Live:
 def _scaled_variants(wanted: Wanted, endpoint: Endpoint) -> list[str]:
     """The variants whose autoscaling is read: those the spec autoscales, and every live one
     with instances (serverless variants report none), whose target the spec may not ask for."""
-    names = [_variant_of(s.resource_id) for s in wanted.scalings]
+    names = [
+        _variant_of(s.resource_id) for s in wanted.scalings if s.resource_id.startswith("endpoint/")
+    ]
     names += [
         v.variant_name
         for v in (*endpoint.variants, *endpoint.shadow_variants)
@@ -1044,6 +1067,18 @@ def _without_model_files(loaded: LoadedSpec) -> LoadedSpec:
         ]
     if spec.shadow is not None and spec.shadow.model is not None:
         update["shadow"] = spec.shadow.model_copy(update={"model": stand_in(spec.shadow.model)})
+    if spec.components is not None:
+        # An adapter's local folder is packaged too: its archive stands in the same way.
+        update["components"] = [
+            c.model_copy(
+                update={"model": stand_in(c.model)}
+                if c.model is not None
+                else {"artifacts": _UNKNOWN_ARCHIVE}
+                if c.artifacts is not None
+                else {}
+            )
+            for c in spec.components
+        ]
     return dataclasses.replace(loaded, spec=spec.model_copy(update=update))
 
 

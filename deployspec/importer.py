@@ -35,8 +35,10 @@ and built back, as plan will, and compared with the live config and models).
   package named otherwise (an unversioned package's name), or with an image or model data of
   the container's own beside it, is refused, named.
 
-An endpoint whose shape a spec cannot express yet is refused with an UnsupportedShapeError naming
-everything it has (`config_shape`, `model_shape`, `scaling_shape`): inference components,
+An endpoint of inference components (its config's variant names no model) is refused first, on
+its own: a spec expresses one (`components:`), but import does not read components back yet.
+Any other endpoint whose shape a spec cannot express yet is refused with an UnsupportedShapeError
+naming everything it has (`config_shape`, `model_shape`, `scaling_shape`): inference components,
 several shadow variants or a shadow beside several production variants, a serverless variant
 beside others, several containers, multi-model mode, KMS keys, models of different execution
 roles, and any other attribute deployspec would not send. `unexpressed(config, model)` is the
@@ -467,6 +469,18 @@ def _read(gateway: Gateway, name: str) -> _Live:
             f"endpoint {name} serves endpoint config {endpoint.config_name}, which was deleted: "
             "what the endpoint runs cannot be read back",
             hint="write the spec by hand (`deployspec init`), or recreate the config",
+        )
+    production: list[Mapping[str, Any]] = list(config_data.get("ProductionVariants") or [])
+    if production and not any(v.get("ModelName") for v in production):
+        # Its models are its components': a spec can hold them (components:), but import
+        # does not read components back into one yet.
+        raise UnsupportedShapeError(
+            f"endpoint {name} hosts inference components (its config "
+            f"{endpoint.config_name} names no model): import cannot express an endpoint of "
+            "components yet",
+            hint="write its spec by hand with realtime: and components: (a component per "
+            "model, its compute and copies; examples/components/), and deploy that spec to "
+            "an endpoint of its own; keep managing this one with the tool that made it",
         )
     problems = config_shape(config_data)
     entries: list[Mapping[str, Any]] = [
@@ -1092,7 +1106,8 @@ def _variant_differences(live: _Live, desired: Desired) -> list[str]:
     out: list[str] = []
     for found, wanted in zip(live_variants, wanted_variants, strict=True):
         at = f"variants.{found.variant_name}"
-        model = desired.model_named(wanted.model_name)
+        # (Never None here: import refuses endpoints of components, whose variants name none.)
+        model = desired.model_named(wanted.model_name) if wanted.model_name else None
         if model is None:
             out.append(f"{at}.model")
         else:

@@ -6,9 +6,11 @@ made in place, or replaces it, and which other changes its own must come after (
 create/update/replace — "put" — or a delete of another kind). `order(changes)` sorts any
 plan's changes (apply, destroy, rollback) so that every change comes after those it waits for,
 keeping the planner's order among the rest: apply executes exactly that order and never
-re-decides it. Adding a kind of resource is adding a Row (and its Kind, its request in
-wire.py, its reading in state.py and its planning rule in planner.py): docs/architecture.md
-says how.
+re-decides it. Rules are per kind, so changes of one kind keep the planner's order among
+themselves: that is how an adapter component comes after its base (the planner emits bases
+first among puts, adapters first among deletes). Adding a kind of resource is adding a Row
+(and its Kind, its request in wire.py, its reading in state.py and its planning rule in
+planner.py): docs/architecture.md says how.
 """
 
 from __future__ import annotations
@@ -86,6 +88,8 @@ ROWS: dict[Kind, Row] = {
                 (DELETE, Kind.ENDPOINT_CONFIG, DELETE, "no config may name it"),
                 (DELETE, Kind.ENDPOINT, PUT, "the endpoint no longer serves it"),
                 (DELETE, Kind.ENDPOINT, DELETE, "the endpoint is gone"),
+                (DELETE, Kind.INFERENCE_COMPONENT, PUT, "no component names it any more"),
+                (DELETE, Kind.INFERENCE_COMPONENT, DELETE, "no component names it any more"),
             ),
         ),
         Row(
@@ -116,14 +120,51 @@ ROWS: dict[Kind, Row] = {
                     "SageMaker refuses an instance type change while autoscaling is attached",
                 ),
                 (DELETE, Kind.SCALING, DELETE, "a scalable target outliving its endpoint fails"),
+                (
+                    DELETE,
+                    Kind.INFERENCE_COMPONENT,
+                    DELETE,
+                    "an endpoint is deleted once it hosts no components",
+                ),
+                (
+                    PUT,
+                    Kind.INFERENCE_COMPONENT,
+                    DELETE,
+                    "a replaced endpoint's components are deleted first; a removed component "
+                    "frees its instances' capacity first",
+                ),
+            ),
+        ),
+        Row(
+            Kind.INFERENCE_COMPONENT,
+            "inference component",
+            "the stable name <spec>-<component>",
+            "updated in place: UpdateInferenceComponent (specification, rolling) or "
+            "UpdateInferenceComponentRuntimeConfig (copy count only)",
+            (
+                (PUT, Kind.ENDPOINT, PUT, "placed once its endpoint is InService"),
+                (PUT, Kind.MODEL, PUT, "its specification names the model"),
+                (PUT, Kind.ARTIFACT, PUT, "an adapter's ArtifactUrl must exist"),
+                (
+                    PUT,
+                    Kind.INFERENCE_COMPONENT,
+                    DELETE,
+                    "a removed component's copies free their instances' capacity first",
+                ),
+                (DELETE, Kind.SCALING, DELETE, "a scalable target outliving its component fails"),
+                (PUT, Kind.SCALING, DELETE, "a re-created component's copy scaling goes first"),
             ),
         ),
         Row(
             Kind.SCALING,
             "scaling target",
-            "Application Auto Scaling resource id endpoint/<name>/variant/<variant>",
+            "Application Auto Scaling resource id endpoint/<name>/variant/<variant> or "
+            "inference-component/<name>",
             "updated in place (RegisterScalableTarget and PutScalingPolicy)",
-            ((PUT, Kind.ENDPOINT, PUT, "registered once the endpoint is InService"),),
+            (
+                (PUT, Kind.ENDPOINT, PUT, "registered once the endpoint is InService"),
+                (PUT, Kind.INFERENCE_COMPONENT, PUT, "registered once the component is InService"),
+            ),
         ),
         Row(
             Kind.PRUNE_MARK,

@@ -42,6 +42,12 @@ def prepare_local_model(
 ) -> tuple[Path, str, str | None, dict[str, str]]:
     """The model of `variant` (default: the first production variant), unpacked to serve."""
     chosen = pick_variant(loaded.spec, variant)
+    if chosen.model is None:
+        raise DeployspecError(
+            "serve runs one model; this spec's endpoint hosts inference components",
+            hint="try its components on the sandbox: deployspec apply --sandbox, then "
+            "deployspec invoke --sandbox --component NAME",
+        )
     packaged = package_artifact(loaded, model_key=chosen.model_key)
     if packaged is None:
         raise DeployspecError(

@@ -370,7 +370,14 @@ def prepare_destroy(
 
     # The models' archives are read either way: those kept are named, so nobody is surprised
     # by what stays billed in S3 (once the models are gone nothing leads deployspec to them).
-    owned = read_owned(gateway, loaded.spec.name, with_model_data=True)
+    # A spec of components reads them; any other spec looks whether the endpoint it left has
+    # some first (the spec may have dropped its components since the last apply).
+    owned = read_owned(
+        gateway,
+        loaded.spec.name,
+        with_model_data=True,
+        components=True if loaded.spec.components else None,
+    )
     bucket = loaded.spec.bucket or f"sagemaker-{gateway.region}-{account}"
     # Only archives deployspec uploaded under this spec's prefix: never the user's own s3://
     # artifacts, nor anything another spec may use.
@@ -823,17 +830,62 @@ def target_model(gateway: Gateway, loaded: LoadedSpec, account: str, name: str) 
     return found[0][len(prefix) :]
 
 
+def component_target(loaded: LoadedSpec, name: str | None) -> str | None:
+    """`invoke --component NAME`: the InferenceComponentName of the spec's component NAME
+    (`<spec>-<NAME>`). A spec of components needs one named (SageMaker routes by it); any other
+    spec has none to name."""
+    from .resources import component_name
+
+    components = loaded.spec.components or []
+    names = [c.name for c in components]
+    if name is None:
+        if components:
+            raise DeployspecError(
+                f"{loaded.file}: the endpoint hosts inference components: name the one to invoke",
+                hint=f"pass --component NAME, one of: {', '.join(names)}",
+            )
+        return None
+    if not components:
+        raise DeployspecError(
+            f"{loaded.file}: the spec has no components: --component names one of an "
+            "inference-component endpoint",
+            hint="drop --component",
+        )
+    if name not in names:
+        raise DeployspecError(
+            f"{loaded.file}: the spec has no component {name!r}",
+            hint=f"its components: {', '.join(names)}",
+        )
+    return component_name(loaded.spec.name, name)
+
+
 def prompt_request(
-    loaded: LoadedSpec, prompt: str, *, variant: str | None, stream: bool, max_tokens: int
+    loaded: LoadedSpec,
+    prompt: str,
+    *,
+    variant: str | None,
+    stream: bool,
+    max_tokens: int,
+    component: str | None = None,
 ) -> bytes:
     """`invoke --prompt`: the request body for the container the spec's production variants
-    run (the variant `variant` when given; variants of different containers need it)."""
+    run (the variant `variant` when given; variants of different containers need it), or the
+    component `component` (its name in the spec; an adapter's is its base's container)."""
     from .prompts import request_for
 
+    if component is not None:
+        by_name = {c.name: c for c in loaded.spec.components or []}
+        found = by_name.get(component)
+        base = by_name.get(found.base) if found is not None and found.base else found
+        if base is None or base.model is None:
+            raise DeployspecError(f"{loaded.file}: the spec has no component {component!r}")
+        return request_for(
+            str(base.model.framework.value), prompt, stream=stream, max_tokens=max_tokens
+        )
     variants = [v for v in loaded.spec.endpoint_variants if not v.shadow]
     if variant is not None:
         variants = [v for v in variants if v.name == variant]
-    kinds = sorted({str(v.model.framework.value) for v in variants})
+    kinds = sorted({str(v.model.framework.value) for v in variants if v.model is not None})
     if not kinds:
         raise DeployspecError(f"{loaded.file}: the spec has no production variant {variant!r}")
     if len(kinds) > 1:

@@ -40,6 +40,9 @@ class Kind(StrEnum):
     SCALING = "scaling"
     # An uncompressed weights tree: an S3 prefix named by its content, and its manifest.
     WEIGHTS = "weights"
+    # One model (or adapter) hosted on an inference-component endpoint: a stable name,
+    # updated in place (UpdateInferenceComponent / ...RuntimeConfig).
+    INFERENCE_COMPONENT = "inference_component"
     # Records on the endpoint that older configs and models were pruned (see state.py).
     PRUNE_MARK = "prune_mark"
 

@@ -14,11 +14,25 @@ then the record), never from apply.
 An endpoint adopted in place (`Actual.stand_in`, state.py) keeps serving its own config for the
 desired one: adopting it only tags the endpoint, recording the stand-in (TAG_ADOPTED), and its
 config and model, not deployspec's, are never tagged, changed or deleted.
+
+Inference components (`_component_changes`) have stable names and are changed in place: one
+missing is created; one whose specification differs is updated (UpdateInferenceComponent, with
+its rolling update policy), one whose copy count alone differs gets that count alone
+(UpdateInferenceComponentRuntimeConfig) — under copy autoscaling, a live count inside the
+range is the autoscaler's, not a difference —; one the spec no longer has is deleted; one
+Failed is deleted and created again. Bases come before their adapters among puts, adapters
+first among deletes, deletes before puts (their copies free capacity). A component on the
+endpoint without this spec's ownership tags is never changed: one the spec does not name is
+noted, one it names is refused (NotManagedError). The endpoint config of such an endpoint
+holds the instance side alone, so only an instance-side change makes a new one. Destroy
+deletes our components first and keeps an endpoint that hosts a foreign one (a note says so);
+rollback moves the endpoint config alone and never touches components (an older spec
+re-applied rolls them back).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .desired import Desired
@@ -43,14 +57,15 @@ from .resources import (
     Deployment,
     Endpoint,
     EndpointConfig,
+    InferenceComponent,
     Model,
     OwnedResource,
+    RollingUpdate,
     Scaling,
     comparable_tags,
     is_owned,
     models_tag,
     part_hash,
-    prune_mark,
     scaling_resource_id,
     scaling_settings,
     scalings_settings,
@@ -59,6 +74,7 @@ from .resources import (
 )
 from .secrets import DECLARED, SENSITIVE, secret_paths, withheld_paths
 from .state import BROKEN, IN_PROGRESS, Actual, Owned, adoption_differences
+from .wire import inference_component_specification
 
 # What apply records on the endpoint about what it applied (never compared with the spec).
 RECORD_KEYS = frozenset({TAG_DIGEST, TAG_APPLIED})
@@ -119,21 +135,27 @@ def make_plan(
             "before changing anything"
         )
 
+    components = _component_changes(desired, actual)
+    notes.extend(components.notes)
     changes = [
         *_storage_changes(desired, actual),
         *_content_named_changes(desired, actual, capacity_only),
         *_tag_changes(desired, actual),
     ]
 
-    deletions, mark = _prune(desired, actual, target)
+    deletions, mark = _prune(desired, actual, target, components.kept_models)
     # With nothing to delete the prune mark rides on the endpoint change; with deletions it is
     # written last, once they are done, so a crash in between leaves the mark unset.
     endpoint_change = _endpoint_change(
         desired, actual, mark if not deletions else None, capacity_only
     )
-    scaling_changes = _scaling_changes(desired, actual)
+    scaling_changes = [
+        *_scaling_changes(desired, actual),
+        *_component_scaling_changes(desired, actual, components),
+    ]
     if endpoint_change is not None:
         changes.append(endpoint_change)
+    changes.extend(components.changes)
     changes.extend(scaling_changes)
     changes.extend(deletions)
     has_endpoint_change = endpoint_change is not None
@@ -359,6 +381,14 @@ def _content_named_changes(
 def _model_it_replaces(desired: Desired, actual: Actual, model: Model) -> Model | None:
     """The live model that the variants serving `model` serve now (the first found), to say
     what changed; for a one-model endpoint, its model."""
+    for component in desired.components:
+        if component.model_name != model.name:
+            continue
+        found = actual.component(component.name)
+        if found is not None and found.model_name is not None:
+            return actual.current_model(found.model_name)
+    if desired.components:
+        return None
     if len(actual.current_models) == 1 and len(desired.models) == 1:
         return actual.current_models[0]
     current = actual.current_config
@@ -368,8 +398,10 @@ def _model_it_replaces(desired: Desired, actual: Actual, model: Model) -> Model 
         if variant.model_name != model.name:
             continue
         live = current.variant_named(variant.variant_name)
-        if live is not None and actual.current_model(live.model_name) is not None:
-            return actual.current_model(live.model_name)
+        if live is not None and live.model_name is not None:
+            found_model = actual.current_model(live.model_name)
+            if found_model is not None:
+                return found_model
     return None
 
 
@@ -512,6 +544,8 @@ def _scaling_changes(desired: Desired, actual: Actual) -> list[Change]:
     out: list[Change] = []
     kept: dict[str, Scaling] = {}
     for live in actual.scalings:
+        if _is_component_scaling(live.resource_id):
+            continue  # _component_scaling_changes
         variant = _variant_of(live.resource_id)
         wanted = desired.scaling_of(variant)
         if wanted is None:
@@ -535,6 +569,8 @@ def _scaling_changes(desired: Desired, actual: Actual) -> list[Change]:
         )
 
     for wanted in desired.scalings:
+        if _is_component_scaling(wanted.resource_id):
+            continue
         found = kept.get(wanted.resource_id)
         if found is None:
             out.append(
@@ -576,6 +612,351 @@ def _as_applied(actual: Actual, live: Scaling) -> bool:
         part_hash(scalings_settings(actual.scalings)),
         part_hash(scaling_settings(live)),
     )
+
+
+# --- inference components ---------------------------------------------------------------
+
+# Read from SageMaker, never compared, and not part of what a change shows or sends.
+_COMPONENT_LIVE_ONLY = ("status", "failure_reason", "arn", "current_copy_count")
+# Component states that end by themselves; apply waits them out.
+COMPONENT_IN_PROGRESS = frozenset({"Creating", "Updating"})
+COMPONENT_PREFIX = "inference-component/"
+
+
+@dataclass(frozen=True)
+class _Components:
+    """The components' changes (deletes, adapters first, then puts, bases first), what the
+    plan notes about them, the models live components still name after it (kept by pruning),
+    the live components that are not ours (their scaling is never touched), and those deleted
+    and created again (their copy scaling is registered again after)."""
+
+    changes: list[Change] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    kept_models: frozenset[str] = frozenset()
+    foreign: frozenset[str] = frozenset()
+    recreated: frozenset[str] = frozenset()
+
+
+def _is_component_scaling(resource_id: str) -> bool:
+    return resource_id.startswith(COMPONENT_PREFIX)
+
+
+def _short_name(desired: Desired, name: str) -> str:
+    """An IC name as the spec's components: name it (`<spec>-chat` -> chat)."""
+    return name.removeprefix(f"{desired.spec_name}-")
+
+
+def _component_json(component: InferenceComponent) -> dict[str, Any]:
+    """A component as a change shows it: without what only SageMaker reports."""
+    data: dict[str, Any] = to_json(component)
+    for key in _COMPONENT_LIVE_ONLY:
+        data.pop(key, None)
+    return data
+
+
+def _adapters_last(components: list[InferenceComponent]) -> list[InferenceComponent]:
+    return sorted(components, key=lambda c: c.base_component is not None)
+
+
+def _copy_count(desired: Desired, live: InferenceComponent, wanted: InferenceComponent) -> int:
+    """The copy count the component must have: the spec's, or, under copy autoscaling, the
+    live count brought within the range (inside it, the autoscaler's choice stands)."""
+    if wanted.copy_count is None or live.copy_count is None:
+        return wanted.copy_count if wanted.copy_count is not None else live.copy_count or 0
+    scaling = desired.component_scaling(wanted.name)
+    if scaling is None:
+        return wanted.copy_count
+    return min(max(live.copy_count, scaling.min_capacity), scaling.max_capacity)
+
+
+def _rolling_text(policy: RollingUpdate | None) -> str:
+    if policy is None:
+        return "SageMaker's default rollout"
+    unit = "%" if policy.batch_type == "CAPACITY_PERCENT" else ""
+    batch = (
+        f"{policy.batch_value}% of its copies"
+        if unit
+        else f"{policy.batch_value} cop{'y' if policy.batch_value == 1 else 'ies'}"
+    )
+    wait = f", {policy.wait_seconds}s apart" if policy.wait_seconds else ""
+    return f"its copies replaced {batch} at a time{wait}, rolled back by SageMaker on failure"
+
+
+def _component_changes(desired: Desired, actual: Actual) -> _Components:
+    """desired components × live ones → creates, updates (specification, runtime, or a wait
+    for one in progress), deletes; foreign ones noted, never touched."""
+    endpoint = actual.endpoint
+    live_all: dict[str, InferenceComponent] = {} if _gone(actual) else dict(actual.components)
+    if not desired.components and not live_all:
+        return _Components()
+    wanted_names = {c.name for c in desired.components}
+    tags_of = actual.component_tags
+
+    def ours(name: str) -> bool:
+        return is_owned(tags_of.get(name, {}), desired.spec_name)
+
+    notes: list[str] = []
+    deletes: list[Change] = []
+    puts: list[Change] = []
+    kept_models: set[str] = set()
+    foreign: set[str] = set()
+    recreated: set[str] = set()
+    replaced_endpoint = endpoint is not None and endpoint.status in BROKEN
+
+    # Those the spec no longer has (or that go with a broken endpoint): adapters first, so
+    # that no adapter outlives its base.
+    leaving = [
+        c
+        for c in live_all.values()
+        if c.name not in wanted_names or replaced_endpoint or c.status == "Failed"
+    ]
+    for live in sorted(leaving, key=lambda c: (c.base_component is None, c.name)):
+        if not ours(live.name):
+            foreign.add(live.name)
+            if live.model_name is not None:
+                kept_models.add(live.model_name)
+            if replaced_endpoint:
+                raise PlanError(
+                    f"endpoint {desired.endpoint_name} is {endpoint.status if endpoint else ''} "
+                    f"and must be replaced, but it hosts inference component {live.name}, "
+                    "which is not deployspec's: deleting the endpoint would delete it too",
+                    hint=f"delete inference component {live.name} yourself, then plan again",
+                )
+            if live.name in wanted_names:
+                continue  # refused below, with the other foreign ones the spec names
+            notes.append(
+                f"inference component {live.name} on endpoint {desired.endpoint_name} is not "
+                f"deployspec's (it lacks spec {desired.spec_name}'s ownership tags): left as "
+                "it is, and never changed or deleted"
+            )
+            continue
+        if live.status == "Deleting":
+            continue  # going already; a create of the same name waits for it to be gone
+        if replaced_endpoint:
+            reason = (
+                f"endpoint is {endpoint.status if endpoint else ''}: it is replaced, and "
+                "its components are deleted first and created again on the new one"
+            )
+            recreated.add(live.name)
+        elif live.name in wanted_names:
+            reason = (
+                f"component is Failed ({live.failure_reason or 'no reason given'}): it is "
+                "deleted and created again"
+            )
+            recreated.add(live.name)
+        elif live.base_component is not None:
+            reason = f"adapter {_short_name(desired, live.name)} is removed from the spec"
+        else:
+            reason = f"component {_short_name(desired, live.name)} is removed from the spec"
+        deletes.append(
+            Change(
+                Kind.INFERENCE_COMPONENT,
+                live.name,
+                Action.DELETE,
+                {"component": to_json(live)},
+                None,
+                (reason,),
+            )
+        )
+
+    refused: list[str] = []
+    for wanted in _adapters_last(list(desired.components)):
+        was = live_all.get(wanted.name)
+        current = was
+        if was is not None and (was.name in recreated or was.status == "Deleting"):
+            current = None
+        if current is None:
+            if was is not None and was.name not in recreated and not ours(was.name):
+                refused.append(was.name)
+                continue
+            reason = (
+                f"adapter on {_short_name(desired, wanted.base_component)}: loaded by its "
+                "base component's copies"
+                if wanted.base_component is not None
+                else f"{wanted.copy_count} "
+                f"cop{'y' if wanted.copy_count == 1 else 'ies'} placed on the endpoint's "
+                "instances"
+            )
+            if was is not None and was.status == "Deleting":
+                reason = "being deleted; created again once it is gone"
+            elif was is not None and was.name in recreated:
+                reason = "created again after the one deleted above"
+            elif wanted.base_component is None and wanted.copy_count is not None:
+                reason = f"no inference component {wanted.name} yet: {reason}"
+            puts.append(
+                Change(
+                    Kind.INFERENCE_COMPONENT,
+                    wanted.name,
+                    Action.CREATE,
+                    None,
+                    {
+                        "component": _component_json(wanted),
+                        "tags": desired.tags,
+                        "rolling_update": None,
+                    },
+                    (reason,),
+                )
+            )
+            continue
+        copies = _copy_count(desired, current, wanted)
+        target = replace(wanted, copy_count=copies if wanted.copy_count is not None else None)
+        specification_differs = (
+            inference_component_specification(current) != inference_component_specification(target)
+            or current.variant_name != target.variant_name
+        )
+        copies_differ = target.copy_count is not None and target.copy_count != current.copy_count
+        if not specification_differs and not copies_differ:
+            if current.model_name is not None:
+                kept_models.add(current.model_name)
+            if current.status in COMPONENT_IN_PROGRESS:
+                puts.append(
+                    Change(
+                        Kind.INFERENCE_COMPONENT,
+                        wanted.name,
+                        Action.UPDATE,
+                        {"component": _component_json(current), "status": current.status},
+                        {
+                            "component": _component_json(target),
+                            "update": "wait",
+                            "rolling_update": None,
+                            "status": "InService",
+                        },
+                        (
+                            f"component is {current.status}, as the spec asks: apply waits until "
+                            "it is InService",
+                        ),
+                    )
+                )
+            continue
+        if not ours(current.name):
+            refused.append(current.name)
+            continue
+        before = _component_json(current)
+        after_component = _component_json(target)
+        reasons = list(_diff_reasons(_comparable(before), _comparable(after_component)))
+        if specification_differs:
+            policy = desired.rolling_updates.get(wanted.name)
+            reasons.insert(
+                0, f"new specification (UpdateInferenceComponent): {_rolling_text(policy)}"
+            )
+            update = "specification"
+            rolling = to_json(policy) if policy is not None else None
+        else:
+            reasons.insert(0, "copy count alone (UpdateInferenceComponentRuntimeConfig)")
+            update = "runtime"
+            rolling = None
+        if current.status in COMPONENT_IN_PROGRESS:
+            reasons.append(f"component is {current.status}: apply waits for it first")
+        puts.append(
+            Change(
+                Kind.INFERENCE_COMPONENT,
+                wanted.name,
+                Action.UPDATE,
+                {"component": before},
+                {"component": after_component, "update": update, "rolling_update": rolling},
+                tuple(reasons),
+            )
+        )
+    if refused:
+        raise NotManagedError(
+            f"inference component{'s' if len(refused) > 1 else ''} {', '.join(refused)} on "
+            f"endpoint {desired.endpoint_name} "
+            f"{'are' if len(refused) > 1 else 'is'} not deployspec's (without spec "
+            f"{desired.spec_name}'s ownership tags), and the spec asks for "
+            f"{'them' if len(refused) > 1 else 'it'} to change",
+            hint="rename the spec's component, or delete the other one yourself",
+        )
+    return _Components(
+        changes=[*deletes, *puts],
+        notes=notes,
+        kept_models=frozenset(kept_models),
+        foreign=frozenset(foreign),
+        recreated=frozenset(recreated),
+    )
+
+
+def _comparable(component: dict[str, Any]) -> dict[str, Any]:
+    """What a component's reasons compare: not its name and endpoint, its identity."""
+    return {k: v for k, v in component.items() if k not in ("name", "endpoint_name")}
+
+
+def _component_scaling_changes(
+    desired: Desired, actual: Actual, components: _Components
+) -> list[Change]:
+    """Each component's copy autoscaling: registered once the component is InService (with,
+    for a minimum of 0 copies, what brings the first copy back), updated, or removed; that of
+    a component that is not ours is never touched."""
+    out: list[Change] = []
+    kept: dict[str, Scaling] = {}
+    for live in actual.scalings:
+        if not _is_component_scaling(live.resource_id):
+            continue
+        name = live.resource_id.removeprefix(COMPONENT_PREFIX)
+        if name in components.foreign:
+            continue
+        wanted = desired.component_scaling(name)
+        if wanted is None:
+            reason = (
+                "copy autoscaling removed from the spec"
+                if desired.component_named(name) is not None
+                else f"component {_short_name(desired, name)} is removed from the spec"
+            )
+        elif name in components.recreated:
+            reason = "its component is created again: registered again once it is InService"
+        else:
+            kept[live.resource_id] = live
+            continue
+        out.append(
+            Change(Kind.SCALING, live.resource_id, Action.DELETE, to_json(live), None, (reason,))
+        )
+    for wanted in desired.scalings:
+        if not _is_component_scaling(wanted.resource_id):
+            continue
+        found = kept.get(wanted.resource_id)
+        if found is None:
+            out.append(
+                Change(
+                    Kind.SCALING,
+                    wanted.resource_id,
+                    Action.CREATE,
+                    None,
+                    to_json(wanted),
+                    _component_scaling_reasons(desired, wanted),
+                )
+            )
+        elif _scaling_key(found) != _scaling_key(wanted):
+            reasons = _diff_reasons(
+                to_json(found), to_json(wanted), drift=not _as_applied(actual, found)
+            )
+            if wanted.scale_from_zero and not found.scale_from_zero:
+                reasons = (*reasons, *_component_scaling_reasons(desired, wanted)[1:])
+            out.append(
+                Change(
+                    Kind.SCALING,
+                    wanted.resource_id,
+                    Action.UPDATE,
+                    to_json(found),
+                    to_json(wanted),
+                    reasons,
+                )
+            )
+    return out
+
+
+def _component_scaling_reasons(desired: Desired, scaling: Scaling) -> tuple[str, ...]:
+    name = scaling.resource_id.removeprefix(COMPONENT_PREFIX)
+    reasons = [
+        f"copies of {_short_name(desired, name)} scaled between {scaling.min_capacity} and "
+        f"{scaling.max_capacity} on concurrent requests per copy, registered once the "
+        "component is InService"
+    ]
+    if scaling.scale_from_zero:
+        reasons.append(
+            "scales to zero copies: a step-scaling policy on a CloudWatch alarm (AWS/SageMaker "
+            f"NoCapacityInvocationFailures, InferenceComponentName={name}) adds the first copy "
+            "back when a request finds none (that request fails while the copy starts)"
+        )
+    return tuple(reasons)
 
 
 def _endpoint_change(
@@ -782,8 +1163,12 @@ def _capacities(
         count = live.desired_instance_count
         wanted_count = variant.initial_instance_count
         scaling = desired.scaling_of(variant.variant_name)
+        managed = variant.managed_scaling
         if scaling is not None and count is not None:
             wanted_count = min(max(count, scaling.min_capacity), scaling.max_capacity)
+        elif managed is not None and count is not None:
+            # SageMaker's own to move (managed instance scaling), within the spec's range.
+            wanted_count = min(max(count, managed.min_instance_count), managed.max_instance_count)
         if (
             variant.instance_type is not None
             and count is not None
@@ -814,9 +1199,13 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
-def _prune(desired: Desired, actual: Actual, target: str) -> tuple[list[Change], str | None]:
+def _prune(
+    desired: Desired, actual: Actual, target: str, component_models: frozenset[str] = frozenset()
+) -> tuple[list[Change], str | None]:
     """(deletions beyond the keep policy, the prune mark to record) — ((), None) when the
-    endpoint was already pruned for its config and nothing was listed."""
+    endpoint was already pruned for its config and nothing was listed. `component_models`:
+    the models live inference components still name once the plan is applied (no config
+    names a component's model: an earlier one is pruned once no component names it)."""
     if actual.owned is None:
         return [], None
     endpoint = actual.endpoint
@@ -837,7 +1226,7 @@ def _prune(desired: Desired, actual: Actual, target: str) -> tuple[list[Change],
     keep_configs = {desired.config.name, target, *(c.name for c in previous[: desired.keep])}
     doomed_configs = [c for c in configs if c.name not in keep_configs]
 
-    keep_models = {m.name for m in desired.models}
+    keep_models = {m.name for m in desired.models} | component_models
     keep_models.update(n for c in configs if c.name in keep_configs for n in c.model_names)
     doomed_models = [o for o in actual.owned if o.kind == "model" and o.name not in keep_models]
 
@@ -859,11 +1248,15 @@ def _prune(desired: Desired, actual: Actual, target: str) -> tuple[list[Change],
             Action.DELETE,
             {"name": m.name, "created": m.created},
             None,
-            ("no kept endpoint config uses it",),
+            (
+                "no kept endpoint config or inference component uses it"
+                if desired.components
+                else "no kept endpoint config uses it",
+            ),
         )
         for m in doomed_models
     )
-    return out, prune_mark(desired.config.name, desired.keep)
+    return out, desired.prune_mark
 
 
 def _without_records(tags: dict[str, str]) -> dict[str, str]:
@@ -993,14 +1386,49 @@ def make_destroy_plan(
     notes: list[str] = []
     if endpoint is not None and not ours:
         notes.append(f"endpoint {endpoint.name} is not managed by deployspec: left alone")
+    # Inference components: ours are deleted (adapters first); one that is not ours keeps the
+    # endpoint it runs on, and the config and models that endpoint needs.
+    foreign = [
+        c for c in owned.components if not is_owned(owned.component_tags.get(c.name, {}), spec_name)
+    ]
+    foreign_names = {c.name for c in foreign}
+    keeps_endpoint = ours and bool(foreign)
+    if ours and endpoint is not None and foreign:
+        notes.append(
+            f"endpoint {endpoint.name} is kept: it hosts inference component"
+            f"{'s' if len(foreign) > 1 else ''} {', '.join(sorted(foreign_names))}, not "
+            "deployspec's, which deleting it would delete too; delete "
+            f"{'them' if len(foreign) > 1 else 'it'} yourself and destroy again to remove the "
+            "endpoint"
+        )
     if ours:
         # Every variant's target, as read from the live endpoint: what the spec says now (say,
-        # serverless) does not tell what was registered before.
+        # serverless) does not tell what was registered before. A foreign component's copy
+        # scaling is its owner's.
         changes.extend(
             Change(Kind.SCALING, s.resource_id, Action.DELETE, to_json(s), None)
             for s in owned.scaling
+            if not (
+                _is_component_scaling(s.resource_id)
+                and s.resource_id.removeprefix(COMPONENT_PREFIX) in foreign_names
+            )
+            and not (keeps_endpoint and not _is_component_scaling(s.resource_id))
         )
-    if ours and endpoint is not None:
+        changes.extend(
+            Change(
+                Kind.INFERENCE_COMPONENT,
+                c.name,
+                Action.DELETE,
+                {"component": to_json(c)},
+                None,
+                ("an adapter, deleted before its base",)
+                if c.base_component is not None
+                else ("deleted before the endpoint",),
+            )
+            for c in sorted(owned.components, key=lambda c: (c.base_component is None, c.name))
+            if c.name not in foreign_names and c.status != "Deleting"
+        )
+    if ours and endpoint is not None and not keeps_endpoint:
         changes.append(
             Change(
                 Kind.ENDPOINT,
@@ -1010,14 +1438,24 @@ def make_destroy_plan(
                 None,
             )
         )
-    serving = endpoint.config_name if endpoint is not None and not ours else None
+    serving = (
+        endpoint.config_name if endpoint is not None and (not ours or keeps_endpoint) else None
+    )
     # Reasons say what each item is to the endpoint, which its name and date do not: what it
     # serves now, or what is kept for rollback (a bare "destroy" on every line said nothing).
     current = endpoint.config_name if endpoint is not None and ours else None
     uses = {o.name: o.model_names for o in owned.resources if o.kind == "endpoint_config"}
+    named = {c.model_name for c in foreign if c.model_name is not None}
     for item in sorted(owned.resources, key=lambda o: (o.kind != "endpoint_config", o.name)):
         if item.name == serving:
-            continue  # in use by an endpoint that is not ours
+            continue  # in use by an endpoint that is not ours, or that is kept
+        if item.kind == "model" and item.name in named:
+            notes.append(
+                f"model {item.name} is kept: inference component "
+                f"{', '.join(sorted(c.name for c in foreign if c.model_name == item.name))}, not "
+                "deployspec's, serves it"
+            )
+            continue
         changes.append(
             Change(
                 Kind(item.kind),
@@ -1117,6 +1555,13 @@ def make_rollback_plan(
     endpoint = owned.endpoint
     if endpoint is None:
         raise NotManagedError(f"no endpoint {spec_name!r} to roll back")
+    if current is not None and current.hosts_components != target.hosts_components:
+        raise PlanError(
+            f"cannot roll endpoint {spec_name} back to {target.name}: one of the two configs "
+            "hosts inference components and the other serves a model of its own, and SageMaker "
+            "cannot update an endpoint across that",
+            hint="apply the earlier spec instead",
+        )
     if current is not None and (current.async_inference is None) != (
         target.async_inference is None
     ):
@@ -1129,7 +1574,16 @@ def make_rollback_plan(
     kept: list[Scaling] = []  # kept across the rollback, its instance type unchanged
     again: list[Scaling] = []  # taken off around an instance type change, registered again
     changes: list[Change] = []
+    notes: list[str] = []
+    if target.hosts_components:
+        notes.append(
+            "rollback moves the endpoint to an earlier config (its instances: type, count, "
+            "managed scaling, routing); its inference components are left as they are: apply "
+            "an earlier spec to roll them back"
+        )
     for scaling in owned.scaling:
+        if _is_component_scaling(scaling.resource_id):
+            continue  # a component's copies: the component is not rolled back
         name = _variant_of(scaling.resource_id)
         variant = next((v for v in target.variants if v.variant_name == name), None)
         was = current.variant_named(name) if current is not None else None
@@ -1189,6 +1643,7 @@ def make_rollback_plan(
         account=account,
         changes=order(changes),
         fingerprint={},
+        notes=tuple(notes),
         endpoint_status=endpoint.status,
         target_config=target.name,
     )

@@ -100,6 +100,9 @@ _BOOKKEEPING = ("tags.deployspec:pruned-for", "tags.deployspec:previous-config")
 def _shown(key: str, change: Change) -> bool:
     if key in _HIDDEN or (key in _BOOKKEEPING and change.kind is not Kind.PRUNE_MARK):
         return False
+    # Which call updates a component: its reason line says it in words.
+    if change.kind is Kind.INFERENCE_COMPONENT and key == "update":
+        return False
     # Ownership tags are bookkeeping; on a new resource they only add noise.
     return not (change.action is Action.CREATE and key.startswith("tags.deployspec:"))
 

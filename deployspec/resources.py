@@ -83,10 +83,14 @@ def ownership_tags(spec_name: str) -> dict[str, str]:
     return {TAG_MANAGED_BY: MANAGED_BY, TAG_SPEC: spec_name}
 
 
-def prune_mark(config_name: str, keep: int) -> str:
+def prune_mark(config_name: str, keep: int, component_models: tuple[str, ...] = ()) -> str:
     """TAG_PRUNED's value: pruned for this config under this keep policy (lowering keep prunes
-    again)."""
-    return f"{config_name}@keep={keep}"
+    again), and, on an inference-component endpoint, for these component models (a model
+    change keeps the config: the mark must change for the old model to be pruned)."""
+    mark = f"{config_name}@keep={keep}"
+    if component_models:
+        mark += f"@models={digest(sorted(component_models))[:12]}"
+    return mark
 
 
 def without_aws_tags(tags: dict[str, str]) -> dict[str, str]:
@@ -165,7 +169,9 @@ class ServerlessConfig:
 class Variant:
     """One production (or shadow) variant of an endpoint config."""
 
-    model_name: str
+    # None on an inference-component endpoint's variant: its components name the models, and
+    # AWS refuses a ModelName there.
+    model_name: str | None
     variant_name: str = VARIANT_NAME
     serverless: ServerlessConfig | None = None
     instance_type: str | None = None
@@ -179,6 +185,9 @@ class Variant:
     # RoutingConfig.RoutingStrategy, e.g. LEAST_OUTSTANDING_REQUESTS; never RANDOM, AWS's
     # default, which is left out as AWS's answer is read back (aws._routing_strategy).
     routing_strategy: str | None = None
+    # ManagedInstanceScaling (inference-component endpoints only): SageMaker itself adds and
+    # removes instances within these counts as components' copies need them.
+    managed_scaling: ManagedInstanceScaling | None = None
 
 
 DEFAULT_ROUTING_STRATEGY = "RANDOM"
@@ -212,6 +221,9 @@ class EndpointConfig:
     async_inference: AsyncInference | None = None
     # ShadowProductionVariants: sent a copy of what the production variant answers.
     shadow_variants: tuple[Variant, ...] = ()
+    # ExecutionRoleArn: AWS requires it on an inference-component endpoint's config (the role
+    # its components' containers run with); None otherwise, and then never sent.
+    execution_role_arn: str | None = None
 
     @property
     def all_variants(self) -> tuple[Variant, ...]:
@@ -219,8 +231,16 @@ class EndpointConfig:
 
     @property
     def model_names(self) -> tuple[str, ...]:
-        """The models its variants serve, each once, in the order they first appear."""
-        return tuple(dict.fromkeys(v.model_name for v in self.all_variants))
+        """The models its variants serve, each once, in the order they first appear (none on
+        an inference-component endpoint's config: its components name theirs)."""
+        return tuple(
+            dict.fromkeys(v.model_name for v in self.all_variants if v.model_name is not None)
+        )
+
+    @property
+    def hosts_components(self) -> bool:
+        """Whether it is an inference-component endpoint's config (a model-less variant)."""
+        return any(v.model_name is None for v in self.variants)
 
     def variant_named(self, name: str) -> Variant | None:
         return next((v for v in self.all_variants if v.variant_name == name), None)
@@ -266,12 +286,18 @@ class Endpoint:
 INVOCATIONS = "SageMakerVariantInvocationsPerInstance"
 PROVISIONED_CONCURRENCY = "SageMakerVariantProvisionedConcurrencyUtilization"
 BACKLOG = "ApproximateBacklogSizePerInstance"  # a CloudWatch metric, not a predefined one
+# What component autoscaling tracks, and the dimension it scales (ResourceId
+# inference-component/<name>).
+CONCURRENT_REQUESTS_PER_COPY = "SageMakerInferenceComponentConcurrentRequestsPerCopyHighResolution"
+COPY_COUNT_DIMENSION = "sagemaker:inference-component:DesiredCopyCount"
 
 
 def scaling_dimension(metric: str) -> str:
     """The scalable dimension a metric's policy scales."""
     if metric == PROVISIONED_CONCURRENCY:
         return "sagemaker:variant:DesiredProvisionedConcurrency"
+    if metric == CONCURRENT_REQUESTS_PER_COPY:
+        return COPY_COUNT_DIMENSION
     return "sagemaker:variant:DesiredInstanceCount"
 
 
@@ -279,7 +305,9 @@ def scaling_dimension(metric: str) -> str:
 class Scaling:
     """Application Auto Scaling of one variant: its instance count, tracking invocations per
     instance (or, for an asynchronous endpoint, its request backlog per instance), or a
-    serverless variant's provisioned concurrency, tracking its utilisation."""
+    serverless variant's provisioned concurrency, tracking its utilisation; or of one
+    inference component (resource id `inference-component/<name>`): its copy count, tracking
+    concurrent requests per copy."""
 
     resource_id: str
     min_capacity: int
@@ -290,7 +318,9 @@ class Scaling:
     policy_name: str | None
     metric: str = INVOCATIONS  # what the target-tracking policy tracks (below)
     # An asynchronous endpoint at 0 instances has no backlog per instance to track: a step
-    # policy on the HasBacklogWithoutCapacity alarm brings the first instance back.
+    # policy on the HasBacklogWithoutCapacity alarm brings the first instance back. A
+    # component at 0 copies has no requests per copy either: its step policy's alarm is on
+    # NoCapacityInvocationFailures (InferenceComponentName), and brings the first copy back.
     scale_from_zero: bool = False
 
     @property
@@ -348,6 +378,62 @@ class Weights:
 
 
 @dataclass(frozen=True)
+class ManagedInstanceScaling:
+    """ProductionVariantManagedInstanceScaling: SageMaker adds and removes the instances of an
+    inference-component endpoint between these counts (min 0: scale to zero)."""
+
+    min_instance_count: int
+    max_instance_count: int
+
+
+@dataclass(frozen=True)
+class ComputeRequirements:
+    """InferenceComponentComputeResourceRequirements: what one copy reserves on an instance."""
+
+    min_memory_mb: int
+    cpu_cores: float | None = None
+    accelerators: float | None = None
+    max_memory_mb: int | None = None
+
+
+@dataclass(frozen=True)
+class RollingUpdate:
+    """InferenceComponentDeploymentConfig's rolling update policy: how UpdateInferenceComponent
+    replaces copies (batch_type COPY_COUNT or CAPACITY_PERCENT)."""
+
+    batch_type: str
+    batch_value: int
+    wait_seconds: int = 0
+    timeout_seconds: int | None = None
+    rollback_batch_type: str | None = None
+    rollback_batch_value: int | None = None
+
+
+@dataclass(frozen=True)
+class InferenceComponent:
+    """One inference component: a model (or, with base_component, an adapter on another
+    component) hosted on an endpoint's variant, reserving `compute` per copy. The name is
+    stable (`<spec name>-<component name>`: what clients pass as InferenceComponentName);
+    what it serves changes in place. `status`, `failure_reason`, `arn` and
+    `current_copy_count` are read from SageMaker and never compared."""
+
+    name: str
+    endpoint_name: str
+    variant_name: str = VARIANT_NAME
+    model_name: str | None = None
+    base_component: str | None = None  # BaseInferenceComponentName (an adapter)
+    artifact_url: str | None = None  # Container.ArtifactUrl (an adapter's weights)
+    compute: ComputeRequirements | None = None  # None for adapters
+    startup_health_check_timeout: int | None = None  # StartupParameters, seconds
+    model_data_download_timeout: int | None = None
+    copy_count: int | None = None  # RuntimeConfig.CopyCount; None for adapters
+    status: str | None = None
+    failure_reason: str | None = None
+    arn: str | None = None
+    current_copy_count: int | None = None
+
+
+@dataclass(frozen=True)
 class Deployment:
     """How UpdateEndpoint rolls out (DeploymentConfig)."""
 
@@ -360,6 +446,16 @@ class Deployment:
 
 def scaling_resource_id(endpoint: str, variant: str = VARIANT_NAME) -> str:
     return f"endpoint/{endpoint}/variant/{variant}"
+
+
+def component_resource_id(component_name: str) -> str:
+    """An inference component's Application Auto Scaling resource id (its copy count)."""
+    return f"inference-component/{component_name}"
+
+
+def component_name(spec_name: str, component: str) -> str:
+    """An inference component's stable name: the spec's name, then the component's."""
+    return f"{spec_name}-{component}"
 
 
 def spec_digest(

@@ -22,6 +22,15 @@ one list (`EndpointVariant`), `Spec.models` every model block served, by the key
 rules AWS sets on combining variants, shadows, serverless, async and rolling updates are
 refused where the offending key stands.
 
+An endpoint of inference components (`components:`, instead of `model:` and `variants:`) is
+one variant, AllTraffic, naming no model, on `realtime:`'s instances, whose count SageMaker may
+manage (`realtime.managed_scaling`, down to zero); each component serves its own model block
+(`components[<i>].model`, in `Spec.models` and checked as every model block is, on the
+endpoint's instance type) with its compute, copies, copy autoscaling and rolling update, or
+is an adapter on another component (`base:`, its `artifacts:` resolved by
+`LoadedSpec.adapter_path`). `Spec.component_models` maps each component's name to it and its
+model key.
+
 A model block names one archive (`artifacts:`) or, with `mode: multi-model`, many
 (`models:`, name -> local folder or file), resolved as artifacts are and returned by
 `LoadedSpec.archives_of`; a multi-model endpoint is real-time on CPU instances (GPUs only
@@ -721,6 +730,27 @@ class Autoscaling(_Strict):
     scale_out_cooldown: Duration = Field(default=60, ge=0, le=86400)
 
 
+class ManagedScaling(_Strict):
+    """SageMaker's managed instance scaling of an endpoint with inference components: it adds
+    instances when the components' copies need room and removes idle ones."""
+
+    min: Integer = Field(
+        ge=0,
+        le=1000,
+        description="Fewest instances SageMaker keeps (MinInstanceCount); 0 lets the endpoint "
+        "scale to zero instances once every component's copies have scaled to zero (a "
+        "component's autoscaling min: 0).",
+        examples=[0],
+    )
+    max: Integer = Field(
+        ge=1,
+        le=1000,
+        description="Most instances SageMaker starts (MaxInstanceCount): the components' copies "
+        "never take more than these instances hold.",
+        examples=[2],
+    )
+
+
 class Realtime(_Strict):
     """Real-time inference on dedicated instances."""
 
@@ -729,12 +759,24 @@ class Realtime(_Strict):
         examples=["ml.m5.xlarge"],
     )
     instance_count: Integer = Field(
-        default=1, ge=1, le=1000, description="Initial instance count.", examples=[1]
+        default=1,
+        ge=1,
+        le=1000,
+        description="Initial instance count; with managed_scaling, within its range.",
+        examples=[1],
     )
     volume_size_gb: Integer | None = Field(
         default=None, ge=1, le=512, description="ML storage volume (1-512 GB)."
     )
     autoscaling: Autoscaling | None = Field(default=None, description="Scale on load.")
+    managed_scaling: ManagedScaling | None = Field(
+        default=None,
+        description="With components: only: SageMaker scales the instances between min and "
+        "max as the components' copies need them (ManagedInstanceScaling); min 0 lets the "
+        "endpoint go to zero instances. instance_count is the starting count, within the "
+        "range (at least 1).",
+        examples=[{"min": 0, "max": 2}],
+    )
     # GPU readiness (ContainerStartupHealthCheckTimeoutInSeconds and the rest): large models
     # take minutes to download and load, past SageMaker's default health check.
     startup_health_check_timeout: Duration | None = Field(
@@ -742,7 +784,7 @@ class Realtime(_Strict):
         ge=60,
         le=3600,
         description="How long the container may take to pass its first health check (60s-1h). "
-        "LLM containers default to 10m.",
+        "LLM containers default to 10m. With components:, set on each component instead.",
         examples=["10m"],
     )
     model_data_download_timeout: Duration | None = Field(
@@ -750,7 +792,7 @@ class Realtime(_Strict):
         ge=60,
         le=3600,
         description="How long downloading the model data may take (60s-1h). LLM containers "
-        "default to 10m.",
+        "default to 10m. With components:, set on each component instead.",
         examples=["10m"],
     )
     inference_ami_version: str | None = Field(
@@ -933,6 +975,301 @@ class ShadowSpec(_Strict):
     )
 
 
+# An inference component's name in the spec: SageMaker's InferenceComponentName pattern; the
+# component is named <spec name>-<name>, which must stay within 63 (_component_rules).
+COMPONENT_NAME_PATTERN = VARIANT_NAME_PATTERN
+# InferenceComponentRollingUpdatePolicy.MaximumBatchSize as a share of the copy count.
+MIN_BATCH_PERCENT, MAX_BATCH_PERCENT = 5, 50
+COPY_COUNT, CAPACITY_PERCENT = "COPY_COUNT", "CAPACITY_PERCENT"
+_PERCENT = re.compile(r"\s*(\d{1,3})\s*%\s*")
+
+
+def _batch_size(value: object) -> object:
+    """A rolling update's batch: a number of copies (1 or more) or a share of the copy count,
+    "N%" (5-50 %, SageMaker's bounds); the share is kept as "N%"."""
+    if isinstance(value, bool):
+        raise ValueError(
+            "expected a number of copies such as 1 or a share such as 25%, got a boolean"
+        )
+    if isinstance(value, int):
+        if value < 1:
+            raise ValueError(f"a batch of {value} copies moves nothing: it is at least 1")
+        return value
+    if isinstance(value, str):
+        found = _PERCENT.fullmatch(value)
+        if found:
+            percent = int(found.group(1))
+            if MIN_BATCH_PERCENT <= percent <= MAX_BATCH_PERCENT:
+                return f"{percent}%"
+            raise ValueError(
+                f"{preview(value)} is outside {MIN_BATCH_PERCENT}%-{MAX_BATCH_PERCENT}%: "
+                "SageMaker takes a batch of 5 to 50 percent of the copy count (or give a "
+                "number of copies, such as 1)"
+            )
+    raise ValueError(
+        "expected a number of copies such as 1, or a share of the copy count such as 25%, "
+        f"got {preview(value)}"
+    )
+
+
+def _batch_type_value(batch: int | str) -> tuple[str, int]:
+    if isinstance(batch, int):
+        return COPY_COUNT, batch
+    return CAPACITY_PERCENT, int(batch.rstrip("%"))
+
+
+BatchSize = Annotated[
+    int | str,
+    BeforeValidator(_batch_size),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 1},
+                {"type": "string", "pattern": r"^\s*([5-9]|[1-4][0-9]|50)\s*%\s*$"},
+            ],
+            "description": "A number of copies (1 or more), or a share of the copy count: "
+            '"5%" to "50%".',
+        }
+    ),
+]
+
+
+class ComponentCompute(_Strict):
+    """What one copy of a component reserves on an instance
+    (ComputeResourceRequirements): SageMaker places copies where these fit."""
+
+    accelerators: Integer | None = Field(
+        default=None,
+        ge=1,
+        description="GPUs (or Inferentia/Trainium devices) per copy "
+        "(NumberOfAcceleratorDevicesRequired). Required on an accelerated instance type, at "
+        "most the type's count; refused on a CPU type. An LLM container's tensor-parallel "
+        "degree (llm.num_gpus) is at most this.",
+        examples=[1],
+    )
+    cpu_cores: Number | None = Field(
+        default=None,
+        ge=0.25,
+        description="CPU cores per copy (NumberOfCpuCoresRequired), at least 0.25.",
+        examples=[1],
+    )
+    memory_mb: Integer = Field(
+        ge=128,
+        description="Memory reserved per copy, in MB (MinMemoryRequiredInMb), at least 128.",
+        examples=[1024],
+    )
+    max_memory_mb: Integer | None = Field(
+        default=None,
+        ge=128,
+        description="Most memory a copy may use, in MB (MaxMemoryRequiredInMb); at least "
+        "memory_mb.",
+        examples=[2048],
+    )
+
+
+class ComponentAutoscaling(_Strict):
+    """Target tracking of a component's copy count on its concurrent requests per copy."""
+
+    min: Integer = Field(
+        ge=0,
+        le=1000,
+        description="Fewest copies; 0 (scale to zero) needs realtime.managed_scaling min 0. "
+        "A request to a component at zero copies fails while the first copy is brought back "
+        "(deployspec registers the alarm and step policy that do that).",
+        examples=[1],
+    )
+    max: Integer = Field(ge=1, le=1000, description="Most copies.", examples=[4])
+    target_concurrent_requests_per_copy: Number = Field(
+        gt=0,
+        le=1_000_000,
+        description="The concurrent requests per copy the copy count is kept at "
+        "(SageMakerInferenceComponentConcurrentRequestsPerCopyHighResolution).",
+        examples=[4],
+    )
+    scale_in_cooldown: Duration = Field(
+        default=300,
+        ge=0,
+        le=86400,
+        description="Wait after removing copies before removing more (default 5m).",
+    )
+    scale_out_cooldown: Duration = Field(
+        default=60,
+        ge=0,
+        le=86400,
+        description="Wait after adding copies before adding more (default 1m).",
+    )
+
+
+class RollingUpdateSpec(_Strict):
+    """How an update of a component's specification (its model, compute, startup) replaces
+    its copies: batch by batch, rolled back by SageMaker when it fails."""
+
+    batch: BatchSize = Field(
+        default=1,
+        description="Copies replaced per step (MaximumBatchSize): a number of copies, or a "
+        "share of the copy count from 5% to 50%. Default 1.",
+        examples=[1, "25%"],
+    )
+    wait: Duration = Field(
+        default=0,
+        ge=0,
+        le=3600,
+        description="Bake time after each batch (WaitIntervalInSeconds, 0s-1h). Default 0s.",
+        examples=["0s"],
+    )
+    timeout: Duration | None = Field(
+        default=None,
+        ge=600,
+        le=28800,
+        description="Longest the whole update may take (MaximumExecutionTimeoutInSeconds, "
+        "10m-8h); SageMaker's default when left out.",
+        examples=["20m"],
+    )
+    rollback_batch: BatchSize | None = Field(
+        default=None,
+        description="Copies restored per step on a rollback (RollbackMaximumBatchSize), as "
+        "batch; left out, the whole old capacity at once (SageMaker's default).",
+        examples=[1],
+    )
+
+    def batch_type_value(self) -> tuple[str, int]:
+        """("COPY_COUNT", copies) or ("CAPACITY_PERCENT", percent)."""
+        return _batch_type_value(self.batch)
+
+    def rollback_batch_type_value(self) -> tuple[str, int] | None:
+        """As batch_type_value, for rollback_batch; None when left out."""
+        return None if self.rollback_batch is None else _batch_type_value(self.rollback_batch)
+
+
+def _adapter_artifacts(value: str | None) -> str | None:
+    if value is None or "://" not in value:
+        return value
+    if not value.startswith("s3://") or not re.fullmatch(S3_URI_PATTERN, value):
+        raise ValueError(
+            f"{preview(value)}: an adapter's artifacts are a local folder or file, or an "
+            "s3://<bucket>/<key>.tar.gz URI"
+        )
+    if not value.endswith(".tar.gz"):
+        raise ValueError(
+            f"{preview(value)}: SageMaker loads an adapter from one gzipped tar archive "
+            "(Container.ArtifactUrl must end in .tar.gz)"
+        )
+    return value
+
+
+class ComponentSpec(_Strict):
+    """One inference component: a model with its compute and copies on the endpoint's shared
+    instances, or (base:) an adapter loaded by another component's copies."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        str_strip_whitespace=True,
+        json_schema_extra={
+            # A component serves a model (model: with compute:) or is an adapter (base: with
+            # artifacts:, nothing of its own to run); load_spec says which key is wrong, located.
+            "oneOf": [{"required": ["model"]}, {"required": ["base"]}],
+            "if": {"required": ["base"]},
+            "then": {
+                "required": ["artifacts"],
+                "not": {
+                    "anyOf": [
+                        {"required": [key]}
+                        for key in (
+                            "compute",
+                            "copies",
+                            "autoscaling",
+                            "rolling_update",
+                            "startup_health_check_timeout",
+                            "model_data_download_timeout",
+                        )
+                    ]
+                },
+            },
+            "else": {"required": ["compute"], "not": {"required": ["artifacts"]}},
+        },
+    )
+
+    name: str = Field(
+        max_length=63,
+        pattern=COMPONENT_NAME_PATTERN,
+        description="The component's name: letters, digits and hyphens. Its inference "
+        "component is named <spec name>-<name> (at most 63 characters); invoke --component "
+        "NAME calls it.",
+        examples=["chat"],
+    )
+    model: ModelSpec | None = Field(
+        default=None,
+        description="What this component serves: any model block (artifacts, uncompressed "
+        "weights, a Hub id, a registry package), on the endpoint's realtime.instance_type. "
+        "Exactly one of model and base.",
+    )
+    base: str | None = Field(
+        default=None,
+        max_length=63,
+        pattern=COMPONENT_NAME_PATTERN,
+        description="Makes this component an adapter (e.g. LoRA) loaded by the copies of the "
+        "named component, which has a model: no model, compute, copies or autoscaling of its "
+        "own. Exactly one of model and base.",
+        examples=["chat"],
+    )
+    artifacts: Annotated[str, AfterValidator(_adapter_artifacts)] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1024,
+        description="An adapter's files: a local folder or file (relative to this spec), "
+        "uploaded as one model.tar.gz, or an s3://.../*.tar.gz used as it is. Adapters only: "
+        "a model's files go in model.artifacts.",
+        examples=["./adapters/support"],
+    )
+    compute: ComponentCompute | None = Field(
+        default=None,
+        description="What each copy reserves on an instance; required for a component with a "
+        "model.",
+    )
+    copies: Integer = Field(
+        default=1,
+        ge=1,
+        le=1000,
+        description="Copies of the model to run (CopyCount), at least 1; the starting count "
+        "under autoscaling, within its range.",
+        examples=[1],
+    )
+    autoscaling: ComponentAutoscaling | None = Field(
+        default=None,
+        description="Scale the copy count on concurrent requests per copy; min 0 scales the "
+        "component to zero (with realtime.managed_scaling min 0).",
+    )
+    rolling_update: RollingUpdateSpec | None = Field(
+        default=None,
+        description="Replace the copies batch by batch when the component's specification "
+        "changes; left out, SageMaker's default update.",
+    )
+    startup_health_check_timeout: Duration | None = Field(
+        default=None,
+        ge=60,
+        le=3600,
+        description="How long a copy's container may take to pass its first health check "
+        "(StartupParameters, 60s-1h). LLM containers default to 10m.",
+        examples=["10m"],
+    )
+    model_data_download_timeout: Duration | None = Field(
+        default=None,
+        ge=60,
+        le=3600,
+        description="How long downloading a copy's model data may take (StartupParameters, "
+        "60s-1h). LLM containers default to 10m.",
+        examples=["10m"],
+    )
+
+    def is_adapter(self) -> bool:
+        return self.base is not None
+
+    def is_s3(self) -> bool:
+        """An adapter whose artifacts are an s3:// archive, used as it is."""
+        return self.artifacts is not None and self.artifacts.startswith("s3://")
+
+
 @dataclass(frozen=True)
 class EndpointVariant:
     """One variant of the endpoint, whichever form the spec used: what one ProductionVariant
@@ -941,9 +1278,10 @@ class EndpointVariant:
     name: str
     weight: float
     # Where its model block is, as format_path gives it: "model" (the top-level one, possibly
-    # shared), "variants[1].model", "shadow.model".
+    # shared), "variants[1].model", "shadow.model"; "" for the variant of an endpoint with
+    # components:, which names no model (its components do: Spec.component_models).
     model_key: str
-    model: ModelSpec
+    model: ModelSpec | None
     realtime: Realtime | None
     serverless: Serverless | None
     shadow: bool = False
@@ -963,8 +1301,26 @@ class Spec(_Strict):
         title="deployspec deployment",
         json_schema_extra={
             "$id": "urn:deployspec:schema:deployment:v1",
-            # model: is required unless variants: is given (whose entries may each carry one).
-            "anyOf": [{"required": ["model"]}, {"required": ["variants"]}],
+            # model: is required unless variants: (whose entries may each carry one) or
+            # components: (each with its own) is given.
+            "anyOf": [
+                {"required": ["model"]},
+                {"required": ["variants"]},
+                {"required": ["components"]},
+            ],
+            # An endpoint of inference components runs on instances whose count SageMaker
+            # manages; its models are the components'.
+            "if": {"required": ["components"]},
+            "then": {
+                "required": ["realtime"],
+                "not": {
+                    "anyOf": [
+                        {"required": [key]}
+                        for key in ("model", "variants", "shadow", "serverless", "async")
+                    ]
+                },
+                "properties": {"realtime": {"not": {"required": ["autoscaling"]}}},
+            },
         },
     )
 
@@ -1047,6 +1403,15 @@ class Spec(_Strict):
         "the live traffic and its answers are discarded. Real-time only; not with serverless "
         "or async.",
     )
+    components: list[ComponentSpec] | None = Field(
+        default=None,
+        min_length=1,
+        description="Inference components: several models sharing the endpoint's instances "
+        "(realtime:, required), each with its compute, copies and copy autoscaling, and "
+        "adapters on them (base:). Instead of model: and variants:; not with shadow:, "
+        "serverless:, async: or realtime.autoscaling (SageMaker scales the instances: "
+        "realtime.managed_scaling). Each is the inference component <name>-<component name>.",
+    )
     deployment: Deployment = Field(
         default_factory=Deployment, description="How an update rolls out."
     )
@@ -1094,7 +1459,7 @@ class Spec(_Strict):
     def effective_serverless(self) -> Serverless | None:
         """The one-variant form's serverless capacity (Serverless() when neither serverless
         nor realtime is given); None with variants:, whose entries carry their own."""
-        if self.realtime is not None or self.variants is not None:
+        if self.realtime is not None or self.variants is not None or self.components is not None:
             return None
         return self.serverless or Serverless()
 
@@ -1102,7 +1467,19 @@ class Spec(_Strict):
     def endpoint_variants(self) -> tuple[EndpointVariant, ...]:
         """The production variants in the order given (AllTraffic for the one-variant form),
         then the shadow. A shadow carries the production variant's weight: SageMaker copies
-        shadow traffic in proportion to the weights, and deployspec copies all of it."""
+        shadow traffic in proportion to the weights, and deployspec copies all of it. With
+        components:, the one variant (AllTraffic) names no model: its components do."""
+        if self.components is not None:
+            return (
+                EndpointVariant(
+                    name=DEFAULT_VARIANT_NAME,
+                    weight=1.0,
+                    model_key="",
+                    model=None,
+                    realtime=self.realtime,
+                    serverless=None,
+                ),
+            )
         if self.variants is None:
             production = [
                 EndpointVariant(
@@ -1144,8 +1521,24 @@ class Spec(_Strict):
 
     @property
     def models(self) -> dict[str, ModelSpec]:
-        """Every model block some variant serves, by model_key, in the order of first use."""
-        return {v.model_key: v.model for v in self.endpoint_variants}
+        """Every model block served, by model_key, in the order of first use: the variants',
+        then the components' (components[<i>].model)."""
+        found = {v.model_key: v.model for v in self.endpoint_variants if v.model is not None}
+        for index, component in enumerate(self.components or ()):
+            if component.model is not None:
+                found[f"components[{index}].model"] = component.model
+        return found
+
+    @property
+    def component_models(self) -> dict[str, tuple[ComponentSpec, str]]:
+        """Each component by name, with the model_key of its model ("" for an adapter)."""
+        return {
+            component.name: (
+                component,
+                f"components[{index}].model" if component.model is not None else "",
+            )
+            for index, component in enumerate(self.components or ())
+        }
 
     @property
     def realtime_variants(self) -> bool:
@@ -1191,6 +1584,9 @@ class LoadedSpec:
     # Every multi-model block's archives by model_key, then by name (the keys of its models:),
     # resolved as artifacts are; single-model blocks have no entry.
     model_archives: dict[str, dict[str, Path]] = field(default_factory=dict)
+    # Every adapter component's artifacts by component name, resolved as artifacts are; None
+    # for an s3:// archive (ComponentSpec.artifacts, used as it is).
+    adapter_paths: dict[str, Path | None] = field(default_factory=dict)
 
     def paths_of(self, model_key: str) -> LocalPaths:
         """The resolved local paths of the model block at `model_key`."""
@@ -1206,6 +1602,14 @@ class LoadedSpec:
         self.paths_of(model_key)  # the same KeyError for a block the spec does not have
         return dict(self.model_archives.get(model_key, {}))
 
+    def adapter_path(self, name: str) -> Path | None:
+        """The resolved local artifacts of the adapter component `name`; None when they are
+        an s3:// archive (ComponentSpec.artifacts)."""
+        if name not in self.adapter_paths:
+            known = ", ".join(self.adapter_paths) or "none"
+            raise KeyError(f"no adapter component {name!r}; adapters: {known}")
+        return self.adapter_paths[name]
+
 
 # Fields of a model block that are strings even when YAML reads a number (`version: 2.10`
 # must stay "2.10"), and maps of strings.
@@ -1214,13 +1618,13 @@ _STRING_MAPS: tuple[Path_, ...] = (("env",),)
 
 
 def _model_prefix(path: Path_) -> Path_ | None:
-    """The model block `path` lies in: ("model",), ("variants", i, "model") or
-    ("shadow", "model"); None outside every model block."""
+    """The model block `path` lies in: ("model",), ("variants", i, "model"), ("shadow",
+    "model") or ("components", i, "model"); None outside every model block."""
     if path[:1] == ("model",):
         return path[:1]
     if path[:2] == ("shadow", "model"):
         return path[:2]
-    if len(path) >= 3 and path[0] == "variants" and isinstance(path[1], int):
+    if len(path) >= 3 and path[0] in ("variants", "components") and isinstance(path[1], int):
         return path[:3] if path[2] == "model" else None
     return None
 
@@ -1469,8 +1873,9 @@ def _validate(path: Path, rendered: str, variables: dict[str, object]) -> Loaded
         diagnostics.extend(_from_pydantic(exc, doc, file, _secret_values(doc.data, variables)))
     uses = _uses(doc.data)
     blocks = _model_blocks(doc.data, uses)
+    adapters = _adapter_blocks(doc.data)
     roots: list[str] = []
-    if any(isinstance(_get(doc.data, *block), dict) for block in blocks):
+    if adapters or any(isinstance(_get(doc.data, *block), dict) for block in blocks):
         roots, root_problems = allowed_roots(path.parent)
         diagnostics.extend(root_problems)
     model_paths: dict[str, LocalPaths] = {}
@@ -1487,6 +1892,13 @@ def _validate(path: Path, rendered: str, variables: dict[str, object]) -> Loaded
         diagnostics.extend(path_problems)
         diagnostics.extend(_check_entry_point(doc, file, paths.entry_point, block))
         diagnostics.extend(_check_secret_env(doc.data, doc.marks, file, block))
+    adapter_paths: dict[str, Path | None] = {}
+    for name, block in adapters.items():
+        paths, _, path_problems = _check_paths(
+            doc, file, path.parent, block, roots, artifacts_only=True
+        )
+        adapter_paths[name] = paths.artifacts
+        diagnostics.extend(path_problems)
     for use in uses:
         diagnostics.extend(_check_instance_type(doc, file, use))
     diagnostics.extend(_cross_field(doc.data, doc.marks, file, uses, blocks))
@@ -1497,7 +1909,9 @@ def _validate(path: Path, rendered: str, variables: dict[str, object]) -> Loaded
         raise SpecError(_dedupe(_scrubbed(ordered, _secret_values(doc.data, variables))))
     top = model_paths.get("model", _NO_PATHS)
     # Only multi-model blocks have archives here: models: elsewhere is refused (_archive_rules).
-    return LoadedSpec(spec, path, top, variables, rendered, model_paths, model_archives)
+    return LoadedSpec(
+        spec, path, top, variables, rendered, model_paths, model_archives, adapter_paths
+    )
 
 
 # Marked Diagnostics, for ordering only (_causes_first turns them back into plain ones). Not
@@ -1710,6 +2124,14 @@ def _from_pydantic(
             )
             out.append(_diag(file, doc.marks, loc, message, hint))
             continue
+        if loc == ("components",) and kind == "too_short":
+            message = "0 components given; an endpoint with components: has at least one"
+            hint = (
+                "list the components (components: [{name: ..., model: ..., compute: ...}]), "
+                "or remove components: for the one-model form"
+            )
+            out.append(_diag(file, doc.marks, loc, message, hint))
+            continue
         listing = _models_at(loc)
         if listing is not None and len(loc) == len(listing) and kind in ("too_short", "too_long"):
             count = len(given) if isinstance(given, dict) else 0
@@ -1835,8 +2257,12 @@ def _secret_values(data: dict[str, Any], variables: Mapping[str, object]) -> tup
     api_token=...` used in the wrong field) or shaped like one, and of the secret environment
     entries of every model block. Template errors hide the same variables (templating.py)."""
     found = secret_values(variables)
-    variants = data.get("variants")
-    entries = variants if isinstance(variants, list) else []
+    entries = [
+        entry
+        for key in ("variants", "components")
+        if isinstance(data.get(key), list)
+        for entry in data[key]
+    ]
     models = [
         data.get("model"),
         _get(data, "shadow", "model"),
@@ -1928,6 +2354,9 @@ _PATTERN_HINTS = {
     "digit (SageMaker's variant names)",
     "shadow.name": "1-63 letters, digits and hyphens, starting and ending with a letter or "
     "digit (SageMaker's variant names)",
+    "components.name": "letters, digits and hyphens, starting and ending with a letter or "
+    "digit (SageMaker's inference component names, <spec name>-<component name>)",
+    "components.base": "the name of another component of this spec",
     "vpc.subnets": "subnet IDs such as subnet-0a1b2c3d",
     "vpc.security_groups": "security group IDs such as sg-0a1b2c3d",
     "ref.secretsmanager": "a secret name such as prod/api-token (letters, digits and /_+=.@-), "
@@ -1945,22 +2374,45 @@ class _Use:
     """One variant as the raw data gives it, for the checks that judge a model block and the
     capacity it runs on together (which image the instance type takes)."""
 
-    # The variant: () for the one-variant form, ("variants", i), ("shadow",).
+    # The variant: () for the one-variant form, ("variants", i), ("shadow",); or the
+    # component ("components", i), which runs on the endpoint's instances.
     at: Path_
-    # Its model block: ("model",) when it has none of its own.
-    model_at: Path_
+    # Its model block: ("model",) when it has none of its own; None for the variant of an
+    # endpoint with components: (the components name the models).
+    model_at: Path_ | None
     # Its realtime block when it runs on instances; None when serverless.
     realtime_at: Path_ | None
     # False when its capacity is itself refused (variants: entries with both serverless and
-    # realtime, or neither): nothing that follows from the capacity is judged then.
+    # realtime, or neither; components without realtime:): nothing that follows from the
+    # capacity is judged then.
     known: bool = True
     shadow: bool = False
+    component: bool = False
 
 
 def _uses(data: Mapping[str, object]) -> list[_Use]:
-    """The production variants, then the shadow, as far as the data shows them."""
+    """The production variants, then the shadow, as far as the data shows them; with
+    components:, the endpoint's one variant, then each component with a model."""
     uses: list[_Use] = []
     variants = data.get("variants")
+    components = data.get("components")
+    if components is not None:
+        realtime_at: Path_ | None = ("realtime",) if data.get("realtime") is not None else None
+        # Not judged as a variant: what does not go with components is refused as such.
+        uses.append(_Use((), None, realtime_at, known=False))
+        for index, component in enumerate(components if isinstance(components, list) else []):
+            if isinstance(component, dict) and component.get("model") is not None:
+                at: Path_ = ("components", index)
+                uses.append(
+                    _Use(
+                        at,
+                        (*at, "model"),
+                        realtime_at,
+                        known=realtime_at is not None,
+                        component=True,
+                    )
+                )
+        return uses
     if variants is None:
         realtime: Path_ | None = ("realtime",) if data.get("realtime") is not None else None
         uses.append(_Use((), ("model",), realtime))
@@ -1968,7 +2420,7 @@ def _uses(data: Mapping[str, object]) -> list[_Use]:
         for index, variant in enumerate(variants):
             if not isinstance(variant, dict):
                 continue  # pydantic reports it
-            at: Path_ = ("variants", index)
+            at = ("variants", index)
             own = variant.get("model") is not None
             given = variant.get("realtime") is not None
             uses.append(
@@ -1996,15 +2448,33 @@ def _uses(data: Mapping[str, object]) -> list[_Use]:
 
 def _model_blocks(data: Mapping[str, object], uses: Sequence[_Use]) -> list[Path_]:
     """The model blocks to check, in order of first use. A top-level model no variant uses
-    is refused for that alone (_variant_rules), unless variants: is itself unreadable."""
-    blocks = list(dict.fromkeys(use.model_at for use in uses))
+    is refused for that alone (_variant_rules, _component_rules), unless variants: is itself
+    unreadable."""
+    blocks = list(dict.fromkeys(use.model_at for use in uses if use.model_at is not None))
     if (
         ("model",) not in blocks
         and data.get("model") is not None
         and not isinstance(data.get("variants"), list)
+        and data.get("components") is None
     ):
         blocks.insert(0, ("model",))
     return blocks
+
+
+def _adapter_blocks(data: Mapping[str, object]) -> dict[str, Path_]:
+    """The adapter components whose artifacts are resolved, by name: those with base: and no
+    model: (a component with both is refused, and its model's paths are resolved instead)."""
+    components = data.get("components")
+    found: dict[str, Path_] = {}
+    for index, component in enumerate(components if isinstance(components, list) else []):
+        if (
+            isinstance(component, dict)
+            and component.get("base") is not None
+            and component.get("model") is None
+            and isinstance(component.get("name"), str)
+        ):
+            found.setdefault(component["name"], ("components", index))
+    return found
 
 
 def _check_framework(
@@ -2129,7 +2599,10 @@ def _check_instance_type(doc: Document, file: str, use: _Use) -> list[Diagnostic
     """Whether the SDK's tables have the framework's image for the variant's instance type:
     no CPU-only container on a GPU type, no x86 image on Graviton, no other version swapped
     in."""
-    model = _get(doc.data, *use.model_at)
+    model_at = use.model_at
+    if model_at is None:
+        return []
+    model = _get(doc.data, *model_at)
     if not use.known or not isinstance(model, dict) or model.get("image"):
         return []  # an image of one's own is the user's to match to the hardware
     if model.get("package") is not None:
@@ -2142,7 +2615,7 @@ def _check_instance_type(doc: Document, file: str, use: _Use) -> list[Diagnostic
     instance_type = _instance_type(doc.data, use)
     if use.realtime_at is not None and instance_type not in catalog.instance_types():
         return []  # reported as unknown, or serverless and realtime both set
-    if _is_multi_model(doc.data, use.model_at) and _is_gpu(instance_type):
+    if _is_multi_model(doc.data, model_at) and _is_gpu(instance_type):
         return []  # no framework image serves a multi-model endpoint on GPUs (_multi_model_rules)
     if instance_type is not None and instance_type.startswith(("ml.inf", "ml.trn")):
         return []  # these need a Neuron image (_cross_field)
@@ -2152,12 +2625,12 @@ def _check_instance_type(doc: Document, file: str, use: _Use) -> list[Diagnostic
     if problem is None:
         return []
     message, hint = problem
-    if use.model_at != ("model",) and hint:
-        hint = hint.replace("model.image", f"{format_path(use.model_at)}.image")
+    if model_at != ("model",) and hint:
+        hint = hint.replace("model.image", f"{format_path(model_at)}.image")
     where = (
         (*use.realtime_at, "instance_type")
         if instance_type and use.realtime_at
-        else (*use.model_at, "framework")
+        else (*model_at, "framework")
     )
     return [_diag(file, doc.marks, where, message, hint)]
 
@@ -2279,11 +2752,18 @@ def _scan_folder(folder: Path, *, skip_bytecode: bool) -> tuple[tuple[str, str] 
 
 
 def _check_paths(
-    doc: Document, file: str, base: Path, at: Path_, roots: list[str]
+    doc: Document,
+    file: str,
+    base: Path,
+    at: Path_,
+    roots: list[str],
+    *,
+    artifacts_only: bool = False,
 ) -> tuple[LocalPaths, dict[str, Path], list[Diagnostic]]:
     """The local paths of the model block at `at`, resolved against the spec's folder `base`
     and kept within `roots` (allowed_roots): its artifacts, entry point and source dir, and
-    each archive of its models: by name (all that resolved)."""
+    each archive of its models: by name (all that resolved). `artifacts_only`: the block is
+    an adapter component, which has artifacts and nothing else to resolve."""
     model = _get(doc.data, *at)
     if not isinstance(model, dict):
         return _NO_PATHS, {}, []
@@ -2371,6 +2851,8 @@ def _check_paths(
         return candidate
 
     artifacts = resolve((*at, "artifacts"), model.get("artifacts"), base, None, archive=True)
+    if artifacts_only:
+        return LocalPaths(artifacts, None, None), {}, problems
     source_dir = resolve((*at, "source_dir"), model.get("source_dir"), base, True, code=True)
     archives: dict[str, Path] = {}
     listed = model.get("models")
@@ -2481,9 +2963,14 @@ def _cross_field(
     """Rules across fields, read from the raw data so they are reported beside field errors:
     for the variants `uses` and the model blocks `blocks` the data holds."""
     found = _Findings(file, marks)
-    production = [use for use in uses if not use.shadow]
+    production = [use for use in uses if not use.shadow and not use.component]
     variants = data.get("variants")
-    if variants is None:
+    components = data.get("components")
+    if components is not None:
+        # What does not go with components (model:, variants:, shadow:, ...) is refused there
+        # once; the rules of those forms are not run on it as well.
+        _component_rules(found, data, components)
+    elif variants is None:
         _capacity_rules(found, data, ())
         if "model" not in data:
             found.missing((), ("model",), "required key 'model' is missing at the top level")
@@ -2497,12 +2984,15 @@ def _cross_field(
         _variant_rules(found, data, variants)
         for use in production:
             _capacity_rules(found, data, use.at)
-    if isinstance(data.get("shadow"), dict):
+    if components is None:
+        _managed_scaling_elsewhere(found, data)
+    if isinstance(data.get("shadow"), dict) and components is None:
         _capacity_rules(found, data, ("shadow",))
         _shadow_rules(found, data, uses)
     # A variant whose capacity is refused is left out: one mistake, one error.
     all_realtime = not any(use.known and use.realtime_at is None for use in production)
-    _async_rules(found, data, production, all_realtime)
+    if components is None:
+        _async_rules(found, data, production, all_realtime)
     if not all_realtime and data.get("data_capture") is not None:
         found.problem(
             ("data_capture",),
@@ -2521,6 +3011,413 @@ def _cross_field(
         _neuron_rule(found, data, use)
         _gpu_count_rule(found, data, use)
     return found.out
+
+
+# What a spec with components: leaves out, where it stands, why, and what to do instead.
+_NOT_WITH_COMPONENTS: dict[Path_, tuple[str, str]] = {
+    ("model",): (
+        "a spec with components: serves each component's own model, and model: would serve none",
+        "move the model into a component (components: [{name: ..., model: ..., compute: "
+        "...}]), or remove components: for the one-model form",
+    ),
+    ("variants",): (
+        "an endpoint with inference components has one production variant, whose instances "
+        "its components share: variants: and components: are exclusive",
+        "remove variants: (the components' models share realtime:'s instances), or deploy "
+        "the components as an endpoint of their own",
+    ),
+    ("shadow",): (
+        "shadow variants do not work with inference components",
+        "remove shadow:; to try a model beside another, add it as a component and invoke it "
+        "with invoke --component NAME",
+    ),
+    ("serverless",): (
+        "inference components run on instances: serverless endpoints cannot host them",
+        "use realtime: {instance_type: ...}; managed_scaling: {min: 0, ...} lets the "
+        "instances scale to zero",
+    ),
+    ("async",): (
+        "asynchronous inference does not work with inference components",
+        "remove the async block, or deploy the model as an asynchronous endpoint of its own",
+    ),
+    ("realtime", "autoscaling"): (
+        "with components:, SageMaker scales the instances (realtime.managed_scaling) and "
+        "each component scales its copies: realtime.autoscaling would scale neither",
+        "replace it with realtime.managed_scaling: {min: ..., max: ...}, and give the "
+        "components that should scale autoscaling: {min: ..., max: ..., "
+        "target_concurrent_requests_per_copy: ...}",
+    ),
+}
+# A component's StartupParameters, set per component instead of on the endpoint's variant.
+_STARTUP_KEYS = ("startup_health_check_timeout", "model_data_download_timeout")
+# What an adapter does not have: it runs inside its base component's copies.
+_NOT_IN_ADAPTER: dict[str, str] = {
+    "compute": "it runs inside its base's copies, on the compute they reserve",
+    "copies": "it is loaded by every copy of its base",
+    "autoscaling": "it scales with its base's copies",
+    "rolling_update": "it has no copies of its own to replace",
+    "startup_health_check_timeout": "its base's container starts up, not the adapter",
+    "model_data_download_timeout": "its base's StartupParameters apply",
+}
+
+
+def _component_rules(found: _Findings, data: Mapping[str, object], components: object) -> None:
+    """An endpoint of inference components: what it leaves out, the instances it runs on and
+    their managed scaling, and each component (names, model or base, compute, copies)."""
+    for path, (why, hint) in _NOT_WITH_COMPONENTS.items():
+        if _get(data, *path) is not None:
+            found.problem(path, why, hint, key=True)
+    realtime = data.get("realtime")
+    if realtime is None:
+        found.missing(
+            (),
+            ("realtime",),
+            "components run on the endpoint's instances: a spec with components: needs realtime:",
+            "add realtime: {instance_type: ..., managed_scaling: {min: ..., max: ...}}",
+        )
+    realtime = realtime if isinstance(realtime, dict) else {}
+    for key in _STARTUP_KEYS:
+        if realtime.get(key) is not None:
+            found.problem(
+                ("realtime", key),
+                f"with components:, {key} is each component's (its StartupParameters): the "
+                "endpoint's variant runs no model of its own",
+                f"move it into the components that need it (components[].{key})",
+                key=True,
+            )
+    managed_min = _managed_scaling_rules(found, realtime)
+    if not isinstance(components, list):
+        return  # pydantic reports the type
+    entries = [(index, c) for index, c in enumerate(components) if isinstance(c, dict)]
+    names = {
+        str(c["name"]): index for index, c in reversed(entries) if isinstance(c.get("name"), str)
+    }
+    # Each adapter's base, by the adapter's name (one with a model too is refused as such).
+    adapters = {
+        name: str(base)
+        for name, index in names.items()
+        if (base := _get(components, index, "base")) is not None
+        and _get(components, index, "model") is None
+    }
+    spec_name = data.get("name")
+    instance_type = realtime.get("instance_type")
+    if not isinstance(instance_type, str) or instance_type not in catalog.instance_types():
+        instance_type = None  # reported as unknown (or missing)
+    for index, component in entries:
+        at: Path_ = ("components", index)
+        name = component.get("name")
+        if isinstance(name, str):
+            first = names[name]
+            if first != index:
+                found.problem(
+                    (*at, "name"),
+                    f"component name {_shown(name)} is already used by components[{first}]",
+                    "give each component a name of its own",
+                )
+            # A name itself longer than 63 is refused as such (max_length).
+            if isinstance(spec_name, str) and len(spec_name) + 1 + len(name) > 63 >= len(name):
+                found.problem(
+                    (*at, "name"),
+                    f"the inference component's name {_shown(f'{spec_name}-{name}')} is "
+                    f"{len(spec_name) + 1 + len(name)} characters; SageMaker takes at most 63",
+                    f"shorten the component's name to {max(63 - len(spec_name) - 1, 0)} "
+                    "characters or fewer, or the spec's name (components are named "
+                    "<spec name>-<component name>)",
+                )
+        has_model, base = component.get("model") is not None, component.get("base")
+        if has_model and base is not None:
+            found.problem(
+                (*at, "base"),
+                "a component serves its own model or is an adapter on a base component, not both",
+                "remove base: to serve the model, or remove model: (and give artifacts:) for "
+                "an adapter loaded by the base",
+                key=True,
+            )
+        elif not has_model and base is None:
+            found.missing(
+                at,
+                (*at, "model"),
+                "this component has no model: and no base:",
+                "add model: {framework: ..., ...} with compute: {memory_mb: ...}, or base: "
+                "<component name> with artifacts: for an adapter",
+            )
+        if has_model:
+            _served_component_rules(found, data, at, component, instance_type, managed_min)
+        elif base is not None:
+            _adapter_rules(found, at, component, names, adapters)
+
+
+def _managed_scaling_rules(found: _Findings, realtime: Mapping[str, object]) -> int | None:
+    """realtime.managed_scaling's range, and the starting instance count within it; its min
+    when it is given and valid (None otherwise)."""
+    managed = realtime.get("managed_scaling")
+    if not isinstance(managed, dict):
+        return None
+    at: Path_ = ("realtime", "managed_scaling")
+    low, high = _int(managed.get("min")), _int(managed.get("max"))
+    if low is None or high is None or high < 1:
+        return low  # pydantic reports the missing, mistyped or out-of-range one
+    if low > high:
+        found.problem((*at, "min"), f"managed_scaling min {low} is greater than max {high}")
+        return low
+    given = "instance_count" in realtime
+    count = _int(realtime.get("instance_count")) if given else 1
+    floor = max(low, 1)
+    if count is not None and not floor <= count <= high:
+        shown = f"instance_count {count}" + ("" if given else " (the default)")
+        hint = "start within the range SageMaker keeps"
+        if low == 0:
+            hint = (
+                "an endpoint starts with at least one instance (InitialInstanceCount); "
+                "managed scaling with min 0 scales it in to none once no copies are left"
+            )
+        found.problem(
+            ("realtime", "instance_count") if given else (*at,),
+            f"{shown} is outside managed_scaling {floor}-{high}",
+            hint if given else f"{hint}: set realtime.instance_count",
+            key=not given,
+        )
+    return low
+
+
+def _managed_scaling_elsewhere(found: _Findings, data: Mapping[str, object]) -> None:
+    """managed_scaling: outside a spec with components (AWS accepts it only there)."""
+    variants = data.get("variants")
+    blocks: list[Path_] = [("realtime",), ("shadow", "realtime")]
+    if isinstance(variants, list):
+        blocks.extend(("variants", index, "realtime") for index in range(len(variants)))
+    for block in blocks:
+        if _get(data, *block, "managed_scaling") is not None:
+            found.problem(
+                (*block, "managed_scaling"),
+                "managed instance scaling is for endpoints of inference components "
+                "(components:): SageMaker accepts it nowhere else",
+                "scale the instances with autoscaling: (on invocations per instance), or "
+                "serve the models as components:",
+                key=True,
+            )
+
+
+def _served_component_rules(
+    found: _Findings,
+    data: Mapping[str, object],
+    at: Path_,
+    component: Mapping[str, object],
+    instance_type: str | None,
+    managed_min: int | None,
+) -> None:
+    """A component with a model: its compute on the instance type, its copies and their
+    autoscaling."""
+    if component.get("artifacts") is not None:
+        found.problem(
+            (*at, "artifacts"),
+            "artifacts: is an adapter's archive, and this component serves a model of its own",
+            f"put the model's files in {format_path(at)}.model.artifacts, or make the "
+            "component an adapter (base: <component>, no model:)",
+            key=True,
+        )
+    if _mode_of(component.get("model")) == MULTI_MODEL:
+        found.problem(
+            (*at, "model", "mode"),
+            "an inference component serves one model: mode: multi-model is for endpoints "
+            "without components",
+            "give each model a component of its own (each with its copies), or remove mode: "
+            "multi-model",
+        )
+    compute = component.get("compute")
+    if "compute" not in component:
+        found.missing(
+            at,
+            (*at, "compute"),
+            "a component with a model needs compute: what each of its copies reserves",
+            "add compute: {memory_mb: ..., cpu_cores: ...} (and accelerators: on a GPU "
+            "instance type)",
+        )
+    if isinstance(compute, dict):
+        _compute_rules(found, data, at, compute, instance_type)
+    _copies_rules(found, at, component, managed_min)
+
+
+_ACCELERATOR_NOUNS = {
+    "inferentia": "Inferentia devices",
+    "trainium": "Trainium devices",
+    "gaudi": "Gaudi cards",
+}
+
+
+def _accelerator_noun(instance_type: str) -> str:
+    """What the accelerators of `instance_type` are called ("GPUs" for NVIDIA's and the
+    families whose counts are unknown, all of them GPU families)."""
+    from . import gpus
+
+    try:
+        kind = gpus.accelerators(instance_type).kind
+    except gpus.UnknownGpuCount:
+        return "GPUs"
+    return _ACCELERATOR_NOUNS.get(kind, "GPUs")
+
+
+def _compute_rules(
+    found: _Findings,
+    data: Mapping[str, object],
+    at: Path_,
+    compute: Mapping[str, object],
+    instance_type: str | None,
+) -> None:
+    """compute: against itself and the endpoint's instance type (gpus.py): accelerators on
+    accelerated types, none on CPU types, no more than the type has; an LLM container's
+    tensor-parallel degree within them."""
+    from . import gpus
+
+    where: Path_ = (*at, "compute")
+    low, high = _int(compute.get("memory_mb")), _int(compute.get("max_memory_mb"))
+    if low is not None and high is not None and high < low:
+        found.problem(
+            (*where, "max_memory_mb"),
+            f"max_memory_mb {high} is below memory_mb {low}",
+            "max_memory_mb is the most a copy may use: at least memory_mb, the memory it reserves",
+        )
+    wanted = _int(compute.get("accelerators"))
+    if instance_type is not None:
+        try:
+            count: int | None = gpus.accelerator_count(instance_type)
+        except gpus.UnknownGpuCount:
+            count = None  # accelerated, its count unknown: accelerators says what a copy takes
+        noun = _accelerator_noun(instance_type)
+        if count == 0 and compute.get("accelerators") is not None:
+            found.problem(
+                (*where, "accelerators"),
+                f"{instance_type} has no accelerators: a component on it reserves cpu_cores "
+                "and memory_mb only",
+                "remove accelerators:, or use a GPU instance type (such as ml.g5.xlarge) in "
+                "realtime.instance_type",
+                key=True,
+            )
+        elif count != 0 and "accelerators" not in compute:
+            has = f"has {count} {noun}" if count else f"has {noun}"
+            found.missing(
+                where,
+                (*where, "accelerators"),
+                f"{instance_type} {has}: a component on it needs compute.accelerators, the "
+                f"{noun} each copy takes",
+                "add accelerators: 1 (or more, up to the instance type's count)",
+            )
+        elif count and wanted is not None and wanted > count:
+            found.problem(
+                (*where, "accelerators"),
+                f"accelerators {wanted} is more than {instance_type} has ({count} {noun}): "
+                "no instance could place a copy",
+                f"set accelerators to at most {count}, or use a larger instance type",
+            )
+    num_gpus = _int(_get(data, *at, "model", "llm", "num_gpus"))
+    if num_gpus is not None and wanted is not None and num_gpus > wanted:
+        found.problem(
+            (*at, "model", "llm", "num_gpus"),
+            f"llm.num_gpus is {num_gpus}, and each copy of this component gets {wanted} "
+            "(compute.accelerators): the model cannot be split over more",
+            f"set num_gpus to at most {wanted}, or raise compute.accelerators",
+        )
+
+
+def _copies_rules(
+    found: _Findings, at: Path_, component: Mapping[str, object], managed_min: int | None
+) -> None:
+    """A component's copies and their autoscaling range; scale to zero needs instances that
+    may scale to zero."""
+    auto = component.get("autoscaling")
+    if not isinstance(auto, dict):
+        return
+    where: Path_ = (*at, "autoscaling")
+    low, high = _int(auto.get("min")), _int(auto.get("max"))
+    if low == 0 and managed_min != 0:
+        found.problem(
+            (*where, "min"),
+            "autoscaling min 0 (scale the component to zero copies) needs "
+            "realtime.managed_scaling with min 0",
+            (
+                "add realtime.managed_scaling: {min: 0, max: ...}"
+                if managed_min is None
+                else f"set realtime.managed_scaling min to 0 (it is {managed_min})"
+            )
+            + " so that SageMaker may release the instances too, or set min: 1",
+        )
+    if low is None or high is None:
+        return
+    if low > high:
+        found.problem((*where, "min"), f"autoscaling min {low} is greater than max {high}")
+        return
+    given = "copies" in component
+    copies = _int(component.get("copies")) if given else 1
+    floor = max(low, 1)
+    if copies is not None and not floor <= copies <= high:
+        shown = f"copies {copies}" + ("" if given else " (the default)")
+        hint = "start within the range the autoscaler keeps"
+        if low == 0:
+            hint = (
+                "a component is created with at least one copy (SageMaker refuses CopyCount "
+                "0); autoscaling min 0 scales it in to none when it is idle"
+            )
+        found.problem(
+            (*at, "copies") if given else where,
+            f"{shown} is outside autoscaling {floor}-{high}",
+            hint if given else f"{hint}: set {format_path(at)}.copies",
+            key=not given,
+        )
+
+
+def _adapter_rules(
+    found: _Findings,
+    at: Path_,
+    component: Mapping[str, object],
+    names: Mapping[str, int],
+    adapters: Mapping[str, str],
+) -> None:
+    """An adapter: its archive, its base (another component, with a model), and nothing that
+    only a component with copies of its own has."""
+    base = component.get("base")
+    if "artifacts" not in component:
+        found.missing(
+            at,
+            (*at, "artifacts"),
+            "an adapter needs artifacts: the files its base component loads",
+            "add artifacts: a local folder or file (uploaded as a model.tar.gz), or an s3:// "
+            "URI of a .tar.gz",
+        )
+    for key, why in _NOT_IN_ADAPTER.items():
+        if component.get(key) is not None:
+            found.problem(
+                (*at, key),
+                f"an adapter has no {key}: {why}",
+                f"remove it, or set it on the base component ({_shown(base)})"
+                if isinstance(base, str)
+                else "remove it",
+                key=True,
+            )
+    if not isinstance(base, str):
+        return  # pydantic reports the type
+    if base == component.get("name"):
+        found.problem(
+            (*at, "base"),
+            f"component {_shown(base)} cannot be its own base",
+            "name the component with the model this adapter runs on",
+        )
+    elif base not in names:
+        near = _near(base, names, n=1, cutoff=0.6)
+        known = ", ".join(n for n in names if n not in adapters) or "none"
+        found.problem(
+            (*at, "base"),
+            f"no component is named {_shown(base)}",
+            f"did you mean {near[0]!r}?"
+            if near
+            else f"base names a component of this spec with a model (here: {known})",
+        )
+    elif base in adapters:
+        found.problem(
+            (*at, "base"),
+            f"component {_shown(base)} is itself an adapter: an adapter's base is a component "
+            "with a model",
+            f"set base: {adapters[base]} (the base of {base}), or give {base} a model",
+        )
 
 
 _LLM_NAMES = ", ".join(sorted(LLM_FRAMEWORKS))
@@ -2719,7 +3616,10 @@ def _gpu_count_rule(found: _Findings, data: Mapping[str, object], use: _Use) -> 
     from . import gpus
     from . import llm as containers
 
-    framework = _get(data, *use.model_at, "framework")
+    model_at = use.model_at
+    if model_at is None or use.component:
+        return  # a component's GPUs are its compute.accelerators (_compute_rules)
+    framework = _get(data, *model_at, "framework")
     if not use.known or use.realtime_at is None or framework not in set(Framework):
         return
     kind = containers.settings(Framework(str(framework)))
@@ -2728,7 +3628,7 @@ def _gpu_count_rule(found: _Findings, data: Mapping[str, object], use: _Use) -> 
         return
     if instance_type is None or instance_type.startswith(("ml.inf", "ml.trn")):
         return  # a Neuron image is needed (_neuron_rule)
-    wanted = _int(_get(data, *use.model_at, "llm", "num_gpus"))
+    wanted = _int(_get(data, *model_at, "llm", "num_gpus"))
     try:
         count = gpus.gpu_count(instance_type)
     except gpus.UnknownGpuCount as unknown:
@@ -2737,7 +3637,7 @@ def _gpu_count_rule(found: _Findings, data: Mapping[str, object], use: _Use) -> 
         return
     if wanted is not None and 0 < count < wanted:
         found.problem(
-            (*use.model_at, "llm", "num_gpus"),
+            (*model_at, "llm", "num_gpus"),
             f"llm.num_gpus is {wanted}, and {instance_type} has {count} GPU"
             + ("s" if count > 1 else ""),
             f"set num_gpus to at most {count}, or use an instance type with {wanted} GPUs or "
@@ -3142,18 +4042,19 @@ def _model_rules(found: _Findings, data: Mapping[str, object], at: Path_) -> Non
 
 def _neuron_rule(found: _Findings, data: Mapping[str, object], use: _Use) -> None:
     instance_type = _instance_type(data, use)
-    if _is_multi_model(data, use.model_at):
+    model_at = use.model_at
+    if model_at is None or _is_multi_model(data, model_at):
         return  # no multi-model endpoint runs on these at all (_multi_model_rules)
     if (
         use.realtime_at is not None
         and isinstance(instance_type, str)
         and instance_type.startswith(("ml.inf", "ml.trn"))
-        and _get(data, *use.model_at, "image") is None
+        and _get(data, *model_at, "image") is None
     ):
         found.problem(
             (*use.realtime_at, "instance_type"),
             "Inferentia and Trainium instances need a Neuron image",
-            f"set {format_path(use.model_at)}.image to a Neuron inference image",
+            f"set {format_path(model_at)}.image to a Neuron inference image",
         )
 
 
@@ -3261,13 +4162,18 @@ def _archive_rules(found: _Findings, data: Mapping[str, object], at: Path_) -> N
 
 def _multi_model_rules(found: _Findings, data: Mapping[str, object], uses: Sequence[_Use]) -> None:
     """What an endpoint serving a multi-model block must be: real-time on CPU instances (GPUs
-    only through a Triton image of one's own), one production variant, no shadow, no async."""
-    multi = [use for use in uses if _is_multi_model(data, use.model_at)]
+    only through a Triton image of one's own), one production variant, no shadow, no async.
+    A component's multi-model block is refused as such (_component_rules)."""
+    multi = [
+        (use, use.model_at)
+        for use in uses
+        if use.model_at is not None and not use.component and _is_multi_model(data, use.model_at)
+    ]
     if not multi:
         return
     variants = data.get("variants")
     if isinstance(variants, list) and len(variants) > 1:
-        for block in dict.fromkeys(use.model_at for use in multi if not use.shadow):
+        for block in dict.fromkeys(model_at for use, model_at in multi if not use.shadow):
             found.problem(
                 (*block, "mode"),
                 f"a multi-model endpoint has exactly one production variant; variants: has "
@@ -3291,14 +4197,14 @@ def _multi_model_rules(found: _Findings, data: Mapping[str, object], uses: Seque
             f"InvokeEndpointAsync takes no TargetModel: remove the async block, or {_ONE_MODEL}",
             key=True,
         )
-    for use in multi:
+    for use, model_at in multi:
         if not use.known:
             continue  # its capacity is refused itself
         if use.realtime_at is None:
             given = _get(data, *use.at, "serverless") is not None
             to = f"give {format_path(use.at)}" if use.at else "add"
             found.problem(
-                (*use.at, "serverless") if given else (*use.model_at, "mode"),
+                (*use.at, "serverless") if given else (*model_at, "mode"),
                 "multi-model endpoints cannot be serverless"
                 + ("" if given else " (without realtime:, an endpoint is serverless)"),
                 f"AWS's serverless inference excludes multi-model endpoints: {to} "
@@ -3309,7 +4215,7 @@ def _multi_model_rules(found: _Findings, data: Mapping[str, object], uses: Seque
         instance_type = _instance_type(data, use)
         if instance_type is None or instance_type not in catalog.instance_types():
             continue  # reported as unknown
-        framework = _get(data, *use.model_at, "framework")
+        framework = _get(data, *model_at, "framework")
         if instance_type.startswith(("ml.inf", "ml.trn")):
             found.problem(
                 (*use.realtime_at, "instance_type"),

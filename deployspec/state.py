@@ -19,6 +19,15 @@ desired config>"), and while the spec's config stays that one the endpoint servi
 config counts as serving the desired config, at the same two reads. The stand-in and its model
 are never deployspec's: never tagged, listed as owned, changed or deleted.
 
+An endpoint of inference components (the spec's `components:`, or a live config naming no model)
+adds one ListInferenceComponents and one DescribeInferenceComponent per component
+(`read_components`): an unchanged spec of five components costs 3 reads plus 1 per component,
+and, for the components it autoscales, the scaling reads above (one DescribeScalableTargets,
+one DescribeScalingPolicies per target). A component's tags are read only where its ownership
+matters: one the spec does not name, or that is not InService as the spec asks (the endpoint's
+tags prove the rest, which no change touches). Its variant's instances are SageMaker's to
+scale (managed instance scaling): no scalable target is read for them.
+
 Each uncompressed weights tree the spec uploads (`read_weights`) costs one HeadObject of its
 manifest when complete; otherwise the spec's manifests are listed and the newest read (files
 to copy), and what an interrupted apply left under the tree's prefix is read back.
@@ -48,13 +57,14 @@ from .resources import (
     Artifact,
     Endpoint,
     EndpointConfig,
+    InferenceComponent,
     Model,
     OwnedResource,
     Scaling,
     Weights,
+    component_resource_id,
     is_owned,
     models_of_tag,
-    prune_mark,
     scaling_resource_id,
     to_json,
 )
@@ -114,6 +124,11 @@ class Actual:
     stale_archives: tuple[str, ...] = ()
     # Each desired weights tree (by prefix) as S3 holds it (read_weights).
     weights: dict[str, WeightsState] = field(default_factory=dict)
+    # The inference components on the endpoint, by name (read_components), and the tags of
+    # those whose ownership a change would need: each that the spec does not ask for or that
+    # is not as it asks (one the spec holds as it is needs no proof: no change touches it).
+    components: dict[str, InferenceComponent] = field(default_factory=dict)
+    component_tags: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def current_model(self, name: str) -> Model | None:
         return next((m for m in self.current_models if m.name == name), None)
@@ -121,9 +136,12 @@ class Actual:
     def scaling(self, resource_id: str) -> Scaling | None:
         return next((s for s in self.scalings if s.resource_id == resource_id), None)
 
+    def component(self, name: str) -> InferenceComponent | None:
+        return self.components.get(name)
+
     def fingerprint(self) -> dict[str, object]:
         """What a saved plan was made against; apply refuses if it changed since."""
-        return {
+        found: dict[str, object] = {
             **endpoint_fingerprint(self.endpoint),
             "desired_config_exists": self.desired_config_exists,
             "existing_models": sorted(self.existing_models),
@@ -132,6 +150,10 @@ class Actual:
                 for s in self.scalings
             ],
         }
+        if self.components:
+            # Which exist, not their copy counts: autoscaling moves those all the time.
+            found["components"] = sorted(self.components)
+        return found
 
 
 def endpoint_fingerprint(endpoint: Endpoint | None) -> dict[str, object]:
@@ -143,23 +165,34 @@ def endpoint_fingerprint(endpoint: Endpoint | None) -> dict[str, object]:
     }
 
 
-def _scaled_variants(
-    endpoint: Endpoint | None, tags: dict[str, str], desired: Desired
+def _scaled_targets(
+    endpoint: Endpoint | None,
+    tags: dict[str, str],
+    desired: Desired,
+    components: Iterable[str],
+    *,
+    serving_desired: bool,
 ) -> list[str]:
-    """The variants whose scalable targets are read: those the spec scales, and every live
-    real-time one, whose target must go if the spec no longer scales it. A serverless variant's
-    provisioned concurrency is read only when apply recorded that it registered autoscaling
-    (TAG_APPLIED), so that an unchanged serverless spec costs no read for it."""
-    names = [s.resource_id.rsplit("/", 1)[-1] for s in desired.scalings]
+    """The resource ids whose scalable targets are read: those the spec scales, and every live
+    real-time variant's, whose target must go if the spec no longer scales it. A serverless
+    variant's provisioned concurrency, and the copies of the endpoint's inference components,
+    are read only when apply recorded that it registered autoscaling (TAG_APPLIED), so that an
+    unchanged spec without autoscaling costs no read for them. The instances of an endpoint
+    serving the spec's inference-component config are SageMaker's to scale (managed instance
+    scaling), never deployspec's: its variant is read only if apply recorded autoscaling."""
+    ids = [s.resource_id for s in desired.scalings]
     if endpoint is not None:
         record = AppliedRecord.parse(tags.get(TAG_APPLIED))
         scaled_before = record is not None and record.scaling != "-"
-        names.extend(
-            v.variant_name
+        managed = serving_desired and bool(desired.components)
+        ids.extend(
+            scaling_resource_id(desired.endpoint_name, v.variant_name)
             for v in (*endpoint.variants, *endpoint.shadow_variants)
-            if v.current_instance_count is not None or scaled_before
+            if (v.current_instance_count is not None and not managed) or scaled_before
         )
-    return list(dict.fromkeys(names))
+        if scaled_before:
+            ids.extend(component_resource_id(name) for name in components)
+    return list(dict.fromkeys(ids))
 
 
 def _one_model(config: EndpointConfig) -> bool:
@@ -207,25 +240,50 @@ def read_actual(gateway: Gateway, desired: Desired) -> Actual:
             stand_in = endpoint.config_name
             serving_desired = True
 
+    components: dict[str, InferenceComponent] = {}
+    component_tags: dict[str, dict[str, str]] = {}
+    if endpoint is not None and (desired.components or has_components(current_config)):
+        # An endpoint to be replaced takes every component with it: each one's owner matters.
+        components, component_tags = read_components(
+            gateway, endpoint.name, None if endpoint.status in BROKEN else desired
+        )
+
     existing: set[str] = set()
+    serving = {m.name for m in current_models}
+    if is_owned(tags, desired.spec_name):
+        # The models our endpoint's components serve now: checked when they were put there
+        # (a component whose tags were read counts only if it is ours).
+        serving.update(
+            c.model_name
+            for c in components.values()
+            if c.model_name is not None
+            and (
+                c.name not in component_tags or is_owned(component_tags[c.name], desired.spec_name)
+            )
+        )
     if serving_desired:
-        # Our endpoint serves it: it was checked when it was first put there.
+        # Our endpoint serves it: it was checked when it was first put there, and with it the
+        # models its variants name (an inference-component endpoint's config names none: its
+        # components' models are checked below).
         config_exists = True
-        existing.update(m.name for m in desired.models)
+        existing.update(
+            desired.config.model_names if desired.components else (m.name for m in desired.models)
+        )
     else:
         config = gateway.describe_endpoint_config(desired.config.name)
         if config is not None:
             check_reusable(gateway, config, desired.config, desired.spec_name)
         config_exists = config is not None
-        serving = {m.name for m in current_models}
-        for wanted in desired.models:
-            if wanted.name in serving:
-                existing.add(wanted.name)  # a model our own endpoint serves now
-                continue
-            model = gateway.describe_model(wanted.name)
-            if model is not None:
-                check_reusable(gateway, model, wanted, desired.spec_name)
-                existing.add(wanted.name)
+    for wanted in desired.models:
+        if wanted.name in existing:
+            continue
+        if wanted.name in serving:
+            existing.add(wanted.name)  # a model our own endpoint serves now
+            continue
+        model = gateway.describe_model(wanted.name)
+        if model is not None:
+            check_reusable(gateway, model, wanted, desired.spec_name)
+            existing.add(wanted.name)
 
     artifacts: dict[str, str] = {}
     bucket_exists = None
@@ -277,12 +335,8 @@ def read_actual(gateway: Gateway, desired: Desired) -> Actual:
             bucket_exists = gateway.bucket_exists(desired.bucket)
 
     scalings = tuple(
-        found
-        for found in gateway.describe_scalings(
-            [
-                scaling_resource_id(desired.endpoint_name, name)
-                for name in _scaled_variants(endpoint, tags, desired)
-            ]
+        gateway.describe_scalings(
+            _scaled_targets(endpoint, tags, desired, components, serving_desired=serving_desired)
         )
     )
 
@@ -291,7 +345,7 @@ def read_actual(gateway: Gateway, desired: Desired) -> Actual:
         endpoint is not None
         and serving_desired
         # The mark names the desired config, which a stand-in serves for.
-        and tags.get(TAG_PRUNED) == prune_mark(desired.config.name, desired.keep)
+        and tags.get(TAG_PRUNED) == desired.prune_mark
     )
     if not pruned_for_current:
         owned = tuple(list_owned(gateway, desired.spec_name))
@@ -312,6 +366,73 @@ def read_actual(gateway: Gateway, desired: Desired) -> Actual:
         serves_for=serves_for,
         stale_archives=tuple(stale),
         weights=weights_state,
+        components=components,
+        component_tags=component_tags,
+    )
+
+
+def has_components(config: EndpointConfig | None) -> bool:
+    """Whether a config is an inference-component endpoint's: its variants name no model."""
+    return config is not None and config.hosts_components
+
+
+def read_components(
+    gateway: Gateway, endpoint_name: str, desired: Desired | None = None
+) -> tuple[dict[str, InferenceComponent], dict[str, dict[str, str]]]:
+    """The endpoint's inference components (one listing, one description each) and the tags
+    of those whose ownership a change needs: every one when there is no `desired` (destroy, a
+    broken endpoint's replacement), else each the spec does not hold as it is
+    (`component_settled`). ListInferenceComponents
+    answers with the endpoint's components at the moment it is asked: one deleted before its
+    description is gone, and left out."""
+    wanted = {c.name: c for c in desired.components} if desired is not None else {}
+    found: dict[str, InferenceComponent] = {}
+    tags: dict[str, dict[str, str]] = {}
+    for name, _, arn in gateway.list_inference_components(endpoint_name):
+        live = gateway.describe_inference_component(name)
+        if live is None:
+            continue
+        found[name] = live
+        spec = wanted.get(name)
+        if desired is None or spec is None or not component_settled(live, spec, desired):
+            found_arn = live.arn or arn
+            tags[name] = gateway.list_tags(found_arn) if found_arn else {}
+    return found, tags
+
+
+# What a component's specification is, as compared (the rest is SageMaker's account of it).
+_COMPONENT_SPECIFICATION = (
+    "endpoint_name",
+    "variant_name",
+    "model_name",
+    "base_component",
+    "artifact_url",
+    "compute",
+    "startup_health_check_timeout",
+    "model_data_download_timeout",
+)
+
+
+def same_specification(live: InferenceComponent, wanted: InferenceComponent) -> bool:
+    """Whether a live component serves what `wanted` specifies (its copies aside)."""
+    return all(getattr(live, key) == getattr(wanted, key) for key in _COMPONENT_SPECIFICATION)
+
+
+def component_settled(
+    live: InferenceComponent, wanted: InferenceComponent, desired: Desired
+) -> bool:
+    """Whether the live component is as the spec asks, so that no change will touch it: InService
+    on the wanted specification, and its copy count the wanted one or, under the spec's
+    autoscaling, within its range (the autoscaler's to move)."""
+    if live.status != "InService" or not same_specification(live, wanted):
+        return False
+    if live.copy_count == wanted.copy_count:
+        return True
+    scaling = desired.component_scaling(wanted.name)
+    return (
+        scaling is not None
+        and live.copy_count is not None
+        and scaling.min_capacity <= live.copy_count <= scaling.max_capacity
     )
 
 
@@ -485,6 +606,17 @@ def check_handed_buckets(gateway: Gateway, desired: Desired) -> None:
                     "SageMaker would serve whatever files that account puts there",
                 )
             )
+    uploaded = {a.s3_uri for a in desired.artifacts}
+    for component in desired.components:
+        # An adapter's own s3:// weights; those deployspec uploads are in its own bucket.
+        if component.artifact_url and component.artifact_url not in uploaded:
+            handed.append(
+                (
+                    "components.artifacts",
+                    component.artifact_url,
+                    "SageMaker would serve whatever adapter that account puts there",
+                )
+            )
     if not handed:
         return
     trusted = trusted_buckets()
@@ -596,20 +728,46 @@ class Owned:
     resources: tuple[OwnedResource, ...]
     # model name -> its ModelDataUrl or ModelDataSource prefix (only when asked for)
     model_data: dict[str, str]
+    # The inference components on the endpoint (whoever made them; the scaling targets of
+    # their copies are in `scaling`), and each one's tags: one without this spec's ownership
+    # tags is never deleted, and keeps the endpoint it runs on.
+    components: tuple[InferenceComponent, ...] = ()
+    component_tags: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
-def read_owned(gateway: Gateway, spec_name: str, *, with_model_data: bool = False) -> Owned:
+def read_owned(
+    gateway: Gateway,
+    spec_name: str,
+    *,
+    with_model_data: bool = False,
+    components: bool | None = False,
+) -> Owned:
+    """`components`: True reads the endpoint's inference components (the spec has some); None
+    first looks whether the config it serves names no model (one DescribeEndpointConfig, so
+    that an endpoint of models never needs ListInferenceComponents, a permission older
+    policies lack); False reads none (rollback moves configs and never touches them)."""
     endpoint = gateway.describe_endpoint(spec_name)
     tags = gateway.list_tags(endpoint.arn) if endpoint is not None and endpoint.arn else {}
     scaling: list[Scaling] = []
+    found: dict[str, InferenceComponent] = {}
+    component_tags: dict[str, dict[str, str]] = {}
     if endpoint is not None:
+        if components or (
+            components is None and has_components(_serving_config(gateway, endpoint))
+        ):
+            found, component_tags = read_components(gateway, endpoint.name)
         # Every variant, serverless ones too: a target left on a variant that is serverless now
         # (or on the variant deployspec names, of a Failed endpoint reporting none) is still
         # there to remove, whatever the spec says today.
         live = (*endpoint.variants, *endpoint.shadow_variants)
         names = dict.fromkeys([*(v.variant_name for v in live), VARIANT_NAME])
         scaling.extend(
-            gateway.describe_scalings([scaling_resource_id(spec_name, n) for n in names])
+            gateway.describe_scalings(
+                [
+                    *(scaling_resource_id(spec_name, n) for n in names),
+                    *(component_resource_id(name) for name in found),
+                ]
+            )
         )
     resources = tuple(list_owned(gateway, spec_name))
     model_data: dict[str, str] = {}
@@ -620,7 +778,26 @@ def read_owned(gateway: Gateway, spec_name: str, *, with_model_data: bool = Fals
                 data = model.model_data_url or model.model_data_source if model else None
                 if data:
                     model_data[item.name] = data
-    return Owned(endpoint, tags, tuple(scaling), resources, model_data)
+    return Owned(
+        endpoint,
+        tags,
+        tuple(scaling),
+        resources,
+        model_data,
+        components=tuple(found.values()),
+        component_tags=component_tags,
+    )
+
+
+def _serving_config(gateway: Gateway, endpoint: Endpoint) -> EndpointConfig | None:
+    """The config the endpoint serves; None when it is gone or of a shape deployspec does not
+    read (destroy then leaves the endpoint's components to it)."""
+    from .errors import UnsupportedShapeError
+
+    try:
+        return gateway.describe_endpoint_config(endpoint.config_name)
+    except UnsupportedShapeError:
+        return None
 
 
 def archive_users(

@@ -10,18 +10,37 @@ secret) are listed in DISPLAY_ONLY; tests/test_wire.py changes every other field
 and checks that the request, and so the name, changes. A registry model (`model_package_name`,
 the version's ARN) sends ModelPackageName and its environment alone: the image and the model
 data are the package's, and the version is in the name, so a newer version is a new model.
+An inference-component endpoint's variant sends no ModelName (AWS refuses one there) and its
+ManagedInstanceScaling; its config sends ExecutionRoleArn. `inference_component_specification`
+is the Specification of CreateInferenceComponent and UpdateInferenceComponent: components are
+not content-named (their name is stable, their specification is updated in place), but what
+the gateway sends and what the planner compares against the live one are this one body.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .resources import AsyncInference, EndpointConfig, Model, Variant
+from .resources import AsyncInference, EndpointConfig, InferenceComponent, Model, Variant
 
 # Attributes of the resource dataclasses that are not part of any request, by class name.
 DISPLAY_ONLY: dict[str, frozenset[str]] = {
     "Model": frozenset({"name", "arn", "sensitive_environment"}),
     "EndpointConfig": frozenset({"name", "arn"}),
+    # The endpoint, variant and copy count are CreateInferenceComponent's other fields (the
+    # copy count RuntimeConfig's), not its Specification; the rest is read from SageMaker.
+    "InferenceComponent": frozenset(
+        {
+            "name",
+            "endpoint_name",
+            "variant_name",
+            "copy_count",
+            "status",
+            "failure_reason",
+            "arn",
+            "current_copy_count",
+        }
+    ),
 }
 
 
@@ -60,11 +79,10 @@ def model_request(model: Model) -> dict[str, Any]:
 
 
 def variant_request(variant: Variant) -> dict[str, Any]:
-    request: dict[str, Any] = {
-        "VariantName": variant.variant_name,
-        "ModelName": variant.model_name,
-        "InitialVariantWeight": variant.initial_weight,
-    }
+    request: dict[str, Any] = {"VariantName": variant.variant_name}
+    if variant.model_name is not None:  # None: its inference components name the models
+        request["ModelName"] = variant.model_name
+    request["InitialVariantWeight"] = variant.initial_weight
     if variant.serverless is not None:
         serverless: dict[str, int] = {
             "MemorySizeInMB": variant.serverless.memory_mb,
@@ -89,6 +107,12 @@ def variant_request(variant: Variant) -> dict[str, Any]:
         request["InferenceAmiVersion"] = variant.inference_ami_version
     if variant.routing_strategy is not None:
         request["RoutingConfig"] = {"RoutingStrategy": variant.routing_strategy}
+    if variant.managed_scaling is not None:
+        request["ManagedInstanceScaling"] = {
+            "Status": "ENABLED",
+            "MinInstanceCount": variant.managed_scaling.min_instance_count,
+            "MaxInstanceCount": variant.managed_scaling.max_instance_count,
+        }
     return request
 
 
@@ -105,7 +129,42 @@ def endpoint_config_request(config: EndpointConfig) -> dict[str, Any]:
         }
     if config.async_inference is not None:
         request["AsyncInferenceConfig"] = async_inference_request(config.async_inference)
+    if config.execution_role_arn is not None:
+        request["ExecutionRoleArn"] = config.execution_role_arn
     return request
+
+
+def inference_component_specification(component: InferenceComponent) -> dict[str, Any]:
+    """InferenceComponentSpecification: a model's component names its model, what each copy
+    reserves and its start-up timeouts; an adapter names its base component (its IC name)
+    and its archive, and runs on the base's copies (no compute of its own)."""
+    spec: dict[str, Any] = {}
+    if component.model_name is not None:
+        spec["ModelName"] = component.model_name
+    if component.base_component is not None:
+        spec["BaseInferenceComponentName"] = component.base_component
+    if component.artifact_url is not None:
+        spec["Container"] = {"ArtifactUrl": component.artifact_url}
+    if component.compute is not None:
+        compute = component.compute
+        required: dict[str, Any] = {"MinMemoryRequiredInMb": compute.min_memory_mb}
+        if compute.cpu_cores is not None:
+            required["NumberOfCpuCoresRequired"] = compute.cpu_cores
+        if compute.accelerators is not None:
+            required["NumberOfAcceleratorDevicesRequired"] = compute.accelerators
+        if compute.max_memory_mb is not None:
+            required["MaxMemoryRequiredInMb"] = compute.max_memory_mb
+        spec["ComputeResourceRequirements"] = required
+    startup: dict[str, int] = {}
+    if component.model_data_download_timeout is not None:
+        startup["ModelDataDownloadTimeoutInSeconds"] = component.model_data_download_timeout
+    if component.startup_health_check_timeout is not None:
+        startup["ContainerStartupHealthCheckTimeoutInSeconds"] = (
+            component.startup_health_check_timeout
+        )
+    if startup:
+        spec["StartupParameters"] = startup
+    return spec
 
 
 def async_inference_request(settings: AsyncInference) -> dict[str, Any]:

@@ -40,6 +40,21 @@ RULES = [
     ((Kind.BUCKET, C), (Kind.WEIGHTS, C)),  # uncompressed weights: uploaded into the bucket
     ((Kind.WEIGHTS, C), (Kind.MODEL, C)),  # before the model naming its prefix
     ((Kind.MODEL, D), (Kind.WEIGHTS, D)),  # purged once no model names it
+    ((Kind.ENDPOINT, C), (Kind.INFERENCE_COMPONENT, C)),  # components: on an InService endpoint
+    ((Kind.ENDPOINT, U), (Kind.INFERENCE_COMPONENT, U)),
+    ((Kind.MODEL, C), (Kind.INFERENCE_COMPONENT, C)),  # its specification names the model
+    ((Kind.MODEL, C), (Kind.INFERENCE_COMPONENT, U)),
+    ((Kind.ARTIFACT, C), (Kind.INFERENCE_COMPONENT, C)),  # an adapter's archive
+    ((Kind.SCALING, D), (Kind.INFERENCE_COMPONENT, D)),  # copy scaling off first
+    ((Kind.INFERENCE_COMPONENT, C), (Kind.SCALING, C)),  # copy scaling after the component
+    ((Kind.INFERENCE_COMPONENT, U), (Kind.SCALING, U)),
+    ((Kind.INFERENCE_COMPONENT, D), (Kind.ENDPOINT, D)),  # destroy: components first
+    ((Kind.INFERENCE_COMPONENT, U), (Kind.MODEL, D)),  # the old model, once nothing names it
+    ((Kind.INFERENCE_COMPONENT, D), (Kind.MODEL, D)),
+    ((Kind.INFERENCE_COMPONENT, D), (Kind.INFERENCE_COMPONENT, C)),  # capacity freed first
+    ((Kind.INFERENCE_COMPONENT, D), (Kind.INFERENCE_COMPONENT, U)),
+    ((Kind.INFERENCE_COMPONENT, D), (Kind.ENDPOINT, R)),  # a broken endpoint's, first
+    ((Kind.SCALING, D), (Kind.INFERENCE_COMPONENT, C)),  # a Failed one re-created
     *(
         ((kind, action), (Kind.PRUNE_MARK, U))
         for kind in Kind
@@ -99,6 +114,33 @@ def test_a_whole_update_plan_orders_the_same_from_any_starting_order() -> None:
         position = {c: i for i, c in enumerate(ordered)}
         for earlier, later in itertools.pairwise(expected[4:]):  # scaling off → … → record
             assert position[earlier] < position[later]
+
+
+def test_components_keep_the_planners_order_bases_first_and_adapters_first_on_delete() -> None:
+    """Adapters wait on their base by the planner's order alone: per-kind rules treat every
+    component alike, so order() must never reorder components among themselves, whatever
+    else the plan holds and wherever it sits."""
+    ic = Kind.INFERENCE_COMPONENT
+    puts = [change(ic, C, "base"), change(ic, C, "adapter"), change(ic, U, "other")]
+    deletes = [change(ic, D, "old-adapter"), change(ic, D, "old-base")]
+    others = [
+        change(Kind.SCALING, D, "old-scaling"),
+        change(Kind.ENDPOINT, U, "e"),
+        change(Kind.MODEL, C, "m"),
+        change(Kind.ARTIFACT, C, "a"),
+        change(Kind.SCALING, C, "s"),
+        change(Kind.MODEL, D, "old-model"),
+    ]
+    shuffler = random.Random(11)
+    for _ in range(50):
+        rest = shuffler.sample(others, shuffler.randrange(len(others) + 1))
+        cut = shuffler.randrange(len(rest) + 1)
+        items = [*rest[:cut], *deletes, *puts, *rest[cut:]]
+        ordered = order(items)
+        components = [c for c in ordered if c.kind is ic]
+        assert components == [*deletes, *puts]
+        for index, item in enumerate(ordered):
+            assert not any(waits_for(item, later) for later in ordered[index + 1 :])
 
 
 def test_every_kind_has_a_row() -> None:

@@ -35,10 +35,6 @@ def _described(variants: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
     ("response", "expected"),
     [
         (
-            _described([{"VariantName": "a", "InstanceType": "ml.m5.large"}]),
-            r"a variant without a model \(a: an inference-component endpoint\)",
-        ),
-        (
             _described(
                 [{"VariantName": "a", "ModelName": "m1", "InstanceType": "ml.m5.large"}],
                 ShadowProductionVariants=[{"VariantName": "s", "InstanceType": "ml.m5.large"}],
@@ -46,7 +42,7 @@ def _described(variants: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
             r"a variant without a model \(s:",
         ),
     ],
-    ids=["components", "component-shadow"],
+    ids=["component-shadow"],
 )
 def test_the_gateway_names_shapes_it_cannot_read(response: dict[str, Any], expected: str) -> None:
     session = boto3.Session(

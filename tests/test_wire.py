@@ -16,14 +16,22 @@ import pytest
 from deployspec.naming import content_name
 from deployspec.resources import (
     AsyncInference,
+    ComputeRequirements,
     DataCapture,
     EndpointConfig,
+    InferenceComponent,
+    ManagedInstanceScaling,
     Model,
     ServerlessConfig,
     Variant,
     Vpc,
 )
-from deployspec.wire import DISPLAY_ONLY, endpoint_config_request, model_request
+from deployspec.wire import (
+    DISPLAY_ONLY,
+    endpoint_config_request,
+    inference_component_specification,
+    model_request,
+)
 
 MODEL = Model(
     name="m",
@@ -81,6 +89,39 @@ CURRENT = Variant("m", "current", None, "ml.m5.large", 2, 8, 90.0)
 CHALLENGER = Variant("m2", "challenger", None, "ml.c5.large", 1, 4, 10.0)
 SHADOW = Variant("m3", "shadow", None, "ml.m5.xlarge", 1, 16, 0.5)
 VARIANTS = EndpointConfig(name="c", variants=(CURRENT, CHALLENGER), shadow_variants=(SHADOW,))
+# An inference-component endpoint's config: a model-less variant, SageMaker scaling its
+# instances, and the role its components run with.
+COMPONENTS = EndpointConfig(
+    name="c",
+    variants=(
+        Variant(
+            model_name=None,
+            instance_type="ml.g5.12xlarge",
+            initial_instance_count=1,
+            routing_strategy="LEAST_OUTSTANDING_REQUESTS",
+            managed_scaling=ManagedInstanceScaling(0, 2),
+        ),
+    ),
+    execution_role_arn="arn:aws:iam::123456789012:role/r",
+)
+COMPONENT = InferenceComponent(
+    name="assistants-chat",
+    endpoint_name="assistants",
+    model_name="assistants-0123456789",
+    compute=ComputeRequirements(16384, cpu_cores=4.0, accelerators=2.0, max_memory_mb=32768),
+    startup_health_check_timeout=600,
+    model_data_download_timeout=900,
+    copy_count=1,
+    status="InService",
+    arn="arn:aws:sagemaker:us-east-1:123456789012:inference-component/assistants-chat",
+    current_copy_count=1,
+)
+ADAPTER = InferenceComponent(
+    name="assistants-chat-lora",
+    endpoint_name="assistants",
+    base_component="assistants-chat",
+    artifact_url="s3://bucket/prefix/" + "b" * 64 + "/model.tar.gz",
+)
 
 
 def _changed(value: Any) -> Any:
@@ -142,12 +183,27 @@ CASES = [
         (path, endpoint_config_request, VARIANTS, changed)
         for path, changed in _variations(VARIANTS)
     ),
+    *(
+        (path, endpoint_config_request, COMPONENTS, changed)
+        for path, changed in _variations(COMPONENTS)
+    ),
+    *(
+        (path, inference_component_specification, COMPONENT, changed)
+        for path, changed in _variations(COMPONENT)
+    ),
+    *(
+        (path, inference_component_specification, ADAPTER, changed)
+        for path, changed in _variations(ADAPTER)
+    ),
 ]
 SAMPLES = {
     id(MODEL): "model",
     id(PACKAGE): "package",
     id(REALTIME): "realtime",
     id(SERVERLESS): "serverless",
+    id(COMPONENTS): "components-config",
+    id(COMPONENT): "component",
+    id(ADAPTER): "adapter",
 }
 
 
@@ -169,6 +225,16 @@ def test_display_only_fields_do_not_change_the_name() -> None:
     assert endpoint_config_request(dataclasses.replace(REALTIME, name="o", arn=None)) == (
         endpoint_config_request(REALTIME)
     )
+    # What SageMaker reports back, and the fields beside the Specification, leave it as it is:
+    # the planner compares a live component's specification with this same body.
+    live = dataclasses.replace(
+        COMPONENT, status="Updating", failure_reason="x", arn=None, current_copy_count=3
+    )
+    assert inference_component_specification(live) == inference_component_specification(COMPONENT)
+    moved = dataclasses.replace(COMPONENT, copy_count=4, endpoint_name="e", variant_name="v")
+    assert inference_component_specification(moved) == (
+        inference_component_specification(COMPONENT)
+    )
 
 
 def test_every_field_is_checked() -> None:
@@ -183,6 +249,9 @@ def test_every_field_is_checked() -> None:
         DataCapture,
         Vpc,
         AsyncInference,
+        ManagedInstanceScaling,
+        InferenceComponent,
+        ComputeRequirements,
     ):
         skip = DISPLAY_ONLY.get(kind.__name__, frozenset())
         for field in dataclasses.fields(kind):
@@ -224,3 +293,45 @@ def test_the_order_and_the_list_of_a_variant_are_part_of_the_name(moved: Endpoin
     assert content_name("spec", endpoint_config_request(moved)) != content_name(
         "spec", endpoint_config_request(VARIANTS)
     )
+
+
+def test_an_inference_component_endpoints_config_and_components_are_sent_as_aws_wants() -> None:
+    """No ModelName on the variant (AWS: "Inference Components are not supported in this
+    Endpoint" otherwise), ManagedInstanceScaling enabled, the role on the config; a
+    component's specification names its model, an adapter's its base and archive alone."""
+    request = endpoint_config_request(COMPONENTS)
+    assert request == {
+        "ProductionVariants": [
+            {
+                "VariantName": "AllTraffic",
+                "InitialVariantWeight": 1.0,
+                "InstanceType": "ml.g5.12xlarge",
+                "InitialInstanceCount": 1,
+                "RoutingConfig": {"RoutingStrategy": "LEAST_OUTSTANDING_REQUESTS"},
+                "ManagedInstanceScaling": {
+                    "Status": "ENABLED",
+                    "MinInstanceCount": 0,
+                    "MaxInstanceCount": 2,
+                },
+            }
+        ],
+        "ExecutionRoleArn": "arn:aws:iam::123456789012:role/r",
+    }
+    assert "ExecutionRoleArn" not in endpoint_config_request(REALTIME)
+    assert inference_component_specification(COMPONENT) == {
+        "ModelName": "assistants-0123456789",
+        "ComputeResourceRequirements": {
+            "MinMemoryRequiredInMb": 16384,
+            "NumberOfCpuCoresRequired": 4.0,
+            "NumberOfAcceleratorDevicesRequired": 2.0,
+            "MaxMemoryRequiredInMb": 32768,
+        },
+        "StartupParameters": {
+            "ModelDataDownloadTimeoutInSeconds": 900,
+            "ContainerStartupHealthCheckTimeoutInSeconds": 600,
+        },
+    }
+    assert inference_component_specification(ADAPTER) == {
+        "BaseInferenceComponentName": "assistants-chat",
+        "Container": {"ArtifactUrl": ADAPTER.artifact_url},
+    }

@@ -33,6 +33,8 @@ names (`InvocationTarget.target_model`) gets a worker of its own, loaded from
 object's ETag is checked on every invocation (`stat_object`): a replaced archive is loaded
 again at once (SageMaker would serve its cached copy until evicting it). `invoke(timeout=)`
 replaces the invoke timeout for one call (async inference's InvocationTimeoutSeconds).
+An inference component's model is a deployment of its own (inference_components.py gives each
+component specification its own key), started and released as an endpoint's are.
 Workers are reused until moto reports the deployment released (replaced or deleted), then closed
 as soon as no invocation is using them. At most `max_idle_workers` idle workers stay up (a
 model process costs 100-300 MB, and a repository of a hundred endpoints must fit on a laptop):

@@ -96,6 +96,12 @@ attribute it touched). Afterwards, in server mode and under `mock_aws` alike:
   multi-model endpoints (Mode MultiModel, TargetModel) are async_inference.py's and
   multi_model.py's, each with its contract; this module calls them from CreateModel,
   CreateEndpointConfig, UpdateEndpoint, DescribeEndpoint, InvokeEndpoint and install().
+- Inference components (configs whose variants name no model, with ExecutionRoleArn and
+  ManagedInstanceScaling; the six inference-component operations; capacity and managed
+  instance scaling; InvokeEndpoint's InferenceComponentName) are inference_components.py's;
+  this module calls it from CreateEndpointConfig, CreateEndpoint, DescribeEndpoint,
+  UpdateEndpoint, DeleteEndpoint, InvokeEndpoint and each settling of transitions, and
+  DescribeEndpoint's variants carry their config's ManagedInstanceScaling and RoutingConfig.
 
 Nothing here knows about deployspec: the module is meant to be offered to moto as it stands.
 """
@@ -147,6 +153,8 @@ IN_PROGRESS = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack"
 SERVING = frozenset({"InService", "Updating", "SystemUpdating", "RollingBack"})
 
 _LOCK = threading.RLock()
+LOCK = _LOCK
+"""The lock every change of the extension's state is made under (re-entrant)."""
 _clock: Callable[[], float] = time.monotonic
 
 
@@ -585,6 +593,8 @@ class _Transition:
     """The clock's reading when the transition was scheduled (for the phases' StartTime)."""
     rollout: _Rollout | None = None
     """How an update moves traffic once its fleet is up (updates only)."""
+    variant_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The new config's production variants as requested, by name (creates and updates)."""
 
     def at(self, moment: float) -> datetime:
         """The wall time of a reading of the transition clock."""
@@ -717,7 +727,10 @@ def _variant_target(backend: SageMakerModelBackend, variant: Mapping[str, Any]) 
 
 def _snapshot(backend: SageMakerModelBackend, config_name: str) -> Deployment:
     config = backend.endpoint_configs[config_name]
-    variants = [_variant_target(backend, v) for v in config.production_variants]
+    # A variant without a model hosts inference components, which run on their own.
+    variants = [
+        _variant_target(backend, v) for v in config.production_variants if v.get("ModelName")
+    ]
     shadow_variants = [_variant_target(backend, v) for v in _shadow_variants(config)]
     digest = hashlib.sha256(
         json.dumps(
@@ -784,6 +797,7 @@ def _complete(
             return _unused(book, t.deployment)
         endpoint.endpoint_status = "InService"
         book.deployments[name] = _deployment_of(t)
+        setattr(endpoint, "variant_configs", t.variant_configs)  # noqa: B010 - not moto's
         return []
     if failure is not None:
         setattr(endpoint, "failure_reason", failure)  # noqa: B010 - moto types it as None
@@ -797,6 +811,7 @@ def _complete(
     endpoint.production_variants = t.variants
     setattr(endpoint, "shadow_production_variants", t.shadow_variants)  # noqa: B010 - not moto's
     endpoint.data_capture_config = t.data_capture_config
+    setattr(endpoint, "variant_configs", t.variant_configs)  # noqa: B010 - not moto's
     endpoint.endpoint_status = "InService"
     old = book.deployments.get(name)
     book.deployments[name] = deployment
@@ -817,7 +832,9 @@ def _settle(backend: SageMakerModelBackend) -> list[str]:
         endpoint = backend.endpoints.get(name)
         if endpoint is not None:
             released += _complete(backend, book, endpoint, transition)
-    return released
+    from deployspec.sandbox import inference_components
+
+    return released + inference_components.settle(backend)
 
 
 def _over(backend: SageMakerModelBackend, name: str, t: _Transition, now: float) -> bool:
@@ -1036,8 +1053,17 @@ def create_endpoint_config(
                 message=f'Cannot create already existing endpoint configuration "{arn}".'
             )
         shadow_variants = list(kwargs.pop("shadow_production_variants", None) or [])
+        execution_role_arn = kwargs.pop("execution_role_arn", None)
+        from deployspec.sandbox import inference_components
+
+        inference_components.check_endpoint_config(
+            production_variants or [],
+            shadow_variants,
+            execution_role_arn,
+            kwargs.get("async_inference_config"),
+        )
         for variant in [*(production_variants or []), *shadow_variants]:
-            if variant.get("ModelName") not in self._models:
+            if variant.get("ModelName") and variant["ModelName"] not in self._models:
                 raise _missing_model(self, str(variant.get("ModelName")))
         _refuse_zero_weights([_initial_weight(v) for v in production_variants or []])
         _check_config_shape(self, production_variants or [], kwargs.get("async_inference_config"))
@@ -1052,6 +1078,8 @@ def create_endpoint_config(
         )
         if shadow_variants:
             setattr(config, "shadow_production_variants", shadow_variants)  # noqa: B010
+        if execution_role_arn:
+            setattr(config, "execution_role_arn", execution_role_arn)  # noqa: B010 - not moto's
         return config
 
 
@@ -1187,6 +1215,7 @@ def create_endpoint(
             shadow_variants=[dict(v) for v in shadow_variants],
             raw_variants=[*config.production_variants, *_shadow_variants(config)],
             startup=None if fault else _start_containers(self, endpoint_name, deployment),
+            variant_configs=_variant_configs_of(config),
         )
     _release(released)
     return endpoint
@@ -1214,12 +1243,26 @@ def describe_endpoint(self: SageMakerModelBackend, endpoint_name: str) -> dict[s
 def _summaries(endpoint: FakeEndpoint, variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """DescribeEndpoint's ProductionVariantSummary of each variant: moto's, with the weight AWS
     reports also when it is 0 or was not given (moto leaves both out)."""
+    from deployspec.sandbox import inference_components
+
     summaries = endpoint._process_production_variants(variants)
     for summary, variant in zip(summaries, variants, strict=True):
         weight = _initial_weight(variant)
         summary.setdefault("CurrentWeight", weight)
         summary.setdefault("DesiredWeight", weight)
+        summary.update(inference_components.variant_summary_extras(variant))
     return summaries
+
+
+def _variant_configs_of(config: FakeEndpointConfig) -> dict[str, dict[str, Any]]:
+    return {str(v["VariantName"]): dict(v) for v in config.production_variants}
+
+
+def variant_configs(endpoint: FakeEndpoint) -> dict[str, dict[str, Any]]:
+    """The production variants of the config an endpoint runs, as requested, by name (empty
+    until it is first InService)."""
+    configs: dict[str, dict[str, Any]] = getattr(endpoint, "variant_configs", None) or {}
+    return configs
 
 
 def _deployment_of(t: _Transition) -> Deployment:
@@ -1288,6 +1331,9 @@ def delete_endpoint(self: SageMakerModelBackend, endpoint_name: str) -> None:
             raise _missing_endpoint(self, endpoint_name)
         if endpoint.endpoint_status in IN_PROGRESS:
             raise ValidationError(message=f'Cannot update in-progress endpoint "{endpoint.arn}".')
+        from deployspec.sandbox import inference_components
+
+        inference_components.refuse_endpoint_delete(self, endpoint)
         _schedule(self, endpoint, "delete", "Deleting")
         released += _settle(self)
     _release(released)
@@ -1319,6 +1365,9 @@ def update_endpoint(
             raise _missing_config(self, endpoint_config_name)
         _refuse_type_change_under_autoscaling(self, endpoint, list(config.production_variants))
         _check_update_shape(_book(self).deployments.get(endpoint_name), config)
+        from deployspec.sandbox import inference_components
+
+        inference_components.check_endpoint_update(self, endpoint, list(config.production_variants))
         deployment = _snapshot(self, endpoint_config_name)
         excluded = {p.get("VariantPropertyType") for p in exclude_retained_variant_properties or []}
         retain = bool(retain_all_variant_properties)
@@ -1355,6 +1404,7 @@ def update_endpoint(
             data_capture_config=data_capture,
             startup=None if fault else _start_containers(self, endpoint_name, deployment),
             rollout=rollout,
+            variant_configs=_variant_configs_of(config),
         )
         arn: str = endpoint.arn
     _release(released)
@@ -1568,9 +1618,16 @@ def update_endpoint_weights_and_capacities(
 
 
 def resolve_invocation(
-    account_id: str, region: str, endpoint_name: str, target_variant: str | None
+    account_id: str,
+    region: str,
+    endpoint_name: str,
+    target_variant: str | None,
+    component: str | None = None,
 ) -> InvocationTarget:
-    """What InvokeEndpoint should run now, or AWS's ValidationError."""
+    """What InvokeEndpoint should run now (InferenceComponentName `component`: that inference
+    component's model), or AWS's ValidationError."""
+    from deployspec.sandbox import inference_components
+
     backend = sagemaker_backends[account_id][region]
     released: list[str] = []
     try:
@@ -1583,6 +1640,9 @@ def resolve_invocation(
                 raise RuntimeValidationError(
                     f"Endpoint {endpoint_name} of account {account_id} not found."
                 )
+            hosted = inference_components.resolve(account_id, region, endpoint, component)
+            if hosted is not None:
+                return hosted
             # The fleets that may answer, the one this invocation goes to first.
             fleets = [(deployment, endpoint.production_variants)]
             pending = book.pending.get(endpoint_name)
@@ -1756,7 +1816,7 @@ def _handle_describe_model(self: SageMakerResponse) -> ActionResult:
 
 
 def _handle_create_endpoint_config(self: SageMakerResponse) -> ActionResult:
-    """moto's, passing ShadowProductionVariants on (moto drops them)."""
+    """moto's, passing ShadowProductionVariants and ExecutionRoleArn on (moto drops them)."""
     backend: Any = self.sagemaker_backend  # typed as moto's, which takes no shadow variants
     config = backend.create_endpoint_config(
         endpoint_config_name=self._get_param("EndpointConfigName"),
@@ -1766,6 +1826,7 @@ def _handle_create_endpoint_config(self: SageMakerResponse) -> ActionResult:
         tags=self._get_param("Tags"),
         kms_key_id=self._get_param("KmsKeyId"),
         shadow_production_variants=self._get_param("ShadowProductionVariants"),
+        execution_role_arn=self._get_param("ExecutionRoleArn"),
     )
     return ActionResult({"EndpointConfigArn": config.endpoint_config_arn})
 
@@ -1810,6 +1871,7 @@ def _handle_invoke_endpoint(self: SageMakerRuntimeResponse) -> TYPE_RESPONSE:
         self.region,
         endpoint_name,
         self.headers.get("X-Amzn-SageMaker-Target-Variant"),
+        self.headers.get(INFERENCE_COMPONENT_HEADER),
     )
     target = _shaped_target(target, self.headers.get("X-Amzn-SageMaker-Target-Model"))
     body = self.raw_body if isinstance(self.raw_body, bytes) else str(self.raw_body).encode()
@@ -1924,9 +1986,55 @@ def original_method(cls: type, name: str) -> Any:
 
 
 def _extension_patches() -> list[tuple[type, str, Any]]:
-    from deployspec.sandbox import async_inference, streaming
+    from deployspec.sandbox import async_inference, inference_components, streaming
 
-    return async_inference.patches() + streaming.patches()
+    return async_inference.patches() + streaming.patches() + inference_components.patches()
+
+
+# --- for inference_components.py ---------------------------------------------------------------
+
+# InvokeEndpoint's InferenceComponentName, where botocore's sagemaker-runtime model puts it.
+INFERENCE_COMPONENT_HEADER = "X-Amzn-SageMaker-Inference-Component"
+
+
+def clock_now() -> float:
+    """A reading of the clock transitions are timed with."""
+    return _clock()
+
+
+def settle_all(backend: SageMakerModelBackend) -> list[str]:
+    """Apply every transition due (under LOCK); returns the deployment keys to `release`."""
+    return _settle(backend)
+
+
+def release(keys: list[str]) -> None:
+    """Let the invoker free what no endpoint or component runs any more (outside LOCK)."""
+    _release(keys)
+
+
+def missing_model(backend: SageMakerModelBackend, name: str) -> ValidationError:
+    return _missing_model(backend, name)
+
+
+def missing_endpoint(backend: SageMakerModelBackend, name: str) -> ValidationError:
+    return _missing_endpoint(backend, name)
+
+
+def running_container(
+    backend: SageMakerModelBackend, container: Mapping[str, Any]
+) -> Mapping[str, Any]:
+    """What a model's container runs (a registry package's container for ModelPackageName)."""
+    return _running_container(backend, container)
+
+
+def alarm_in_alarm(backend: SageMakerModelBackend, names: tuple[str, ...]) -> str | None:
+    """The first of these CloudWatch alarms in ALARM state in moto's CloudWatch."""
+    return _alarm_in_alarm(backend, names)
+
+
+def output_shape(operation: str) -> Any:
+    """botocore's output shape of a SageMaker operation."""
+    return _output_shape(operation)
 
 
 # --- installation ------------------------------------------------------------------------------

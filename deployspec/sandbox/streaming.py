@@ -3,8 +3,9 @@
 Contract: `patches()` (installed with sagemaker_ext's, by `sagemaker_ext.install`) adds
 POST /endpoints/{EndpointName}/invocations-response-stream to moto's SageMaker runtime (moto
 has no such route) and answers it as botocore's sagemaker-runtime model describes:
-- the endpoint, TargetVariant, async and multi-model rules and the request size limit are
-  InvokeEndpoint's (AWS's ValidationError for an unknown endpoint or variant);
+- the endpoint, TargetVariant, InferenceComponentName, async and multi-model rules and the
+  request size limit are InvokeEndpoint's (AWS's ValidationError for an unknown endpoint,
+  variant or inference component);
 - a container that fails before its first part is InvokeEndpoint's ModelError (HTTP 424);
 - otherwise HTTP 200, `Content-Type: application/vnd.amazon.eventstream`,
   `X-Amzn-SageMaker-Content-Type` (the container's content type) and
@@ -44,6 +45,7 @@ def _handle(self: SageMakerRuntimeResponse) -> TYPE_RESPONSE:
         self.region,
         endpoint_name,
         self.headers.get("X-Amzn-SageMaker-Target-Variant"),
+        self.headers.get(sagemaker_ext.INFERENCE_COMPONENT_HEADER),
     )
     target = sagemaker_ext._shaped_target(target, None)
     body = self.raw_body if isinstance(self.raw_body, bytes) else str(self.raw_body).encode()
