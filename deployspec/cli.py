@@ -297,7 +297,8 @@ def _validated(loaded: Any) -> str:
         )
         return (
             f"{spec.name}: realtime {realtime.instance_type} x{realtime.instance_count}"
-            f"{instances}, {len(spec.components)} components: {listed}"
+            f"{instances}, {len(spec.components)} "
+            f"component{'' if len(spec.components) == 1 else 's'}: {listed}"
         )
     if len(variants) == 1:
         return f"{spec.name}: {_variant_summary(variants[0])}"
