@@ -536,6 +536,21 @@ class Applier:
             futures = [pool.submit(one, item, local) for item, local in transfers]
             for future in futures:
                 future.result()  # the first failure, in plan order
+        except AwsError as error:
+            # AWS refused a write (credentials, permissions, an outage): what was written
+            # stays, so the one thing to say beyond AWS's reason is that apply picks it up.
+            pool.shutdown(wait=True, cancel_futures=True)
+            written = done["upload"] + done["copy"]
+            moving = sum(1 for t, _ in transfers if t.action != "present")
+            hints = [error.hint] if error.hint else []
+            hints.append(
+                "once that is fixed, run apply again: the files written are kept and only "
+                "the rest is sent"
+            )
+            raise ApplyError(
+                f"{change.address}: the weights stopped after {written} of {moving} files: {error}",
+                hint="; ".join(hints),
+            ) from error
         except BaseException:
             # Ctrl-C or a failure: what has not started is not started; what is in flight
             # finishes or aborts its own multipart upload.

@@ -4,10 +4,11 @@ Contract: `Gateway` is the only object in deployspec that talks to AWS. Its meth
 return the plain types of `deployspec.resources` (never boto3 dicts; `describe_whole` alone
 gives a description as plain JSON data, for what those types leave out), read methods return
 None or False for resources that do not exist, and every other failure leaves as an `AwsError`
-naming the AWS operation, the error code and message, and a hint where the user can act.
-Request parameters never appear in error messages: environment values may be secrets. A
-component's write that SageMaker refuses for want of room (accelerators, CPU cores, memory or
-copies the instances cannot hold) is explained: what each copy and all copies ask for, and
+naming the AWS operation, the error code and message, and a hint where the user can act;
+a planned weights transfer whose source (a local file, a copy source in S3) changed since the
+plan leaves as a `PlanError` saying to plan again. Request parameters never appear in error
+messages: environment values may be secrets. A component's write that SageMaker refuses for
+want of room (accelerators, CPU cores, memory or copies the instances cannot hold) is explained: what each copy and all copies ask for, and
 what the endpoint's instance type has (`capacity_explanation`).
 `invoke_endpoint_stream` returns once the answer starts; its chunks come while the model
 generates, and a stream that breaks off raises `StreamFailure` from them.
@@ -58,7 +59,7 @@ from botocore.retries.standard import (
 )
 
 from deployspec import __version__
-from deployspec.errors import AwsError, UnsupportedShapeError
+from deployspec.errors import AwsError, PlanError, UnsupportedShapeError
 from deployspec.limits import MAX_DEPLOY_TIMEOUT, MIN_DEPLOY_TIMEOUT
 from deployspec.resources import (
     APPROVED,
@@ -1071,7 +1072,7 @@ class Gateway:
         chunk = part_bytes or self.multipart_chunk_bytes
         s3 = self._s3()
         digest = hashlib.sha256()
-        changed = AwsError(
+        changed = PlanError(
             f"{path} changed since the plan (its sha256 is no longer {sha256[:12]}): nothing "
             f"was written at {s3_uri}",
             hint="run plan again, then apply",
@@ -1139,7 +1140,7 @@ class Gateway:
         source_bucket, source_key = parse_s3_uri(source_uri)
         found = self.object_sha256(source_uri)
         if found != (size, sha256):
-            raise AwsError(
+            raise PlanError(
                 f"the planned copy source {source_uri} is "
                 + ("gone" if found is None else "no longer the planned file")
                 + f" (S3 changed since the plan): {s3_uri} was not copied",

@@ -752,3 +752,71 @@ def test_host_keeps_only_the_most_recently_used_idle_workers_and_restarts_the_ot
     assert len(factory.workers) == 4 and d3.closed and not d2.closed
     assert not factory.workers[3].closed
     host.close()
+
+
+@pytest.mark.parametrize(
+    ("operation", "params"),
+    [
+        ("PutObject", {"Bucket": "b", "Key": "k/x.bin", "Body": b"1234"}),
+        ("UploadPart", {"Bucket": "b", "Key": "k", "UploadId": "u", "PartNumber": 2, "Body": b"1"}),
+        ("CopyObject", {"Bucket": "b", "Key": "k", "CopySource": "b/other"}),
+        (
+            "UploadPartCopy",
+            {"Bucket": "b", "Key": "k", "UploadId": "u", "PartNumber": 1, "CopySource": "b/o"},
+        ),
+        ("CreateMultipartUpload", {"Bucket": "b", "Key": "k"}),
+        (
+            "CompleteMultipartUpload",
+            {"Bucket": "b", "Key": "k", "UploadId": "u", "MultipartUpload": {"Parts": []}},
+        ),
+        ("AbortMultipartUpload", {"Bucket": "b", "Key": "k", "UploadId": "u"}),
+        ("GetObject", {"Bucket": "b", "Key": "k"}),
+        ("HeadObject", {"Bucket": "b", "Key": "k"}),
+        ("DeleteObject", {"Bucket": "b", "Key": "k"}),
+        ("DeleteObjects", {"Bucket": "b", "Delete": {"Objects": [{"Key": "k"}]}}),
+        ("ListObjectsV2", {"Bucket": "b", "Prefix": "k/"}),
+        ("HeadBucket", {"Bucket": "b"}),
+        ("CreateBucket", {"Bucket": "b"}),
+        ("GetBucketTagging", {"Bucket": "b"}),
+        ("ListBuckets", {}),
+    ],
+)
+def test_s3_requests_are_logged_by_their_api_names(operation: str, params: dict[str, Any]) -> None:
+    """The sandbox tells S3's operations apart as botocore sends them (path-style, as to an
+    endpoint URL): the request is caught before it is sent and classified from its environ."""
+    import botocore.awsrequest
+    from botocore.config import Config
+
+    from deployspec.sandbox.app import _payload_bytes, _s3_operation
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url="http://127.0.0.1:1",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(s3={"addressing_style": "path"}),
+    )
+    seen: list[botocore.awsrequest.AWSPreparedRequest] = []
+
+    def catch(request: botocore.awsrequest.AWSPreparedRequest, **_: Any) -> Any:
+        seen.append(request)
+        raise StopIteration  # nothing is sent
+
+    s3.meta.events.register("before-send.s3", catch)
+    with pytest.raises(StopIteration):
+        method = {api: name for name, api in s3.meta.method_to_api_mapping.items()}[operation]
+        getattr(s3, method)(**params)
+    [request] = seen
+    path, _, query = request.url.removeprefix("http://127.0.0.1:1").partition("?")
+    environ = {
+        "REQUEST_METHOD": request.method,
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        **{"HTTP_" + k.upper().replace("-", "_"): v for k, v in request.headers.items()},
+    }
+    if "Content-Length" in request.headers:
+        environ["CONTENT_LENGTH"] = request.headers["Content-Length"]
+    assert _s3_operation(environ) == operation
+    if operation == "PutObject":
+        assert _payload_bytes(environ) == 4

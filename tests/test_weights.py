@@ -16,7 +16,7 @@ from deployspec.applier import Applier
 from deployspec.artifacts import ArtifactError, ArtifactSource, Layout
 from deployspec.aws import Gateway
 from deployspec.desired import Desired, build_desired
-from deployspec.errors import AwsError, SpecError
+from deployspec.errors import PlanError, SpecError
 from deployspec.plan import Action, Kind, Plan
 from deployspec.planner import make_plan
 from deployspec.resources import WeightsFile
@@ -364,7 +364,7 @@ def test_a_copy_source_gone_since_the_plan_fails_asking_to_plan_again(
     (project / "inference.py").write_text("def model_fn(d): return 3\n")
     plan = storage_plan(gateway, desired_of(project, tmp_path / "cache"))
     gateway.delete_object(first.weights[0].s3_uri + "big.bin")
-    with pytest.raises(AwsError, match=r"is gone \(S3 changed since the plan\)") as caught:
+    with pytest.raises(PlanError, match=r"is gone \(S3 changed since the plan\)") as caught:
         Applier(gateway).apply(plan)
     assert caught.value.hint is not None and "plan again" in caught.value.hint
     # Planning again does as the hint says: the file no longer there is uploaded, not copied.
@@ -381,7 +381,7 @@ def test_a_file_changed_since_the_plan_is_not_uploaded(
 ) -> None:
     plan = storage_plan(gateway, desired_of(project, tmp_path / "cache"))
     (project / "model" / "big.bin").write_bytes(os.urandom(6 * 1024 * 1024))
-    with pytest.raises(AwsError, match="changed since the plan"):
+    with pytest.raises(PlanError, match="changed since the plan"):
         Applier(gateway).apply(plan)
     [change] = plan.changes
     assert f"{change.name}big.bin" not in gateway.list_object_sizes(change.name)

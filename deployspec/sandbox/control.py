@@ -7,8 +7,9 @@ so it outlives the caller and its model workers share its process group), waits 
 answers, and returns `(info, started_now)`; a second start returns the running one. `status`
 returns None when nothing runs (a stale state file is removed). `stop` asks the server to stop,
 waits, then kills whatever is left of its process group. `FaultClient` drives the control API:
-faults (failed creates and updates, refused updates, rollback alarms, throttling), the
-transition delay, the calls received, the shadow variants' answers, and reset.
+faults (failed creates and updates, refused updates, rollback alarms, throttling, S3 writes
+failing after a count), the transition delay, the calls received (with the bytes each sent),
+the shadow variants' answers, and reset.
 
 A sandbox is private to what started it: the server records the state folder it serves and
 the deployspec installation it runs (`state_dir`, `package_root`), and start, status and stop
@@ -264,6 +265,13 @@ class FaultClient:
             "POST", "/faults", {"type": "throttle", "fraction": fraction, "service": service}
         )
 
+    def fail_s3_after(self, count: int, code: str = "InternalError") -> None:
+        """After the next `count` S3 writes, every S3 write fails with `code` (ExpiredToken,
+        AccessDenied, InternalError or SlowDown, answered as S3 does) until `clear()`: an
+        upload cut off after `count` requests. botocore retries InternalError and SlowDown
+        (each failed write is then several calls); ExpiredToken and AccessDenied it does not."""
+        self._call("POST", "/faults", {"type": "fail_s3_after", "count": count, "code": code})
+
     def set_transition_seconds(self, seconds: float) -> None:
         self._call("POST", "/config", {"transition_seconds": seconds})
 
@@ -273,10 +281,21 @@ class FaultClient:
     def clear(self) -> None:
         self._call("DELETE", "/faults")
 
-    def calls(self) -> list[dict[str, str]]:
-        """The AWS calls the sandbox received, oldest first: {"service", "operation"}."""
+    def calls(self) -> list[dict[str, Any]]:
+        """The AWS calls the sandbox received, oldest first: {"service", "operation" (S3's
+        by their API names too: PutObject, UploadPart, CopyObject, ...), "path", "bytes" (the
+        request's payload)}."""
         found = self._call("GET", "/calls").get("calls", [])
         return [dict(c) for c in found if isinstance(c, dict)]
+
+    def sent_bytes(self, service: str, *operations: str) -> int:
+        """The payload bytes of the calls received to `service`'s `operations` (all of them
+        when none is named): what a command sent, counted from the server's side."""
+        return sum(
+            int(c.get("bytes") or 0)
+            for c in self.calls()
+            if c.get("service") == service and (not operations or c.get("operation") in operations)
+        )
 
     def clear_calls(self) -> None:
         self._call("DELETE", "/calls")
