@@ -1946,8 +1946,9 @@ def _read_body(body: str, limit: int = 0) -> bytes:
 @click.option(
     "--stream",
     is_flag=True,
-    help="Print the answer as it is generated (InvokeEndpointWithResponseStream; the "
-    "container must stream, as TGI, vLLM, SGLang and LMI do).",
+    help="Print the answer as it is generated (InvokeEndpointWithResponseStream, or with "
+    "--local the server's own stream; the container must stream, as TGI, vLLM, SGLang and "
+    "LMI do).",
 )
 @click.option("--content-type", default="application/json", show_default=True)
 @click.option("--accept", default="application/json", show_default=True)
@@ -2030,8 +2031,6 @@ def invoke(
         raise click.UsageError(
             "InvokeEndpointAsync writes its answer to S3: --stream cannot go with --async"
         )
-    if stream and local:
-        raise click.UsageError("--stream calls the deployed endpoint: it cannot go with --local")
     if stream and target_model is not None:
         raise click.UsageError(
             "multi-model endpoints do not stream (InvokeEndpointWithResponseStream has no "
@@ -2075,6 +2074,19 @@ def invoke(
             max_tokens=max_tokens,
             component=component,
         )
+    if local and stream:
+        from .local_serve import invoke_local_stream
+        from .prompts import GenerationError
+
+        _, chunks = invoke_local_stream(local_url, payload, content_type, accept)
+        try:
+            _print_stream(chunks, None)
+        except GenerationError as exc:
+            # TokenStream's hint names the endpoint's CloudWatch logs; here the log is serve's.
+            raise GenerationError(
+                str(exc), hint="the output of `deployspec serve` says more"
+            ) from None
+        return
     if local:
         from .local_serve import invoke_local
 
@@ -2144,9 +2156,10 @@ def invoke(
     click.echo(response.decode("utf-8", errors="replace"))
 
 
-def _print_stream(chunks: Iterable[bytes], endpoint: str) -> None:
+def _print_stream(chunks: Iterable[bytes], endpoint: str | None) -> None:
     """`invoke --stream`: the answer's text as it arrives (click.echo flushes each piece), and
-    a line end at the end, also when the stream breaks off."""
+    a line end at the end, also when the stream breaks off. The chunks are the container's
+    bytes, from the endpoint's PayloadParts or (`endpoint` None) a local `serve`."""
     from .prompts import TokenStream
 
     reader = TokenStream(endpoint)

@@ -52,6 +52,7 @@ SLOWEST_FIRST = (
     "test_weights_e2e.py",
     "test_weights_proofs_e2e.py",
     "test_components_e2e.py",
+    "test_local_stream.py",
     "test_sandbox_components.py",
     "test_sandbox_server.py",
     "test_render.py",

@@ -395,7 +395,6 @@ def test_cli_prompt_without_stream_is_invoke_endpoint(
         (["--body", "{}", "--prompt", "Hi"], "--body and --prompt do not go together"),
         ([], "give the request with --body or build it with --prompt"),
         (["--body", "{}", "--stream", "--async"], "--stream cannot go with --async"),
-        (["--body", "{}", "--stream", "--local"], "--stream calls the deployed endpoint"),
         (["--body", "{}", "--stream", "--target-model", "a"], "multi-model endpoints do not"),
         (["--prompt", "Hi", "--max-tokens", "0"], "--max-tokens"),
     ],

@@ -1,8 +1,11 @@
-"""The container HTTP contract end to end: a real worker behind make_server, spoken to by urllib."""
+"""The container HTTP contract end to end: a real worker behind make_server, spoken to by urllib
+(and raw sockets where the framing matters); streamed answers from the tiny language model, and
+from a scripted worker where timing and failures must be exact."""
 
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import socket
 import textwrap
@@ -12,7 +15,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import joblib
 import numpy as np
@@ -20,7 +23,7 @@ import pytest
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
-from deployspec.runtime import ModelWorker, make_server
+from deployspec.runtime import ModelError, ModelWorker, make_server
 
 ROWS = [[5.1, 3.5, 1.4, 0.2], [6.3, 3.3, 6.0, 2.5], [5.9, 3.0, 4.2, 1.5]]
 
@@ -239,3 +242,226 @@ def test_a_response_over_the_limit_is_a_model_error(tmp_path: Path) -> None:
         "response of 5,000 bytes is over SageMaker's 4,096-byte payload limit"
         in (answer["message"])
     )
+
+
+# --- Streamed answers (LLM containers) ----------------------------------------------------
+
+
+def split_response(raw: bytes) -> tuple[str, dict[str, str], bytes]:
+    """(status line, headers with lower-case names, body as sent) of one raw HTTP response."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status, *lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return status, headers, body
+
+
+def chunks_of(body: bytes) -> list[bytes]:
+    """The chunks of a chunked body, which must end with its zero-size chunk."""
+    chunks: list[bytes] = []
+    while True:
+        size_line, _, rest = body.partition(b"\r\n")
+        size = int(size_line, 16)
+        if size == 0:
+            assert rest == b"\r\n", "the terminating chunk ends the body"
+            return chunks
+        chunks.append(rest[:size])
+        assert rest[size : size + 2] == b"\r\n"
+        body = rest[size + 2 :]
+
+
+def post_raw(address: tuple[str, int], body: dict[str, Any], version: str = "HTTP/1.1") -> bytes:
+    data = json.dumps(body).encode()
+    return raw_exchange(
+        address,
+        f"POST /invocations {version}\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode()
+        + data,
+        wait=60,
+    )
+
+
+def streamed_text(parts: list[bytes]) -> str:
+    """What `invoke --stream` prints for these parts (its own decoder)."""
+    from deployspec.prompts import TokenStream
+
+    reader = TokenStream()
+    return "".join(reader.feed(part) for part in parts) + reader.close()
+
+
+@pytest.fixture(scope="module")
+def tgi_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """The tiny language model behind TGI's contract (needs the llm extra)."""
+    pytest.importorskip("transformers", reason="the llm extra serves the tiny model")
+    from deployspec.runtime.tiny_llm import make_tiny_model
+
+    folder = make_tiny_model(tmp_path_factory.mktemp("tiny"))
+    with (
+        ModelWorker(folder, framework="huggingface-llm", program=None) as llm_worker,
+        serving(llm_worker) as address,
+    ):
+        yield address
+
+
+def test_a_streamed_tgi_answer_is_sent_event_by_event(tgi_address: tuple[str, int]) -> None:
+    request = {"inputs": "Hello, ", "parameters": {"max_new_tokens": 12}}
+    status, headers, body = split_response(post_raw(tgi_address, {**request, "stream": True}))
+    assert status.startswith("HTTP/1.1 200 ")
+    assert headers["content-type"] == "text/event-stream"
+    assert headers["transfer-encoding"] == "chunked" and "content-length" not in headers
+    chunks = chunks_of(body)
+    # One chunk per token event, as TGI writes them: a client sees each token on its own.
+    events = [json.loads(chunk.removeprefix(b"data:")) for chunk in chunks]
+    assert all(chunk.startswith(b"data:") and chunk.endswith(b"\n\n") for chunk in chunks)
+    assert [event["index"] for event in events] == list(range(1, len(events) + 1))
+    assert 1 <= len(events) <= 12 and events[-1]["generated_text"] is not None
+
+    _, whole_headers, whole = split_response(post_raw(tgi_address, request))
+    assert whole_headers["content-length"] == str(len(whole))
+    (answer,) = json.loads(whole)
+    # Greedy decoding: the streamed tokens, decoded as invoke --stream does, are the answer.
+    assert streamed_text(chunks) == answer["generated_text"] == events[-1]["generated_text"]
+
+
+def test_a_refused_streaming_request_is_the_json_error(tgi_address: tuple[str, int]) -> None:
+    raw = post_raw(
+        tgi_address, {"inputs": "Hi", "parameters": {"max_new_tokens": 100000}, "stream": True}
+    )
+    status, headers, body = split_response(raw)
+    assert status.startswith("HTTP/1.1 422 ")
+    assert headers["content-length"] == str(len(body))
+    answer = json.loads(body)
+    assert (answer["error"], answer["status"]) == ("ModelError", 422)
+    assert json.loads(answer["message"])["error_type"] == "validation"
+
+
+class FakeStreamingWorker:
+    """A worker whose answer the test scripts part by part (timing, failures), with the
+    methods the server uses."""
+
+    def __init__(self, framework: str, content_type: str, parts: Iterator[bytes]) -> None:
+        self.framework = framework
+        self._content_type = content_type
+        self._parts = parts
+
+    def ping(self) -> bool:
+        return True
+
+    def invoke_stream(
+        self, body: bytes, content_type: str, accept: str, timeout: float = 60.0
+    ) -> tuple[str, Iterator[bytes]]:
+        return self._content_type, self._parts
+
+
+@contextlib.contextmanager
+def serving_fake(
+    parts: Iterator[bytes],
+    framework: str = "huggingface-llm",
+    content_type: str = "text/event-stream",
+) -> Iterator[tuple[str, int]]:
+    fake = FakeStreamingWorker(framework, content_type, parts)
+    with serving(cast(ModelWorker, fake)) as address:
+        yield address
+
+
+def tgi_token(text: str) -> bytes:
+    event = {"index": 1, "token": {"id": 1, "text": text, "special": False}}
+    return b"data:" + json.dumps(event).encode() + b"\n\n"
+
+
+def test_the_first_part_is_sent_before_the_next_is_made() -> None:
+    release = threading.Event()
+    made_second = threading.Event()
+
+    def parts() -> Iterator[bytes]:
+        yield tgi_token("first")
+        release.wait(30)
+        made_second.set()
+        yield tgi_token("second")
+
+    with serving_fake(parts()) as address:
+        conn = http.client.HTTPConnection(*address, timeout=30)
+        conn.request("POST", "/invocations", b"{}", {"Content-Type": "application/json"})
+        response = conn.getresponse()
+        first = response.read1(65536)
+        # The model has not made its second part: the first reached the client on its own.
+        assert not made_second.is_set()
+        assert first == tgi_token("first")
+        release.set()
+        assert response.read() == tgi_token("second")
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    "framework", ["huggingface-llm", "huggingface-vllm", "huggingface-sglang", "djl-lmi"]
+)
+def test_a_failure_mid_stream_ends_with_the_containers_error_event(framework: str) -> None:
+    from deployspec.prompts import GenerationError, TokenStream
+
+    def parts() -> Iterator[bytes]:
+        yield tgi_token("Hi")
+        raise ModelError("CUDA out of memory", 500)
+
+    with serving_fake(parts(), framework=framework) as address:
+        status, _, body = split_response(post_raw(address, {}))
+    assert status.startswith("HTTP/1.1 200 ")
+    first, *rest = chunks_of(body)  # complete: the zero-size chunk ends it
+    reader = TokenStream()
+    assert reader.feed(first) == "Hi"
+    # invoke --stream's decoder knows each container's error event for what it is.
+    with pytest.raises(GenerationError, match="CUDA out of memory"):
+        for chunk in rest:
+            reader.feed(chunk)
+        reader.close()
+
+
+def test_a_failure_before_the_first_part_is_the_json_error() -> None:
+    def parts() -> Iterator[bytes]:
+        raise ModelError("the model worker process was killed by SIGKILL", 500)
+        yield b""  # a generator that fails on its first part
+
+    with serving_fake(parts()) as address:
+        status, _, body = split_response(post_raw(address, {}))
+    assert status.startswith("HTTP/1.1 500 ")
+    assert json.loads(body)["message"] == "the model worker process was killed by SIGKILL"
+
+
+def test_a_client_that_leaves_mid_stream_closes_the_models_stream() -> None:
+    closed = threading.Event()
+
+    def parts() -> Iterator[bytes]:
+        try:
+            while True:
+                yield tgi_token("x")
+                time.sleep(0.01)
+        finally:
+            closed.set()
+
+    with serving_fake(parts()) as address:
+        conn = http.client.HTTPConnection(*address, timeout=30)
+        conn.request("POST", "/invocations", b"{}", {"Content-Type": "application/json"})
+        response = conn.getresponse()
+        assert response.read1(65536).startswith(b"data:")
+        conn.close()
+        # The server's next writes fail; it closes the stream, which releases the worker.
+        assert closed.wait(30)
+        assert request(f"http://{address[0]}:{address[1]}/ping")[0] == 200
+
+
+def test_an_http_10_client_gets_the_stream_close_delimited() -> None:
+    with serving_fake(iter([tgi_token("a"), tgi_token("b")])) as address:
+        status, headers, body = split_response(post_raw(address, {}, version="HTTP/1.0"))
+    assert status.split()[1] == "200"
+    assert "transfer-encoding" not in headers and "content-length" not in headers
+    assert body == tgi_token("a") + tgi_token("b")  # ended by the server closing
+
+
+def test_only_llm_containers_stream() -> None:
+    # A script that answers text/event-stream still answers whole, within the payload limit.
+    with serving_fake(iter([b"data: 1\n\n", b"data: 2\n\n"]), framework="sklearn") as address:
+        status, headers, body = split_response(post_raw(address, {}))
+    assert status.startswith("HTTP/1.1 200 ")
+    assert headers["content-length"] == str(len(body)) and body == b"data: 1\n\ndata: 2\n\n"
+    assert "transfer-encoding" not in headers

@@ -7,11 +7,23 @@ The caller runs `serve_forever()` and `shutdown()`; closing the worker stays the
 - `POST /invocations` -> the worker's body and Content-Type; `Content-Type` (or `ContentType`)
   and `Accept` are passed through. A ModelError answers with its status code and a JSON body
   `{"error": "ModelError", "status": ..., "message": ..., "hint": ...}`.
+- Streams: an LLM container (llm.FRAMEWORKS) whose answer is `text/event-stream` (a request
+  with `"stream": true`, as TGI, vLLM, SGLang and LMI take it) is sent as the worker produces
+  it, each part of `worker.invoke_stream` written as it arrives: chunked (HTTP/1.1; an HTTP/1.0
+  client gets it close-delimited). These are the container's own bytes, which SageMaker's
+  InvokeEndpointWithResponseStream passes through as PayloadParts. A ModelError before the
+  first part is the JSON error above; one after it ends the stream with the container's own
+  error event (TGI `{"error", "error_type": "generation"}`, vLLM's and SGLang's OpenAI-style
+  `{"error": {"message", ...}}` then `[DONE]`, LMI `{"error", "code"}`), carrying the message
+  as the sandbox's ModelStreamError does, and a complete chunked ending. A client that goes
+  away mid-stream closes the worker's stream (which the worker finishes and drops).
+  Every other answer is whole, with a Content-Length.
 - SageMaker's payload limit (`max_payload`: 6 MiB real-time, 4 MiB serverless) holds both ways:
   a larger request gets 413, read and discarded first (up to 64 MiB) so that the client, still
-  sending, can read the answer instead of a reset connection; a larger response becomes a 500
-  ModelError, as the endpoint would not deliver it. No Content-Length is 411, one that is not a
-  decimal number 400; anything else 404/405.
+  sending, can read the answer instead of a reset connection; a larger whole response becomes a
+  500 ModelError, as the endpoint would not deliver it (a stream has no total limit, as the
+  sandbox's InvokeEndpointWithResponseStream has none). No Content-Length is 411, one that is
+  not a decimal number 400; anything else 404/405.
 - A client that sends nothing for `read_timeout` seconds is disconnected (408 when it stalls
   inside a request body), so idle connections cannot hold the server's threads forever.
 Access logs go to the `deployspec.runtime.server` logger, never to stdout.
@@ -19,12 +31,16 @@ Access logs go to the `deployspec.runtime.server` logger, never to stdout.
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import logging
+import socket
+from collections.abc import Iterator
 from http import HTTPStatus
 from typing import Any
 
+from deployspec.runtime import llm
 from deployspec.runtime.errors import ModelError
 from deployspec.runtime.worker import ModelWorker
 
@@ -95,11 +111,26 @@ class _ContainerHandler(http.server.BaseHTTPRequestHandler):
             return
         content_type = self.headers.get("Content-Type") or self.headers.get("ContentType") or ""
         accept = self.headers.get("Accept") or ""
+        worker = self.server.worker
         try:
-            result, result_type = self.server.worker.invoke(body, content_type, accept)
+            # Every answer through invoke_stream: the model, not this server, decides whether
+            # it streams (an LLM request with "stream": true); any other answer is one part.
+            result_type, parts = worker.invoke_stream(body, content_type, accept)
         except ModelError as exc:
             self._send_model_error(exc)
             return
+        try:
+            if worker.framework in llm.FRAMEWORKS and _is_event_stream(result_type):
+                self._send_stream(result_type, parts)
+                return
+            try:
+                # A whole answer is one part; joining keeps any other shape whole too.
+                result = b"".join(parts)
+            except ModelError as exc:
+                self._send_model_error(exc)
+                return
+        finally:
+            _close(parts)
         if len(result) > limit:
             self._send_model_error(
                 ModelError(
@@ -110,6 +141,48 @@ class _ContainerHandler(http.server.BaseHTTPRequestHandler):
             )
             return
         self._send(HTTPStatus.OK, result, result_type)
+
+    def _send_stream(self, content_type: str, parts: Iterator[bytes]) -> None:
+        """The answer as the model produces it; see the module docstring."""
+        try:
+            first = next(parts, None)
+        except ModelError as exc:
+            self._send_model_error(exc)  # nothing is sent yet: the error can be the answer
+            return
+        chunked = self.request_version != "HTTP/1.0"
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Cache-Control", "no-cache")
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        # Each token is a small write: Nagle's algorithm would hold it until the client's
+        # delayed ACK (up to 40 ms), batching the tokens the client should see one by one.
+        with contextlib.suppress(OSError):  # not a TCP socket: nothing to tune
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            try:
+                if first is not None:
+                    self._write_part(first, chunked)
+                    for part in parts:
+                        self._write_part(part, chunked)
+            except ModelError as exc:
+                logger.warning("the model failed while streaming its answer: %s", exc.message)
+                self._write_part(_error_event(self.server.worker.framework, exc), chunked)
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            # The client went away (or stopped reading for read_timeout): nothing to answer.
+            self.close_connection = True
+
+    def _write_part(self, part: bytes, chunked: bool) -> None:
+        if not part:
+            return  # an empty chunk would end a chunked body
+        # One write per part: the chunk's size line and data leave in one segment.
+        self.wfile.write(b"%x\r\n%b\r\n" % (len(part), part) if chunked else part)
 
     def _content_length(self) -> int | None:
         """The request's Content-Length, or None once the error has been answered."""
@@ -224,6 +297,38 @@ class _ContainerHandler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.info("%s %s", self.address_string(), format % args)
+
+
+def _is_event_stream(content_type: str) -> bool:
+    return content_type.split(";", 1)[0].strip().lower() == llm.SSE_TYPE
+
+
+def _close(parts: Iterator[bytes]) -> None:
+    # The worker's stream holds the worker until it is read to its end or closed.
+    close = getattr(parts, "close", None)
+    if close is not None:
+        close()
+
+
+def _error_event(framework: str, error: ModelError) -> bytes:
+    """The event with which the container `framework` ends a stream that failed after its first
+    part (what each container's server writes when generation fails mid-answer)."""
+    if framework == llm.TGI:
+        event: dict[str, Any] = {"error": error.message, "error_type": "generation"}
+        return b"data:" + json.dumps(event).encode() + b"\n\n"
+    if framework == llm.LMI:
+        event = {"error": error.message, "code": error.status_code}
+        return b"data: " + json.dumps(event).encode() + b"\n\n"
+    # vLLM and SGLang: an OpenAI-style error object, and the stream's usual end after it.
+    event = {
+        "error": {
+            "message": error.message,
+            "type": "InternalServerError",
+            "param": None,
+            "code": error.status_code,
+        }
+    }
+    return b"data: " + json.dumps(event).encode() + b"\n\ndata: [DONE]\n\n"
 
 
 def make_server(
