@@ -166,7 +166,7 @@ def test_an_sdk_endpoint_is_imported_adopted_in_place_and_left_its_own_resources
     assert sorted(reads) == [
         "DescribeEndpoint",
         "GetCallerIdentity",
-        f"HEAD /{BUCKET}",
+        "HeadBucket",
         "ListTags",
     ], reads
     status = cli(sandbox, "status", str(spec))
@@ -277,7 +277,7 @@ def test_an_autoscaled_realtime_endpoint_with_data_capture_is_adopted_in_place(
         "DescribeScalableTargets",
         "DescribeScalingPolicies",
         "GetCallerIdentity",
-        f"HEAD /{BUCKET}",
+        "HeadBucket",
         "ListTags",
     ], reads
     policies = scaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]
