@@ -1,5 +1,6 @@
 """`make bench`: every benchmark in one run (CLI start-up and no-op cycles, 100 specs at once,
-endpoint shapes, uncompressed weights deployed, then packaging and hashing).
+endpoint shapes, inference components, uncompressed weights deployed, then packaging and
+hashing).
 
     python bench/run.py [--size-gib 1]
 
@@ -23,6 +24,7 @@ def main() -> None:
     subprocess.run([sys.executable, str(HERE / "bench_cli.py")], check=True)
     subprocess.run([sys.executable, str(HERE / "bench_many.py")], check=True)
     subprocess.run([sys.executable, str(HERE / "bench_shapes.py")], check=True)
+    subprocess.run([sys.executable, str(HERE / "bench_components.py")], check=True)
     subprocess.run(
         [sys.executable, str(HERE / "bench_weights.py"), "--size-gib", str(args.size_gib)],
         check=True,

@@ -20,7 +20,8 @@ to a config deployspec did not make, and none writes to such a config.
 
 An inference component (its own row: a stable name, changed in place) is created, updated
 (its specification with UpdateInferenceComponent as the plan's rolling policy says, or its copy
-count alone with UpdateInferenceComponentRuntimeConfig: one write) or deleted, then waited for:
+count alone with UpdateInferenceComponentRuntimeConfig: one write; its tags, following the
+spec's, with AddTags / DeleteTags) or deleted, then waited for:
 success is InService on the planned specification with the planned copies placed; InService on
 the old specification after an update is SageMaker's rollback, and fails with its reason, as
 Failed does. One the plan creates that exists already, ours and on the planned specification,
@@ -738,7 +739,13 @@ class Applier:
         live = self.gateway.describe_endpoint(plan.endpoint_name)
         if live is None or live.arn is None:
             return
-        self.gateway.add_tags(live.arn, _after(change)["tags"])
+        after = _after(change)["tags"]
+        # The record may also carry the user tags written last (after the components'): a key
+        # it had before and has no more is one the spec dropped.
+        removed = [k for k in (change.before or {}).get("tags") or {} if k not in after]
+        if removed:
+            self.gateway.delete_tags(live.arn, removed)
+        self.gateway.add_tags(live.arn, after)
 
     # ---- scaling -----------------------------------------------------------------------
 
@@ -797,8 +804,9 @@ class Applier:
     def _update_component(self, change: Change, plan: Plan, report: Report) -> None:
         """The copy count alone (UpdateInferenceComponentRuntimeConfig: one write), the
         specification (UpdateInferenceComponent, rolled as the plan says, with the copy count
-        when it changes too), or nothing but waiting for a change in flight ("wait"), as the
-        plan's `update` says; then verified."""
+        when it changes too), nothing but waiting for a change in flight ("wait"), or its tags
+        alone ("tags"), as the plan's `update` says; then verified. A change with `tags` then
+        sets the component's tags as planned (AddTags / DeleteTags on its ARN)."""
         after = _after(change)
         component = _component_of(change)
         live = self._settle_component(component.name, plan, report)
@@ -807,6 +815,22 @@ class Applier:
                 f"inference component {component.name} disappeared since the plan",
                 hint="run plan again: it creates it",
             )
+        if after.get("update") != "tags":
+            self._change_component(change, component, live, plan, report)
+        if "tags" in after:
+            if live.arn is None:
+                raise ApplyError(f"inference component {component.name} has no ARN to tag")
+            self._retag(live.arn, change)
+
+    def _change_component(
+        self,
+        change: Change,
+        component: InferenceComponent,
+        live: InferenceComponent,
+        plan: Plan,
+        report: Report,
+    ) -> None:
+        after = _after(change)
         update = after.get("update")
         if update == "wait":
             # Creating or Updating as the spec asks (an earlier apply's change in flight).

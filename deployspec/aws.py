@@ -8,8 +8,9 @@ naming the AWS operation, the error code and message, and a hint where the user 
 a planned weights transfer whose source (a local file, a copy source in S3) changed since the
 plan leaves as a `PlanError` saying to plan again. Request parameters never appear in error
 messages: environment values may be secrets. A component's write that SageMaker refuses for
-want of room (accelerators, CPU cores, memory or copies the instances cannot hold) is explained: what each copy and all copies ask for, and
-what the endpoint's instance type has (`capacity_explanation`).
+want of room (accelerators, CPU cores, memory or copies the instances cannot hold) is explained:
+what each copy and all copies ask for, and what the endpoint's instance type has
+(`capacity_explanation`).
 `invoke_endpoint_stream` returns once the answer starts; its chunks come while the model
 generates, and a stream that breaks off raises `StreamFailure` from them.
 
@@ -87,6 +88,7 @@ from deployspec.resources import (
     ServerlessConfig,
     Variant,
     Vpc,
+    component_scaling_policy,
     scaling_dimension,
 )
 from deployspec.secrets import SEALED, SENSITIVE
@@ -1557,9 +1559,12 @@ class Gateway:
         return found[0] if found else None
 
     def describe_scalings(self, resource_ids: Sequence[str]) -> list[Scaling]:
-        """The scalable targets of these variants that exist, each with its invocations
-        target-tracking policy: one DescribeScalableTargets for all of them, then one
-        DescribeScalingPolicies for each target found."""
+        """The scalable targets of these variants and components that exist, each with its
+        target-tracking policy: one DescribeScalableTargets for all of them (per 50), then the
+        policies. Those of a variant's target are read per target (an adopted endpoint's may
+        have any name); those of every component's copies at once, by their names, which are
+        the component's own (`component_scaling_policy`, `from_zero_policy`): an unchanged
+        spec autoscaling every component costs two reads, not one more per component."""
         if not resource_ids:
             return []
         client = self._autoscaling()
@@ -1574,21 +1579,28 @@ class Gateway:
                     )["ScalableTargets"]
                 )
         by_id = {str(t["ResourceId"]): t for t in targets}
+        of_components = self._component_policies(
+            [r for r in resource_ids if r in by_id and _component_of(r) is not None]
+        )
         out: list[Scaling] = []
         for resource_id in resource_ids:
             target = by_id.get(resource_id)
             if target is None:
                 continue
-            policies: list[Mapping[str, Any]] = []
             dimension = str(target.get("ScalableDimension", SCALING_DIMENSION))
-            with self._errors("application-autoscaling", "DescribeScalingPolicies", resource_id):
-                pages = client.get_paginator("describe_scaling_policies").paginate(
-                    ServiceNamespace=SCALING_NAMESPACE,
-                    ResourceId=resource_id,
-                    ScalableDimension=cast(Any, dimension),
-                )
-                for page in pages:
-                    policies.extend(cast("list[Mapping[str, Any]]", page["ScalingPolicies"]))
+            policies = of_components.get(resource_id)
+            if policies is None:
+                policies = []
+                with self._errors(
+                    "application-autoscaling", "DescribeScalingPolicies", resource_id
+                ):
+                    pages = client.get_paginator("describe_scaling_policies").paginate(
+                        ServiceNamespace=SCALING_NAMESPACE,
+                        ResourceId=resource_id,
+                        ScalableDimension=cast(Any, dimension),
+                    )
+                    for page in pages:
+                        policies.extend(cast("list[Mapping[str, Any]]", page["ScalingPolicies"]))
             policy = _tracking_policy(policies)
             tracking: Mapping[str, Any] = (
                 policy.get("TargetTrackingScalingPolicyConfiguration", {}) if policy else {}
@@ -1608,11 +1620,40 @@ class Gateway:
                     policy_name=policy["PolicyName"] if policy else None,
                     metric=metric,
                     scale_from_zero=any(
-                        p.get("PolicyName") == FROM_ZERO_POLICY_NAME for p in policies
+                        p.get("PolicyName") == from_zero_policy(resource_id) for p in policies
                     ),
                 )
             )
         return out
+
+    def _component_policies(
+        self, resource_ids: Sequence[str]
+    ) -> dict[str, list[Mapping[str, Any]]]:
+        """The policies deployspec puts on these components' copies, by resource id (each id
+        present, with none found: []): DescribeScalingPolicies by policy names alone, up to 50
+        names (25 components) a call, paged. Only a policy of a component asked for, under the
+        name deployspec gives it there, counts: the names filter is the whole namespace's."""
+        names_of = {
+            r: {component_scaling_policy(_component_of(r) or ""), from_zero_policy(r)}
+            for r in resource_ids
+        }
+        found: dict[str, list[Mapping[str, Any]]] = {r: [] for r in resource_ids}
+        ids = list(names_of)
+        for start in range(0, len(ids), 25):
+            batch = ids[start : start + 25]
+            names = sorted(name for r in batch for name in names_of[r])
+            with self._errors("application-autoscaling", "DescribeScalingPolicies", batch[0]):
+                pages = (
+                    self._autoscaling()
+                    .get_paginator("describe_scaling_policies")
+                    .paginate(ServiceNamespace=SCALING_NAMESPACE, PolicyNames=names)
+                )
+                for page in pages:
+                    for policy in cast("list[Mapping[str, Any]]", page["ScalingPolicies"]):
+                        owner = str(policy.get("ResourceId", ""))
+                        if policy.get("PolicyName") in names_of.get(owner, ()):
+                            found[owner].append(policy)
+        return found
 
     def put_scaling(self, scaling: Scaling) -> None:
         """Register the target; with a target value, put the target-tracking policy too; for
@@ -1661,7 +1702,7 @@ class Gateway:
         alarm = from_zero_alarm_request(scaling.resource_id)
         with self._errors("application-autoscaling", "PutScalingPolicy", scaling.resource_id):
             arn = self._autoscaling().put_scaling_policy(
-                PolicyName=FROM_ZERO_POLICY_NAME,
+                PolicyName=from_zero_policy(scaling.resource_id),
                 ServiceNamespace=SCALING_NAMESPACE,
                 ResourceId=scaling.resource_id,
                 ScalableDimension=cast(Any, scaling.dimension),
@@ -1683,19 +1724,20 @@ class Gateway:
         if dimension not in _FROM_ZERO_DIMENSIONS:
             return
         client = self._autoscaling()
+        policy_name = from_zero_policy(resource_id)
         with self._errors("application-autoscaling", "DescribeScalingPolicies", resource_id):
             found = client.describe_scaling_policies(
                 ServiceNamespace=SCALING_NAMESPACE,
                 ResourceId=resource_id,
                 ScalableDimension=cast(Any, dimension),
-                PolicyNames=[FROM_ZERO_POLICY_NAME],
+                PolicyNames=[policy_name],
             )["ScalingPolicies"]
         # (By name again: moto ignores PolicyNames.)
-        if not any(p.get("PolicyName") == FROM_ZERO_POLICY_NAME for p in found):
+        if not any(p.get("PolicyName") == policy_name for p in found):
             return
         with self._errors("application-autoscaling", "DeleteScalingPolicy", resource_id):
             client.delete_scaling_policy(
-                PolicyName=FROM_ZERO_POLICY_NAME,
+                PolicyName=policy_name,
                 ServiceNamespace=SCALING_NAMESPACE,
                 ResourceId=resource_id,
                 ScalableDimension=cast(Any, dimension),
@@ -2348,6 +2390,16 @@ def _endpoint_and_variant(resource_id: str) -> tuple[str, str]:
     """`endpoint/<name>/variant/<variant>` -> (name, variant)."""
     parts = resource_id.split("/")
     return parts[1], parts[-1]
+
+
+def from_zero_policy(resource_id: str) -> str:
+    """The step-scaling policy that brings an asynchronous variant's first instance back
+    (deployspec's one name for it), or an inference component's first copy (the component's
+    own, read with its other policies by name: `Gateway.describe_scalings`)."""
+    component = _component_of(resource_id)
+    if component is not None:
+        return f"deployspec-{component}-copies-from-zero"
+    return FROM_ZERO_POLICY_NAME
 
 
 def from_zero_alarm(resource_id: str) -> str:

@@ -76,6 +76,7 @@ from .resources import (
     Weights,
     component_name,
     component_resource_id,
+    component_scaling_policy,
     ownership_tags,
     prune_mark,
     scaling_resource_id,
@@ -97,8 +98,6 @@ from .weights import WeightsTree, manifest_uri_of, prefix_of, tree_of
 from .wire import endpoint_config_request, model_request
 
 DEFAULT_SCALING_POLICY = "deployspec-invocations"
-# A component's copies track concurrent requests per copy.
-COMPONENT_SCALING_POLICY = "deployspec-concurrency"
 # Where the framework containers look for the user's code inside the unpacked model.tar.gz.
 SUBMIT_DIRECTORY = "/opt/ml/model/code"
 # Large-model containers' start-up health check and model download timeouts, unless the spec
@@ -724,7 +723,7 @@ def _components(
                     target_value=float(auto.target_concurrent_requests_per_copy),
                     scale_in_cooldown=auto.scale_in_cooldown,
                     scale_out_cooldown=auto.scale_out_cooldown,
-                    policy_name=COMPONENT_SCALING_POLICY,
+                    policy_name=component_scaling_policy(name),
                     metric=CONCURRENT_REQUESTS_PER_COPY,
                     # At zero copies there is no concurrency per copy to track: the alarm on
                     # requests refused for want of a copy brings the first one back.

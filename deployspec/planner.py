@@ -20,14 +20,17 @@ missing is created; one whose specification differs is updated (UpdateInferenceC
 its rolling update policy), one whose copy count alone differs gets that count alone
 (UpdateInferenceComponentRuntimeConfig) — under copy autoscaling, a live count inside the
 range is the autoscaler's, not a difference —; one the spec no longer has is deleted; one
-Failed is deleted and created again. Bases come before their adapters among puts, adapters
-first among deletes, deletes before puts (their copies free capacity). A component on the
-endpoint without this spec's ownership tags is never changed: one the spec does not name is
-noted, one it names is refused (NotManagedError). The endpoint config of such an endpoint
-holds the instance side alone, so only an instance-side change makes a new one. Destroy
-deletes our components first and keeps an endpoint that hosts a foreign one (a note says so);
-rollback moves the endpoint config alone and never touches components (an older spec
-re-applied rolls them back).
+Failed is deleted and created again. When the spec's tags change, each component's follow
+(a change of its own, or part of its update), and the endpoint's own tags and records are then
+written last, by the record: components come after the endpoint, so an apply stopped between
+them must still find the endpoint's tags differing from the spec's. Bases come before their
+adapters among puts, adapters first among deletes, deletes before puts (their copies free
+capacity). A component on the endpoint without this spec's ownership tags is never changed:
+one the spec does not name is noted, one it names is refused (NotManagedError). The endpoint
+config of such an endpoint holds the instance side alone, so only an instance-side change
+makes a new one. Destroy deletes our components first and keeps an endpoint that hosts a
+foreign one (a note says so); rollback moves the endpoint config alone and never touches
+components (an older spec re-applied rolls them back).
 """
 
 from __future__ import annotations
@@ -78,6 +81,8 @@ from .wire import inference_component_specification
 
 # What apply records on the endpoint about what it applied (never compared with the spec).
 RECORD_KEYS = frozenset({TAG_DIGEST, TAG_APPLIED})
+# deployspec's keys other than those records: ownership and apply's bookkeeping.
+_OWNERSHIP_ONLY = OWNERSHIP_KEYS - RECORD_KEYS
 
 
 def make_plan(
@@ -147,7 +152,11 @@ def make_plan(
     # With nothing to delete the prune mark rides on the endpoint change; with deletions it is
     # written last, once they are done, so a crash in between leaves the mark unset.
     endpoint_change = _endpoint_change(
-        desired, actual, mark if not deletions else None, capacity_only
+        desired,
+        actual,
+        mark if not deletions else None,
+        capacity_only,
+        defer_tags=components.retagged,
     )
     scaling_changes = [
         *_scaling_changes(desired, actual),
@@ -163,14 +172,22 @@ def make_plan(
     # the record; a plan that changes the autoscaling alone records it last, once that is done
     # (else drift would take the autoscaling the spec asked for as changed by hand).
     record: dict[str, str] = {}
-    if not has_endpoint_change and scaling_changes:
+    untagged: list[str] = []
+    if components.retagged:
+        # The endpoint's own tags (the spec's and the records) come last, once every
+        # component has them: an apply stopped before still finds them differing from the
+        # spec's, and the next one retags the components (`_endpoint_change` keeps them).
+        wanted = {k: v for k, v in desired.endpoint_tags.items() if k not in _OWNERSHIP_ONLY}
+        record = {k: v for k, v in wanted.items() if actual.endpoint_tags.get(k) != v}
+        untagged = sorted(set(_user_tags(actual.endpoint_tags)) - set(wanted))
+    elif not has_endpoint_change and scaling_changes:
         record = {
             k: v
             for k, v in desired.endpoint_tags.items()
             if k in RECORD_KEYS and actual.endpoint_tags.get(k) != v
         }
     prune = mark is not None and (deletions or not has_endpoint_change)
-    if prune or record:
+    if prune or record or untagged:
         before_tags: dict[str, str | None] = {}
         after_tags: dict[str, str] = {}
         reasons: list[str] = []
@@ -178,7 +195,14 @@ def make_plan(
             before_tags[TAG_PRUNED] = actual.endpoint_tags.get(TAG_PRUNED)
             after_tags[TAG_PRUNED] = mark
             reasons.append("record that older configs and models are pruned")
-        if record:
+        if components.retagged and (record or untagged):
+            # Keys in before and not in after are removed: the user tags the spec dropped.
+            before_tags.update({k: actual.endpoint_tags.get(k) for k in [*record, *untagged]})
+            after_tags.update(record)
+            reasons.append(
+                "tags changed: the endpoint's are written last, once its components have them"
+            )
+        elif record:
             before_tags.update({k: actual.endpoint_tags.get(k) for k in record})
             after_tags.update(record)
             reasons.append("record the autoscaling applied, which `deployspec drift` checks")
@@ -635,6 +659,20 @@ class _Components:
     kept_models: frozenset[str] = frozenset()
     foreign: frozenset[str] = frozenset()
     recreated: frozenset[str] = frozenset()
+    # Some change retags a component: the endpoint's own tags are then written last.
+    retagged: bool = False
+
+
+def _component_retag(
+    desired: Desired, actual: Actual, name: str
+) -> tuple[dict[str, str], dict[str, str]] | None:
+    """A live component's tags before and after, when they must follow the spec's: state read
+    them (it reads every component's when the spec's tags differ from the endpoint's) and their
+    user tags are not the spec's. Ownership tags are the same on both sides: never touched."""
+    live = actual.component_tags.get(name)
+    if live is None or _user_tags(live) == _user_tags(desired.tags):
+        return None
+    return without_aws_tags(live), dict(desired.tags)
 
 
 def _is_component_scaling(resource_id: str) -> bool:
@@ -805,28 +843,46 @@ def _component_changes(desired: Desired, actual: Actual) -> _Components:
             or current.variant_name != target.variant_name
         )
         copies_differ = target.copy_count is not None and target.copy_count != current.copy_count
+        retag = _component_retag(desired, actual, current.name)
+        if retag is not None and not ours(current.name):
+            refused.append(current.name)
+            continue
+        tags_before, tags_after = ({"tags": retag[0]}, {"tags": retag[1]}) if retag else ({}, {})
         if not specification_differs and not copies_differ:
             if current.model_name is not None:
                 kept_models.add(current.model_name)
-            if current.status in COMPONENT_IN_PROGRESS:
-                puts.append(
-                    Change(
-                        Kind.INFERENCE_COMPONENT,
-                        wanted.name,
-                        Action.UPDATE,
-                        {"component": _component_json(current), "status": current.status},
-                        {
-                            "component": _component_json(target),
-                            "update": "wait",
-                            "rolling_update": None,
-                            "status": "InService",
-                        },
-                        (
-                            f"component is {current.status}, as the spec asks: apply waits until "
-                            "it is InService",
+            waiting = current.status in COMPONENT_IN_PROGRESS
+            if not waiting and retag is None:
+                continue
+            # Waited for when a change is in flight, retagged when the spec's tags changed: a
+            # tag change alone is AddTags / DeleteTags on the component, nothing else.
+            status = ({"status": current.status}, {"status": "InService"}) if waiting else ({}, {})
+            puts.append(
+                Change(
+                    Kind.INFERENCE_COMPONENT,
+                    wanted.name,
+                    Action.UPDATE,
+                    {"component": _component_json(current), **status[0], **tags_before},
+                    {
+                        "component": _component_json(target),
+                        "update": "wait" if waiting else "tags",
+                        "rolling_update": None,
+                        **status[1],
+                        **tags_after,
+                    },
+                    (
+                        *(
+                            [
+                                f"component is {current.status}, as the spec asks: apply waits "
+                                "until it is InService"
+                            ]
+                            if waiting
+                            else []
                         ),
-                    )
+                        *(["tags changed"] if retag else []),
+                    ),
                 )
+            )
             continue
         if not ours(current.name):
             refused.append(current.name)
@@ -847,13 +903,20 @@ def _component_changes(desired: Desired, actual: Actual) -> _Components:
             rolling = None
         if current.status in COMPONENT_IN_PROGRESS:
             reasons.append(f"component is {current.status}: apply waits for it first")
+        if retag:
+            reasons.append("tags changed")
         puts.append(
             Change(
                 Kind.INFERENCE_COMPONENT,
                 wanted.name,
                 Action.UPDATE,
-                {"component": before},
-                {"component": after_component, "update": update, "rolling_update": rolling},
+                {"component": before, **tags_before},
+                {
+                    "component": after_component,
+                    "update": update,
+                    "rolling_update": rolling,
+                    **tags_after,
+                },
                 tuple(reasons),
             )
         )
@@ -872,6 +935,7 @@ def _component_changes(desired: Desired, actual: Actual) -> _Components:
         kept_models=frozenset(kept_models),
         foreign=frozenset(foreign),
         recreated=frozenset(recreated),
+        retagged=any("tags" in (c.after or {}) for c in puts if c.action is Action.UPDATE),
     )
 
 
@@ -960,10 +1024,17 @@ def _component_scaling_reasons(desired: Desired, scaling: Scaling) -> tuple[str,
 
 
 def _endpoint_change(
-    desired: Desired, actual: Actual, mark: str | None, capacity_only: bool = False
+    desired: Desired,
+    actual: Actual,
+    mark: str | None,
+    capacity_only: bool = False,
+    *,
+    defer_tags: bool = False,
 ) -> Change | None:
     """The endpoint's own change: created, replaced when unusable, or updated in place (to a
-    new config, its variants' weights and counts, its tags), or None."""
+    new config, its variants' weights and counts, its tags), or None. `defer_tags`: the
+    components' tags change, after this change (their row waits for it): an update keeps the
+    endpoint's user tags and records as they are, for make_plan's record to write last."""
     endpoint = actual.endpoint
     name = desired.endpoint_name
     target = (
@@ -1114,16 +1185,20 @@ def _endpoint_change(
         # were set in place.
         kept.pop(TAG_ADOPTED, None)
         kept.pop(TAG_SERVES_FOR, None)
-    wanted_tags = {**desired.endpoint_tags, **kept, **bookkeeping}
+    spec_tags = desired.endpoint_tags
+    if defer_tags:
+        spec_tags = {
+            **{k: v for k, v in live_tags.items() if k not in _OWNERSHIP_ONLY},
+            **{k: v for k, v in desired.endpoint_tags.items() if k in _OWNERSHIP_ONLY},
+        }
+    wanted_tags = {**spec_tags, **kept, **bookkeeping}
     # The spec digest and the applied record only summarise what is compared on its own (the
     # config, the tags, the scaling) plus rollout settings, which act at the next update and
     # live nowhere else: a record that alone differs or is missing (a rollout edit, a scaling
     # edit, which make_plan records itself, an endpoint another deployspec version applied)
     # changes nothing on the endpoint, and planning it made an update with nothing to show.
     # They ride along, like the bookkeeping, when the endpoint changes anyway.
-    tags_differ = _without_records(comparable_tags(live_tags)) != _without_records(
-        desired.endpoint_tags
-    )
+    tags_differ = _without_records(comparable_tags(live_tags)) != _without_records(spec_tags)
     if tags_differ and not reasons:
         reasons.append(
             f"adopted in place: it keeps serving {actual.stand_in}"

@@ -453,6 +453,13 @@ def component_resource_id(component_name: str) -> str:
     return f"inference-component/{component_name}"
 
 
+def component_scaling_policy(component_name: str) -> str:
+    """The name of the target-tracking policy on an inference component's copies: its own, so
+    that one DescribeScalingPolicies by policy names reads every component's policies at once
+    (a name shared by all would match every deployspec component in the account)."""
+    return f"deployspec-{component_name}-concurrency"
+
+
 def component_name(spec_name: str, component: str) -> str:
     """An inference component's stable name: the spec's name, then the component's."""
     return f"{spec_name}-{component}"

@@ -1413,7 +1413,10 @@ class Spec(_Strict):
         "realtime.managed_scaling). Each is the inference component <name>-<component name>.",
     )
     deployment: Deployment = Field(
-        default_factory=Deployment, description="How an update rolls out."
+        default_factory=Deployment,
+        description="How an update rolls out. With components:, how the endpoint's instances "
+        "are updated (a change of realtime:); each component's own updates roll as its "
+        "rolling_update says.",
     )
     data_capture: DataCapture | None = Field(
         default=None, description="Request/response capture (real-time only)."

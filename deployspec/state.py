@@ -22,11 +22,13 @@ are never deployspec's: never tagged, listed as owned, changed or deleted.
 An endpoint of inference components (the spec's `components:`, or a live config naming no model)
 adds one ListInferenceComponents and one DescribeInferenceComponent per component
 (`read_components`): an unchanged spec of five components costs 3 reads plus 1 per component,
-and, for the components it autoscales, the scaling reads above (one DescribeScalableTargets,
-one DescribeScalingPolicies per target). A component's tags are read only where its ownership
-matters: one the spec does not name, or that is not InService as the spec asks (the endpoint's
-tags prove the rest, which no change touches). Its variant's instances are SageMaker's to
-scale (managed instance scaling): no scalable target is read for them.
+and, when it autoscales their copies, two more: one DescribeScalableTargets and one
+DescribeScalingPolicies for all of them (by their policies' names, `Gateway.describe_scalings`).
+A component's tags are read only where its ownership matters: one the spec does not name, or
+that is not InService as the spec asks (the endpoint's tags prove the rest, which no change
+touches), and every one's when the spec's tags differ from the endpoint's (the components'
+follow them, from what each has). Its variant's instances are SageMaker's to scale (managed
+instance scaling): no scalable target is read for them.
 
 Each uncompressed weights tree the spec uploads (`read_weights`) costs one HeadObject of its
 manifest when complete; otherwise the spec's manifests are listed and the newest read (files
@@ -67,6 +69,7 @@ from .resources import (
     models_of_tag,
     scaling_resource_id,
     to_json,
+    user_tags,
 )
 from .secrets import DECLARED
 
@@ -244,8 +247,12 @@ def read_actual(gateway: Gateway, desired: Desired) -> Actual:
     component_tags: dict[str, dict[str, str]] = {}
     if endpoint is not None and (desired.components or has_components(current_config)):
         # An endpoint to be replaced takes every component with it: each one's owner matters.
+        # The spec's tags changing (the endpoint's differ) changes every component's too.
         components, component_tags = read_components(
-            gateway, endpoint.name, None if endpoint.status in BROKEN else desired
+            gateway,
+            endpoint.name,
+            None if endpoint.status in BROKEN else desired,
+            retag=is_owned(tags, desired.spec_name) and user_tags(tags) != user_tags(desired.tags),
         )
 
     existing: set[str] = set()
@@ -294,6 +301,30 @@ def read_actual(gateway: Gateway, desired: Desired) -> Actual:
         etag = gateway.object_etag(artifact.s3_uri)
         # Anyone who may write to the bucket could have put other bytes at our content
         # address: an object there counts only if it is the archive we would upload.
+        if etag is None:
+            artifacts[artifact.s3_uri] = "missing"
+            if bucket_exists is None:
+                bucket_exists = gateway.bucket_exists(desired.bucket)
+        elif etag != _local_etag(gateway, artifact):
+            artifacts[artifact.s3_uri] = "differs"
+        else:
+            artifacts[artifact.s3_uri] = "present"
+    # An adapter's archive (its ArtifactUrl) as a model's: read unless one of our components
+    # serves from it, which it could only once the archive was uploaded (a Failed one may have
+    # failed for want of it).
+    named = {
+        c.artifact_url
+        for c in components.values()
+        if c.status == "InService"
+        and is_owned(tags, desired.spec_name)
+        and (c.name not in component_tags or is_owned(component_tags[c.name], desired.spec_name))
+    }
+    for component in desired.components:
+        url = component.artifact_url
+        artifact = next((a for a in desired.artifacts if a.s3_uri == url), None)
+        if artifact is None or url in named or url in artifacts:
+            continue
+        etag = gateway.object_etag(artifact.s3_uri)
         if etag is None:
             artifacts[artifact.s3_uri] = "missing"
             if bucket_exists is None:
@@ -377,11 +408,12 @@ def has_components(config: EndpointConfig | None) -> bool:
 
 
 def read_components(
-    gateway: Gateway, endpoint_name: str, desired: Desired | None = None
+    gateway: Gateway, endpoint_name: str, desired: Desired | None = None, *, retag: bool = False
 ) -> tuple[dict[str, InferenceComponent], dict[str, dict[str, str]]]:
     """The endpoint's inference components (one listing, one description each) and the tags
     of those whose ownership a change needs: every one when there is no `desired` (destroy, a
-    broken endpoint's replacement), else each the spec does not hold as it is
+    broken endpoint's replacement) or when `retag` (the spec's tags changed: each component's
+    follow, from what it has), else each the spec does not hold as it is
     (`component_settled`). ListInferenceComponents
     answers with the endpoint's components at the moment it is asked: one deleted before its
     description is gone, and left out."""
@@ -394,7 +426,7 @@ def read_components(
             continue
         found[name] = live
         spec = wanted.get(name)
-        if desired is None or spec is None or not component_settled(live, spec, desired):
+        if retag or desired is None or spec is None or not component_settled(live, spec, desired):
             found_arn = live.arn or arn
             tags[name] = gateway.list_tags(found_arn) if found_arn else {}
     return found, tags

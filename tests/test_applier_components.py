@@ -114,6 +114,12 @@ class FakeGateway:
     def put_scaling(self, scaling: Scaling) -> None:
         self._wrote("PutScaling", scaling.resource_id, scaling)
 
+    def add_tags(self, arn: str, tags: dict[str, str]) -> None:
+        self._wrote("AddTags", arn, dict(tags))
+
+    def delete_tags(self, arn: str, keys: Sequence[str]) -> None:
+        self._wrote("DeleteTags", arn, sorted(keys))
+
 
 def run(gateway: FakeGateway, *changes: Change, clock: Clock | None = None) -> list[Event]:
     clock = clock or Clock()
@@ -280,6 +286,60 @@ def test_a_copy_count_alone_is_exactly_one_write() -> None:
 
     assert gateway.writes == [("UpdateRuntimeConfig", 3)]
     assert [e.message for e in events if e.kind == "wait"] == ["Updating, 1 of 3 copies (0s)"]
+
+
+RETAGGED = {"cost": "42", **OURS}
+
+
+def retag(change: Change, before: dict[str, str], after: dict[str, str]) -> Change:
+    """The change with the component's tags following the spec's (as the planner adds them)."""
+    return replace(
+        change,
+        before={**(change.before or {}), "tags": before},
+        after={**(change.after or {}), "tags": after},
+    )
+
+
+def test_a_tag_change_alone_is_delete_tags_and_add_tags_on_the_component() -> None:
+    gateway = FakeGateway({CHAT.name: [live(CHAT)]})
+
+    run(gateway, retag(update(CHAT, CHAT, "tags"), {"team": "ml", **OURS}, RETAGGED))
+
+    # Only what differs: the dropped key removed, the new one added; ownership untouched.
+    assert gateway.writes == [("DeleteTags", ["team"]), ("AddTags", {"cost": "42"})]
+    assert "DeleteTags arn:ic/assistants-chat" in gateway.log
+
+
+def test_an_update_with_tags_retags_the_component_once_it_is_in_service() -> None:
+    more = replace(CHAT, copy_count=3)
+    gateway = FakeGateway(
+        {CHAT.name: [live(CHAT)]},
+        after={("UpdateRuntimeConfig", CHAT.name): [live(more, "Updating"), live(more)]},
+    )
+
+    run(gateway, retag(update(CHAT, more, "runtime"), dict(OURS), RETAGGED))
+
+    assert writes_of(gateway) == ["UpdateRuntimeConfig", "AddTags"]
+    assert gateway.writes[-1] == ("AddTags", {"cost": "42"})
+
+
+def test_the_endpoints_tags_written_last_drop_the_keys_the_spec_dropped() -> None:
+    record = Change(
+        Kind.PRUNE_MARK,
+        "assistants",
+        Action.UPDATE,
+        {"tags": {"team": "ml", "deployspec:applied": "old"}},
+        {"tags": {"cost": "42", "deployspec:applied": "new"}},
+    )
+    gateway = FakeGateway({})
+
+    run(gateway, record)
+
+    assert gateway.writes == [
+        ("DeleteTags", ["team"]),
+        ("AddTags", {"cost": "42", "deployspec:applied": "new"}),
+    ]
+    assert gateway.log[-1] == "AddTags arn:ep"
 
 
 def test_copies_asked_for_but_not_placed_are_waited_for_then_fail_with_what_to_do() -> None:

@@ -485,9 +485,19 @@ COPIES = Scaling(
     target_value=4.0,
     scale_in_cooldown=300,
     scale_out_cooldown=60,
-    policy_name="deployspec-concurrency",
+    policy_name="deployspec-assistants-chat-concurrency",
     metric=CONCURRENT_REQUESTS_PER_COPY,
     scale_from_zero=True,
+)
+EMBED_COPIES = Scaling(
+    resource_id="inference-component/assistants-embed",
+    min_capacity=1,
+    max_capacity=2,
+    target_value=8.0,
+    scale_in_cooldown=None,
+    scale_out_cooldown=None,
+    policy_name="deployspec-assistants-embed-concurrency",
+    metric=CONCURRENT_REQUESTS_PER_COPY,
 )
 
 
@@ -508,7 +518,7 @@ def test_copies_scaling_from_zero_register_tracking_a_step_policy_and_its_alarm(
         {"PolicyARN": "arn:policy/tracking", "Alarms": []},
         {
             **target,
-            "PolicyName": "deployspec-concurrency",
+            "PolicyName": "deployspec-assistants-chat-concurrency",
             "PolicyType": "TargetTrackingScaling",
             "TargetTrackingScalingPolicyConfiguration": {
                 "TargetValue": 4.0,
@@ -525,7 +535,8 @@ def test_copies_scaling_from_zero_register_tracking_a_step_policy_and_its_alarm(
         {"PolicyARN": "arn:policy/from-zero", "Alarms": []},
         {
             **target,
-            "PolicyName": "deployspec-scale-from-zero",
+            # The component's own name: read with every other component's policies by name.
+            "PolicyName": "deployspec-assistants-chat-copies-from-zero",
             "PolicyType": "StepScaling",
             "StepScalingPolicyConfiguration": {
                 "AdjustmentType": "ChangeInCapacity",
@@ -560,64 +571,143 @@ def test_copies_scaling_from_zero_register_tracking_a_step_policy_and_its_alarm(
     cloudwatch.assert_no_pending_responses()
 
 
-def test_copies_scaling_is_read_back_with_its_metric_and_step_policy() -> None:
+def test_copies_scaling_of_every_component_is_read_in_two_calls() -> None:
+    """One DescribeScalableTargets for the targets, one DescribeScalingPolicies (paged) for
+    every component's policies, asked for by their names: a no-op plan autoscaling each of
+    five components reads two scaling calls, not six."""
     gateway, stubber = stubbed("application-autoscaling")
+    ids = [COPIES.resource_id, EMBED_COPIES.resource_id, "inference-component/assistants-gone"]
+
+    def target(scaling: Scaling) -> dict[str, Any]:
+        return {
+            "ServiceNamespace": "sagemaker",
+            "ResourceId": scaling.resource_id,
+            "ScalableDimension": COPY_COUNT_DIMENSION,
+            "MinCapacity": scaling.min_capacity,
+            "MaxCapacity": scaling.max_capacity,
+            "RoleARN": "arn:role",
+            "CreationTime": WHEN,
+        }
+
     stubber.add_response(
         "describe_scalable_targets",
-        {
-            "ScalableTargets": [
-                {
-                    "ServiceNamespace": "sagemaker",
-                    "ResourceId": COPIES.resource_id,
-                    "ScalableDimension": COPY_COUNT_DIMENSION,
-                    "MinCapacity": 0,
-                    "MaxCapacity": 4,
-                    "RoleARN": "arn:role",
-                    "CreationTime": WHEN,
-                }
-            ]
-        },
-        {"ServiceNamespace": "sagemaker", "ResourceIds": [COPIES.resource_id]},
+        {"ScalableTargets": [target(COPIES), target(EMBED_COPIES)]},
+        {"ServiceNamespace": "sagemaker", "ResourceIds": ids},
     )
 
-    def policy(name: str, kind: str, **config: Any) -> dict[str, Any]:
+    def policy(resource_id: str, name: str, kind: str, **config: Any) -> dict[str, Any]:
         return {
             "PolicyARN": f"arn:policy/{name}",
             "PolicyName": name,
             "ServiceNamespace": "sagemaker",
-            "ResourceId": COPIES.resource_id,
+            "ResourceId": resource_id,
             "ScalableDimension": COPY_COUNT_DIMENSION,
             "PolicyType": kind,
             "CreationTime": WHEN,
             **config,
         }
 
+    def tracking(value: float, **cooldowns: int) -> dict[str, Any]:
+        return {
+            "TargetValue": value,
+            "PredefinedMetricSpecification": {"PredefinedMetricType": CONCURRENT_REQUESTS_PER_COPY},
+            **cooldowns,
+        }
+
+    names = sorted(
+        [
+            "deployspec-assistants-chat-concurrency",
+            "deployspec-assistants-chat-copies-from-zero",
+            "deployspec-assistants-embed-concurrency",
+            "deployspec-assistants-embed-copies-from-zero",
+        ]
+    )
+    chat, embed = COPIES.resource_id, EMBED_COPIES.resource_id
     stubber.add_response(
         "describe_scaling_policies",
         {
             "ScalingPolicies": [
                 policy(
-                    "deployspec-concurrency",
+                    chat,
+                    "deployspec-assistants-chat-concurrency",
                     "TargetTrackingScaling",
-                    TargetTrackingScalingPolicyConfiguration={
-                        "TargetValue": 4.0,
-                        "PredefinedMetricSpecification": {
-                            "PredefinedMetricType": CONCURRENT_REQUESTS_PER_COPY
-                        },
-                        "ScaleInCooldown": 300,
-                        "ScaleOutCooldown": 60,
-                    },
+                    TargetTrackingScalingPolicyConfiguration=tracking(
+                        4.0, ScaleInCooldown=300, ScaleOutCooldown=60
+                    ),
                 ),
-                policy("deployspec-scale-from-zero", "StepScaling"),
+                # The names filter is the namespace's: another endpoint's component under a
+                # name asked for counts for nothing here, nor does a name not asked for.
+                policy(
+                    "inference-component/elsewhere",
+                    "deployspec-assistants-embed-concurrency",
+                    "TargetTrackingScaling",
+                    TargetTrackingScalingPolicyConfiguration=tracking(99.0),
+                ),
+                policy(
+                    embed,
+                    "hand-made",
+                    "TargetTrackingScaling",
+                    TargetTrackingScalingPolicyConfiguration=tracking(50.0),
+                ),
+            ],
+            "NextToken": "page-2",
+        },
+        {"ServiceNamespace": "sagemaker", "PolicyNames": names},
+    )
+    stubber.add_response(
+        "describe_scaling_policies",
+        {
+            "ScalingPolicies": [
+                policy(chat, "deployspec-assistants-chat-copies-from-zero", "StepScaling"),
+                policy(
+                    embed,
+                    "deployspec-assistants-embed-concurrency",
+                    "TargetTrackingScaling",
+                    TargetTrackingScalingPolicyConfiguration=tracking(8.0),
+                ),
             ]
         },
+        {"ServiceNamespace": "sagemaker", "PolicyNames": names, "NextToken": "page-2"},
+    )
+
+    assert gateway.describe_scalings(ids) == [COPIES, EMBED_COPIES]
+    stubber.assert_no_pending_responses()
+
+
+def test_a_variants_scaling_policies_are_still_read_per_target() -> None:
+    """A variant's target may carry a policy of any name (an adopted endpoint's): its policies
+    are read by its resource id, beside the components' read by name."""
+    gateway, stubber = stubbed("application-autoscaling")
+    variant = "endpoint/assistants/variant/AllTraffic"
+    stubber.add_response(
+        "describe_scalable_targets",
+        {
+            "ScalableTargets": [
+                {
+                    "ServiceNamespace": "sagemaker",
+                    "ResourceId": variant,
+                    "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+                    "MinCapacity": 1,
+                    "MaxCapacity": 3,
+                    "RoleARN": "arn:role",
+                    "CreationTime": WHEN,
+                }
+            ]
+        },
+        {"ServiceNamespace": "sagemaker", "ResourceIds": [variant, COPIES.resource_id]},
+    )
+    stubber.add_response(
+        "describe_scaling_policies",
+        {"ScalingPolicies": []},
         {
             "ServiceNamespace": "sagemaker",
-            "ResourceId": COPIES.resource_id,
-            "ScalableDimension": COPY_COUNT_DIMENSION,
+            "ResourceId": variant,
+            "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
         },
     )
-    assert gateway.describe_scalings([COPIES.resource_id]) == [COPIES]
+    found = gateway.describe_scalings([variant, COPIES.resource_id])
+    assert [(s.resource_id, s.min_capacity, s.max_capacity) for s in found] == [(variant, 1, 3)]
+    stubber.assert_no_pending_responses()
 
 
 def test_removing_copies_scaling_removes_its_alarm_too() -> None:

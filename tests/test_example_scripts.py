@@ -481,6 +481,7 @@ def test_every_example_has_its_files() -> None:
         p for p in EXAMPLES.iterdir() if p.is_dir() and p.name not in ("__pycache__", "ci")
     )
     assert [p.name for p in folders] == [
+        "components",
         "llm-tgi",
         "pytorch-serverless",
         "sklearn-ab",

@@ -95,7 +95,7 @@ CHAT_SCALING = Scaling(
     4.0,
     300,
     60,
-    "deployspec-concurrency",
+    "deployspec-assistants-chat-concurrency",
     metric=CONCURRENT_REQUESTS_PER_COPY,
     scale_from_zero=True,
 )
@@ -194,6 +194,8 @@ class Case:
 
 
 NEW_ENDPOINT = Actual(bucket_exists=True, artifacts={ADAPTER_URL: "missing"})
+# The spec's tags changed: team dropped, cost added.
+RETAGGED = {"cost": "42", **OURS}
 
 CASES = [
     Case(
@@ -451,6 +453,43 @@ CASES = [
         after={0: {"update": "wait", "status": "InService"}},
     ),
     Case(
+        "the spec's tags changed: models, config and every component retagged (a tag change "
+        "alone: AddTags / DeleteTags), the endpoint's own tags written last",
+        desired(tags=RETAGGED),
+        settled(component_tags=tagged(CHAT.name, EMBED.name, LORA.name)),
+        [
+            (M, CHAT_MODEL.name, UPDATE),
+            (M, EMBED_MODEL.name, UPDATE),
+            (C, D.config.name, UPDATE),
+            (IC, CHAT.name, UPDATE),
+            (IC, EMBED.name, UPDATE),
+            (IC, LORA.name, UPDATE),
+            (Kind.PRUNE_MARK, "assistants", UPDATE),
+        ],
+        after={
+            3: {"update": "tags", "tags.cost": "42", "tags.deployspec:spec": "assistants"},
+            5: {"update": "tags", "component.base_component": CHAT.name, "tags.cost": "42"},
+            6: {"tags.cost": "42"},
+        },
+        reasons={3: ("tags changed",), 6: ("written last, once its components have them",)},
+    ),
+    Case(
+        "the spec's tags and a copy count changed: the runtime update carries the tags",
+        desired(tags=RETAGGED, components=(LORA, CHAT, replace(EMBED, copy_count=3))),
+        settled(component_tags=tagged(CHAT.name, EMBED.name, LORA.name)),
+        [
+            (M, CHAT_MODEL.name, UPDATE),
+            (M, EMBED_MODEL.name, UPDATE),
+            (C, D.config.name, UPDATE),
+            (IC, CHAT.name, UPDATE),
+            (IC, EMBED.name, UPDATE),
+            (IC, LORA.name, UPDATE),
+            (Kind.PRUNE_MARK, "assistants", UPDATE),
+        ],
+        after={4: {"update": "runtime", "component.copy_count": 3, "tags.cost": "42"}},
+        reasons={4: ("UpdateInferenceComponentRuntimeConfig", "tags changed")},
+    ),
+    Case(
         "a broken endpoint: its components deleted, the endpoint replaced, components again",
         D,
         settled(
@@ -551,6 +590,69 @@ def test_a_broken_endpoint_hosting_a_foreign_component_is_not_replaced() -> None
                 component_tags=tagged(CHAT.name, EMBED.name, LORA.name),
             ),
         )
+
+
+def test_component_tags_follow_the_spec_without_touching_ownership_tags() -> None:
+    plan = make_plan(
+        desired(tags=RETAGGED), settled(component_tags=tagged(CHAT.name, EMBED.name, LORA.name))
+    )
+    retags = [c for c in plan.changes if c.kind is IC]
+    assert [c.name for c in retags] == [CHAT.name, EMBED.name, LORA.name]
+    for change in retags:
+        # What the component has, then the spec's tags: team is removed, cost added, the
+        # ownership tags the same on both sides (apply writes only what differs).
+        assert (change.before or {})["tags"] == TAGS
+        assert (change.after or {})["tags"] == RETAGGED
+        assert (change.before or {})["component"] == (change.after or {})["component"]
+    # No endpoint change: its tags and records come last, in the record (`team` removed).
+    assert not [c for c in plan.changes if c.kind is E]
+    record = plan.changes[-1]
+    assert record.kind is Kind.PRUNE_MARK
+    before, after = (record.before or {})["tags"], (record.after or {})["tags"]
+    assert before["team"] == "ml" and "team" not in after and after["cost"] == "42"
+    assert after["deployspec:applied"] == desired(tags=RETAGGED).endpoint_tags["deployspec:applied"]
+    assert not set(after) & {"deployspec:managed-by", "deployspec:spec"}
+
+
+def test_an_endpoint_update_during_a_retag_keeps_its_tags_for_the_record() -> None:
+    """With a new config as well, the endpoint update keeps the endpoint's tags as they are:
+    written before the components', an apply stopped in between would leave the components
+    with the old tags and the endpoint saying they were done."""
+    new = desired(tags=RETAGGED, config=host("assistants-dddddddddd", "ml.g5.48xlarge"))
+    plan = make_plan(
+        new,
+        settled(
+            desired_config_exists=False,
+            current_config=host(),
+            component_tags=tagged(CHAT.name, EMBED.name, LORA.name),
+        ),
+    )
+    (update,) = [c for c in plan.changes if c.kind is E]
+    assert (update.after or {})["config_name"] == "assistants-dddddddddd"
+    kept = (update.after or {})["tags"]
+    assert kept["team"] == "ml" and "cost" not in kept
+    assert kept["deployspec:applied"] == D.endpoint_tags["deployspec:applied"]
+    record = plan.changes[-1]
+    assert record.kind is Kind.PRUNE_MARK and (record.after or {})["tags"]["cost"] == "42"
+    assert plan.changes.index(update) < min(
+        plan.changes.index(c) for c in plan.changes if c.kind is IC
+    )
+
+
+def test_a_retag_stopped_half_way_is_completed_by_the_next_plan() -> None:
+    """chat got the new tags, embed and the adapter did not, the endpoint's were never written
+    (they come last): the next plan retags the two, and writes the endpoint's."""
+    plan = make_plan(
+        desired(tags=RETAGGED),
+        settled(
+            component_tags={
+                **tagged(EMBED.name, LORA.name),
+                **tagged(CHAT.name, tags=RETAGGED),
+            }
+        ),
+    )
+    assert [c.name for c in plan.changes if c.kind is IC] == [EMBED.name, LORA.name]
+    assert plan.changes[-1].kind is Kind.PRUNE_MARK
 
 
 def test_the_prune_mark_follows_the_component_models() -> None:

@@ -643,6 +643,33 @@ def test_copies_are_counted_against_instances_and_wait_for_room(lab: Lab) -> Non
     )
 
 
+@pytest.mark.parametrize("managed", [None, (1, 2)], ids=["fixed", "managed-at-max"])
+def test_more_copies_of_one_component_never_take_anothers_place(
+    lab: Lab, managed: tuple[int, int] | None
+) -> None:
+    for name in ("a", "b"):
+        lab.model(name)
+    # Two ml.m5.xlarge (4 vCPUs each), at their limit either way: a's and b's copies fill them.
+    lab.endpoint("ep", lab.config("full", instances=2, managed=managed))
+    lab.create("a", "ep", "a", copies=2, cpus=2)
+    lab.create("b", "ep", "b", copies=2, cpus=2)
+    lab.wait()
+    assert (lab.copies("a"), lab.copies("b")) == ((2, 2), (2, 2))
+
+    # The older component asks for one more copy than there is room for: it waits, and b
+    # keeps both of its copies (first fit in creation order would have moved one of them).
+    lab.runtime_copies("a", 3)
+    lab.wait()
+    assert (lab.status("a"), lab.copies("a"), lab.copies("b")) == ("InService", (3, 2), (2, 2))
+    lab.wait()
+    assert (lab.copies("a"), lab.copies("b"), lab.instances("ep")) == ((3, 2), (2, 2), (2, 2))
+
+    # Room freed by b's fewer copies goes to the copy waiting for it.
+    lab.runtime_copies("b", 1)
+    lab.wait()
+    assert (lab.copies("a"), lab.copies("b")) == ((3, 3), (1, 1))
+
+
 def test_accelerators_come_from_the_gpu_table(lab: Lab) -> None:
     lab.model("llm")
     lab.endpoint("gpu", lab.config("gpu", instance_type="ml.g5.12xlarge"))  # 4 GPUs

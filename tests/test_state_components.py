@@ -116,6 +116,16 @@ def test_tags_are_read_of_each_component_a_change_would_touch() -> None:
     assert list(tags) == ["duo-chat"]
 
 
+def test_when_the_specs_tags_change_every_components_tags_are_read() -> None:
+    """Each component's tags follow the spec's from what it has: the settled ones' too."""
+    gateway = FakeGateway({"duo-chat": CHAT, "duo-embed": EMBED})
+
+    _, tags = read_components(cast("Gateway", gateway), "duo", desired(CHAT, EMBED), retag=True)
+
+    assert sorted(tags) == ["duo-chat", "duo-embed"]
+    assert tags_read(gateway) == ["arn:ic/duo-chat", "arn:ic/duo-embed"]
+
+
 def test_a_component_deleted_between_listing_and_description_is_left_out() -> None:
     gateway = FakeGateway({"duo-chat": CHAT})
     gateway.live = {}  # listed from the first answer below, gone when described

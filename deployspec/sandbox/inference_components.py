@@ -42,10 +42,12 @@ transitions):
 - Capacity: each copy takes NumberOfCpuCoresRequired, NumberOfAcceleratorDevicesRequired and
   MinMemoryRequiredInMb of one instance (instance_sizes.py; what is not given takes none);
   copies are packed first fit, components in the order they were created, as if SageMaker
-  consolidated them at once. A copy needing more of anything than one instance of the type has
-  is a ValidationException at Create/UpdateInferenceComponent, and so are copies that cannot
-  all be placed on the instances the endpoint can have (its instance count; with managed
-  instance scaling, MaxInstanceCount) next to its other components' copies. Copies the endpoint
+  consolidated them at once, every copy already placed before any further one: as on AWS, more
+  copies of one component never take another's place, they wait for room. A copy needing more
+  of anything than one instance of the type has is a ValidationException at
+  Create/UpdateInferenceComponent, and so are copies that cannot all be placed on the
+  instances the endpoint can have (its instance count; with managed instance scaling,
+  MaxInstanceCount) next to its other components' copies. Copies the endpoint
   lacks room for after UpdateInferenceComponentRuntimeConfig (as an autoscaler's desired count
   beyond MaxInstanceCount) are not refused: they stay pending (DesiredCopyCount above
   CurrentCopyCount, the component InService) until room frees up. With managed instance scaling
@@ -443,11 +445,22 @@ def _demands(components: Iterable[_Component]) -> list[tuple[str, int, _Need]]:
     """What the instances are sized for: the copies asked for, and those still running until
     fewer are in effect (an instance is released once idle), of components not failed or
     going."""
-    return [
-        (c.name, max(c.desired_copies, c.copies), _need(_pending_spec(c)))
-        for c in components
-        if c.status in ("Creating", "InService", "Updating")
-    ]
+    return _held_first(
+        [
+            (c, max(c.desired_copies, c.copies), _need(_pending_spec(c)))
+            for c in components
+            if c.status in ("Creating", "InService", "Updating")
+        ]
+    )
+
+
+def _held_first(wanted: list[tuple[_Component, int, _Need]]) -> list[tuple[str, int, _Need]]:
+    """Demands for `_pack`, the copies each component already has placed first (in the
+    components' order), then every further copy: SageMaker never takes a placed copy from one
+    component to give another more; copies beyond the room wait until it frees up."""
+    held = [(c.name, min(count, c.current_copies), need) for c, count, need in wanted]
+    more = [(c.name, count - min(count, c.current_copies), need) for c, count, need in wanted]
+    return [*held, *more]
 
 
 def _pending_spec(component: _Component) -> dict[str, Any]:
@@ -571,9 +584,9 @@ def _rebalance(backend: SageMakerModelBackend, book: _Book, at: float) -> None:
                 low, high = fleet.managed
                 _, used = _pack(size, _demands(hosted), high)
                 _resize(fleet, max(low, min(high, used)), at)
-            serving = [
-                (c.name, c.copies, _need(c.specification)) for c in hosted if c.status in _SERVING
-            ]
+            serving = _held_first(
+                [(c, c.copies, _need(c.specification)) for c in hosted if c.status in _SERVING]
+            )
             placed, _ = _pack(size, serving, fleet.current)
             for component in hosted:
                 component.current_copies = placed.get(component.name, 0)
