@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import atexit
 import io
+import json
+import locale
 import os
+import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tarfile
+import tempfile
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -115,17 +123,95 @@ def write_spec(project: Path) -> Callable[[str], Path]:
 def run_cli(
     *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    """The CLI as a user runs it: a separate process, its exit code and both streams."""
+    """The CLI as a user runs it: a separate process, its exit code and both streams. The
+    process is forked from this worker's fork server (`cli_forkserver`: imports already done)
+    unless the run sets a variable the interpreter reads at start, or DEPLOYSPEC_TEST_SPAWN=1
+    asks for plain subprocesses throughout."""
     full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "deployspec", *args],
-        cwd=cwd,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    command = [sys.executable, "-m", "deployspec", *args]
+    startup = {k: v for k, v in (env or {}).items() if k.startswith("PYTHON")}
+    if os.environ.get("DEPLOYSPEC_TEST_SPAWN") == "1" or startup:
+        return subprocess.run(
+            command,
+            cwd=cwd,
+            env=full_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    return _forkserver().run(command, cwd or Path.cwd(), full_env, timeout)
+
+
+class _ForkServer:
+    """The client side of `cli_forkserver`: one server per test worker, started on first use."""
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="deployspec-fork-"))
+        self.path = str(self.folder / "socket")
+        self.log = open(self.folder / "server.log", "wb")  # noqa: SIM115 - lives with the server
+        self.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("cli_forkserver.py")), self.path],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            cwd=Path(__file__).parent.parent,
+        )
+        assert self.process.stdout is not None
+        if self.process.stdout.readline() != b"ready\n":
+            raise RuntimeError(f"the CLI fork server did not start: see {self.folder}")
+
+    def run(
+        self, command: list[str], cwd: Path, env: dict[str, str], timeout: float
+    ) -> subprocess.CompletedProcess[str]:
+        with (
+            tempfile.TemporaryFile() as out,
+            tempfile.TemporaryFile() as err,
+            socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn,
+        ):
+            conn.connect(self.path)
+            request = {"args": command[3:], "cwd": str(cwd), "env": env}
+            socket.send_fds(
+                conn, [json.dumps(request).encode() + b"\n"], [out.fileno(), err.fileno()]
+            )
+            replies = conn.makefile("rb")
+            conn.settimeout(timeout)
+            pid = json.loads(replies.readline())["pid"]
+            try:
+                line = replies.readline()
+            except TimeoutError:
+                os.kill(pid, signal.SIGKILL)
+                raise subprocess.TimeoutExpired(command, timeout, _text(out), _text(err)) from None
+            if not line:
+                raise RuntimeError(f"the CLI fork server lost run {pid}: see {self.folder}")
+            status = json.loads(line)["status"]
+            return subprocess.CompletedProcess(
+                command, os.waitstatus_to_exitcode(status), _text(out), _text(err)
+            )
+
+    def close(self) -> None:
+        self.process.kill()
+        self.process.wait()
+        self.log.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _text(file: IO[bytes]) -> str:
+    """What `subprocess.run(text=True)` makes of a stream: decoded, universal newlines."""
+    file.seek(0)
+    data = file.read().decode(locale.getpreferredencoding(False))
+    return data.replace("\r\n", "\n").replace("\r", "\n")
+
+
+_server: _ForkServer | None = None
+
+
+def _forkserver() -> _ForkServer:
+    global _server
+    if _server is None or _server.process.poll() is not None:
+        _server = _ForkServer()
+        atexit.register(_server.close)
+    return _server
 
 
 # Run by start_cli's interpreter before the CLI's own: SIGINT back to its default disposition,
