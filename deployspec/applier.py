@@ -943,6 +943,9 @@ class Applier:
                     )
                     wait()
                     continue
+                span = _after(change).get("copies_range")
+                if span is not None and live.copy_count in range(span[0], span[1] + 1):
+                    return  # its autoscaling moved the count while the change rolled out
                 raise ApplyError(
                     f"inference component {component.name} is InService with "
                     f"{live.copy_count} copies, not the planned {component.copy_count}",

@@ -707,6 +707,15 @@ def _copy_count(desired: Desired, live: InferenceComponent, wanted: InferenceCom
     return min(max(live.copy_count, scaling.min_capacity), scaling.max_capacity)
 
 
+def _copies_range(desired: Desired, name: str) -> dict[str, list[int]]:
+    """For a component under copy autoscaling, the range its count may move in while apply
+    waits (`copies_range`): a count the autoscaler chose inside it is no failure."""
+    scaling = desired.component_scaling(name)
+    if scaling is None:
+        return {}
+    return {"copies_range": [scaling.min_capacity, scaling.max_capacity]}
+
+
 def _rolling_text(policy: RollingUpdate | None) -> str:
     if policy is None:
         return "SageMaker's default rollout"
@@ -740,6 +749,11 @@ def _component_changes(desired: Desired, actual: Actual) -> _Components:
     foreign: set[str] = set()
     recreated: set[str] = set()
     replaced_endpoint = endpoint is not None and endpoint.status in BROKEN
+    # Our components that another's adapter runs on: SageMaker refuses to delete them.
+    based_on: dict[str, set[str]] = {}
+    for other in live_all.values():
+        if other.base_component is not None and not ours(other.name):
+            based_on.setdefault(other.base_component, set()).add(other.name)
 
     # Those the spec no longer has (or that go with a broken endpoint): adapters first, so
     # that no adapter outlives its base.
@@ -768,9 +782,23 @@ def _component_changes(desired: Desired, actual: Actual) -> _Components:
                 "it is, and never changed or deleted"
             )
             continue
+        if live.status == "Deleting" and live.name in wanted_names:
+            continue  # going already; the create of the same name waits for it to be gone
+        if live.name in based_on and live.name not in wanted_names:
+            notes.append(
+                f"inference component {live.name} is kept, though the spec no longer has it: "
+                f"adapter {', '.join(sorted(based_on[live.name]))}, not deployspec's, runs on "
+                "it, and SageMaker deletes no base while an adapter uses it"
+            )
+            if live.model_name is not None:
+                kept_models.add(live.model_name)
+            continue
         if live.status == "Deleting":
-            continue  # going already; a create of the same name waits for it to be gone
-        if replaced_endpoint:
+            reason = (
+                "being deleted (by an earlier run that stopped): apply waits until it is "
+                "gone, as what follows it needs"
+            )
+        elif replaced_endpoint:
             reason = (
                 f"endpoint is {endpoint.status if endpoint else ''}: it is replaced, and "
                 "its components are deleted first and created again on the new one"
@@ -831,6 +859,7 @@ def _component_changes(desired: Desired, actual: Actual) -> _Components:
                         "component": _component_json(wanted),
                         "tags": desired.tags,
                         "rolling_update": None,
+                        **_copies_range(desired, wanted.name),
                     },
                     (reason,),
                 )
@@ -869,6 +898,7 @@ def _component_changes(desired: Desired, actual: Actual) -> _Components:
                         "rolling_update": None,
                         **status[1],
                         **tags_after,
+                        **_copies_range(desired, wanted.name),
                     },
                     (
                         *(
@@ -916,6 +946,7 @@ def _component_changes(desired: Desired, actual: Actual) -> _Components:
                     "update": update,
                     "rolling_update": rolling,
                     **tags_after,
+                    **_copies_range(desired, wanted.name),
                 },
                 tuple(reasons),
             )
@@ -1468,6 +1499,18 @@ def make_destroy_plan(
     ]
     foreign_names = {c.name for c in foreign}
     keeps_endpoint = ours and bool(foreign)
+    # Ours, with another's adapter on it: kept with the endpoint (SageMaker deletes no base
+    # while an adapter uses it), and its copy scaling and model with it.
+    bases = {
+        c.base_component: c.name for c in foreign if c.base_component not in (None, *foreign_names)
+    }
+    for base, adapter in sorted(bases.items()):
+        notes.append(
+            f"inference component {base} is kept: adapter {adapter}, not deployspec's, runs "
+            "on it; delete the adapter yourself and destroy again to remove it"
+        )
+    kept_names = foreign_names | {b for b in bases if b is not None}
+    kept = [c for c in owned.components if c.name in kept_names]
     if ours and endpoint is not None and foreign:
         notes.append(
             f"endpoint {endpoint.name} is kept: it hosts inference component"
@@ -1485,7 +1528,7 @@ def make_destroy_plan(
             for s in owned.scaling
             if not (
                 _is_component_scaling(s.resource_id)
-                and s.resource_id.removeprefix(COMPONENT_PREFIX) in foreign_names
+                and s.resource_id.removeprefix(COMPONENT_PREFIX) in kept_names
             )
             and not (keeps_endpoint and not _is_component_scaling(s.resource_id))
         )
@@ -1496,12 +1539,14 @@ def make_destroy_plan(
                 Action.DELETE,
                 {"component": to_json(c)},
                 None,
-                ("an adapter, deleted before its base",)
+                ("being deleted already (by an earlier run that stopped): waited for",)
+                if c.status == "Deleting"
+                else ("an adapter, deleted before its base",)
                 if c.base_component is not None
                 else ("deleted before the endpoint",),
             )
             for c in sorted(owned.components, key=lambda c: (c.base_component is None, c.name))
-            if c.name not in foreign_names and c.status != "Deleting"
+            if c.name not in kept_names
         )
     if ours and endpoint is not None and not keeps_endpoint:
         changes.append(
@@ -1520,15 +1565,15 @@ def make_destroy_plan(
     # serves now, or what is kept for rollback (a bare "destroy" on every line said nothing).
     current = endpoint.config_name if endpoint is not None and ours else None
     uses = {o.name: o.model_names for o in owned.resources if o.kind == "endpoint_config"}
-    named = {c.model_name for c in foreign if c.model_name is not None}
+    named = {c.model_name for c in kept if c.model_name is not None}
     for item in sorted(owned.resources, key=lambda o: (o.kind != "endpoint_config", o.name)):
         if item.name == serving:
             continue  # in use by an endpoint that is not ours, or that is kept
         if item.kind == "model" and item.name in named:
             notes.append(
                 f"model {item.name} is kept: inference component "
-                f"{', '.join(sorted(c.name for c in foreign if c.model_name == item.name))}, not "
-                "deployspec's, serves it"
+                f"{', '.join(sorted(c.name for c in kept if c.model_name == item.name))}, "
+                "which is kept, serves it"
             )
             continue
         changes.append(

@@ -72,6 +72,7 @@ from .resources import (
     user_tags,
 )
 from .secrets import DECLARED
+from .wire import inference_component_specification
 
 if TYPE_CHECKING:
     from .aws import Gateway
@@ -154,8 +155,17 @@ class Actual:
             ],
         }
         if self.components:
-            # Which exist, not their copy counts: autoscaling moves those all the time.
-            found["components"] = sorted(self.components)
+            # Each one's state, specification and tags, not its copy count: autoscaling moves
+            # that all the time.
+            found["components"] = {
+                name: [
+                    c.status,
+                    c.variant_name,
+                    inference_component_specification(c),
+                    sorted(self.component_tags.get(name, {}).items()),
+                ]
+                for name, c in sorted(self.components.items())
+            }
         return found
 
 

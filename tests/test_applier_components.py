@@ -430,6 +430,26 @@ def test_copies_changed_by_someone_else_meanwhile_fail_the_verification() -> Non
         run(gateway, update(CHAT, more, "runtime"))
 
 
+def test_copies_its_autoscaling_moved_within_the_range_are_no_failure() -> None:
+    """Under copy autoscaling the count may move while an update rolls out: inside the plan's
+    `copies_range` that is the autoscaler's choice; outside it, still a failure."""
+    new = replace(NEW_MODEL, copy_count=2)
+    for copies, fails in ((4, False), (1, False), (5, True)):
+        gateway = FakeGateway(
+            {CHAT.name: [live(CHAT)]},
+            after={("Update", CHAT.name): [live(replace(new, copy_count=copies))]},
+        )
+        change = update(CHAT, new, "specification")
+        assert change.after is not None
+        ranged = replace(change, after={**change.after, "copies_range": [1, 4]})
+        if fails:
+            with pytest.raises(ApplyError, match=f"with {copies} copies, not the planned 2"):
+                run(gateway, ranged)
+        else:
+            run(gateway, ranged)
+            assert writes_of(gateway) == ["Update"]
+
+
 def test_a_component_gone_since_the_plan_is_not_updated() -> None:
     gateway = FakeGateway({CHAT.name: [None]})
     with pytest.raises(ApplyError, match="disappeared since the plan"):

@@ -787,3 +787,80 @@ def test_a_component_update_reads_well_in_the_text_plan() -> None:
     )
     assert '+ rolling_update.batch_type      = "COPY_COUNT"' in text
     assert " update " not in text and "status" not in text
+
+
+def test_a_component_still_deleting_is_waited_for_before_what_needs_it_gone() -> None:
+    """A destroy or apply killed after DeleteInferenceComponent: the next run plans the delete
+    again (apply only waits), so that the endpoint or the base goes after it, not before."""
+    deleting = {**LIVE, EMBED.name: live(EMBED, status="Deleting")}
+    plan = make_destroy_plan(
+        "assistants", "us-east-1", "123456789012", owned(components=tuple(deleting.values()))
+    )
+    assert (IC, EMBED.name, DELETE) in _destroyed(plan)
+    assert _destroyed(plan).index((IC, EMBED.name, DELETE)) < _destroyed(plan).index(
+        (E, "assistants", DELETE)
+    )
+    (waited,) = [c for c in plan.changes if c.name == EMBED.name]
+    assert "being deleted already" in waited.reasons[0]
+    # An adapter removed from the spec, still Deleting: its base's own deletion waits for it.
+    gone = {**LIVE, LORA.name: live(LORA, status="Deleting")}
+    applied = make_plan(
+        desired(components=(EMBED,)),
+        settled(components=gone, component_tags=tagged(*LIVE)),
+    )
+    order = [(c.kind, c.name, c.action) for c in applied.changes]
+    assert order.index((IC, LORA.name, DELETE)) < order.index((IC, CHAT.name, DELETE))
+    # One the spec still has is not deleted: its create waits for it to be gone.
+    again = make_plan(
+        D,
+        settled(
+            components={**LIVE, EMBED.name: live(EMBED, status="Deleting")},
+            component_tags=tagged(*LIVE),
+        ),
+    )
+    assert [(c.name, c.action) for c in again.changes if c.kind is IC] == [(EMBED.name, CREATE)]
+
+
+def test_a_base_another_adapter_runs_on_is_kept_by_apply_and_destroy() -> None:
+    """SageMaker deletes no base while an adapter uses it: a foreign adapter on our chat keeps
+    chat (and its model and scaling) with a note, where it would otherwise be deleted."""
+    theirs = live(replace(LORA, name="their-lora"))
+    components = {**LIVE, theirs.name: theirs}
+    plan = make_destroy_plan(
+        "assistants",
+        "us-east-1",
+        "123456789012",
+        owned(components=tuple(components.values())),
+    )
+    assert _destroyed(plan) == [
+        (IC, LORA.name, DELETE),
+        (IC, EMBED.name, DELETE),
+        (M, EMBED_MODEL.name, DELETE),
+    ]
+    assert any(
+        f"inference component {CHAT.name} is kept: adapter their-lora" in n for n in plan.notes
+    )
+    assert any(f"model {CHAT_MODEL.name} is kept" in n for n in plan.notes)
+    applied = make_plan(
+        desired(components=(EMBED,), scalings=()),
+        settled(components=components, component_tags=tagged(*LIVE)),
+    )
+    deleted = [c.name for c in applied.changes if c.kind is IC and c.action is DELETE]
+    assert deleted == [LORA.name]
+    assert any(f"{CHAT.name} is kept, though the spec no longer has it" in n for n in applied.notes)
+    assert not any(c.kind is M and c.name == CHAT_MODEL.name for c in applied.changes)
+
+
+def test_an_autoscaled_component_carries_the_range_its_count_may_move_in() -> None:
+    plan = make_plan(
+        desired(components=(LORA, replace(CHAT, model_name=NEW_CHAT_MODEL.name), EMBED)),
+        settled(component_tags=tagged(*LIVE)),
+    )
+    chat = next(c for c in plan.changes if c.kind is IC and c.name == CHAT.name)
+    assert chat.after is not None and chat.after["copies_range"] == [0, 4]
+    embed = make_plan(
+        desired(components=(LORA, CHAT, replace(EMBED, copy_count=3))),
+        settled(component_tags=tagged(*LIVE)),
+    )
+    (change,) = [c for c in embed.changes if c.kind is IC]
+    assert change.after is not None and "copies_range" not in change.after

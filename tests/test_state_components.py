@@ -19,7 +19,7 @@ from deployspec.resources import (
     component_resource_id,
     ownership_tags,
 )
-from deployspec.state import read_components, read_owned
+from deployspec.state import Actual, read_components, read_owned
 
 if TYPE_CHECKING:
     from deployspec.aws import Gateway
@@ -156,3 +156,28 @@ def test_destroy_reads_components_only_of_an_endpoint_whose_config_names_no_mode
     direct = FakeGateway({"duo-chat": CHAT})
     read_owned(cast("Gateway", direct), "duo", components=True)
     assert "DescribeEndpointConfig" not in direct.calls
+
+
+def test_a_saved_plan_sees_a_component_changed_since_but_not_its_copy_count() -> None:
+    """`Actual.fingerprint`: a component's specification, state or tags changed behind a
+    saved plan's back make `apply PLAN.json` refuse; the autoscaler moving its count does not."""
+    chat = InferenceComponent(
+        "assistants-chat",
+        "assistants",
+        model_name="assistants-aaaaaaaaaa",
+        compute=ComputeRequirements(1024, cpu_cores=1.0),
+        copy_count=1,
+        status="InService",
+    )
+
+    def print_of(component: InferenceComponent, tags: dict[str, str] | None = None) -> object:
+        return Actual(
+            components={chat.name: component}, component_tags={chat.name: tags or {"a": "b"}}
+        ).fingerprint()
+
+    base = print_of(chat)
+    assert print_of(replace(chat, copy_count=3)) == base
+    assert print_of(replace(chat, model_name="assistants-ffffffffff")) != base
+    assert print_of(replace(chat, compute=ComputeRequirements(2048, cpu_cores=1.0))) != base
+    assert print_of(replace(chat, status="Updating")) != base
+    assert print_of(chat, {"a": "c"}) != base
