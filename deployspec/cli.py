@@ -1359,6 +1359,7 @@ def _status_view(
         "shadow_variants": to_json(endpoint.shadow_variants) if endpoint else [],
         "scaling": [to_json(s) for s in scaling],
         "managed_scaling": _managed_scaling(config),
+        "instance_usage": _instance_usage(config, endpoint, components or []),
         "components": [
             _component_report(c, spec_name, scaled, c.name not in (foreign or set()))
             for c in components or []
@@ -1414,6 +1415,20 @@ def _print_status(view: _StatusView) -> None:
             click.echo(
                 f"    instances:    {managed['min_instance_count']}-"
                 f"{managed['max_instance_count']}, managed by SageMaker{zero}"
+            )
+        usage = report.get("instance_usage")
+        if usage is not None:
+            accelerators = usage["accelerators"]
+            gpus = (
+                f"{accelerators['reserved']:g} of {accelerators['available']} accelerators"
+                if accelerators["available"] is not None
+                else f"{accelerators['reserved']:g} accelerators"
+            )
+            click.echo(
+                f"    in use:       {usage['instances']} {usage['instance_type']} "
+                f"instance{'' if usage['instances'] == 1 else 's'}, {usage['copies']} "
+                f"cop{'y' if usage['copies'] == 1 else 'ies'} placed reserving {gpus}, "
+                f"{usage['cpu_cores']:g} CPU cores, {usage['memory_mb']} MB memory"
             )
         for item in report.get("components") or []:
             _print_component(item)
@@ -1502,6 +1517,36 @@ def _status_many(
     _many_errors(failed)
     if failed:
         raise SystemExit(1)
+
+
+def _instance_usage(config: Any, endpoint: Any, components: list[Any]) -> dict[str, Any] | None:
+    """What an inference-component endpoint's instances hold: how many run, and what the
+    copies placed on them reserve in all, against the accelerators the instances have (from
+    deployspec's accelerator table; None where it does not know the type)."""
+    from .gpus import UnknownGpuCount, accelerator_count
+
+    if config is None or endpoint is None or not components:
+        return None
+    variant = next((v for v in config.variants if v.managed_scaling is not None), None)
+    if variant is None or variant.instance_type is None:
+        return None
+    running = sum(v.current_instance_count or 0 for v in endpoint.variants)
+    try:
+        available: int | None = accelerator_count(variant.instance_type) * running
+    except UnknownGpuCount:
+        available = None
+    placed = [(c.compute, c.current_copy_count or 0) for c in components if c.compute is not None]
+    return {
+        "instance_type": variant.instance_type,
+        "instances": running,
+        "copies": sum(n for _, n in placed),
+        "accelerators": {
+            "reserved": sum((c.accelerators or 0) * n for c, n in placed),
+            "available": available,
+        },
+        "cpu_cores": sum((c.cpu_cores or 0) * n for c, n in placed),
+        "memory_mb": sum(c.min_memory_mb * n for c, n in placed),
+    }
 
 
 def _managed_scaling(config: Any) -> dict[str, int] | None:

@@ -252,6 +252,8 @@ def test_components_are_planned_applied_invoked_updated_one_by_one_and_destroyed
     for line in (
         "serving:        inference components: ml.g5.12xlarge x1",
         "instances:    0-2, managed by SageMaker (scales to zero)",
+        "in use:       1 ml.g5.12xlarge instance, 2 copies placed reserving 2 of 4 "
+        "accelerators, 6 CPU cores, 12288 MB memory",
         f"component chat ({CHAT}): InService, 1 of 1 copies, each 1 accelerator, 4 CPU cores, "
         "8192 MB memory",
         f"component embed ({EMBED}): InService, 1 of 1 copies, each 1 accelerator, 2 CPU cores, "

@@ -117,6 +117,15 @@ def test_status_lists_components_and_each_is_invoked_by_its_name(
             {"desired": 1, "current": 1},
         )
         assert first["compute"]["cpu_cores"] == 1.0 and first["managed_by_deployspec"]
+        # A CPU type: no accelerators to reserve, and none the instances have.
+        assert report["instance_usage"] == {
+            "instance_type": "ml.m5.xlarge",
+            "instances": 1,
+            "copies": 2,
+            "accelerators": {"reserved": 0, "available": 0},
+            "cpu_cores": 2.0,
+            "memory_mb": 2048,
+        }
 
         body = f"@{folder / 'input.json'}"
         for name in ("first", "second"):
