@@ -304,10 +304,9 @@ def read_actual(gateway: Gateway, desired: Desired) -> Actual:
 
     artifacts: dict[str, str] = {}
     bucket_exists = None
-    for model in desired.models:
-        artifact = desired.artifact_of(model)
-        if model.name in existing or artifact is None or artifact.s3_uri in artifacts:
-            continue
+
+    def check(artifact: Artifact) -> None:
+        nonlocal bucket_exists
         etag = gateway.object_etag(artifact.s3_uri)
         # Anyone who may write to the bucket could have put other bytes at our content
         # address: an object there counts only if it is the archive we would upload.
@@ -319,6 +318,12 @@ def read_actual(gateway: Gateway, desired: Desired) -> Actual:
             artifacts[artifact.s3_uri] = "differs"
         else:
             artifacts[artifact.s3_uri] = "present"
+
+    for model in desired.models:
+        artifact = desired.artifact_of(model)
+        if model.name in existing or artifact is None or artifact.s3_uri in artifacts:
+            continue
+        check(artifact)
     # An adapter's archive (its ArtifactUrl) as a model's: read unless one of our components
     # serves from it, which it could only once the archive was uploaded (a Failed one may have
     # failed for want of it).
@@ -334,15 +339,7 @@ def read_actual(gateway: Gateway, desired: Desired) -> Actual:
         artifact = next((a for a in desired.artifacts if a.s3_uri == url), None)
         if artifact is None or url in named or url in artifacts:
             continue
-        etag = gateway.object_etag(artifact.s3_uri)
-        if etag is None:
-            artifacts[artifact.s3_uri] = "missing"
-            if bucket_exists is None:
-                bucket_exists = gateway.bucket_exists(desired.bucket)
-        elif etag != _local_etag(gateway, artifact):
-            artifacts[artifact.s3_uri] = "differs"
-        else:
-            artifacts[artifact.s3_uri] = "present"
+        check(artifact)
 
     stale: list[str] = []
     for model in desired.models:

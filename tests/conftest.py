@@ -17,8 +17,9 @@ import tempfile
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
+import boto3
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -212,6 +213,20 @@ def _forkserver() -> _ForkServer:
         _server = _ForkServer()
         atexit.register(_server.close)
     return _server
+
+
+def sandbox_client(sandbox: dict[str, Any], service: str = "sagemaker") -> Any:
+    """A boto3 client of a test's private sandbox (`sandbox["info"]`), as an independent
+    client of the same AWS side the CLI uses."""
+    # Any service by name: boto3-stubs' overloads take only literal names.
+    make: Callable[..., Any] = boto3.client
+    return make(
+        service,
+        endpoint_url=sandbox["info"].endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 # Run by start_cli's interpreter before the CLI's own: SIGINT back to its default disposition,

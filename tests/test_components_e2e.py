@@ -17,15 +17,15 @@ import shutil
 import subprocess
 import sys
 import tarfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from deployspec.sandbox import control
 from tests.conftest import REPO, run_cli
+from tests.conftest import sandbox_client as client
 
 pytest.importorskip("transformers", reason="the llm extra serves the tiny model")
 
@@ -92,18 +92,6 @@ def example(building: tuple[Path, subprocess.Popen[str]]) -> Path:
 
 def cli(sandbox: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
     return run_cli(*args, "--sandbox", env=sandbox["env"], timeout=300)
-
-
-def client(sandbox: dict[str, Any], service: str) -> Any:
-    # Any service by name: boto3-stubs' overloads take only literal names.
-    make: Callable[..., Any] = boto3.client
-    return make(
-        service,
-        endpoint_url=sandbox["info"].endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
 
 
 def calls(sandbox: dict[str, Any]) -> tuple[list[str], list[str]]:

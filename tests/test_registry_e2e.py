@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from deployspec.aws import Gateway
@@ -19,6 +18,7 @@ from deployspec.resources import Model
 from deployspec.sandbox import control
 from deployspec.wire import model_request
 from tests.conftest import REPO, run_cli, tar_gz
+from tests.conftest import sandbox_client as client
 
 SPECIES = ["setosa", "versicolor", "virginica"]
 BUCKET = "registry-models"
@@ -54,17 +54,6 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         }
     finally:
         control.stop(home)
-
-
-def client(sandbox: dict[str, Any], service: str = "sagemaker") -> Any:
-    make: Callable[..., Any] = boto3.client
-    return make(
-        service,
-        endpoint_url=sandbox["info"].endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
 
 
 def gateway(sandbox: dict[str, Any]) -> Gateway:

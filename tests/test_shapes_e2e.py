@@ -8,15 +8,15 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from deployspec.sandbox import control
 from tests.conftest import REPO, run_cli
+from tests.conftest import sandbox_client as client
 
 EXAMPLES = REPO / "examples"
 SPECIES = ["setosa", "versicolor", "virginica"]
@@ -61,18 +61,6 @@ def examples(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def cli(sandbox: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
     return run_cli(*args, "--sandbox", env=sandbox["env"], timeout=180)
-
-
-def client(sandbox: dict[str, Any], service: str = "sagemaker") -> Any:
-    # Any service by name: boto3-stubs' overloads take only literal names.
-    make: Callable[..., Any] = boto3.client
-    return make(
-        service,
-        endpoint_url=sandbox["info"].endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
 
 
 def _nothing_owned_left(sandbox: dict[str, Any], endpoint: str) -> None:

@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from deployspec.sandbox import control
 from tests.conftest import REPO, run_cli
+from tests.conftest import sandbox_client as client
 
 EXAMPLES = REPO / "examples"
 SPECIES = ["setosa", "versicolor", "virginica"]
@@ -60,18 +60,6 @@ def examples(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def cli(sandbox: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
     return run_cli(*args, "--sandbox", env=sandbox["env"], timeout=180)
-
-
-def client(sandbox: dict[str, Any], service: str = "sagemaker") -> Any:
-    # Any service by name: boto3-stubs' overloads take only literal names.
-    make: Callable[..., Any] = boto3.client
-    return make(
-        service,
-        endpoint_url=sandbox["info"].endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
 
 
 def _answers(sandbox: dict[str, Any], spec: Path, body: str, *extra: str) -> tuple[Any, str]:

@@ -20,15 +20,15 @@ import json
 import random
 import subprocess
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from deployspec.sandbox import control
 from tests.conftest import REPO, run_cli
+from tests.conftest import sandbox_client as client
 
 BUCKET = "sagemaker-us-east-1-123456789012"
 ROOT = "deployspec/"  # the default bucket's prefix of a spec's artifacts: <ROOT><name>/
@@ -89,18 +89,6 @@ def cli(
     sandbox: dict[str, Any], *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     return run_cli(*args, "--sandbox", env={**sandbox["env"], **(env or {})}, timeout=300)
-
-
-def client(sandbox: dict[str, Any], service: str) -> Any:
-    # Any service by name: boto3-stubs' overloads take only literal names.
-    make: Callable[..., Any] = boto3.client
-    return make(
-        service,
-        endpoint_url=sandbox["info"].endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
 
 
 def s3_calls(sandbox: dict[str, Any], *operations: str) -> list[dict[str, Any]]:
