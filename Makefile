@@ -8,12 +8,8 @@ STAMP := $(VENV)/.installed-stamp
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile -e '.[dev]' --config-settings editable_mode=compat
-	# Bytecode up front: with PYTHONDONTWRITEBYTECODE set, every start would compile what it
-	# imports. On every core: pip compiles its 20,000 files one after another (about 2.5 min
-	# of the install). Like pip, this passes over third-party files that do not compile (test
-	# data written for other Python versions); the package's own must.
-	$(BIN)/python -m compileall -qq -j 0 $(VENV)/lib || true
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' --config-settings editable_mode=compat
+	# Bytecode up front: with PYTHONDONTWRITEBYTECODE set, every start would compile the package.
 	$(BIN)/python -m compileall -q deployspec
 	touch $(STAMP)
 
