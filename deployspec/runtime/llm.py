@@ -31,7 +31,9 @@ request samples (do_sample, a temperature other than 1 for TGI or above 0 for th
 top_k or top_p); sampling draws from a generator seeded with `seed` (random when not given), so
 the same request with the same seed gives the same text. EOS, a stop sequence or the token
 budget ends it (finish reason eos_token / stop_sequence / length; "stop" / "length" in the
-OpenAI formats).
+OpenAI formats). A stream that fails after its first part ends with the container's own error
+event (`stream_error_event`: TGI's `error_type: generation`, LMI's `code`, vLLM's and SGLang's
+OpenAI-style error object then `[DONE]`).
 torch and transformers (the `llm` extra) are imported only by `load_model`, in the model's
 worker process; without them `check_servable` raises NotRunnableHere naming the extra.
 """
@@ -612,6 +614,27 @@ def _content_text(content: Any) -> str:
         if all(isinstance(t, str) for t in texts):
             return "".join(t for t in texts if isinstance(t, str))
     raise _Refused("message `content` must be a string or a list of text parts")
+
+
+def stream_error_event(framework: str, error: ModelError) -> bytes:
+    """The event with which the container `framework` ends a stream that failed after its first
+    part (what each container's server writes when generation fails mid-answer)."""
+    if framework == TGI:
+        event: dict[str, Any] = {"error": error.message, "error_type": "generation"}
+        return b"data:" + json.dumps(event).encode() + b"\n\n"
+    if framework == LMI:
+        event = {"error": error.message, "code": error.status_code}
+        return b"data: " + json.dumps(event).encode() + b"\n\n"
+    # vLLM and SGLang: an OpenAI-style error object, and the stream's usual end after it.
+    event = {
+        "error": {
+            "message": error.message,
+            "type": "InternalServerError",
+            "param": None,
+            "code": error.status_code,
+        }
+    }
+    return b"data: " + json.dumps(event).encode() + b"\n\ndata: [DONE]\n\n"
 
 
 def _fingerprint(framework: str) -> str:

@@ -171,7 +171,7 @@ class _ContainerHandler(http.server.BaseHTTPRequestHandler):
                         self._write_part(part, chunked)
             except ModelError as exc:
                 logger.warning("the model failed while streaming its answer: %s", exc.message)
-                self._write_part(_error_event(self.server.worker.framework, exc), chunked)
+                self._write_part(llm.stream_error_event(self.server.worker.framework, exc), chunked)
             if chunked:
                 self.wfile.write(b"0\r\n\r\n")
         except OSError:
@@ -308,27 +308,6 @@ def _close(parts: Iterator[bytes]) -> None:
     close = getattr(parts, "close", None)
     if close is not None:
         close()
-
-
-def _error_event(framework: str, error: ModelError) -> bytes:
-    """The event with which the container `framework` ends a stream that failed after its first
-    part (what each container's server writes when generation fails mid-answer)."""
-    if framework == llm.TGI:
-        event: dict[str, Any] = {"error": error.message, "error_type": "generation"}
-        return b"data:" + json.dumps(event).encode() + b"\n\n"
-    if framework == llm.LMI:
-        event = {"error": error.message, "code": error.status_code}
-        return b"data: " + json.dumps(event).encode() + b"\n\n"
-    # vLLM and SGLang: an OpenAI-style error object, and the stream's usual end after it.
-    event = {
-        "error": {
-            "message": error.message,
-            "type": "InternalServerError",
-            "param": None,
-            "code": error.status_code,
-        }
-    }
-    return b"data: " + json.dumps(event).encode() + b"\n\ndata: [DONE]\n\n"
 
 
 def make_server(
