@@ -23,6 +23,7 @@ from sklearn.linear_model import LogisticRegression
 
 from deployspec.runtime import ModelError, ModelWorker
 from deployspec.runtime.handlers import NotRunnableHere
+from deployspec.runtime.worker import _context, _WorkerConfig
 
 ROWS = [[5.1, 3.5, 1.4, 0.2], [6.3, 3.3, 6.0, 2.5], [5.9, 3.0, 4.2, 1.5]]
 JSON_ROWS = json.dumps(ROWS).encode()
@@ -236,6 +237,56 @@ def test_environment_reaches_the_script(tmp_path: Path, iris_model: LogisticRegr
         "SAGEMAKER_SUBMIT_DIRECTORY": str(root.resolve() / "code"),
     }
     assert "GREETING" not in os.environ
+
+
+# Where the worker process came from (its parent), and what it sees of its environment.
+ORIGIN = (
+    PETAL_RULE
+    + """
+    import json
+    import sys
+
+    PRELOADED = "sklearn" in sys.modules
+
+    def transform_fn(model, request_body, content_type, accept):
+        return json.dumps(
+            {
+                "parent": os.getppid(),
+                "threads": os.environ.get("OMP_NUM_THREADS"),
+                "preloaded": PRELOADED,
+            }
+        )
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("env", "forked"),
+    [
+        ({}, True),
+        ({"GREETING": "hello"}, True),
+        # numpy's BLAS reads it when imported: the model's value must be set before that.
+        ({"OMP_NUM_THREADS": "3"}, False),
+        ({"SKLEARN_ASSUME_FINITE": "true"}, False),
+    ],
+)
+def test_a_sklearn_worker_is_forked_from_preloaded_libraries_unless_its_env_is_read_at_import(
+    tmp_path: Path, iris_model: LogisticRegression, env: dict[str, str], forked: bool
+) -> None:
+    root = build(tmp_path, iris_model, ORIGIN)
+    with ModelWorker(root, framework="sklearn", program="inference.py", env=env) as worker:
+        body, _ = worker.invoke(b"{}", "application/json", "")
+    seen = json.loads(body)
+    # A spawned worker is this process's child; a forked one is the fork server's.
+    assert (seen["parent"] != os.getpid()) is forked
+    assert seen["threads"] == env.get("OMP_NUM_THREADS")
+    assert seen["preloaded"] is forked
+
+
+@pytest.mark.parametrize("framework", ["pytorch", "xgboost", "huggingface", "tensorflow"])
+def test_other_frameworks_start_a_fresh_interpreter(framework: str) -> None:
+    config = _WorkerConfig(model_dir="/m", framework=framework, program=None, env={})
+    assert _context(config).get_start_method() == "spawn"
 
 
 def test_concurrent_invocations_are_serialised(

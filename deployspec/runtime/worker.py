@@ -1,8 +1,8 @@
 """ModelWorker: one user model loaded in its own process, answering invocations.
 
 Contract:
-- `ModelWorker(model_dir, framework=, program=, env=, code_dir=)` spawns a worker process
-  (multiprocessing 'spawn' context) that sets the model's environment in os.environ, imports
+- `ModelWorker(model_dir, framework=, program=, env=, code_dir=)` starts a worker process
+  that sets the model's environment in os.environ, imports
   `code/<program>` (or `<code_dir>/<program>`: the container's SAGEMAKER_SUBMIT_DIRECTORY when
   it is not in the model), resolves the handlers (handlers.py; TensorFlow Serving's contract,
   tfserving.py, for TensorFlow; the LLM containers' contracts, llm.py) and runs model_fn once
@@ -24,12 +24,19 @@ Contract:
 - `ping()` is cheap and never blocks: True while the worker process is up.
 - `close()` (also on context exit, garbage collection and interpreter exit) ends the process.
 The host process never imports or runs the user's code, so a crashing script cannot take it down.
+
+Each worker is a fresh interpreter (multiprocessing's 'spawn' context), except a scikit-learn
+model whose environment sets nothing those libraries read when imported (`_IMPORT_TIME_PREFIXES`):
+it is forked from multiprocessing's fork server, which imported numpy, joblib and scikit-learn
+once for the host process. The container imports them anyway to unpickle the model; what the
+script sees is the same, and a worker starts in a tenth of a second instead of two.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.connection
+import multiprocessing.context
 import os
 import signal
 import threading
@@ -57,6 +64,26 @@ if TYPE_CHECKING:
 
 _CONTAINER_MODEL_DIR = "/opt/ml/model"
 _STOP_GRACE_SECONDS = 2.0
+# What the fork server imports before it forks scikit-learn workers. Missing ones are skipped.
+_PRELOAD = ("numpy", "joblib", "sklearn", "deployspec.runtime.worker")
+# Variables numpy's BLAS, OpenMP, joblib or scikit-learn read when they are imported: a model
+# that sets one needs them imported after its environment is in place, so it gets 'spawn'.
+_IMPORT_TIME_PREFIXES = (
+    "OMP_",
+    "KMP_",
+    "GOMP_",
+    "OPENBLAS_",
+    "GOTO_",
+    "MKL_",
+    "BLIS_",
+    "NPY_",
+    "NUMPY_",
+    "SCIPY_",
+    "JOBLIB_",
+    "LOKY_",
+    "SKLEARN_",
+    "PYTHON",
+)
 
 
 @dataclass(frozen=True)
@@ -166,6 +193,20 @@ def _stop(process: BaseProcess, conn: Connection) -> None:
     except ValueError:
         # Already closed by a concurrent stop (close() racing a crashed invoke).
         pass
+
+
+def _context(
+    config: _WorkerConfig,
+) -> multiprocessing.context.SpawnContext | multiprocessing.context.ForkServerContext:
+    """Where a worker process comes from; see the module docstring."""
+    if config.framework != "sklearn" or any(
+        key.startswith(_IMPORT_TIME_PREFIXES) for key in config.env
+    ):
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    # Read when the fork server starts (the first fork); later calls change nothing.
+    context.set_forkserver_preload(list(_PRELOAD))
+    return context
 
 
 def _describe_exit(exitcode: int | None) -> str:
@@ -311,7 +352,7 @@ class ModelWorker:
     # The methods below run with self._lock held.
 
     def _start(self) -> None:
-        context = multiprocessing.get_context("spawn")
+        context = _context(self._config)
         parent_conn, child_conn = context.Pipe(duplex=True)
         process = context.Process(
             target=_serve,
